@@ -1,0 +1,5 @@
+"""costops demo."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

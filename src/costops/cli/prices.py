@@ -1,0 +1,5 @@
+"""costops prices."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

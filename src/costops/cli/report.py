@@ -1,0 +1,5 @@
+"""costops report."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

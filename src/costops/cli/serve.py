@@ -1,0 +1,5 @@
+"""costops serve."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,5 @@
+"""costops simulate."""
+
+from __future__ import annotations
+
+COMMANDS: list = []
