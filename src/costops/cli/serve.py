@@ -1,5 +1,45 @@
-"""costops serve."""
+"""costops serve: the gateway on one port."""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+import click
+
+from costops.cli.options import config_option
+
+
+@click.command()
+@config_option
+@click.option("--db", envvar="COSTOPS_DB", default=None, help="Ledger URL (env COSTOPS_DB); default sqlite:///costops.db.")
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1; others need virtual keys).")
+@click.option("--port", type=int, default=None, help="Port (default 4000, env COSTOPS_PORT).")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(config_path: str | None, db: str | None, host: str | None, port: int | None, log_level: str) -> None:
+    """Run the OpenAI- and Anthropic-compatible gateway.
+
+    Providers come from OPENAI_API_KEY / OPENAI_BASE_URL, ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL and
+    GEMINI_API_KEY / GEMINI_BASE_URL; --config adds deployments, aliases, virtual keys and prices.
+    """
+    import uvicorn
+
+    from costops.config import ConfigError, load_config
+    from costops.gateway.app import create_app
+    from costops.serving import uvicorn_config
+
+    try:
+        config = load_config(config_path, db=db, host=host, port=port)
+        config.check_bind()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"costops gateway on http://{config.server.host}:{config.server.port}  ledger={config.ledger.db}  "
+        f"deployments={', '.join(d.name for d in config.deployments)}  "
+        f"keys={'%d virtual keys' % len(config.keys) if config.keys else 'none (loopback only)'}",
+        err=True,
+    )
+    server = uvicorn.Server(
+        uvicorn_config(create_app(config), config.server.host, config.server.port, log_level=log_level)
+    )
+    server.run()
+
+
+COMMANDS = [serve]

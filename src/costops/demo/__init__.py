@@ -1,0 +1,1 @@
+"""The demo: a realistic workload replayed through the gateway against the simulator."""

@@ -1,0 +1,178 @@
+"""A realistic, deterministic LLM workload for the demo and the what-if replays.
+
+Real traffic is not uniform: a few tenants and features dominate spend; support bots answer
+the same questions again and again (a Zipf-shaped head of repeats); assistants carry long,
+stable system prompts (what provider prompt caching is for); some teams run premium models on
+tasks a small model would do. This generator draws such a workload from a seed, so every run
+of the demo, and every later "what if" comparison, sees the same requests.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    tenant: str
+    project: str
+    feature: str
+    task: str
+    api: str
+    """``openai`` (Chat Completions) or ``anthropic`` (Messages): the SDK the app uses."""
+    body: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"tenant": self.tenant, "project": self.project, "feature": self.feature, "task": self.task,
+             "api": self.api, "body": self.body, "tags": self.tags}
+        )
+
+    @classmethod
+    def from_json(cls, line: bytes | str) -> WorkItem:
+        d = orjson.loads(line)
+        return cls(d["tenant"], d["project"], d.get("feature", ""), d.get("task", ""), d.get("api", "openai"),
+                   d["body"], d.get("tags") or {})
+
+
+# (tenant, project, feature, task, model, api, weight)
+APPS: tuple[tuple[str, str, str, str, str, str, float], ...] = (
+    ("acme", "support-bot", "faq", "qa", "gpt-4o", "openai", 0.22),
+    ("acme", "support-bot", "ticket-triage", "classify", "gpt-4o", "openai", 0.08),
+    ("acme", "docs-assistant", "summaries", "summarize", "claude-sonnet-4-5", "anthropic", 0.10),
+    ("globex", "code-assistant", "completion", "code", "claude-sonnet-4-5", "openai", 0.14),
+    ("globex", "code-assistant", "review", "code", "gpt-4.1", "openai", 0.06),
+    ("globex", "analytics", "extraction", "extract", "gpt-4o-mini", "openai", 0.12),
+    ("initech", "marketing", "copy", "creative", "gemini-2.5-flash", "openai", 0.08),
+    ("initech", "marketing", "translation", "translate", "claude-3-5-haiku-latest", "anthropic", 0.06),
+    ("initech", "chat", "assistant", "chat", "gemini-2.5-pro", "openai", 0.08),
+    ("initech", "chat", "search", "qa", "gpt-4o-mini", "openai", 0.06),
+)
+
+_PRODUCTS = ("Starter plan", "Pro plan", "Enterprise plan", "mobile app", "API", "dashboard", "billing portal",
+             "SSO integration", "data export", "webhooks")
+_FAQ = (
+    "How do I reset my password for the {p}?",
+    "What does the {p} cost per month?",
+    "Can I cancel the {p} at any time?",
+    "Why was I charged twice for the {p}?",
+    "How do I add a team member to the {p}?",
+    "Does the {p} support two-factor authentication?",
+    "Where can I download invoices for the {p}?",
+    "Is there a free trial of the {p}?",
+)
+_TICKETS = (
+    "Customer writes: my {p} stopped syncing after the last update and I lost an hour of work.",
+    "Customer writes: I love the {p}, but can you add dark mode?",
+    "Customer writes: the {p} shows an error 500 when I upload a CSV larger than 10 MB.",
+    "Customer writes: please refund my last payment for the {p}, I upgraded by mistake.",
+)
+_CODE = (
+    "Write a Python function that parses ISO-8601 durations like PT1H30M into seconds.",
+    "Refactor this loop into a list comprehension and explain the change:\nresult = []\nfor x in items:\n    if x.ok:\n        result.append(x.value * 2)",
+    "Write a SQL query that returns the top 5 customers by revenue in the last 30 days.",
+    "Explain why this JavaScript prints undefined: const f = () => { this.x }; console.log(f());",
+    "Write a unit test for a function slugify(title) that lowercases and replaces spaces with dashes.",
+    "Implement an LRU cache class in TypeScript with get and put in O(1).",
+    "Review this Go code for race conditions: a map written from two goroutines without a mutex.",
+)
+_DOCS = (
+    "Quarterly report: revenue grew 12% to $4.2M, driven by the Enterprise plan; churn fell to 2.1%; "
+    "headcount rose from 48 to 55; the mobile app launch slipped to Q3 because of an SDK dependency. ",
+    "Incident review: at 14:02 UTC the billing service failed over to the secondary database; writes were "
+    "rejected for 11 minutes; 312 invoices were retried; root cause was an expired TLS certificate. ",
+    "Meeting notes: the team agreed to deprecate API v1 by March, publish a migration guide, extend support "
+    "for three enterprise customers, and revisit pricing for the Starter plan next quarter. ",
+)
+_TRANSLATE = ("Welcome back! Your order has shipped.", "Your subscription renews on the 1st of each month.",
+              "We could not process your payment. Please update your card.", "Thanks for your feedback!")
+_LANGS = ("French", "German", "Spanish", "Japanese", "Portuguese")
+_CHAT = ("What's a good name for a coffee shop that is also a bookstore?", "Explain compound interest to a teenager.",
+         "Plan a three-day trip to Lisbon on a budget.", "What are the pros and cons of remote work?",
+         "Give me a 20-minute bodyweight workout.", "How do vaccines train the immune system?")
+_CREATIVE = ("Write a tagline for the {p}.", "Write a short product announcement for the new {p}.",
+             "Write three subject lines for an email about the {p}.")
+
+_SUPPORT_SYSTEM = (
+    "You are Acme's support assistant. Answer briefly and politely. Policies: refunds within 30 days of "
+    "purchase; plans can be cancelled at any time from Settings > Billing; invoices are under Billing > "
+    "History; two-factor authentication is available on every plan; team members are added from Settings > "
+    "Team; the Enterprise plan includes SSO and a 99.9% SLA. Never promise features that are not listed. "
+)
+_CODE_SYSTEM = (
+    "You are a senior engineer pair-programming with the user. Prefer clear, idiomatic code with tests. "
+    "Follow the team's style guide: type hints everywhere, small functions, docstrings that say why, no "
+    "global state, errors that name what to fix. When reviewing, list concrete issues first, then fixes. "
+)
+
+
+def _long(text: str, tokens_wanted: int) -> str:
+    """Repeat a policy text into a long, stable system prompt (what prompt caching rewards)."""
+    return (text * (tokens_wanted // 60 + 1))[: tokens_wanted * 4]
+
+
+def _zipf_pick(rng: random.Random, items: list[str], s: float = 1.1) -> str:
+    weights = [1 / (i + 1) ** s for i in range(len(items))]
+    return rng.choices(items, weights)[0]
+
+
+def _prompt(rng: random.Random, task: str, feature: str) -> tuple[str | None, str, int]:
+    """(system prompt, user message, max_tokens)."""
+    p = rng.choice(_PRODUCTS)
+    if task == "qa" and feature == "faq":
+        questions = [q.format(p=prod) for q in _FAQ for prod in _PRODUCTS]
+        return _long(_SUPPORT_SYSTEM, 1400), _zipf_pick(rng, questions), 300
+    if task == "classify":
+        return ("Classify the ticket as one of: bug, feature_request, billing, praise. Answer with the label only.",
+                rng.choice(_TICKETS).format(p=p), 10)
+    if task == "summarize":
+        doc = "".join(rng.choice(_DOCS) for _ in range(rng.randint(3, 12)))
+        return "Summarize the document in three bullet points.", doc, 400
+    if task == "code":
+        return _long(_CODE_SYSTEM, 1200), rng.choice(_CODE), 1200
+    if task == "extract":
+        doc = rng.choice(_DOCS)
+        return "Extract every number with its unit and meaning as JSON.", doc, 300
+    if task == "translate":
+        return None, f"Translate into {rng.choice(_LANGS)}: {rng.choice(_TRANSLATE)}", 120
+    if task == "creative":
+        return "You write upbeat marketing copy.", rng.choice(_CREATIVE).format(p=p), 200
+    if task == "qa":
+        return None, _zipf_pick(rng, [q.format(p=prod) for q in _FAQ for prod in _PRODUCTS]), 300
+    return None, rng.choice(_CHAT), 600
+
+
+def generate(n: int = 6000, seed: int = 7) -> Iterator[WorkItem]:
+    rng = random.Random(seed)
+    weights = [a[-1] for a in APPS]
+    for _ in range(n):
+        tenant, project, feature, task, model, api, _w = rng.choices(APPS, weights)[0]
+        system, user, max_tokens = _prompt(rng, task, feature)
+        deterministic = task in ("qa", "classify", "extract", "translate")
+        tags = {"feature": feature, "env": "prod" if rng.random() < 0.9 else "staging"}
+        if api == "anthropic":
+            body: dict[str, Any] = {"model": model, "max_tokens": max_tokens,
+                                    "messages": [{"role": "user", "content": user}]}
+            if system:
+                body["system"] = system
+            if deterministic:
+                body["temperature"] = 0
+        else:
+            messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+            if task == "chat" and rng.random() < 0.4:  # a follow-up turn in a conversation
+                messages += [{"role": "assistant", "content": "Here is a first answer."},
+                             {"role": "user", "content": "Can you go into more detail on the second point?"}]
+            body = {"model": model, "messages": messages, "max_tokens": max_tokens}
+            if deterministic:
+                body["temperature"] = 0
+            if task == "extract":
+                body["response_format"] = {"type": "json_object"}
+            if rng.random() < 0.3:
+                body["stream"] = True
+        yield WorkItem(tenant, project, feature, task, api, body, tags)

@@ -1,0 +1,269 @@
+"""The gateway's ASGI app: one request's way, top to bottom, in ``Gateway.call``.
+
+    authenticate -> parse -> resolve the deployment -> provider call -> respond -> settle
+
+Settling prices the usage with the same ``quote()`` the re-pricer uses and hands the record
+to the ledger writer's in-memory queue; nothing on this path waits for a disk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from costops.config import Config
+from costops.errors import CostopsError, Forbidden, InvalidJSON, MissingModel, NotFound, UpstreamError
+from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
+from costops.gateway.principal import authenticate, credential, request_tags
+from costops.gateway.resolve import resolve_model
+from costops.ledger.record import UsageRecord
+from costops.money import usd_str
+from costops.pricing import PriceCatalog
+from costops.pricing.quote import quote
+from costops.providers.exchange import Exchange, make_exchange, new_request_id
+from costops.providers.upstream import Upstream
+from costops.usage import Usage
+
+ROUTES = {
+    ("POST", "/v1/chat/completions"): ("openai", "chat.completions"),
+    ("POST", "/chat/completions"): ("openai", "chat.completions"),
+    ("POST", "/v1/embeddings"): ("openai", "embeddings"),
+    ("POST", "/embeddings"): ("openai", "embeddings"),
+    ("POST", "/v1/messages"): ("anthropic", "messages"),
+}
+FORWARDED_CLIENT_HEADERS = (b"anthropic-version", b"anthropic-beta")
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Any = None,
+        catalog: PriceCatalog | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog or PriceCatalog(config.prices)
+        self.clock = clock
+        self.store = store
+        self.writer: Any = None
+        self.upstreams = {d.name: Upstream(d) for d in config.deployments}
+        self._models_body: bytes | None = None
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = ROUTES.get((scope["method"], scope["path"]))
+            if route is not None:
+                await self.call(scope, receive, send, *route)
+            elif scope["path"] == "/health":
+                await respond(send, 200, self.health())
+            elif scope["method"] == "GET" and scope["path"] in ("/v1/models", "/models"):
+                await respond(send, 200, self.models())
+            else:
+                api = "anthropic" if scope["path"].startswith("/v1/messages") else "openai"
+                error = NotFound(f"no route {scope['method']} {scope['path']}; see GET /v1/models and the README")
+                await respond(send, error.status, error.render(api))
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # report, so uvicorn exits with the reason
+                    await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        import asyncio
+
+        from costops.ledger.store import open_store
+        from costops.ledger.writer import LedgerWriter
+
+        if self.store is None:
+            self.store = open_store(self.config.ledger.db)
+        await asyncio.to_thread(self.store.migrate)
+        ledger = self.config.ledger
+        self.writer = LedgerWriter(
+            self.store,
+            batch_size=ledger.batch_size,
+            flush_interval_s=ledger.flush_interval_s,
+            max_buffer=ledger.max_buffer,
+            spill_path=ledger.spill_path,
+        )
+        await self.writer.start()
+
+    async def shutdown(self) -> None:
+        if self.writer is not None:
+            await self.writer.close()
+        for upstream in self.upstreams.values():
+            await upstream.close()
+
+    # -- the request's way -----------------------------------------------------------------
+
+    async def call(self, scope: Scope, receive: Receive, send: Send, api: str, endpoint: str) -> None:
+        started = time.perf_counter()
+        record = UsageRecord(request_id=new_request_id(), ts=self.clock(), endpoint=endpoint, model_requested="")
+        ids = [(b"x-costops-request-id", record.request_id.encode())]
+        responded = False
+        try:
+            # 1. authenticate: the virtual key says who pays
+            secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
+            key, client_credential = authenticate(self.config, secret)
+            record.tenant, record.team, record.project, record.key_id = key.tenant, key.team, key.project, key.id
+            # 2. parse only what routing and accounting need; the body's bytes go on as they are
+            raw = await read_body(scope, receive, self.config.server.max_body_bytes)
+            body = _parse(raw)
+            model = body.get("model")
+            if not isinstance(model, str) or not model:
+                raise MissingModel("the request has no 'model'; name one, e.g. \"model\": \"gpt-4o-mini\"")
+            record.model_requested = record.model = model
+            record.stream = bool(body.get("stream"))
+            record.tags, record.user = request_tags(key, header(scope, b"x-costops-tags"), body)
+            tier = body.get("service_tier")
+            record.service_tier = tier if isinstance(tier, str) else None
+            # 3. resolve the deployment
+            if not key.allows(model):
+                raise Forbidden(f"key {key.id!r} may not use model {model!r}")
+            deployment, upstream_model = resolve_model(self.config, model)
+            record.deployment, record.provider, record.model = deployment.name, deployment.kind, upstream_model
+            exchange = make_exchange(api, endpoint, deployment.kind, body, raw, upstream_model, record.request_id)
+            # 4. provider call (retries and error mapping live in Upstream)
+            upstream = self.upstreams[deployment.name]
+            client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
+            resp = await upstream.post(
+                exchange.path, exchange.request_body(), upstream.auth_headers(client_credential, client_headers)
+            )
+            # 5. respond, then settle
+            if exchange.stream:
+                responded = True
+                await self._relay(resp, exchange, record, send, ids, started, api)
+            else:
+                try:
+                    upstream_body = await resp.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise UpstreamError(f"{deployment.name}: the response broke off: {exc}") from None
+                finally:
+                    resp.release()
+                record.ttft_ms = (time.perf_counter() - started) * 1000
+                try:
+                    out, usage = exchange.response(upstream_body)
+                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                    raise UpstreamError(f"{deployment.name}: unreadable response from the provider ({exc})") from None
+                self.settle(record, usage)
+                headers = [*ids, (b"x-costops-cost-usd", usd_str(record.cost.total).encode())] if record.priced else ids
+                responded = True
+                await respond(send, resp.status, out, headers)
+        except CostopsError as error:
+            record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
+            if not responded:
+                extra = list(ids)
+                if error.retry_after is not None:
+                    extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
+                await respond(send, error.status, error.render(api), extra)
+        finally:
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            if self.writer is not None:
+                self.writer.submit(record)
+
+    async def _relay(
+        self,
+        resp: aiohttp.ClientResponse,
+        exchange: Exchange,
+        record: UsageRecord,
+        send: Send,
+        ids: list[tuple[bytes, bytes]],
+        started: float,
+        api: str,
+    ) -> None:
+        relay = exchange.relay()
+        await start_stream(send, resp.status, ids)
+        try:
+            async for chunk in resp.content.iter_any():
+                if record.ttft_ms is None:
+                    record.ttft_ms = (time.perf_counter() - started) * 1000
+                out = relay.feed(chunk)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+            tail = relay.close()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = UpstreamError(f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}")
+            record.status, record.error_type, record.error_message = error.status, "stream_interrupted", error.message
+            tail = _stream_error(api, error)
+        finally:
+            resp.release()
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
+
+    def settle(self, record: UsageRecord, usage: Usage, *, reported: bool = True) -> None:
+        """Price the usage at the deployment that served it. A successful call that reported no
+        usage is left *unpriced* (visible in reports), never counted as free."""
+        record.usage = usage
+        if not reported:
+            record.priced, record.price_source = False, "no usage reported by the provider"
+            return
+        deployment = self.config.deployment(record.deployment) if record.deployment else None
+        q = quote(self.catalog, deployment, record.model, usage, service_tier=record.service_tier)
+        record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
+
+    # -- small endpoints -------------------------------------------------------------------
+
+    def health(self) -> bytes:
+        ledger = self.writer.status() if self.writer is not None else {"pending": 0, "behind": False}
+        status = "degraded" if ledger.get("behind") else "ok"
+        return orjson.dumps({"status": status, "ledger": ledger}, default=str)
+
+    def models(self) -> bytes:
+        if self._models_body is None:
+            seen: dict[str, str] = {}
+            for alias in self.config.aliases:
+                seen.setdefault(alias, "costops")
+            for deployment in self.config.deployments:
+                for pattern in deployment.models:
+                    if not any(c in pattern for c in "*?["):
+                        seen.setdefault(pattern, deployment.name)
+            provider_ids = {d.catalog_provider: d for d in self.config.deployments}
+            for provider, model in self.catalog.known_models():
+                d = provider_ids.get(provider)
+                if d is not None and d.serves(model):
+                    seen.setdefault(model, d.name)
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": owner} for m, owner in seen.items()]
+            self._models_body = orjson.dumps({"object": "list", "data": data})
+        return self._models_body
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidJSON("the request body must be a JSON object")
+    return body
+
+
+def _stream_error(api: str, error: CostopsError) -> bytes:
+    from costops.providers.sse import encode_event
+
+    if api == "anthropic":
+        return encode_event(error.anthropic_body(), "error")
+    return encode_event(error.openai_body()) + b"data: [DONE]\n\n"
+
+
+def create_app(config: Config, **kw: Any) -> Gateway:
+    """The gateway as an ASGI app; everything it needs is built here, nothing at import time."""
+    return Gateway(config, **kw)

@@ -1,0 +1,364 @@
+"""One client call against one deployment: the upstream request, and the way back.
+
+The client speaks one API (OpenAI or Anthropic), the deployment another or the same. An
+``Exchange`` hides which: it builds the upstream body, turns the upstream answer into the
+client's shape, and reads the usage on the way. Same-API exchanges forward bytes untouched
+where they can; streams are relayed chunk by chunk, parsing only the events that carry usage.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Protocol
+
+import orjson
+
+from costops.errors import BadRequest
+from costops.providers.sse import SSEEvent, SSEParser, encode_event
+from costops.usage import Usage
+
+
+class StreamRelay(Protocol):
+    usage: Usage
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Upstream bytes in, bytes for the client out (possibly empty)."""
+        ...
+
+    def close(self) -> bytes:
+        """Whatever the client still needs once the upstream stream has ended."""
+        ...
+
+
+class Exchange(Protocol):
+    path: str
+    stream: bool
+
+    def request_body(self) -> bytes: ...
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]: ...
+
+    def relay(self) -> StreamRelay: ...
+
+
+def make_exchange(
+    api: str, endpoint: str, kind: str, body: dict[str, Any], raw: bytes, model: str, request_id: str
+) -> Exchange:
+    """The exchange for a client ``api`` (openai | anthropic) calling a deployment of ``kind``."""
+    if endpoint == "embeddings":
+        if kind != "openai":
+            raise BadRequest(f"embeddings are served by OpenAI-compatible deployments; {model!r} is on a {kind} deployment")
+        return OpenAIPassthrough(body, raw, model, "/embeddings")
+    if api == "openai":
+        if kind == "openai":
+            return OpenAIPassthrough(body, raw, model, "/chat/completions")
+        if kind == "anthropic":
+            return OpenAIToAnthropic(body, model)
+        if kind == "gemini":
+            return OpenAIToGemini(body, model, request_id)
+    if api == "anthropic":
+        if kind == "anthropic":
+            return AnthropicPassthrough(body, raw, model)
+        if kind == "openai":
+            return AnthropicToOpenAI(body, model)
+        if kind == "gemini":
+            return AnthropicToGemini(body, model, request_id)
+    raise BadRequest(f"cannot send a {api} request to a {kind} deployment")
+
+
+# -- OpenAI client, OpenAI-compatible deployment ---------------------------------------------
+
+
+class OpenAIPassthrough:
+    def __init__(self, body: dict[str, Any], raw: bytes, model: str, path: str) -> None:
+        self.path = path
+        self.stream = bool(body.get("stream"))
+        options = body.get("stream_options") or {}
+        self.client_wants_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self._body, self._raw, self._model = body, raw, model
+
+    def request_body(self) -> bytes:
+        body, changed = self._body, self._body.get("model") != self._model
+        if self.stream and not self.client_wants_usage:  # ask for usage; the relay hides it again
+            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+            changed = True
+        if not changed:
+            return self._raw
+        return orjson.dumps({**body, "model": self._model})
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        data = orjson.loads(body)
+        return body, Usage.from_openai(data.get("usage") if isinstance(data, dict) else None)
+
+    def relay(self) -> StreamRelay:
+        return _OpenAIRelay(hide_usage=not self.client_wants_usage)
+
+
+class _OpenAIRelay:
+    """Relays OpenAI chunks; reads usage from the chunk that has it; hides what the client didn't ask for."""
+
+    def __init__(self, hide_usage: bool) -> None:
+        self.usage = Usage()
+        self._hide = hide_usage
+        self._parser = SSEParser()
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self._parser.feed(chunk)
+        if not self._hide:
+            for event in events:
+                if b'"usage"' in event.data and event.data != b"[DONE]":
+                    self._read_usage(event)
+            return chunk
+        out: list[bytes] = []
+        for event in events:
+            if b'"usage"' not in event.data or event.data == b"[DONE]":
+                out.append(encode_event(event.data, event.event))
+                continue
+            data = self._read_usage(event)
+            if not isinstance(data, dict):
+                out.append(encode_event(event.data, event.event))
+                continue
+            data.pop("usage", None)
+            if data.get("choices") == [] and "error" not in data:
+                continue  # the usage-only chunk the client did not ask for
+            out.append(encode_event(orjson.dumps(data), event.event))
+        return b"".join(out)
+
+    def _read_usage(self, event: SSEEvent) -> Any:
+        try:
+            data = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
+            self.usage = Usage.from_openai(data["usage"])
+        return data
+
+    def close(self) -> bytes:
+        if not self._hide:
+            return b""
+        return b"".join(encode_event(e.data, e.event) for e in self._parser.close())
+
+
+# -- Anthropic client, Anthropic deployment ---------------------------------------------------
+
+
+class AnthropicPassthrough:
+    path = "/v1/messages"
+
+    def __init__(self, body: dict[str, Any], raw: bytes, model: str) -> None:
+        self.stream = bool(body.get("stream"))
+        self._body, self._raw, self._model = body, raw, model
+
+    def request_body(self) -> bytes:
+        if self._body.get("model") == self._model:
+            return self._raw
+        return orjson.dumps({**self._body, "model": self._model})
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        data = orjson.loads(body)
+        return body, Usage.from_anthropic(data.get("usage") if isinstance(data, dict) else None)
+
+    def relay(self) -> StreamRelay:
+        return _AnthropicRelay()
+
+
+class _AnthropicRelay:
+    """Input and cache counts arrive in ``message_start``, cumulative output in ``message_delta``."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self._start: dict[str, Any] = {}
+        self._parser = SSEParser()
+
+    def feed(self, chunk: bytes) -> bytes:
+        for event in self._parser.feed(chunk):
+            if b'"usage"' not in event.data:
+                continue
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                continue
+            if data.get("type") == "message_start":
+                self._start = dict((data.get("message") or {}).get("usage") or {})
+                self.usage = Usage.from_anthropic(self._start)
+            elif data.get("type") == "message_delta" and isinstance(data.get("usage"), dict):
+                merged = {**self._start, **{k: v for k, v in data["usage"].items() if v is not None}}
+                self.usage = Usage.from_anthropic(merged)
+        return chunk
+
+    def close(self) -> bytes:
+        return b""
+
+
+# -- translating exchanges ---------------------------------------------------------------------
+
+
+class OpenAIToAnthropic:
+    path = "/v1/messages"
+
+    def __init__(self, body: dict[str, Any], model: str) -> None:
+        from costops.providers import anthropic_format
+
+        self._fmt = anthropic_format
+        self.stream = bool(body.get("stream"))
+        options = body.get("stream_options") or {}
+        self._include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self._upstream = anthropic_format.openai_to_anthropic_request(body, model)
+        self._model = body.get("model") or model
+
+    def request_body(self) -> bytes:
+        return orjson.dumps(self._upstream)
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        data = orjson.loads(body)
+        out = self._fmt.anthropic_to_openai_response(data, self._model)
+        return orjson.dumps(out), Usage.from_anthropic(data.get("usage"))
+
+    def relay(self) -> StreamRelay:
+        return _TranslatingRelay(
+            self._fmt.AnthropicStreamToOpenAI(self._model, include_usage=self._include_usage), openai_sse
+        )
+
+
+class OpenAIToGemini:
+    def __init__(self, body: dict[str, Any], model: str, request_id: str) -> None:
+        from costops.providers import gemini_format
+
+        self._fmt = gemini_format
+        self.stream = bool(body.get("stream"))
+        options = body.get("stream_options") or {}
+        self._include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self._upstream = gemini_format.openai_to_gemini_request(body)
+        self.path = gemini_format.gemini_path(model, self.stream)
+        self._model = body.get("model") or model
+        self._id = f"chatcmpl-{request_id}"
+
+    def request_body(self) -> bytes:
+        return orjson.dumps(self._upstream)
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        data = orjson.loads(body)
+        out = self._fmt.gemini_to_openai_response(data, self._model, self._id)
+        return orjson.dumps(out), Usage.from_gemini(data.get("usageMetadata"))
+
+    def relay(self) -> StreamRelay:
+        return _TranslatingRelay(
+            self._fmt.GeminiStreamToOpenAI(self._model, self._id, include_usage=self._include_usage), openai_sse
+        )
+
+
+class AnthropicToOpenAI:
+    path = "/chat/completions"
+
+    def __init__(self, body: dict[str, Any], model: str) -> None:
+        from costops.providers import anthropic_format
+
+        self._fmt = anthropic_format
+        self.stream = bool(body.get("stream"))
+        self._upstream = anthropic_format.anthropic_to_openai_request(body, model)
+        self._model = body.get("model") or model
+
+    def request_body(self) -> bytes:
+        return orjson.dumps(self._upstream)
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        data = orjson.loads(body)
+        out = self._fmt.openai_to_anthropic_response(data, self._model)
+        return orjson.dumps(out), Usage.from_openai(data.get("usage"))
+
+    def relay(self) -> StreamRelay:
+        return _TranslatingRelay(self._fmt.OpenAIStreamToAnthropic(self._model), anthropic_sse)
+
+
+class AnthropicToGemini:
+    """Anthropic client on a Gemini deployment: through the OpenAI shape both sides already speak."""
+
+    def __init__(self, body: dict[str, Any], model: str, request_id: str) -> None:
+        from costops.providers import anthropic_format
+
+        self._fmt = anthropic_format
+        self._model = body.get("model") or model
+        as_openai = anthropic_format.anthropic_to_openai_request(body, model)
+        self._inner = OpenAIToGemini(as_openai, model, request_id)
+        self.path, self.stream = self._inner.path, self._inner.stream
+
+    def request_body(self) -> bytes:
+        return self._inner.request_body()
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        openai_body, usage = self._inner.response(body)
+        return orjson.dumps(self._fmt.openai_to_anthropic_response(orjson.loads(openai_body), self._model)), usage
+
+    def relay(self) -> StreamRelay:
+        return _ChainedRelay(self._inner.relay(), self._fmt.OpenAIStreamToAnthropic(self._model))
+
+
+def openai_sse(items: list[Any]) -> bytes:
+    return b"".join(encode_event(item) for item in items)
+
+
+def anthropic_sse(items: list[tuple[str, Any]]) -> bytes:
+    return b"".join(encode_event(data, name) for name, data in items)
+
+
+class _TranslatingRelay:
+    """Feeds parsed upstream events to a format translator and encodes what it emits."""
+
+    def __init__(self, translator: Any, encode: Any) -> None:
+        self._t, self._encode = translator, encode
+        self._parser = SSEParser()
+
+    @property
+    def usage(self) -> Usage:
+        return self._t.usage
+
+    def feed(self, chunk: bytes) -> bytes:
+        out: list[Any] = []
+        for event in self._parser.feed(chunk):
+            out += self._t.feed(event)
+        return self._encode(out) if out else b""
+
+    def close(self) -> bytes:
+        out: list[Any] = []
+        for event in self._parser.close():
+            out += self._t.feed(event)
+        finish = getattr(self._t, "finish", None)
+        if finish is not None:
+            out += finish()
+        tail = self._encode(out) if out else b""
+        if self._encode is openai_sse:
+            tail += b"data: [DONE]\n\n"
+        return tail
+
+
+class _ChainedRelay:
+    """Gemini -> OpenAI chunks -> Anthropic events."""
+
+    def __init__(self, first: StreamRelay, second: Any) -> None:
+        self._first, self._second = first, second
+        self._parser = SSEParser()
+
+    @property
+    def usage(self) -> Usage:
+        return self._first.usage
+
+    def _through(self, data: bytes) -> bytes:
+        out: list[tuple[str, Any]] = []
+        for event in self._parser.feed(data):
+            out += self._second.feed(event)
+        return anthropic_sse(out) if out else b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._through(self._first.feed(chunk))
+
+    def close(self) -> bytes:
+        return self._through(self._first.close())
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now_s() -> int:
+    return int(time.time())

@@ -1,0 +1,49 @@
+"""Normalizing each provider's counters into non-overlapping token kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from costops.usage import Usage
+
+
+def test_openai_prompt_tokens_include_cached_ones() -> None:
+    u = Usage.from_openai({"prompt_tokens": 1500, "completion_tokens": 300,
+                           "prompt_tokens_details": {"cached_tokens": 1024},
+                           "completion_tokens_details": {"reasoning_tokens": 200}})
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens, u.reasoning_tokens) == (476, 1024, 300, 200)
+    assert u.to_openai()["prompt_tokens"] == 1500
+
+
+def test_anthropic_input_tokens_exclude_cache_reads_and_writes() -> None:
+    u = Usage.from_anthropic({"input_tokens": 20, "cache_read_input_tokens": 3000, "cache_creation_input_tokens": 1500,
+                              "output_tokens": 40})
+    assert (u.input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.output_tokens) == (20, 3000, 1500, 40)
+    assert u.prompt_tokens == 4520
+    # and back as OpenAI's counters: cached reads inside prompt_tokens
+    assert u.to_openai()["prompt_tokens"] == 4520 and u.to_openai()["prompt_tokens_details"]["cached_tokens"] == 3000
+
+
+def test_anthropic_ttl_split_of_cache_writes() -> None:
+    u = Usage.from_anthropic({"input_tokens": 1, "cache_creation_input_tokens": 3000,
+                              "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000},
+                              "output_tokens": 1})
+    assert (u.cache_write_5m_tokens, u.cache_write_1h_tokens) == (1000, 2000)
+
+
+def test_gemini_thoughts_are_output_and_cached_tokens_are_inside_the_prompt() -> None:
+    u = Usage.from_gemini({"promptTokenCount": 2000, "cachedContentTokenCount": 1500, "candidatesTokenCount": 100,
+                           "thoughtsTokenCount": 400, "totalTokenCount": 2500})
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens, u.reasoning_tokens) == (500, 1500, 500, 400)
+
+
+@pytest.mark.parametrize("raw", [None, {}, {"prompt_tokens": None}, {"prompt_tokens": "x"}, {"prompt_tokens": -5}])
+def test_missing_or_junk_counters_are_zero_not_errors(raw) -> None:
+    assert Usage.from_openai(raw) == Usage()
+
+
+def test_usage_rejects_negative_or_inconsistent_counts() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        Usage(input_tokens=-1)
+    with pytest.raises(ValueError, match="reasoning_tokens"):
+        Usage(output_tokens=1, reasoning_tokens=2)
