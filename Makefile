@@ -1,0 +1,24 @@
+# The two commands of the README's quick start. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install dev lint
+
+$(BIN)/costops: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/costops
+
+demo: install
+	$(BIN)/costops demo
+
+test: install
+	bash .ci/services
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench
