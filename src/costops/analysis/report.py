@@ -1,0 +1,267 @@
+"""The spend report: totals and breakdowns by model, provider, tenant, project, day and tags.
+
+:func:`build_report` asks the store for aggregates (the database sums, Python only shapes) and
+returns a JSON-ready dict whose money is exact decimal strings of USD ("12.345678901"); the
+renderers turn it into JSON or aligned text tables. Unpriced calls are counted, never shown as
+free: the report names their models and says how to price them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from costops.config import Config
+from costops.ledger.query import Filters, check_dimension
+from costops.ledger.record import UsageRecord
+from costops.ledger.store import PRICE_COLUMNS, LedgerStore, store_row
+from costops.money import from_nanos, usd_str
+from costops.pricing import PriceCatalog
+from costops.pricing.quote import quote
+
+BASE_DIMS = ("model", "provider", "tenant", "project", "day")
+MAX_TAG_KEYS = 20
+UNPRICED_HINT = "add a price under `prices:` in the config and run `costops reprice`"
+TOKEN_NAMES = {
+    "input": "input_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write_5m": "cache_write_5m_tokens",
+    "cache_write_1h": "cache_write_1h_tokens",
+    "output": "output_tokens",
+    "reasoning": "reasoning_tokens",
+}
+
+
+def default_dims(store: LedgerStore, filters: Filters, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The base dimensions, one ``tag:<key>`` per tag key seen (up to 20), then ``extra``."""
+    dims = list(BASE_DIMS) + [f"tag:{k}" for k in store.tag_keys(filters)[:MAX_TAG_KEYS]]
+    for dim in extra:
+        if dim not in dims:
+            dims.append(dim)
+    return tuple(dims)
+
+
+def build_report(
+    store: LedgerStore, filters: Filters | None = None, dims: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The report over ``filters``; ``dims=None`` means :func:`default_dims`."""
+    filters = filters or Filters()
+    dims = default_dims(store, filters) if dims is None else tuple(dims)
+    for dim in dims:
+        check_dimension(dim)
+    totals = store.totals(filters)
+    report: dict[str, Any] = {"filters": _describe(filters), **_measures(totals)}
+    report["cost_breakdown_usd"] = {
+        kind: _usd(totals[f"{kind}_cost_nanos"]) for kind in ("input", "cache_read", "cache_write", "output")
+    }
+    by_tag: dict[str, list[dict[str, Any]]] = {}
+    for dim in dims:
+        groups = [_group(dim, row) for row in store.aggregate([dim], filters)]
+        if dim == "day":
+            groups.sort(key=lambda g: g["day"] or "")
+        else:
+            groups.sort(key=lambda g: (-g["_cost"], -g["requests"], str(g[_label(dim)])))
+        for g in groups:
+            del g["_cost"]
+        if dim.startswith("tag:"):
+            by_tag[dim[4:]] = groups
+        else:
+            report[f"by_{dim}"] = groups
+    report["by_tag"] = by_tag
+    report["unpriced"] = _unpriced(store, filters) if totals["unpriced"] else None
+    return report
+
+
+def _label(dim: str) -> str:
+    return "value" if dim.startswith("tag:") else dim
+
+
+def _usd(nanos: int) -> str:
+    return usd_str(from_nanos(nanos))
+
+
+def _measures(row: Mapping[str, Any], cost_key: str = "total_cost_usd") -> dict[str, Any]:
+    tokens = {name: int(row[column]) for name, column in TOKEN_NAMES.items()}
+    tokens["total"] = sum(v for k, v in tokens.items() if k != "reasoning")
+    latency = row["avg_latency_ms"]
+    return {
+        "requests": row["requests"],
+        "errors": row["errors"],
+        "unpriced_requests": row["unpriced"],
+        "cache_hits": row["cache_hits"],
+        cost_key: _usd(row["cost_nanos"]),
+        "list_cost_usd": _usd(row["list_cost_nanos"]),
+        "discount_usd": _usd(max(0, row["list_cost_nanos"] - row["cost_nanos"])),
+        "saved_usd": _usd(row["avoided_cost_nanos"]),
+        "tokens": tokens,
+        "avg_latency_ms": None if latency is None else round(latency, 3),
+    }
+
+
+def _group(dim: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {_label(dim): row[dim], **_measures(row, "cost_usd"), "_cost": row["cost_nanos"]}
+
+
+def _unpriced(store: LedgerStore, filters: Filters) -> dict[str, Any]:
+    rows = [r for r in store.aggregate(["model"], filters) if r["unpriced"]]
+    rows.sort(key=lambda r: (-r["unpriced"], r["model"] or ""))
+    total = sum(r["unpriced"] for r in rows)
+    names = ", ".join(f"{r['model'] or '(none)'} ({r['unpriced']})" for r in rows)
+    return {
+        "requests": total,
+        "models": [{"model": r["model"], "requests": r["unpriced"]} for r in rows],
+        "message": f"{total} request(s) had no known price and count as $0 here: {names}. To price them, {UNPRICED_HINT}.",
+    }
+
+
+def _describe(filters: Filters) -> dict[str, Any]:
+    def iso(ts: float | None) -> str | None:
+        return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+    out: dict[str, Any] = {"since": iso(filters.since), "until": iso(filters.until)}
+    for name in ("tenant", "project", "model", "provider"):
+        if getattr(filters, name) is not None:
+            out[name] = getattr(filters, name)
+    if filters.tags:
+        out["tags"] = dict(filters.tags)
+    return out
+
+
+# -- re-pricing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RepriceResult:
+    examined: int
+    changed: int
+    still_unpriced: dict[str, int]
+    """Models that still have no price, with how many of their records were examined."""
+
+
+def reprice(store: LedgerStore, config: Config, *, unpriced_only: bool = True, batch: int = 500) -> RepriceResult:
+    """Price stored records again from their token counts, with the current catalog and config.
+
+    Each record is priced at its own timestamp (the price that applied that day) by the same
+    :func:`~costops.pricing.quote.quote` the gateway settles calls with; only price columns change.
+    """
+    catalog = PriceCatalog(config.prices)
+    examined = 0
+    changed: list[UsageRecord] = []
+    n_changed = 0
+    still: dict[str, int] = {}
+    for record in store.iter_records(Filters(priced=False if unpriced_only else None)):
+        examined += 1
+        deployment = config.deployment(record.deployment) if record.deployment else None
+        q = quote(
+            catalog,
+            deployment,
+            record.model,
+            record.usage,
+            service_tier=record.service_tier,
+            at=datetime.fromtimestamp(record.ts, UTC),
+        )
+        if not q.priced:
+            still[record.model] = still.get(record.model, 0) + 1
+        new = dataclasses.replace(record, priced=q.priced, price_source=q.source, list_cost=q.list_cost, cost=q.cost)
+        if _price_columns(new) != _price_columns(record):
+            changed.append(new)
+        if len(changed) >= batch:
+            store.update_costs(changed)
+            n_changed += len(changed)
+            changed = []
+    store.update_costs(changed)
+    return RepriceResult(examined, n_changed + len(changed), still)
+
+
+def _price_columns(record: UsageRecord) -> tuple[Any, ...]:
+    row = store_row(record)
+    return tuple(row[c] for c in PRICE_COLUMNS)
+
+
+# -- renderers -----------------------------------------------------------------------------------
+
+
+def render_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False)
+
+
+def money(usd: str | Decimal) -> str:
+    """For people: four decimals (the JSON keeps every digit)."""
+    d = Decimal(usd)
+    if d == 0:
+        return "$0"
+    q = d.quantize(Decimal("0.0001"))
+    if q == 0:
+        return "<$0.0001"
+    return f"${q:,.4f}"
+
+
+def _int(n: int) -> str:
+    return f"{n:,}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain aligned text: the first column left-aligned, the numbers right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+_GROUP_HEADERS = ("requests", "errors", "unpriced", "input tok", "cached tok", "output tok", "cost", "share")
+
+
+def _group_rows(groups: Sequence[Mapping[str, Any]], key: str, total_usd: Decimal) -> list[list[str]]:
+    rows = []
+    for g in groups:
+        t = g["tokens"]
+        cost = Decimal(g["cost_usd"])
+        share = f"{cost / total_usd * 100:.1f}%" if total_usd else "-"
+        name = g[key]
+        rows.append(
+            [
+                "(none)" if name is None else str(name),
+                _int(g["requests"]),
+                _int(g["errors"]),
+                _int(g["unpriced_requests"]),
+                _int(t["input"] + t["cache_write_5m"] + t["cache_write_1h"]),
+                _int(t["cache_read"]),
+                _int(t["output"]),
+                money(cost),
+                share,
+            ]
+        )
+    return rows
+
+
+def render_table(report: Mapping[str, Any]) -> str:
+    f = report["filters"]
+    period = f"{f.get('since') or 'start'} .. {f.get('until') or 'now'}"
+    t = report["tokens"]
+    lines = [
+        f"costops report  {period}",
+        f"requests {_int(report['requests'])}   errors {_int(report['errors'])}   "
+        f"unpriced {_int(report['unpriced_requests'])}   cache hits {_int(report['cache_hits'])}",
+        f"cost {money(report['total_cost_usd'])}   list {money(report['list_cost_usd'])}   "
+        f"discounts {money(report['discount_usd'])}   saved by cache {money(report['saved_usd'])}",
+        "tokens  " + "   ".join(f"{name} {_int(t[name])}" for name in (*TOKEN_NAMES, "total")),
+    ]
+    total = Decimal(report["total_cost_usd"])
+    for key, value in report.items():
+        if key.startswith("by_") and key != "by_tag" and value:
+            dim = key[3:]
+            lines += ["", f"By {dim}", table((dim, *_GROUP_HEADERS), _group_rows(value, dim, total))]
+    for tag, groups in report.get("by_tag", {}).items():
+        if groups:
+            lines += ["", f"By tag {tag}", table((tag, *_GROUP_HEADERS), _group_rows(groups, "value", total))]
+    if report.get("unpriced"):
+        lines += ["", "! " + report["unpriced"]["message"]]
+    return "\n".join(lines) + "\n"
