@@ -4,27 +4,27 @@ can act on, and a ledger record (with no cost) for every one of them."""
 from __future__ import annotations
 
 import anthropic
-import httpx
 import openai
 import pytest
 
 from costops.serving import free_port
+from tests import rawhttp
 
 HI = [{"role": "user", "content": "hi"}]
 
 
-def _post(gateway, body: bytes, path: str = "/v1/chat/completions", **headers: str) -> httpx.Response:
-    return httpx.post(f"{gateway.url}{path}", content=body, headers={"content-type": "application/json", **headers})
+def _post(gateway, body: bytes, path: str = "/v1/chat/completions") -> rawhttp.Response:
+    return rawhttp.post(f"{gateway.url}{path}", body)
 
 
 def test_malformed_json_missing_model_and_unknown_model(gateway, openai_client) -> None:
     bad = _post(gateway, b'{"model": "gpt-4o-mini", "messages": [')
-    assert bad.status_code == 400
+    assert bad.status == 400
     assert bad.json()["error"]["type"] == "invalid_request_error" and "not valid JSON" in bad.json()["error"]["message"]
     assert "x-costops-request-id" in bad.headers
 
     missing = _post(gateway, b'{"messages": []}')
-    assert missing.status_code == 400 and "no 'model'" in missing.json()["error"]["message"]
+    assert missing.status == 400 and "no 'model'" in missing.json()["error"]["message"]
 
     with pytest.raises(openai.NotFoundError) as exc:
         openai_client.chat.completions.create(model="no-such-model-9", messages=HI)
@@ -39,7 +39,7 @@ def test_malformed_json_missing_model_and_unknown_model(gateway, openai_client) 
 
 def test_anthropic_clients_get_errors_in_anthropic_shape(gateway) -> None:
     bad = _post(gateway, b"not json", path="/v1/messages")
-    assert bad.status_code == 400
+    assert bad.status == 400
     assert bad.json() == {"type": "error", "error": {"type": "invalid_request_error", "message": bad.json()["error"]["message"]}}
 
 
@@ -66,7 +66,7 @@ def test_invalid_and_missing_virtual_keys(make_gateway) -> None:
 def test_body_over_the_limit_is_refused(make_gateway) -> None:
     gw = make_gateway("server: {max_body_bytes: 2048}\n")
     resp = _post(gw, b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "' + b"x" * 5000 + b'"}]}')
-    assert resp.status_code == 413 and "max_body_bytes" in resp.json()["error"]["message"]
+    assert resp.status == 413 and "max_body_bytes" in resp.json()["error"]["message"]
     (record,) = gw.records(1)
     assert record.status == 413 and record.error_type == "request_too_large"
 

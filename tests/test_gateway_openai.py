@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import orjson
 
 from costops.pricing import PriceCatalog
 from costops.usage import Usage
+from tests import rawhttp
 
 catalog = PriceCatalog()
 
@@ -51,10 +51,10 @@ def test_stream_with_usage_requested_gets_the_usage_chunk(openai_client, gateway
 
 def test_stream_without_usage_is_still_costed_but_the_client_sees_no_usage(gateway) -> None:
     body = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Tell me a long story."}]}
-    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body, timeout=30) as resp:
-        assert resp.status_code == 200
-        assert resp.headers["content-type"].startswith("text/event-stream")
-        lines = [line for line in resp.iter_lines() if line.startswith("data: ")]
+    resp = rawhttp.post(f"{gateway.url}/v1/chat/completions", json=body)
+    assert resp.status == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    lines = ["data: " + d for d in resp.sse_data()]
     assert lines[-1] == "data: [DONE]"
     chunks = [orjson.loads(line[6:]) for line in lines[:-1]]
     assert all("usage" not in c for c in chunks), "the client did not ask for usage"
@@ -99,5 +99,5 @@ def test_embeddings_are_costed(openai_client, gateway) -> None:
 def test_models_and_health(openai_client, gateway) -> None:
     ids = {m.id for m in openai_client.models.list()}
     assert {"gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"} <= ids
-    health = httpx.get(f"{gateway.url}/health").json()
+    health = rawhttp.get(f"{gateway.url}/health").json()
     assert health["status"] == "ok" and "pending" in health["ledger"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 
 import anthropic
-import httpx2 as httpx
+try:
+    import httpx2 as httpx  # the SDKs moved to httpx2; older releases use httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
 import openai
 import orjson
 import pytest

@@ -108,8 +108,12 @@ class Gateway:
         await self.writer.start()
 
     async def shutdown(self) -> None:
+        import asyncio
+
         if self.writer is not None:
             await self.writer.close()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
         for upstream in self.upstreams.values():
             await upstream.close()
 
@@ -200,8 +204,11 @@ class Gateway:
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             tail = relay.close()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = UpstreamError(f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}")
+        except (aiohttp.ClientError, TimeoutError, CostopsError) as exc:
+            # the client already has a 200: the failure travels as an error event in its API's shape
+            error = exc if isinstance(exc, CostopsError) else UpstreamError(
+                f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}"
+            )
             record.status, record.error_type, record.error_message = error.status, "stream_interrupted", error.message
             tail = _stream_error(api, error)
         finally:

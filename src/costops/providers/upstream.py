@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import aiohttp
 
 from costops.config import Deployment
-from costops.errors import UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from costops.errors import UpstreamTimeout, UpstreamUnavailable
+from costops.providers.errors_format import upstream_error
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_WAIT_S = 20.0
@@ -65,8 +66,6 @@ class Upstream:
 
     async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> aiohttp.ClientResponse:
         """A 2xx response whose body the caller reads (and must release), or a costops error."""
-        from costops.providers.errors_format import parse_error, retry_after_seconds
-
         d = self.deployment
         attempt = 0
         while True:
@@ -84,14 +83,9 @@ class Upstream:
                     return resp
                 raw = await resp.read()
                 resp.release()
-                kind, message = parse_error(d.kind, resp.status, raw)
-                wait = retry_after_seconds(resp.headers)
-                error = UpstreamStatus(
-                    resp.status,
-                    f"{d.name}: {message}",
-                    type=kind if resp.status != 429 else "rate_limit_error",
-                    retry_after=wait,
-                )
+                error = upstream_error(d.kind, resp.status, raw, resp.headers)
+                error.message = f"{d.name}: {error.message}"
+                wait = error.retry_after
                 if resp.status not in RETRY_STATUSES or (wait is not None and wait > MAX_RETRY_WAIT_S):
                     raise error
             if attempt >= d.max_retries:
