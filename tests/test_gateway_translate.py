@@ -121,7 +121,7 @@ def test_anthropic_client_reaches_gpt_and_gemini(anthropic_client, gateway) -> N
         assert "".join(stream.text_stream)
         final = stream.get_final_message()
     gem = anthropic_client.messages.create(
-        model="gemini-2.5-flash", max_tokens=100, messages=[{"role": "user", "content": "Say hello."}]
+        model="gemini-2.5-flash", max_tokens=4000, messages=[{"role": "user", "content": "Say hello."}]
     )
     assert gem.content[0].text
     r1, r2, r3 = gateway.records(3)
