@@ -1,5 +1,51 @@
-"""costops simulate."""
+"""costops simulate: serve the provider simulator (OpenAI, Anthropic, Gemini) on a port."""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8700, show_default=True, type=int, help="Port to listen on.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds answers, lengths, errors and ids.")
+@click.option(
+    "--latency-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Multiplies each model's latency profile; 0 answers at once.",
+)
+@click.option("--error-rate-429", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests refused with 429.")
+@click.option("--error-rate-5xx", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests failing with 500/503 (Anthropic 529).")
+@click.option("--require-key", is_flag=True, help="Answer 401 to requests without an API key.")
+def simulate(
+    host: str, port: int, seed: int, latency_scale: float, error_rate_429: float, error_rate_5xx: float, require_key: bool
+) -> None:
+    """Serve fake OpenAI, Anthropic and Gemini APIs: no key, no network, real SDKs work.
+
+    \b
+    OpenAI:    export OPENAI_BASE_URL=http://HOST:PORT/v1
+    Anthropic: export ANTHROPIC_BASE_URL=http://HOST:PORT
+    Gemini:    POST http://HOST:PORT/v1beta/models/MODEL:generateContent
+    """
+    import uvicorn
+
+    from costops.providers.simulator import SimConfig, create_simulator
+    from costops.serving import uvicorn_config
+
+    try:
+        config = SimConfig(
+            seed=seed,
+            latency_scale=latency_scale,
+            error_rate_429=error_rate_429,
+            error_rate_5xx=error_rate_5xx,
+            require_key=require_key,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"costops simulator on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)", err=True)
+    uvicorn.Server(uvicorn_config(create_simulator(config), host, port, log_level="info")).run()
+
+
+COMMANDS = [simulate]

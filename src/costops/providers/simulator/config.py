@@ -1,0 +1,31 @@
+"""The simulator's settings: a small frozen value, so two simulators built from equal configs
+answer the same request sequence with the same bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    seed: int = 0
+    """Seeds every draw: output lengths and words (with the request body), errors and ids (with
+    the request counter)."""
+    latency_scale: float = 1.0
+    """Multiplies each model's latency profile; 0 never sleeps (benchmarks, most tests)."""
+    error_rate_429: float = 0.0
+    """Probability that a request is refused with 429 and a ``retry-after`` header."""
+    error_rate_5xx: float = 0.0
+    """Probability of a server error: 500 or 503 (Anthropic: 500 or 529 overloaded)."""
+    require_key: bool = False
+    """Answer 401 when the request carries no API key in its API's header."""
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate_429", "error_rate_5xx"):
+            rate = getattr(self, name)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"SimConfig.{name} must be within [0, 1], got {rate!r}")
+        if self.error_rate_429 + self.error_rate_5xx > 1.0:
+            raise ValueError("SimConfig.error_rate_429 + error_rate_5xx must not exceed 1")
+        if self.latency_scale < 0:
+            raise ValueError(f"SimConfig.latency_scale must be >= 0, got {self.latency_scale!r}")
