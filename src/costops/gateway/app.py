@@ -23,7 +23,7 @@ from costops.gateway.resolve import resolve_model
 from costops.ledger.record import UsageRecord
 from costops.money import usd_str
 from costops.pricing import PriceCatalog
-from costops.pricing.quote import quote
+from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, make_exchange, new_request_id
 from costops.providers.upstream import Upstream
 from costops.usage import Usage
@@ -49,11 +49,13 @@ class Gateway:
     ) -> None:
         self.config = config
         self.catalog = catalog or PriceCatalog(config.prices)
+        self.pricer = Pricer(self.catalog)
         self.clock = clock
         self.store = store
         self.writer: Any = None
         self.upstreams = {d.name: Upstream(d) for d in config.deployments}
         self._models_body: bytes | None = None
+        self._routes: dict[str, tuple[Any, str]] = {}
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class Gateway:
             # 3. resolve the deployment
             if not key.allows(model):
                 raise Forbidden(f"key {key.id!r} may not use model {model!r}")
-            deployment, upstream_model = resolve_model(self.config, model)
+            deployment, upstream_model = self._resolve(model)
             record.deployment, record.provider, record.model = deployment.name, deployment.kind, upstream_model
             exchange = make_exchange(api, endpoint, deployment.kind, body, raw, upstream_model, record.request_id)
             # 4. provider call (retries and error mapping live in Upstream)
@@ -216,6 +218,15 @@ class Gateway:
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
 
+    def _resolve(self, model: str) -> tuple[Any, str]:
+        """``resolve_model`` memoized: the config is immutable, so a model's route never changes."""
+        route = self._routes.get(model)
+        if route is None:
+            route = resolve_model(self.config, model)
+            if len(self._routes) < 10_000:
+                self._routes[model] = route
+        return route
+
     def settle(self, record: UsageRecord, usage: Usage, *, reported: bool = True) -> None:
         """Price the usage at the deployment that served it. A successful call that reported no
         usage is left *unpriced* (visible in reports), never counted as free."""
@@ -224,7 +235,7 @@ class Gateway:
             record.priced, record.price_source = False, "no usage reported by the provider"
             return
         deployment = self.config.deployment(record.deployment) if record.deployment else None
-        q = quote(self.catalog, deployment, record.model, usage, service_tier=record.service_tier)
+        q = self.pricer.quote(deployment, record.model, usage, service_tier=record.service_tier)
         record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
 
     # -- small endpoints -------------------------------------------------------------------

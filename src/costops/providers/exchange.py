@@ -8,6 +8,7 @@ where they can; streams are relayed chunk by chunk, parsing only the events that
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from typing import Any, Protocol
@@ -356,8 +357,13 @@ class _ChainedRelay:
         return self._through(self._first.close())
 
 
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count()
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """Unique across replicas (a random per-process prefix) and cheap (a counter)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 def now_s() -> int:
