@@ -52,7 +52,7 @@ def test_invalid_and_missing_virtual_keys(make_gateway) -> None:
     assert "invalid API key" in exc.value.message
     with pytest.raises(anthropic.AuthenticationError):
         anthropic.Anthropic(base_url=gw.url, api_key="sk-wrong", max_retries=0).messages.create(
-            model="claude-3-5-haiku-latest", max_tokens=10, messages=HI
+            model="claude-haiku-4-5", max_tokens=10, messages=HI
         )
     ok = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sk-team-a", max_retries=0).chat.completions.create(
         model="gpt-4o-mini", messages=HI

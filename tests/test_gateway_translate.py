@@ -16,26 +16,26 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "description
 
 def test_openai_client_reaches_claude(openai_client, gateway) -> None:
     raw = openai_client.chat.completions.with_raw_response.create(
-        model="claude-3-5-haiku-latest", max_tokens=200,
+        model="claude-haiku-4-5", max_tokens=200,
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a prime number."}],
     )
     completion = raw.parse()
     assert completion.object == "chat.completion" and completion.choices[0].message.content
     record = gateway.record(raw.headers["x-costops-request-id"])
     assert record.provider == "anthropic" and record.usage.prompt_tokens == completion.usage.prompt_tokens
-    expected = catalog.lookup("claude-3-5-haiku-latest", "anthropic").cost(record.usage).total
+    expected = catalog.lookup("claude-haiku-4-5", "anthropic").cost(record.usage).total
     assert record.cost.total == expected == Decimal(raw.headers["x-costops-cost-usd"])
 
 
 def test_openai_client_streams_from_claude_with_and_without_usage(openai_client, gateway) -> None:
     chunks = list(openai_client.chat.completions.create(
-        model="claude-sonnet-4-5", max_tokens=300, stream=True, stream_options={"include_usage": True},
+        model="claude-sonnet-4-6", max_tokens=300, stream=True, stream_options={"include_usage": True},
         messages=[{"role": "user", "content": "Explain caching in two sentences."}],
     ))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
     plain = list(openai_client.chat.completions.create(
-        model="claude-sonnet-4-5", max_tokens=300, stream=True,
+        model="claude-sonnet-4-6", max_tokens=300, stream=True,
         messages=[{"role": "user", "content": "Explain caching in two sentences."}],
     ))
     assert all(c.usage is None for c in plain) and all(c.choices for c in plain)
@@ -46,7 +46,7 @@ def test_openai_client_streams_from_claude_with_and_without_usage(openai_client,
 
 def test_openai_client_tool_call_on_claude(openai_client) -> None:
     completion = openai_client.chat.completions.create(
-        model="claude-sonnet-4-5", max_tokens=200, tools=WEATHER, tool_choice="required",
+        model="claude-sonnet-4-6", max_tokens=200, tools=WEATHER, tool_choice="required",
         messages=[{"role": "user", "content": "Use get_weather for Oslo"}],
     )
     call = completion.choices[0].message.tool_calls[0]
@@ -83,24 +83,24 @@ def test_gemini_tool_call(openai_client) -> None:
 def test_anthropic_client_native_with_prompt_cache_accounting(anthropic_client, gateway) -> None:
     system = [{"type": "text", "text": "Policy manual. " * 700, "cache_control": {"type": "ephemeral"}}]
     first = anthropic_client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=100, system=system, messages=[{"role": "user", "content": "Refunds?"}]
+        model="claude-sonnet-4-6", max_tokens=100, system=system, messages=[{"role": "user", "content": "Refunds?"}]
     )
     second = anthropic_client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=100, system=system, messages=[{"role": "user", "content": "Invoices?"}]
+        model="claude-sonnet-4-6", max_tokens=100, system=system, messages=[{"role": "user", "content": "Invoices?"}]
     )
     assert first.usage.cache_creation_input_tokens > 0 and second.usage.cache_read_input_tokens > 0
     r1, r2 = gateway.records(2)
     assert r1.usage.cache_write_5m_tokens == first.usage.cache_creation_input_tokens
     assert r2.usage.cache_read_tokens == second.usage.cache_read_input_tokens
     assert r2.usage.input_tokens == second.usage.input_tokens
-    table = catalog.lookup("claude-sonnet-4-5", "anthropic")
+    table = catalog.lookup("claude-sonnet-4-6", "anthropic")
     assert r1.cost.total == table.cost(r1.usage).total and r2.cost.total == table.cost(r2.usage).total
     assert r2.cost.total < r1.cost.total, "a cache read is cheaper than the write"
 
 
 def test_anthropic_client_streams(anthropic_client, gateway) -> None:
     with anthropic_client.messages.stream(
-        model="claude-3-5-haiku-latest", max_tokens=200, messages=[{"role": "user", "content": "Count to five."}]
+        model="claude-haiku-4-5", max_tokens=200, messages=[{"role": "user", "content": "Count to five."}]
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -128,3 +128,11 @@ def test_anthropic_client_reaches_gpt_and_gemini(anthropic_client, gateway) -> N
     assert (r1.provider, r2.provider, r3.provider) == ("openai", "openai", "gemini")
     assert r2.usage.output_tokens == final.usage.output_tokens > 0
     assert all(r.priced and r.cost.total > 0 for r in (r1, r2, r3))
+
+
+def test_openai_embeddings_on_gemini_are_counted_not_free(openai_client, gateway) -> None:
+    result = openai_client.embeddings.create(model="gemini-embedding-001", input=["the cat sat", "on the mat"])
+    assert len(result.data) == 2 and len(result.data[0].embedding) > 10
+    (record,) = gateway.records(1)
+    assert record.provider == "gemini" and record.usage.input_tokens == result.usage.prompt_tokens > 0
+    assert record.priced and record.cost.total > 0 and "tokens estimated" in record.price_source

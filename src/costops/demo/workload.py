@@ -45,14 +45,14 @@ class WorkItem:
 APPS: tuple[tuple[str, str, str, str, str, str, float], ...] = (
     ("acme", "support-bot", "faq", "qa", "gpt-4o", "openai", 0.22),
     ("acme", "support-bot", "ticket-triage", "classify", "gpt-4o", "openai", 0.08),
-    ("acme", "docs-assistant", "summaries", "summarize", "claude-sonnet-4-5", "anthropic", 0.10),
-    ("globex", "code-assistant", "completion", "code", "claude-sonnet-4-5", "openai", 0.14),
-    ("globex", "code-assistant", "review", "code", "gpt-4.1", "openai", 0.06),
+    ("acme", "docs-assistant", "summaries", "summarize", "claude-sonnet-4-6", "anthropic", 0.10),
+    ("globex", "code-assistant", "completion", "code", "claude-sonnet-4-6", "openai", 0.14),
+    ("globex", "code-assistant", "review", "code", "gpt-5.4", "openai", 0.06),
     ("globex", "analytics", "extraction", "extract", "gpt-4o-mini", "openai", 0.12),
     ("initech", "marketing", "copy", "creative", "gemini-2.5-flash", "openai", 0.08),
-    ("initech", "marketing", "translation", "translate", "claude-3-5-haiku-latest", "anthropic", 0.06),
+    ("initech", "marketing", "translation", "translate", "claude-haiku-4-5", "anthropic", 0.06),
     ("initech", "chat", "assistant", "chat", "gemini-2.5-pro", "openai", 0.08),
-    ("initech", "chat", "search", "qa", "gpt-4o-mini", "openai", 0.06),
+    ("initech", "chat", "search", "qa", "gpt-5.4-mini", "openai", 0.06),
 )
 
 _PRODUCTS = ("Starter plan", "Pro plan", "Enterprise plan", "mobile app", "API", "dashboard", "billing portal",
@@ -168,7 +168,9 @@ def generate(n: int = 6000, seed: int = 7) -> Iterator[WorkItem]:
             if task == "chat" and rng.random() < 0.4:  # a follow-up turn in a conversation
                 messages += [{"role": "assistant", "content": "Here is a first answer."},
                              {"role": "user", "content": "Can you go into more detail on the second point?"}]
-            body = {"model": model, "messages": messages, "max_tokens": max_tokens}
+            # OpenAI's reasoning models take max_completion_tokens (and refuse max_tokens)
+            limit = "max_completion_tokens" if model.startswith(("gpt-5", "o1", "o3", "o4")) else "max_tokens"
+            body = {"model": model, "messages": messages, limit: max_tokens}
             if deterministic:
                 body["temperature"] = 0
             if task == "extract":

@@ -170,7 +170,9 @@ class Gateway:
                     out, usage = exchange.response(upstream_body)
                 except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                     raise UpstreamError(f"{deployment.name}: unreadable response from the provider ({exc})") from None
-                self.settle(record, usage)
+                self.settle(record, usage, reported=usage != Usage())
+                if getattr(exchange, "estimated", False) and record.price_source:
+                    record.price_source += "; tokens estimated (the provider reports none)"
                 headers = [*ids, (b"x-costops-cost-usd", usd_str(record.cost.total).encode())] if record.priced else ids
                 responded = True
                 await respond(send, resp.status, out, headers)

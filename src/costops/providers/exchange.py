@@ -48,8 +48,10 @@ def make_exchange(
 ) -> Exchange:
     """The exchange for a client ``api`` (openai | anthropic) calling a deployment of ``kind``."""
     if endpoint == "embeddings":
+        if kind == "gemini":
+            return OpenAIToGeminiEmbeddings(body, model)
         if kind != "openai":
-            raise BadRequest(f"embeddings are served by OpenAI-compatible deployments; {model!r} is on a {kind} deployment")
+            raise BadRequest(f"{model!r} is on an {kind} deployment, which has no embeddings API")
         return OpenAIPassthrough(body, raw, model, "/embeddings")
     if api == "openai":
         if kind == "openai":
@@ -293,6 +295,37 @@ class AnthropicToGemini:
 
     def relay(self) -> StreamRelay:
         return _ChainedRelay(self._inner.relay(), self._fmt.OpenAIStreamToAnthropic(self._model))
+
+
+class OpenAIToGeminiEmbeddings:
+    """Gemini's ``batchEmbedContents`` reports no tokens: the input is counted here (an estimate,
+    and the ledger row says so) rather than recorded as free."""
+
+    stream = False
+    estimated = True
+
+    def __init__(self, body: dict[str, Any], model: str) -> None:
+        from costops.providers import gemini_format
+
+        self._fmt = gemini_format
+        self._upstream = gemini_format.openai_to_gemini_embed_request(body, model)
+        self.path = f"/v1beta/models/{model}:batchEmbedContents"
+        self._model, self._format = body.get("model") or model, body.get("encoding_format")
+        self._texts = [r["content"]["parts"][0]["text"] for r in self._upstream["requests"]]
+
+    def request_body(self) -> bytes:
+        return orjson.dumps(self._upstream)
+
+    def response(self, body: bytes) -> tuple[bytes, Usage]:
+        from costops.tokens import counter
+
+        tokens = sum(counter(self._model).count(text) for text in self._texts)
+        out = self._fmt.gemini_to_openai_embeddings(orjson.loads(body), self._model, encoding_format=self._format)
+        out["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return orjson.dumps(out), Usage(input_tokens=tokens)
+
+    def relay(self) -> StreamRelay:  # pragma: no cover - embeddings never stream
+        raise BadRequest("embeddings cannot stream")
 
 
 def openai_sse(items: list[Any]) -> bytes:
