@@ -37,6 +37,9 @@ DEFAULT_BASE_URL = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
 }
+STAGE_SECTIONS = ("redis", "cache", "budgets", "limits", "alerts", "queue")
+"""Sections read by the request-path stages themselves, each strictly, by its own typed parser."""
+
 ENV_NAMES = {
     "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
     "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
@@ -137,6 +140,8 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict)
     keys: tuple[VirtualKey, ...] = ()
     prices: tuple[PriceOverride, ...] = ()
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Raw ``STAGE_SECTIONS`` (after ``${VAR}`` interpolation); see :mod:`costops.gateway.stages`."""
 
     def key_for(self, secret: str) -> VirtualKey | None:
         digest = hashlib.sha256(secret.encode()).hexdigest()
@@ -174,7 +179,9 @@ def load_config(
     if path is not None:
         raw = _read_file(Path(path))
     raw = _interpolate(raw, env, "")
-    _reject_unknown(raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files"}, "")
+    _reject_unknown(
+        raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", *STAGE_SECTIONS}, ""
+    )
 
     server_raw = _section(raw, "server", {"host", "port", "max_body_bytes"})
     server = ServerConfig(
@@ -220,7 +227,8 @@ def load_config(
             prices += overrides_from_litellm(Path(str(file)))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"price_files[{i}]: cannot read {file!r}: {exc}") from None
-    return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices))
+    sections = {name: raw[name] for name in STAGE_SECTIONS if raw.get(name) is not None}
+    return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices), sections)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ to the ledger writer's in-memory queue; nothing on this path waits for a disk.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from costops.errors import CostopsError, Forbidden, InvalidJSON, MissingModel, N
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
 from costops.gateway.resolve import resolve_model
+from costops.gateway.stages import Call, Reply, Stage, build_stages
 from costops.ledger.record import UsageRecord
 from costops.money import usd_str
 from costops.pricing import PriceCatalog
@@ -27,6 +29,8 @@ from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, make_exchange, new_request_id
 from costops.providers.upstream import Upstream
 from costops.usage import Usage
+
+log = logging.getLogger("costops.gateway")
 
 ROUTES = {
     ("POST", "/v1/chat/completions"): ("openai", "chat.completions"),
@@ -54,6 +58,7 @@ class Gateway:
         self.store = store
         self.writer: Any = None
         self.upstreams = {d.name: Upstream(d) for d in config.deployments}
+        self.stages: list[Stage] = build_stages(config, clock)
         self._models_body: bytes | None = None
         self._routes: dict[str, tuple[Any, str]] = {}
 
@@ -108,10 +113,14 @@ class Gateway:
             spill_path=ledger.spill_path,
         )
         await self.writer.start()
+        for stage in self.stages:
+            await stage.start()
 
     async def shutdown(self) -> None:
         import asyncio
 
+        for stage in self.stages:
+            await stage.stop()
         if self.writer is not None:
             await self.writer.close()
         if self.store is not None:
@@ -126,6 +135,8 @@ class Gateway:
         record = UsageRecord(request_id=new_request_id(), ts=self.clock(), endpoint=endpoint, model_requested="")
         ids = [(b"x-costops-request-id", record.request_id.encode())]
         responded = False
+        call: Call | None = None
+        entered: list[Stage] = []
         try:
             # 1. authenticate: the virtual key says who pays
             secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
@@ -146,18 +157,29 @@ class Gateway:
             if not key.allows(model):
                 raise Forbidden(f"key {key.id!r} may not use model {model!r}")
             deployment, upstream_model = self._resolve(model)
-            record.deployment, record.provider, record.model = deployment.name, deployment.kind, upstream_model
-            exchange = make_exchange(api, endpoint, deployment.kind, body, raw, upstream_model, record.request_id)
-            # 4. provider call (retries and error mapping live in Upstream)
+            call = Call(api, endpoint, body, raw, key, record, _control_headers(scope), record.ts, deployment, upstream_model)
+            # 4. stages: admission, caches... any may refuse, redirect or answer the call
+            for stage in self.stages:
+                entered.append(stage)
+                reply = await stage.before(call)
+                if reply is not None:
+                    responded = True
+                    await self._answer_from_stage(call, reply, send, ids, started)
+                    return
+            deployment = call.deployment
+            assert deployment is not None
+            record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
+            exchange = make_exchange(api, endpoint, deployment.kind, body, raw, call.model, record.request_id)
+            # 5. provider call (retries and error mapping live in Upstream)
             upstream = self.upstreams[deployment.name]
             client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
             resp = await upstream.post(
                 exchange.path, exchange.request_body(), upstream.auth_headers(client_credential, client_headers)
             )
-            # 5. respond, then settle
+            # 6. respond, then settle
             if exchange.stream:
                 responded = True
-                await self._relay(resp, exchange, record, send, ids, started, api)
+                await self._relay(resp, exchange, call, send, ids, started)
             else:
                 try:
                     upstream_body = await resp.read()
@@ -173,39 +195,71 @@ class Gateway:
                 self.settle(record, usage, reported=usage != Usage())
                 if getattr(exchange, "estimated", False) and record.price_source:
                     record.price_source += "; tokens estimated (the provider reports none)"
-                headers = [*ids, (b"x-costops-cost-usd", usd_str(record.cost.total).encode())] if record.priced else ids
+                headers = [*ids, *call.response_headers]
+                if record.priced:
+                    headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
+                call.response_body = out
                 responded = True
                 await respond(send, resp.status, out, headers)
         except CostopsError as error:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
             if not responded:
-                extra = list(ids)
+                extra = [*ids, *(call.response_headers if call else ())]
                 if error.retry_after is not None:
                     extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
                 await respond(send, error.status, error.render(api), extra)
         finally:
             record.latency_ms = (time.perf_counter() - started) * 1000
+            if call is not None:
+                for stage in reversed(entered):
+                    try:
+                        await stage.after(call)
+                    except Exception:  # a stage's bookkeeping must never lose the ledger record
+                        log.exception("stage %s failed after request %s", stage.name, record.request_id)
             if self.writer is not None:
                 self.writer.submit(record)
+
+    async def _answer_from_stage(
+        self, call: Call, reply: Reply, send: Send, ids: list[tuple[bytes, bytes]], started: float
+    ) -> None:
+        """A stage answered (a cache hit): no provider cost; the cost it avoided is recorded."""
+        record = call.record
+        deployment = call.deployment
+        if deployment is not None:
+            record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
+        record.cache, record.status = reply.kind, reply.status
+        avoided = self.pricer.quote(deployment, call.model, reply.usage, service_tier=record.service_tier)
+        record.avoided_cost = avoided.cost.total
+        record.priced, record.price_source = True, f"served by {reply.kind}"
+        record.ttft_ms = (time.perf_counter() - started) * 1000
+        call.response_body = reply.body
+        headers = [*ids, *call.response_headers, (b"x-costops-cost-usd", b"0")]
+        if call.stream:
+            await start_stream(send, reply.status, headers)
+            await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+        else:
+            await respond(send, reply.status, reply.body, headers)
 
     async def _relay(
         self,
         resp: aiohttp.ClientResponse,
         exchange: Exchange,
-        record: UsageRecord,
+        call: Call,
         send: Send,
         ids: list[tuple[bytes, bytes]],
         started: float,
-        api: str,
     ) -> None:
-        relay = exchange.relay()
-        await start_stream(send, resp.status, ids)
+        record, relay = call.record, exchange.relay()
+        captured: list[bytes] | None = [] if call.capture_stream else None
+        await start_stream(send, resp.status, [*ids, *call.response_headers])
         try:
             async for chunk in resp.content.iter_any():
                 if record.ttft_ms is None:
                     record.ttft_ms = (time.perf_counter() - started) * 1000
                 out = relay.feed(chunk)
                 if out:
+                    if captured is not None:
+                        captured.append(out)
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             tail = relay.close()
         except (aiohttp.ClientError, TimeoutError, CostopsError) as exc:
@@ -214,10 +268,13 @@ class Gateway:
                 f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}"
             )
             record.status, record.error_type, record.error_message = error.status, "stream_interrupted", error.message
-            tail = _stream_error(api, error)
+            tail = _stream_error(call.api, error)
         finally:
             resp.release()
         await send({"type": "http.response.body", "body": tail, "more_body": False})
+        if captured is not None and record.status < 400:
+            captured.append(tail)
+            call.response_body = b"".join(captured)
         self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
 
     def _resolve(self, model: str) -> tuple[Any, str]:
@@ -274,6 +331,10 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidJSON("the request body must be a JSON object")
     return body
+
+
+def _control_headers(scope: Scope) -> dict[str, str]:
+    return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-costops-")}
 
 
 def _stream_error(api: str, error: CostopsError) -> bytes:
