@@ -121,6 +121,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4000
     max_body_bytes: int = DEFAULT_MAX_BODY
+    admin_key: str | None = None
+    """Required as a bearer token by ``/admin/*`` (env ``COSTOPS_ADMIN_KEY``)."""
 
     @property
     def loopback(self) -> bool:
@@ -183,11 +185,12 @@ def load_config(
         raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", *STAGE_SECTIONS}, ""
     )
 
-    server_raw = _section(raw, "server", {"host", "port", "max_body_bytes"})
+    server_raw = _section(raw, "server", {"host", "port", "max_body_bytes", "admin_key"})
     server = ServerConfig(
         host=host or str(server_raw.get("host", "127.0.0.1")),
         port=int(port if port is not None else server_raw.get("port", env.get("COSTOPS_PORT", 4000))),
         max_body_bytes=int(server_raw.get("max_body_bytes", DEFAULT_MAX_BODY)),
+        admin_key=server_raw.get("admin_key") or env.get("COSTOPS_ADMIN_KEY") or None,
     )
     ledger_raw = _section(raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path"})
     ledger = LedgerConfig(

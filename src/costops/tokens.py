@@ -14,7 +14,7 @@ import gzip
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -29,7 +29,7 @@ _ESTIMATE_FACTOR = {"claude": 1.15, "gemini": 1.05}
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def encoding(name: str) -> tiktoken.Encoding:
     """An OpenAI encoding built from bundled data (never the network)."""
     if name not in _EXPECTED_SHA256:

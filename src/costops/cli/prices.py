@@ -19,10 +19,10 @@ def _split(ref: str) -> tuple[str | None, str]:
     if ":" in ref:
         provider, model = ref.split(":", 1)
         return provider, model
+    import fnmatch
+
     from costops.config import DEFAULT_MODEL_PATTERNS
     from costops.pricing.catalog import DEFAULT_PRICE_PROVIDER
-
-    import fnmatch
 
     for kind, patterns in DEFAULT_MODEL_PATTERNS.items():
         if any(fnmatch.fnmatchcase(ref, p) for p in patterns):

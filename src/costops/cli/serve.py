@@ -33,7 +33,7 @@ def serve(config_path: str | None, db: str | None, host: str | None, port: int |
     click.echo(
         f"costops gateway on http://{config.server.host}:{config.server.port}  ledger={config.ledger.db}  "
         f"deployments={', '.join(d.name for d in config.deployments)}  "
-        f"keys={'%d virtual keys' % len(config.keys) if config.keys else 'none (loopback only)'}",
+        f"keys={f'{len(config.keys)} virtual keys' if config.keys else 'none (loopback only)'}",
         err=True,
     )
     server = uvicorn.Server(

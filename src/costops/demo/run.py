@@ -32,7 +32,6 @@ class Policy:
 
 
 BASELINE = Policy("baseline", "every request goes to the model the application asked for")
-POLICIES: tuple[Policy, ...] = (BASELINE,)
 
 
 @dataclass(slots=True)
@@ -103,7 +102,7 @@ def run_demo(
     concurrency: int = 16,
     latency_scale: float = 0.0,
     seed: int = 7,
-    policies: Sequence[Policy] = POLICIES,
+    policies: Sequence[Policy] | None = None,
     out: TextIO = sys.stderr,
 ) -> list[PolicyRun]:
     from costops.analysis.report import build_report
@@ -114,6 +113,10 @@ def run_demo(
     from costops.providers.simulator import SimConfig, create_simulator
     from costops.serving import BackgroundServer
 
+    if policies is None:
+        from costops.demo.policies import POLICIES
+
+        policies = POLICIES
     keys = demo_keys(items)
     run_id = uuid.uuid4().hex[:8]
     runs: list[PolicyRun] = []
@@ -131,7 +134,9 @@ def run_demo(
             last = [0.0]
             started = time.perf_counter()
 
-            def progress(done: int, statuses: Counter[int], run: PolicyRun = run) -> None:
+            def progress(
+                done: int, statuses: Counter[int], run: PolicyRun = run, last: list[float] = last, started: float = started
+            ) -> None:
                 now = time.perf_counter()
                 if now - last[0] < 0.2 and done < len(items):
                     return

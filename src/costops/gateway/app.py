@@ -17,7 +17,15 @@ import aiohttp
 import orjson
 
 from costops.config import Config
-from costops.errors import CostopsError, Forbidden, InvalidJSON, MissingModel, NotFound, UpstreamError
+from costops.errors import (
+    CostopsError,
+    Forbidden,
+    InvalidJSON,
+    MissingModel,
+    NotFound,
+    Unauthorized,
+    UpstreamError,
+)
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
 from costops.gateway.resolve import resolve_model
@@ -50,6 +58,7 @@ class Gateway:
         store: Any = None,
         catalog: PriceCatalog | None = None,
         clock: Callable[[], float] = time.time,
+        stages: list[Stage] | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog or PriceCatalog(config.prices)
@@ -58,7 +67,10 @@ class Gateway:
         self.store = store
         self.writer: Any = None
         self.upstreams = {d.name: Upstream(d) for d in config.deployments}
-        self.stages: list[Stage] = build_stages(config, clock)
+        self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
+        self.admin_routes: dict[tuple[str, str], Any] = {}
+        for stage in self.stages:
+            self.admin_routes.update(getattr(stage, "admin_routes", None) or {})
         self._models_body: bytes | None = None
         self._routes: dict[str, tuple[Any, str]] = {}
 
@@ -69,6 +81,8 @@ class Gateway:
             route = ROUTES.get((scope["method"], scope["path"]))
             if route is not None:
                 await self.call(scope, receive, send, *route)
+            elif scope["path"].startswith("/admin/"):
+                await self.admin(scope, receive, send)
             elif scope["path"] == "/health":
                 await respond(send, 200, self.health())
             elif scope["method"] == "GET" and scope["path"] in ("/v1/models", "/models"):
@@ -79,6 +93,23 @@ class Gateway:
                 await respond(send, error.status, error.render(api))
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
+
+    async def admin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admin API of the stages (cache invalidation, budgets...), behind ``server.admin_key``."""
+        handler = self.admin_routes.get((scope["method"], scope["path"]))
+        try:
+            admin_key = self.config.server.admin_key
+            if admin_key:
+                given = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), None)
+                if given != admin_key:
+                    raise Unauthorized("admin API: send the admin key (server.admin_key) as 'Authorization: Bearer <key>'")
+            elif not self.config.server.loopback:
+                raise Forbidden("admin API: set server.admin_key to use it on a gateway reachable from other machines")
+            if handler is None:
+                raise NotFound(f"no admin route {scope['method']} {scope['path']}")
+            await handler(scope, receive, send)
+        except CostopsError as error:
+            await respond(send, error.status, error.render("openai"))
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -169,7 +200,7 @@ class Gateway:
             deployment = call.deployment
             assert deployment is not None
             record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
-            exchange = make_exchange(api, endpoint, deployment.kind, body, raw, call.model, record.request_id)
+            exchange = make_exchange(api, endpoint, deployment.kind, call.body, call.raw, call.model, record.request_id)
             # 5. provider call (retries and error mapping live in Upstream)
             upstream = self.upstreams[deployment.name]
             client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}

@@ -1,0 +1,5 @@
+"""costops budgets."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,5 @@
+"""costops cache."""
+
+from __future__ import annotations
+
+COMMANDS: list = []
