@@ -75,12 +75,31 @@ class Stage(Protocol):
     async def after(self, call: Call) -> None: ...
 
 
-StageFactory = Callable[[Config, Callable[[], float]], "Stage | None"]
-
-
 def build_stages(config: Config, clock: Callable[[], float]) -> list[Stage]:
-    """The stages in the order a request meets them: admission (limits, budgets) first, then
-    caches. Each factory reads its own config section and returns None when it is off."""
-    factories: list[StageFactory] = []
-    stages = [factory(config, clock) for factory in factories]
+    """The stages in the order a request meets them: admission (rate limits and the priority
+    queue, then budgets), then the caches (exact, semantic), then prompt shaping for provider
+    prompt caching. A stage is built only when its config section asks for it."""
+    sections = config.sections
+    stages: list[Stage | None] = []
+    if "limits" in sections or "queue" in sections:
+        from costops.control.limits import limits_stage
+
+        stages.append(limits_stage(config, clock))
+    if "budgets" in sections:
+        from costops.control.budgets import budgets_stage
+
+        stages.append(budgets_stage(config, clock))
+    cache = sections.get("cache") or {}
+    if cache.get("exact") is not None:
+        from costops.cache.stage import exact_cache_stage
+
+        stages.append(exact_cache_stage(config, clock))
+    if cache.get("semantic") is not None:
+        from costops.cache.semantic.stage import semantic_cache_stage
+
+        stages.append(semantic_cache_stage(config, clock))
+    if cache.get("prompt") is not None:
+        from costops.cache.prompt import prompt_cache_stage
+
+        stages.append(prompt_cache_stage(config, clock))
     return [s for s in stages if s is not None]
