@@ -49,7 +49,6 @@ class BackgroundServer:
         self.host = host
         self.port = port or free_port(host)
         self.server = uvicorn.Server(uvicorn_config(app, host, self.port, **kw))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"asgi:{self.port}")
 
     @property

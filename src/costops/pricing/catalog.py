@@ -186,10 +186,9 @@ def overrides_from_litellm(data: Mapping[str, Any] | Path | str) -> list[PriceOv
     Per-token floats are read from their JSON text through ``repr`` so 2.5e-06 becomes exactly
     2.5 USD/MTok. Entries without token prices (images, audio per second) are skipped.
     """
-    if not isinstance(data, Mapping):
-        data = json.loads(Path(data).read_text())
+    entries: Mapping[str, Any] = data if isinstance(data, Mapping) else json.loads(Path(data).read_text())
     out: list[PriceOverride] = []
-    for model, entry in data.items():
+    for model, entry in entries.items():
         if model == "sample_spec" or not isinstance(entry, Mapping):
             continue
         rates: dict[str, Rate] = {}

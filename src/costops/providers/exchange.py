@@ -21,7 +21,10 @@ from costops.usage import Usage
 
 
 class StreamRelay(Protocol):
-    usage: Usage
+    @property
+    def usage(self) -> Usage:
+        """What the provider reported so far (the last report wins: providers send running totals)."""
+        ...
 
     def feed(self, chunk: bytes) -> bytes:
         """Upstream bytes in, bytes for the client out (possibly empty)."""
