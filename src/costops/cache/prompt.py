@@ -1,0 +1,203 @@
+"""Provider prompt caching: mark the stable prefix of Anthropic-bound calls as cacheable.
+
+Anthropic caches a prompt prefix only where the request places ``cache_control`` breakpoints,
+and only when the prefix up to a breakpoint reaches the model's minimum (1,024 tokens; 2,048 for
+Haiku models). Reads then cost a tenth of the input rate, writes a quarter more (5 min) or twice
+(1 h). This stage places up to three breakpoints on what stays the same from call to call, in
+Anthropic's prefix order: the last tool, the last system block, and the static context of the
+first user turn (every block but its last, or the whole turn once the conversation goes on).
+It never adds a breakpoint where the prefix is too short to be cached, never goes past
+Anthropic's limit of four, and leaves a request alone when the client placed its own.
+
+OpenAI-format requests bound for an Anthropic deployment are marked on their OpenAI parts; the
+translation (:mod:`costops.providers.anthropic_format`) carries ``cache_control`` over. OpenAI and
+Gemini cache prefixes implicitly: for them the gateway does nothing that could reorder a prompt
+(bodies are forwarded as sent) and the cached-token counts they report are read into the ledger.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from costops.cache.config import PromptCacheConfig, parse_prompt
+from costops.config import Config
+from costops.gateway.stages import Call, Reply
+from costops.tokens import counter
+
+MAX_BREAKPOINTS = 4
+Path = tuple[Any, ...]
+
+
+def min_cacheable(model: str, cfg: PromptCacheConfig | None = None) -> int:
+    for pattern, n in cfg.min_tokens if cfg else ():
+        if fnmatch.fnmatchcase(model, pattern):
+            return n
+    return 2048 if "haiku" in model.lower() else 1024
+
+
+def has_cache_control(body: dict[str, Any]) -> bool:
+    """Did the client place breakpoints of its own (anywhere Anthropic or our translation reads them)?"""
+    if body.get("cache_control"):
+        return True
+    if any(isinstance(t, dict) and t.get("cache_control") for t in body.get("tools") or ()):
+        return True
+    system = body.get("system")
+    if isinstance(system, list) and any(isinstance(b, dict) and b.get("cache_control") for b in system):
+        return True
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(isinstance(b, dict) and b.get("cache_control") for b in content):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    paths: tuple[Path, ...]
+    """Where breakpoints go: ``("tools", i)``, ``("system", i)``, ``("messages", i, j)``;
+    ``("system", i)`` in an OpenAI body means the i-th message (a system message)."""
+    prefix_tokens: tuple[int, ...]
+
+
+def plan(api: str, body: dict[str, Any], *, minimum: int, count: Callable[[str], int], place: tuple[str, ...]) -> Placement:
+    """Where to put breakpoints (pure): candidates in prefix order, kept when their prefix is long enough."""
+    if has_cache_control(body):
+        return Placement((), ())
+    candidates: list[tuple[Path, int]] = []
+    total = 0
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    total += sum(count(orjson.dumps(t).decode()) for t in tools)
+    if tools and "tools" in place:
+        candidates.append((("tools", len(tools) - 1), total))
+    messages = body.get("messages") or []
+    if api == "anthropic":
+        system = body.get("system")
+        blocks = system if isinstance(system, list) else ([system] if system else [])
+        total += sum(count(_text(b)) for b in blocks)
+        if blocks and "system" in place:
+            candidates.append((("system", len(blocks) - 1), total))
+        turns = list(enumerate(messages))
+    else:
+        system_at = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+        total += sum(count(_text(messages[i].get("content"))) for i in system_at)
+        if system_at and "system" in place and _parts(messages[system_at[-1]].get("content")):
+            candidates.append((("system", system_at[-1]), total))
+        skip = set(system_at)
+        turns = [(i, m) for i, m in enumerate(messages) if i not in skip]
+    if turns and "context" in place:
+        first, message = turns[0]
+        if isinstance(message, dict) and message.get("role") == "user":
+            parts = _parts(message.get("content"))
+            if len(parts) >= 2:
+                total += sum(count(_text(p)) for p in parts[:-1])
+                candidates.append((("messages", first, len(parts) - 2), total))
+            elif parts and len(turns) > 1:
+                total += count(_text(parts[0]))
+                candidates.append((("messages", first, 0), total))
+    chosen = [(path, n) for path, n in candidates if n >= minimum][:MAX_BREAKPOINTS]
+    return Placement(tuple(p for p, _ in chosen), tuple(n for _, n in chosen))
+
+
+def apply(api: str, body: dict[str, Any], placement: Placement, ttl: str) -> dict[str, Any]:
+    """A copy of ``body`` with ``cache_control`` at ``placement``; only the touched parts are copied."""
+    mark: dict[str, Any] = {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
+    out = dict(body)
+    for path in placement.paths:
+        if path[0] == "tools":
+            tools = out["tools"] = list(out["tools"])
+            tools[path[1]] = {**tools[path[1]], "cache_control": mark}
+        elif path[0] == "system" and api == "anthropic":
+            system = out["system"]
+            blocks = list(system) if isinstance(system, list) else [{"type": "text", "text": system}]
+            blocks[path[1]] = {**blocks[path[1]], "cache_control": mark}
+            out["system"] = blocks
+        else:
+            index, part = (path[1], None) if path[0] == "system" else (path[1], path[2])
+            messages = out["messages"] = list(out["messages"])
+            message = messages[index]
+            parts = _parts(message.get("content"))
+            at = len(parts) - 1 if part is None else part
+            parts = [*parts[:at], {**parts[at], "cache_control": mark}, *parts[at + 1 :]]
+            messages[index] = {**message, "content": parts}
+    return out
+
+
+def _parts(content: Any) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content) if isinstance(content, list) else []
+
+
+def _text(block: Any) -> str:
+    if isinstance(block, str):
+        return block
+    if isinstance(block, dict):
+        if block.get("type") == "text":
+            return str(block.get("text") or "")
+        return orjson.dumps(block).decode()
+    if isinstance(block, list):
+        return "\n".join(_text(b) for b in block)
+    return ""
+
+
+class _MemoCount:
+    """Token counts of long texts remembered: a long system prompt sent with every call is
+    tokenized once, so the stage costs a dict lookup on the hot path."""
+
+    def __init__(self, model: str, max_entries: int = 4096) -> None:
+        self._counter = counter(model)
+        self._memo: OrderedDict[str, int] = OrderedDict()
+        self._max = max_entries
+
+    def __call__(self, text: str) -> int:
+        if len(text) < 512:
+            return self._counter.count(text)
+        n = self._memo.get(text)
+        if n is None:
+            n = self._memo[text] = self._counter.count(text)
+            if len(self._memo) > self._max:
+                self._memo.popitem(last=False)
+        return n
+
+
+class PromptCacheStage:
+    name = "prompt-cache"
+
+    def __init__(self, cfg: PromptCacheConfig) -> None:
+        self.cfg = cfg
+        self._counters: dict[str, _MemoCount] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def before(self, call: Call) -> Reply | None:
+        deployment = call.deployment
+        if deployment is None or deployment.kind != "anthropic" or call.endpoint == "embeddings":
+            return None
+        count = self._counters.get(call.model)
+        if count is None:
+            if len(self._counters) > 256:
+                self._counters.clear()
+            count = self._counters[call.model] = _MemoCount(call.model)
+        placement = plan(call.api, call.body, minimum=min_cacheable(call.model, self.cfg), count=count, place=self.cfg.place)
+        if placement.paths:
+            call.body = apply(call.api, call.body, placement, self.cfg.ttl)
+            call.raw = orjson.dumps(call.body)
+            call.response_headers.append((b"x-costops-prompt-cache", str(len(placement.paths)).encode()))
+        return None
+
+    async def after(self, call: Call) -> None:
+        return None
+
+
+def prompt_cache_stage(config: Config, clock: Callable[[], float]) -> PromptCacheStage:
+    return PromptCacheStage(parse_prompt(config.sections))

@@ -1,0 +1,210 @@
+"""The exact response cache as a gateway stage.
+
+``before``: parse the client's cache controls, choose the TTL and namespace, decide whether the
+request may be read from and stored in the cache (all pure, in :mod:`costops.cache.keys`), then
+look the key up in L1, then L2. A hit answers the call (JSON, or the stream replayed in the
+client's API); a miss asks the gateway to capture a streamed answer. ``after``: store a
+successful answer in its neutral JSON form in both tiers.
+
+Every response carries ``x-costops-cache`` (``exact``, ``miss`` or ``bypass``: no lookup was
+made) and the ledger row's ``cache`` column says the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from costops.cache.config import ENDPOINTS, ExactCacheConfig, parse_exact
+from costops.cache.control import BODY_FIELD, NO_CONTROL, control_text, parse_control, set_cache_header
+from costops.cache.keys import choose_namespace, choose_ttl, decide, entry_key, request_hash
+from costops.cache.replay import json_from_sse, sse_from_json
+from costops.cache.tiers import Entry, MemoryTier, RedisTier, Selector
+from costops.config import Config
+from costops.errors import BadRequest
+from costops.gateway.http import Receive, Scope, Send, read_body, respond
+from costops.gateway.stages import Call, Reply
+
+log = logging.getLogger("costops.cache")
+STATE = "exact"
+
+
+class ExactCacheStage:
+    name = "exact-cache"
+
+    def __init__(self, cfg: ExactCacheConfig, clock: Callable[[], float]) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.l1 = MemoryTier(cfg.max_memory_bytes, clock)
+        self.l2 = RedisTier(cfg.redis_url, on_invalidate=self.l1.invalidate) if cfg.redis_url else None
+        self.counts: Counter[str] = Counter()
+        self.admin_routes = {
+            ("POST", "/admin/cache/invalidate"): self.admin_invalidate,
+            ("GET", "/admin/cache/stats"): self.admin_stats,
+            ("GET", "/admin/cache/exact/stats"): self.admin_stats,
+        }
+
+    async def start(self) -> None:
+        if self.l2 is not None:
+            await self.l2.start()
+
+    async def stop(self) -> None:
+        if self.l2 is not None:
+            await self.l2.stop()
+
+    # -- the request path ----------------------------------------------------------------------
+
+    async def before(self, call: Call) -> Reply | None:
+        if call.endpoint not in ENDPOINTS:
+            return self._mark(call, "bypass")
+        text, where = control_text(call.headers, call.body)
+        control = parse_control(text, where=where) if text is not None else NO_CONTROL
+        if BODY_FIELD in call.body:  # costops' own field never reaches the provider
+            call.body = {k: v for k, v in call.body.items() if k != BODY_FIELD}
+            call.raw = orjson.dumps(call.body)
+        model = str(call.body.get("model"))
+        ttl = choose_ttl(self.cfg, control, call.record.tags, model, call.endpoint)
+        decision = decide(call.endpoint, call.body, control, self.cfg, ttl)
+        if decision.bypass:
+            return self._mark(call, "bypass")
+        namespace = choose_namespace(self.cfg, control, call.key.tenant)
+        key = entry_key(namespace, model, request_hash(call.api, call.endpoint, call.body))
+        if decision.read:
+            entry = await self._lookup(key)
+            if entry is not None:
+                self._mark(call, "exact")
+                age = max(0, int(self.clock() - entry.stored_at))
+                call.response_headers.append((b"x-costops-cache-age", str(age).encode()))
+                return Reply(self._render(entry, call), entry.usage, "exact")
+        self._mark(call, "miss" if decision.read else "bypass")
+        if decision.store:
+            call.state[STATE] = (key, ttl)
+            if call.stream:
+                call.capture_stream = True
+        return None
+
+    async def after(self, call: Call) -> None:
+        pending = call.state.pop(STATE, None)
+        if pending is None or call.record.status != 200 or not call.response_body:
+            return
+        key, ttl = pending
+        body: bytes | None = call.response_body
+        if call.stream:
+            body = json_from_sse(call.api, call.response_body, call.record.usage)
+            if body is None:
+                return
+        if len(body) > self.cfg.max_entry_bytes:
+            self.counts["too_large"] += 1
+            return
+        now = self.clock()
+        entry = Entry(call.api, body, call.record.usage, now, now + ttl)
+        self.l1.put(key, entry)
+        if self.l2 is not None:
+            await self.l2.put(key, entry.encode(), ttl)
+        self.counts["stores"] += 1
+
+    async def _lookup(self, key: str) -> Entry | None:
+        entry = self.l1.get(key)
+        if entry is not None:
+            self.counts["hits_l1"] += 1
+            return entry
+        if self.l2 is None:
+            return None
+        found = await self.l2.get(key)
+        if found is None:
+            return None
+        data, remaining = found
+        try:
+            entry = Entry.decode(data, self.clock() + remaining)
+        except (ValueError, KeyError, TypeError) as exc:  # written by another version: a miss
+            log.warning("exact cache: unreadable entry %s: %s", key, exc)
+            return None
+        self.l1.put(key, entry)
+        self.counts["hits_l2"] += 1
+        return entry
+
+    def _render(self, entry: Entry, call: Call) -> bytes:
+        if not call.stream:
+            return entry.body
+        options = call.body.get("stream_options")
+        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        replay = entry.sse.get(include_usage)
+        if replay is None:
+            replay = entry.sse[include_usage] = sse_from_json(entry.api, entry.body, include_usage=include_usage)
+        return replay
+
+    def _mark(self, call: Call, kind: str) -> None:
+        self.counts[kind] += 1
+        call.record.cache = kind
+        set_cache_header(call.response_headers, kind)
+
+    # -- admin ---------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        c = self.counts
+        lookups = c["exact"] + c["miss"]
+        return {
+            "hits": c["exact"],
+            "hits_l1": c["hits_l1"],
+            "hits_l2": c["hits_l2"],
+            "misses": c["miss"],
+            "bypass": c["bypass"],
+            "stores": c["stores"],
+            "too_large": c["too_large"],
+            "hit_rate": round(c["exact"] / lookups, 4) if lookups else None,
+            "entries": len(self.l1),
+            "bytes": self.l1.bytes,
+            "max_bytes": self.l1.max_bytes,
+            "evictions": self.l1.evictions,
+            "redis": None if self.l2 is None else {"errors": self.l2.errors},
+        }
+
+    async def invalidate(self, selector: Selector) -> dict[str, int]:
+        removed = {"l1": self.l1.invalidate(selector)}
+        if self.l2 is not None:
+            removed["l2"] = await self.l2.invalidate(selector)
+        return removed
+
+    async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await respond(send, 200, orjson.dumps({"exact": self.stats()}))
+
+    async def admin_invalidate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = await read_body(scope, receive, 64 * 1024)
+        selector = parse_selector(raw)
+        removed = await self.invalidate(selector)
+        await respond(send, 200, orjson.dumps({"invalidated": selector.to_json(), "removed": removed}))
+
+
+def parse_selector(raw: bytes) -> Selector:
+    """``{namespace?, tenant?, model?, pattern?}``; ``tenant: acme`` means ``namespace: tenant:acme``,
+    ``{"pattern": "*"}`` clears everything. An empty selector is refused, not read as 'all'."""
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"invalidate: the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("invalidate: send a JSON object such as {\"tenant\": \"acme\", \"model\": \"gpt-4o*\"}")
+    unknown = set(data) - {"namespace", "tenant", "model", "pattern"}
+    if unknown:
+        raise BadRequest(f"invalidate: unknown field(s) {', '.join(sorted(unknown))}; use namespace, tenant, model, pattern")
+    if any(v is not None and not isinstance(v, str) for v in data.values()):
+        raise BadRequest("invalidate: every field is a string")
+    namespace = data.get("namespace")
+    if data.get("tenant"):
+        if namespace:
+            raise BadRequest("invalidate: give namespace or tenant, not both")
+        namespace = f"tenant:{data['tenant']}"
+    if namespace and not namespace.startswith(("tenant:", "shared:")):
+        raise BadRequest(f"invalidate: namespace {namespace!r} must read tenant:<tenant> or shared:<name>")
+    selector = Selector(namespace or None, data.get("model") or None, data.get("pattern") or None)
+    if not selector.to_json():
+        raise BadRequest("invalidate: say what to drop (namespace, tenant, model or pattern); {\"pattern\": \"*\"} drops all")
+    return selector
+
+
+def exact_cache_stage(config: Config, clock: Callable[[], float]) -> ExactCacheStage:
+    return ExactCacheStage(parse_exact(config.sections), clock)
