@@ -47,9 +47,15 @@ def default_dims(store: LedgerStore, filters: Filters, extra: Iterable[str] = ()
 
 
 def build_report(
-    store: LedgerStore, filters: Filters | None = None, dims: Sequence[str] | None = None
+    store: LedgerStore,
+    filters: Filters | None = None,
+    dims: Sequence[str] | None = None,
+    catalog: PriceCatalog | None = None,
 ) -> dict[str, Any]:
-    """The report over ``filters``; ``dims=None`` means :func:`default_dims`."""
+    """The report over ``filters``; ``dims=None`` means :func:`default_dims`. ``catalog`` prices
+    the prompt-cache net saving (the default catalog when ``None``)."""
+    from costops.analysis.cache_savings import by_cache_kind, prompt_cache
+
     filters = filters or Filters()
     dims = default_dims(store, filters) if dims is None else tuple(dims)
     for dim in dims:
@@ -73,6 +79,8 @@ def build_report(
         else:
             report[f"by_{dim}"] = groups
     report["by_tag"] = by_tag
+    report["cache_kinds"] = by_cache_kind(store, filters)
+    report["prompt_cache"] = prompt_cache(store, filters, catalog)
     report["unpriced"] = _unpriced(store, filters) if totals["unpriced"] else None
     return report
 
@@ -242,6 +250,34 @@ def _group_rows(groups: Sequence[Mapping[str, Any]], key: str, total_usd: Decima
     return rows
 
 
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _cache_lines(report: Mapping[str, Any]) -> list[str]:
+    """Savings by response-cache kind, and provider prompt caching per route."""
+    lines: list[str] = []
+    kinds = report.get("cache_kinds") or []
+    if any(k["cache"] is not None for k in kinds):
+        rows = [[str(k["cache"] or "(no cache)"), _int(k["requests"]), _pct(k["share"]), money(k["saved_usd"])] for k in kinds]
+        lines += ["", "By cache kind", table(("cache", "requests", "share", "saved"), rows)]
+    pc = report.get("prompt_cache") or {}
+    routes = [r for r in pc.get("by_route", ()) if r["cache_read_tokens"] or r["cache_write_tokens"]]
+    if routes:
+        rows = [
+            [f"{r['deployment']}/{r['model']}", _int(r["prompt_tokens"]), _int(r["cache_read_tokens"]),
+             _int(r["cache_write_tokens"]), _pct(r["hit_rate"]),
+             "unpriced" if r["net_saving_usd"] is None else money(r["net_saving_usd"])]
+            for r in routes
+        ]
+        lines += [
+            "",
+            f"Provider prompt cache  hit rate {_pct(pc['hit_rate'])}   net saving {money(pc['net_saving_usd'])}",
+            table(("route", "prompt tok", "read tok", "write tok", "hit rate", "net saving"), rows),
+        ]
+    return lines
+
+
 def render_table(report: Mapping[str, Any]) -> str:
     f = report["filters"]
     period = f"{f.get('since') or 'start'} .. {f.get('until') or 'now'}"
@@ -262,6 +298,7 @@ def render_table(report: Mapping[str, Any]) -> str:
     for tag, groups in report.get("by_tag", {}).items():
         if groups:
             lines += ["", f"By tag {tag}", table((tag, *_GROUP_HEADERS), _group_rows(groups, "value", total))]
+    lines += _cache_lines(report)
     if report.get("unpriced"):
         lines += ["", "! " + report["unpriced"]["message"]]
     return "\n".join(lines) + "\n"

@@ -177,6 +177,25 @@ def render_comparison(runs: Sequence[PolicyRun]) -> str:
         saved = (base - spend) / base * 100 if base else Decimal(0)
         rows.append([
             run.policy.name, f"{run.report['requests']:,}", f"{run.report['errors']:,}", money(spend),
-            money(spend / max(run.report["requests"], 1)), f"{saved:.1f}%", f"{run.requests / run.seconds:,.0f}",
+            money(spend / max(run.report["requests"], 1)), f"{saved:.1f}%", *_cache_cells(run.report),
+            f"{run.requests / run.seconds:,.0f}",
         ])
-    return table(["policy", "requests", "errors", "spend", "per request", "saved vs baseline", "req/s"], rows)
+    headers = ["policy", "requests", "errors", "spend", "per request", "saved vs baseline",
+               "exact hits", "semantic hits", "prompt-cache hits", "cache saved", "req/s"]
+    return table(headers, rows)
+
+
+def _cache_cells(report: dict[str, Any]) -> list[str]:
+    """Hit rate per response-cache kind (share of requests), the provider prompt cache's hit rate
+    (cache-read share of prompt tokens), and what caching saved: avoided cost plus prompt-cache net saving."""
+    from costops.analysis.report import money
+
+    kinds = {k["cache"]: k for k in report.get("cache_kinds") or ()}
+    prompt = report.get("prompt_cache") or {}
+
+    def pct(rate: float | None) -> str:
+        return "-" if not rate else f"{rate * 100:.1f}%"
+
+    saved = Decimal(report.get("saved_usd") or 0) + Decimal(prompt.get("net_saving_usd") or 0)
+    return [pct((kinds.get("exact") or {}).get("share")), pct((kinds.get("semantic") or {}).get("share")),
+            pct(prompt.get("hit_rate")), money(saved)]
