@@ -1,0 +1,64 @@
+"""What a request may cost at most, before it is sent: the amount a budget reserves.
+
+Input tokens are counted with the model's own tokenizer where one exists offline (OpenAI's),
+estimated elsewhere; output is the request's own cap (``max_tokens``, ``max_completion_tokens``,
+times ``n`` choices), or the configured expectation for the model when it names none. Priced
+with the same tables that price the answer, so a request that uses its whole cap settles at
+about its reservation and never far above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from costops.config import Deployment
+from costops.money import to_nanos
+from costops.pricing.quote import Pricer
+from costops.tokens import content_text, counter
+from costops.usage import Usage
+
+
+def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> int:
+    tokens = counter(model)
+    if endpoint == "embeddings":
+        items = body.get("input")
+        items = items if isinstance(items, list) else [items]
+        return sum(len(i) if isinstance(i, list) else tokens.count(content_text(i)) for i in items)
+    messages = body.get("messages")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    if api == "anthropic" and body.get("system"):
+        messages = [{"role": "system", "content": body["system"]}, *messages]
+    return tokens.count_messages(messages, body.get("tools"))
+
+
+def output_tokens(api: str, endpoint: str, body: dict[str, Any], expected: int) -> int:
+    if endpoint == "embeddings":
+        return 0
+    cap = body.get("max_completion_tokens") if api == "openai" else None
+    if cap is None:
+        cap = body.get("max_tokens")
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+        cap = expected
+    choices = body.get("n") if api == "openai" else 1
+    return cap * (choices if isinstance(choices, int) and choices > 1 else 1)
+
+
+def estimate_nanos(
+    pricer: Pricer,
+    api: str,
+    endpoint: str,
+    body: dict[str, Any],
+    deployment: Deployment | None,
+    model: str,
+    expected_output: Callable[[str], int],
+) -> tuple[int, bool]:
+    """(the most this request should cost in nano-dollars, whether its model has a price).
+    An unpriced model reserves nothing: its calls are recorded as unpriced, not charged."""
+    usage = Usage(
+        input_tokens=input_tokens(api, endpoint, body, model),
+        output_tokens=output_tokens(api, endpoint, body, expected_output(model)),
+    )
+    tier = body.get("service_tier")
+    quote = pricer.quote(deployment, model, usage, service_tier=tier if isinstance(tier, str) else None)
+    return (to_nanos(quote.cost.total), True) if quote.priced else (0, False)

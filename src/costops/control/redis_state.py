@@ -1,0 +1,218 @@
+"""Budget state shared by gateway replicas through Redis: one Lua script per admission.
+
+The reserve script checks *every* applicable budget's ``spent + reserved + estimate <= limit``
+and holds the estimate in all of them inside one script, which Redis runs atomically: no
+replica can read between another's check and its hold, so concurrency can never overspend.
+
+Layout, per budget (all keys share the ``{prefix}`` hash tag, so they live in one Redis Cluster
+slot and one script may touch several budgets):
+
+    {prefix}:b:<name>   hash  s:<bucket> -> spent nanos,  p:<utc hour> -> spent nanos (spikes),
+                              r -> nanos held,  x:<reservation> -> nanos held by it
+    {prefix}:e:<name>   zset  reservation -> expiry (Unix seconds)
+    {prefix}:once:<key> string, alert deduplication (SET NX EX)
+    {prefix}:defs       hash  budget name -> JSON definition from the admin API
+
+Money is integer nano-dollars; Lua's numbers are doubles, exact up to 2**53 nanos ($9M) per
+budget window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costops.control.admission import Level
+from costops.control.reservations import Admission, Claim, level_limit
+from costops.control.windows import HOUR
+
+_PURGE = """
+local function purge(b, e, now)
+  local dead = redis.call('ZRANGEBYSCORE', e, '-inf', now)
+  for _, id in ipairs(dead) do
+    local amt = redis.call('HGET', b, 'x:' .. id)
+    if amt then
+      redis.call('HDEL', b, 'x:' .. id)
+      redis.call('HINCRBY', b, 'r', -tonumber(amt))
+    end
+    redis.call('ZREM', e, id)
+  end
+end
+local function spent(b, first, nb)
+  if nb == 0 then return 0 end
+  local fields = {}
+  for j = 1, nb do fields[j] = 's:' .. ARGV[first + j - 1] end
+  local vals = redis.call('HMGET', b, unpack(fields))
+  local total = 0
+  for j = 1, nb do if vals[j] then total = total + tonumber(vals[j]) end end
+  return total
+end
+"""
+
+# KEYS: b1, e1, b2, e2...  ARGV: now, expires_at, rid, estimate, n, then per budget:
+# limit, keep_s, nbuckets, bucket...
+RESERVE = _PURGE + """
+local now, exp_at, rid, est, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local idx, out, refused = 6, {}, 0
+local keep = {}
+for i = 1, n do
+  local b, e = KEYS[2 * i - 1], KEYS[2 * i]
+  purge(b, e, now)
+  local limit, nb = tonumber(ARGV[idx]), tonumber(ARGV[idx + 2])
+  keep[i] = ARGV[idx + 1]
+  local s = spent(b, idx + 3, nb)
+  idx = idx + 3 + nb
+  local r = tonumber(redis.call('HGET', b, 'r') or '0')
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = s, r, limit
+  if refused == 0 and not (s + r < limit and s + r + est <= limit) then refused = i end
+end
+if refused == 0 and est > 0 then
+  for i = 1, n do
+    local b, e = KEYS[2 * i - 1], KEYS[2 * i]
+    redis.call('HSET', b, 'x:' .. rid, est)
+    redis.call('HINCRBY', b, 'r', est)
+    redis.call('ZADD', e, exp_at, rid)
+    redis.call('EXPIRE', b, keep[i])
+    redis.call('EXPIRE', e, keep[i])
+    out[3 * i - 1] = out[3 * i - 1] + est
+  end
+end
+table.insert(out, 1, refused)
+return out
+"""
+
+# KEYS: b1, e1...  ARGV: now, rid, actual, hour, n, then per budget: keep_s, current, nbuckets, bucket...
+SETTLE = _PURGE + """
+local now, rid, actual, hour, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local idx, out = 6, {}
+for i = 1, n do
+  local b, e = KEYS[2 * i - 1], KEYS[2 * i]
+  local amt = redis.call('HGET', b, 'x:' .. rid)
+  if amt then
+    redis.call('HDEL', b, 'x:' .. rid)
+    redis.call('HINCRBY', b, 'r', -tonumber(amt))
+  end
+  redis.call('ZREM', e, rid)
+  purge(b, e, now)
+  local keep, current, nb = ARGV[idx], ARGV[idx + 1], tonumber(ARGV[idx + 2])
+  redis.call('HSETNX', b, 'seeded:' .. current, 1)
+  if actual > 0 then
+    redis.call('HINCRBY', b, 's:' .. current, actual)
+    redis.call('HINCRBY', b, 'p:' .. hour, actual)
+  end
+  redis.call('EXPIRE', b, keep)
+  out[2 * i - 1] = spent(b, idx + 3, nb)
+  out[2 * i] = tonumber(redis.call('HGET', b, 'r') or '0')
+  idx = idx + 3 + nb
+end
+return out
+"""
+
+# KEYS: b1, e1...  ARGV: now, n, then per budget: nbuckets, bucket...
+LEVELS = _PURGE + """
+local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local idx, out = 3, {}
+for i = 1, n do
+  local b, e = KEYS[2 * i - 1], KEYS[2 * i]
+  purge(b, e, now)
+  local nb = tonumber(ARGV[idx])
+  out[2 * i - 1] = spent(b, idx + 1, nb)
+  out[2 * i] = tonumber(redis.call('HGET', b, 'r') or '0')
+  idx = idx + 1 + nb
+end
+return out
+"""
+
+# KEYS: b  ARGV: bucket, nanos, keep_s: add the ledger's spend to a bucket Redis knows nothing of
+# (fresh or lost Redis). Any settle marks its bucket as known, so a replica starting mid-window
+# never adds the ledger's spend on top of what running replicas already counted.
+SEED = """
+if redis.call('HSETNX', KEYS[1], 'seeded:' .. ARGV[1], 1) == 1 then
+  if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', KEYS[1], 's:' .. ARGV[1], ARGV[2]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class RedisState:
+    shared = True
+
+    def __init__(self, url: str, prefix: str = "costops") -> None:
+        self.url, self.prefix = url, prefix
+        self.redis: Any = None
+
+    def _b(self, name: str) -> str:
+        return f"{{{self.prefix}}}:b:{name}"
+
+    def _e(self, name: str) -> str:
+        return f"{{{self.prefix}}}:e:{name}"
+
+    def _keys(self, claims: list[Claim]) -> list[str]:
+        return [k for c in claims for k in (self._b(c.name), self._e(c.name))]
+
+    async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        self.redis = aioredis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2, max_connections=256)
+        await self.redis.ping()
+        self._reserve = self.redis.register_script(RESERVE)
+        self._settle = self.redis.register_script(SETTLE)
+        self._levels = self.redis.register_script(LEVELS)
+        self._seed = self.redis.register_script(SEED)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
+        args: list[Any] = [repr(now), repr(expires_at), rid, estimate, len(claims)]
+        for c in claims:
+            args += [level_limit(c), c.keep_s, len(c.buckets), *c.buckets]
+        out = await self._reserve(keys=self._keys(claims), args=args)
+        refused = int(out[0])
+        levels = tuple(Level(int(out[1 + 3 * i]), int(out[2 + 3 * i]), int(out[3 + 3 * i])) for i in range(len(claims)))
+        return Admission(refused == 0, levels, refused - 1 if refused else None)
+
+    async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
+        args: list[Any] = [repr(now), rid, actual, int(now // HOUR), len(claims)]
+        for c in claims:
+            args += [c.keep_s, c.current, len(c.buckets), *c.buckets]
+        out = await self._settle(keys=self._keys(claims), args=args)
+        return tuple(Level(int(out[2 * i]), int(out[2 * i + 1]), level_limit(c)) for i, c in enumerate(claims))
+
+    async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
+        args: list[Any] = [repr(now), len(claims)]
+        for c in claims:
+            args += [len(c.buckets), *c.buckets]
+        out = await self._levels(keys=self._keys(claims), args=args)
+        return tuple(Level(int(out[2 * i]), int(out[2 * i + 1]), level_limit(c)) for i, c in enumerate(claims))
+
+    async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool:
+        return bool(await self._seed(keys=[self._b(name)], args=[bucket, nanos, keep_s]))
+
+    async def hourly(self, name: str, hours: list[int]) -> list[int]:
+        values = await self.redis.hmget(self._b(name), [f"p:{h}" for h in hours])
+        return [int(v) if v else 0 for v in values]
+
+    async def buckets(self, name: str) -> list[str]:
+        fields = await self.redis.hkeys(self._b(name))
+        return [f.decode()[2:] for f in fields if f.startswith(b"s:")]
+
+    async def prune(self, name: str, stale: list[str]) -> None:
+        fields = await self.redis.hkeys(self._b(name))
+        newest = max((int(f[2:]) for f in fields if f.startswith(b"p:")), default=0)
+        drop = [f"s:{b}" for b in stale] + [f"seeded:{b}" for b in stale]
+        drop += [f.decode() for f in fields if f.startswith(b"p:") and int(f[2:]) < newest - 24 * 8]
+        if drop:
+            await self.redis.hdel(self._b(name), *drop)
+
+    async def once(self, key: str, ttl_s: int) -> bool:
+        return bool(await self.redis.set(f"{{{self.prefix}}}:once:{key}", 1, nx=True, ex=max(1, int(ttl_s))))
+
+    async def definitions(self) -> dict[str, bytes]:
+        raw = await self.redis.hgetall(f"{{{self.prefix}}}:defs")
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def define(self, name: str, raw: bytes) -> None:
+        await self.redis.hset(f"{{{self.prefix}}}:defs", name, raw)

@@ -1,0 +1,162 @@
+"""Where budget spend and reservations live: one small protocol, an in-process implementation
+here and a Redis one (shared by replicas) in :mod:`costops.control.redis_state`.
+
+An admission *claims* from every budget that applies to the request: all of them must fit, and
+then the estimate is held in all of them, or in none. A hold (reservation) is released when the
+request settles with its actual cost, or when it expires (the process crashed, the call hung),
+so a lost request cannot hold a budget forever. State also keeps, per budget, spend per UTC
+hour (the spike detector's input) and the alert deduplication keys.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol
+
+from costops.control.admission import Level, fits
+from costops.control.windows import HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One budget's part in an admission."""
+
+    name: str
+    limit: int
+    """Nano-dollars; ``None``-like ``-1`` for a budget that only alerts and never refuses."""
+    buckets: tuple[str, ...]
+    current: str
+    keep_s: int
+    """How long this budget's state must outlive its last write (its window length and a margin)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: bool
+    levels: tuple[Level, ...]
+    refused_by: int | None = None
+    """Index of the first claim that did not fit."""
+
+
+class BudgetState(Protocol):
+    shared: bool
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission: ...
+    async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]: ...
+    async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]: ...
+    async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool: ...
+    async def hourly(self, name: str, hours: list[int]) -> list[int]: ...
+    async def prune(self, name: str, stale: list[str]) -> None: ...
+    async def buckets(self, name: str) -> list[str]: ...
+    async def once(self, key: str, ttl_s: int) -> bool: ...
+    async def definitions(self) -> dict[str, bytes]: ...
+    async def define(self, name: str, raw: bytes) -> None: ...
+
+
+def level_limit(claim: Claim) -> int:
+    return claim.limit if claim.limit >= 0 else 2**62
+
+
+class MemoryState:
+    """One process's state. Each operation runs without an ``await`` inside, so on the event loop
+    it is atomic: no other request can read between the check and the hold."""
+
+    shared = False
+
+    def __init__(self) -> None:
+        self.spent: dict[str, dict[str, int]] = defaultdict(dict)
+        self.reserved: dict[str, int] = defaultdict(int)
+        self.holds: dict[str, dict[str, int]] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self.hours: dict[str, dict[int, int]] = defaultdict(dict)
+        self._once: dict[str, float] = {}
+        self._defs: dict[str, bytes] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _purge(self, now: float) -> None:
+        while self._expiry and self._expiry[0][0] <= now:
+            _, rid = heapq.heappop(self._expiry)
+            self._release(rid)
+
+    def _release(self, rid: str) -> None:
+        for name, amount in self.holds.pop(rid, {}).items():
+            self.reserved[name] -= amount
+
+    def _level(self, claim: Claim) -> Level:
+        spent = self.spent[claim.name]
+        return Level(sum(spent.get(b, 0) for b in claim.buckets), self.reserved[claim.name], level_limit(claim))
+
+    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
+        self._purge(now)
+        levels = [self._level(c) for c in claims]
+        for i, level in enumerate(levels):
+            if not fits(level, estimate):
+                return Admission(False, tuple(levels), i)
+        if estimate > 0:
+            self.holds[rid] = {c.name: estimate for c in claims}
+            heapq.heappush(self._expiry, (expires_at, rid))
+            for c in claims:
+                self.reserved[c.name] += estimate
+            levels = [Level(lv.spent, lv.reserved + estimate, lv.limit) for lv in levels]
+        return Admission(True, tuple(levels))
+
+    async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
+        self._release(rid)  # a hold that already expired is simply gone; the spend still counts
+        hour = int(now // HOUR)
+        for c in claims:
+            if actual:
+                spent = self.spent[c.name]
+                spent[c.current] = spent.get(c.current, 0) + actual
+                hours = self.hours[c.name]
+                hours[hour] = hours.get(hour, 0) + actual
+        self._purge(now)
+        return tuple(self._level(c) for c in claims)
+
+    async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
+        self._purge(now)
+        return tuple(self._level(c) for c in claims)
+
+    async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool:
+        spent = self.spent[name]
+        spent[bucket] = spent.get(bucket, 0) + nanos
+        return True
+
+    async def hourly(self, name: str, hours: list[int]) -> list[int]:
+        mine = self.hours[name]
+        return [mine.get(h, 0) for h in hours]
+
+    async def prune(self, name: str, stale: list[str]) -> None:
+        for bucket in stale:
+            self.spent[name].pop(bucket, None)
+        cutoff = max(self.hours[name], default=0) - 24 * 8
+        for hour in [h for h in self.hours[name] if h < cutoff]:
+            del self.hours[name][hour]
+
+    async def buckets(self, name: str) -> list[str]:
+        return list(self.spent[name])
+
+    async def once(self, key: str, ttl_s: int) -> bool:
+        import time
+
+        now = time.monotonic()
+        if self._once.get(key, 0) > now:
+            return False
+        if len(self._once) > 10_000:
+            self._once = {k: t for k, t in self._once.items() if t > now}
+        self._once[key] = now + ttl_s
+        return True
+
+    async def definitions(self) -> dict[str, bytes]:
+        return dict(self._defs)
+
+    async def define(self, name: str, raw: bytes) -> None:
+        self._defs[name] = raw
