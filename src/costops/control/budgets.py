@@ -145,8 +145,8 @@ class BudgetsStage:
                 call.response_headers.append((b"x-costops-budget", f"{downgrade.budget}={pct}%".encode()))
                 budget, window = next((b, w) for b, w in active if b.name == downgrade.budget)
                 self._emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
-                           f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: "
-                           f"requests for {call.record.model_requested} now go to {downgrade.model}")
+                           f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: sending "
+                           f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
         # 2. estimate, then reserve in every applicable budget at once
         estimate, priced = estimate_nanos(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output

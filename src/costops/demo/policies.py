@@ -7,4 +7,14 @@ from costops.demo.run import BASELINE, Policy
 CACHED = Policy("cached", "exact response cache (deterministic calls, TTL by feature) + Anthropic prompt caching",
                 {"cache": {"exact": {"ttl_by_tag": {"feature": {"faq": 86400, "copy": 0}}}, "prompt": {}}})
 
-POLICIES: tuple[Policy, ...] = (BASELINE, CACHED)
+BUDGETED = Policy(
+    "budgeted",
+    "globex (the code assistant) gets $4 a month: alerts, cheaper models from 50 %, 429 budget_exceeded at the limit",
+    {"budgets": {"list": [{
+        "name": "globex-monthly", "limit_usd": 4, "window": "monthly", "downgrade": "default", "downgrade_at": 50,
+        # this run's traffic only: the demo's ledger also holds the other policies' runs
+        "scope": {"tenant": "globex", "tag": {"policy": "budgeted"}},
+    }]}, "alerts": {"sinks": [{"type": "log"}], "digest_at": None}},
+)
+
+POLICIES: tuple[Policy, ...] = (BASELINE, CACHED, BUDGETED)

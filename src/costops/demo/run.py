@@ -41,6 +41,10 @@ class PolicyRun:
     statuses: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
     report: dict[str, Any] = field(default_factory=dict)
+    blocked: int = 0
+    """Requests a budget refused (429 ``budget_exceeded``)."""
+    downgraded: int = 0
+    """Requests a budget sent to a cheaper model than the one asked for."""
 
 
 def demo_keys(items: Sequence[WorkItem]) -> dict[tuple[str, str], str]:
@@ -161,10 +165,25 @@ def run_demo(
                     store, Filters(tags={"demo_run": run_id, "policy": policy.name}),
                     dims=("model", "provider", "tenant", "project", "tag:feature", "tag:env"),
                 )
+                if "budgets" in policy.config:
+                    run.blocked, run.downgraded = budget_outcomes(
+                        store, Filters(tags={"demo_run": run_id, "policy": policy.name})
+                    )
             finally:
                 store.close()
             runs.append(run)
     return runs
+
+
+def budget_outcomes(store: Any, filters: Any) -> tuple[int, int]:
+    """(requests a budget refused, requests a budget downgraded) among the ledger rows selected."""
+    blocked = downgraded = 0
+    for record in store.iter_records(filters):
+        if record.error_type == "budget_exceeded":
+            blocked += 1
+        elif record.status < 400 and record.model != record.model_requested:
+            downgraded += 1
+    return blocked, downgraded
 
 
 def render_comparison(runs: Sequence[PolicyRun]) -> str:
@@ -178,10 +197,10 @@ def render_comparison(runs: Sequence[PolicyRun]) -> str:
         rows.append([
             run.policy.name, f"{run.report['requests']:,}", f"{run.report['errors']:,}", money(spend),
             money(spend / max(run.report["requests"], 1)), f"{saved:.1f}%", *_cache_cells(run.report),
-            f"{run.requests / run.seconds:,.0f}",
+            f"{run.requests / run.seconds:,.0f}", f"{run.blocked:,}", f"{run.downgraded:,}",
         ])
     headers = ["policy", "requests", "errors", "spend", "per request", "saved vs baseline",
-               "exact hits", "semantic hits", "prompt-cache hits", "cache saved", "req/s"]
+               "exact hits", "semantic hits", "prompt-cache hits", "cache saved", "req/s", "budget-blocked", "downgraded"]
     return table(headers, rows)
 
 
