@@ -60,7 +60,8 @@ class ExactCacheStage:
 
     async def before(self, call: Call) -> Reply | None:
         if call.endpoint not in ENDPOINTS:
-            return self._mark(call, "bypass")
+            self._mark(call, "bypass")
+            return None
         text, where = control_text(call.headers, call.body)
         control = parse_control(text, where=where) if text is not None else NO_CONTROL
         if BODY_FIELD in call.body:  # costops' own field never reaches the provider
@@ -70,7 +71,8 @@ class ExactCacheStage:
         ttl = choose_ttl(self.cfg, control, call.record.tags, model, call.endpoint)
         decision = decide(call.endpoint, call.body, control, self.cfg, ttl)
         if decision.bypass:
-            return self._mark(call, "bypass")
+            self._mark(call, "bypass")
+            return None
         namespace = choose_namespace(self.cfg, control, call.key.tenant)
         key = entry_key(namespace, model, request_hash(call.api, call.endpoint, call.body))
         if decision.read:
@@ -92,11 +94,12 @@ class ExactCacheStage:
         if pending is None or call.record.status != 200 or not call.response_body:
             return
         key, ttl = pending
-        body: bytes | None = call.response_body
+        body = call.response_body
         if call.stream:
-            body = json_from_sse(call.api, call.response_body, call.record.usage)
-            if body is None:
+            folded = json_from_sse(call.api, body, call.record.usage)
+            if folded is None:
                 return
+            body = folded
         if len(body) > self.cfg.max_entry_bytes:
             self.counts["too_large"] += 1
             return

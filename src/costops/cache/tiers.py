@@ -138,7 +138,7 @@ class RedisTier:
     """The shared tier. Every Redis failure is logged and treated as a miss: the cache must never
     fail a call that the provider could answer."""
 
-    def __init__(self, url: str, prefix: str = "costops:exact:v1:", on_invalidate: Callable[[Selector], None] | None = None) -> None:
+    def __init__(self, url: str, prefix: str = "costops:exact:v1:", on_invalidate: Callable[[Selector], object] | None = None) -> None:
         import redis.asyncio as redis
 
         self.prefix = prefix
@@ -166,7 +166,9 @@ class RedisTier:
         """The stored bytes and the seconds Redis still keeps them."""
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                value, pttl = await pipe.get(self.prefix + key).pttl(self.prefix + key).execute()
+                pipe.get(self.prefix + key)
+                pipe.pttl(self.prefix + key)
+                value, pttl = await pipe.execute()
         except Exception as exc:
             self._failed("read", exc)
             return None

@@ -108,22 +108,23 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
             raise click.ClickException(f"{path}:{n}: not JSON ({exc})") from None
         if not isinstance(item, dict):
             raise click.ClickException(f"{path}:{n}: each line is a JSON object (a request body or an envelope)")
-        body = item.get("body") if isinstance(item.get("body"), dict) else item
+        envelope = isinstance(item.get("body"), dict)
+        body: dict[str, Any] = item["body"] if envelope else item
         if not isinstance(body.get("model"), str):
             raise click.ClickException(f"{path}:{n}: the request has no 'model'")
-        api = item.get("api", "openai") if body is not item else "openai"
+        api = item.get("api", "openai") if envelope else "openai"
         if api not in ("openai", "anthropic"):
             raise click.ClickException(f"{path}:{n}: api {api!r} must be openai or anthropic")
-        path_ = "/v1/messages" if api == "anthropic" else (
+        endpoint = "/v1/messages" if api == "anthropic" else (
             "/v1/embeddings" if "input" in body and "messages" not in body else "/v1/chat/completions")
-        headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()} if body is not item else {}
-        tags = item.get("tags") if body is not item else None
+        headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()} if envelope else {}
+        tags = item.get("tags") if envelope else None
         if tags:
             headers["x-costops-tags"] = ",".join(f"{k}={v}" for k, v in tags.items())
         if api == "anthropic":
             headers.setdefault("anthropic-version", "2023-06-01")
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-        out.append({"path": path_, "body": body, "key": item.get("key") if body is not item else None, "headers": headers})
+        out.append({"path": endpoint, "body": body, "key": item.get("key") if envelope else None, "headers": headers})
     return out
 
 
