@@ -218,3 +218,32 @@ def test_window_spend_starts_from_the_ledger(make_gateway, tmp_path):
     assert chat(client(gw, "ka"))[0] == 200
     status, error = chat(client(gw, "kg"))
     assert status == 429 and "spent $2 of $2" in error.message
+
+
+@pytest.mark.parametrize("policy, expected", [("allow", 200), ("block", 503)])
+def test_unreachable_shared_state_follows_on_state_error(make_gateway, policy, expected):
+    from costops.serving import free_port
+
+    gw = make_gateway(
+        f"redis: {{url: 'redis://127.0.0.1:{free_port()}/0'}}\n"
+        f"budgets:\n  on_state_error: {policy}\n  list:\n    - {{name: shared, limit_usd: 1}}\n"
+    )
+    status, resp = chat(client(gw, "x"))
+    assert status == expected
+    if status == 503:
+        assert resp.code == "budget_state_unavailable" and "budgets.on_state_error: block" in resp.message
+
+
+def test_streamed_calls_settle_their_cost(make_gateway):
+    gw = make_gateway("budgets:\n  list:\n    - {name: all, limit_usd: 1}\n")
+    stream = client(gw, "x").chat.completions.create(
+        model="gpt-4o-mini", max_tokens=100, stream=True, messages=[{"role": "user", "content": "hi [[sim:tokens=50]]"}]
+    )
+    assert sum(1 for _ in stream) > 1
+    [record] = gw.records(1)
+    import urllib.request
+
+    import orjson
+
+    [row] = orjson.loads(urllib.request.urlopen(f"{gw.url}/admin/budgets/status").read())["budgets"]
+    assert row["reserved_usd"] == "0" and row["spent_usd"] == str(record.cost.total.normalize())

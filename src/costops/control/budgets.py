@@ -83,6 +83,11 @@ class BudgetsStage:
 
         self._pricer = Pricer(PriceCatalog(self.config.prices))
         await self.state.start()
+        if self.state.shared:  # an unreachable Redis is handled per request (budgets.on_state_error)
+            try:
+                await self.state.redis.ping()  # type: ignore[attr-defined]
+            except Exception as exc:
+                log.error("budget state (Redis) unreachable at start: %s", exc)
         await self.alerts.start()
         await monitor.load_definitions(self)
         await monitor.refresh(self, initial=True)

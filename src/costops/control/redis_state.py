@@ -155,7 +155,6 @@ class RedisState:
         import redis.asyncio as aioredis
 
         self.redis = aioredis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2, max_connections=256)
-        await self.redis.ping()
         self._reserve = self.redis.register_script(RESERVE)
         self._settle = self.redis.register_script(SETTLE)
         self._levels = self.redis.register_script(LEVELS)
