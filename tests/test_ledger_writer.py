@@ -136,7 +136,9 @@ def test_overflow_spills_to_disk_and_is_replayed_when_the_store_recovers(tmp_pat
         await writer.start()
         for r in _records(50):
             writer.submit(r)
-        await _until(lambda: spill.exists() and len(spill.read_bytes().splitlines()) == 40)
+        await _until(
+            lambda: spill.exists() and len(spill.read_bytes().splitlines()) == 40 and writer.status()["spilled"] == 40
+        )
         status = writer.status()
         assert (status["pending"], status["spilled"], status["behind"]) == (10, 40, True)
         store.down = False
