@@ -1,0 +1,207 @@
+"""The semantic cache as a gateway stage.
+
+before (after the exact cache missed):
+  1. may this request use it? (:func:`scope.prepare`: deterministic, single-turn, no tools...)
+  2. embed the final user turn; search the scope's index for the nearest entries
+  3. serve the first neighbour over the route's threshold that the verifier accepts
+     (same numbers, units, entities, negation, directions and content words)
+  4. otherwise remember what to store, and ask for the stream's bytes if it streams
+after (status 200): store the answer as the client API's JSON, share it through Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from costops.cache.config import parse_exact
+from costops.cache.control import BODY_FIELD, NO_CONTROL, control_text, parse_control, set_cache_header
+from costops.cache.keys import choose_namespace
+from costops.cache.replay import json_from_sse, sse_from_json
+from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
+from costops.cache.semantic.embedder import StaticEmbedder
+from costops.cache.semantic.index import Entry, SemanticIndex
+from costops.cache.semantic.scope import Lookup, prepare
+from costops.cache.semantic.verify import facts, verify
+from costops.config import Config
+from costops.gateway.http import Receive, Scope, Send, respond
+from costops.gateway.stages import Call, Reply
+from costops.usage import Usage
+
+log = logging.getLogger("costops.cache.semantic")
+STATE = "semantic"
+NEIGHBOURS = 4
+
+
+class SemanticCacheStage:
+    name = "semantic-cache"
+
+    def __init__(self, cfg: SemanticCacheConfig, clock: Callable[[], float], *, exact_cache: bool,
+                 embedder: StaticEmbedder | None = None, exact_config: Any = None) -> None:
+        self.cfg, self.clock, self.exact_cache = cfg, clock, exact_cache
+        self.exact_config = exact_config
+        self.embedder = embedder or StaticEmbedder.load()
+        self.index = SemanticIndex(self.embedder.dims, self.embedder.embed, cfg.max_entries, clock)
+        self.origin = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self._ids = itertools.count()
+        self.counts: Counter[str] = Counter()
+        self.shared: Any = None
+        self._saver: asyncio.Task[None] | None = None
+        self._word_vectors: dict[str, Any] = {}
+        self.admin_routes = {("GET", "/admin/cache/semantic/stats"): self.admin_stats}
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.cfg.index_path:
+            loaded = await asyncio.to_thread(self.index.load, self.cfg.index_path)
+            log.info("semantic cache: %d entries loaded from %s", loaded, self.cfg.index_path)
+            self._saver = asyncio.create_task(self._save_now_and_then(), name="semantic-cache-save")
+        if self.cfg.redis_url:
+            from costops.cache.semantic.shared import SharedEntries
+
+            self.shared = SharedEntries(self.cfg.redis_url, self.cfg.redis_key, self.origin, self.cfg.max_entries, self._ingest)
+            await self.shared.start()
+
+    async def stop(self) -> None:
+        if self.shared is not None:
+            await self.shared.stop()
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+        if self.cfg.index_path:
+            await asyncio.to_thread(self.index.save, self.cfg.index_path)
+
+    async def _save_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.save_interval_s)
+            if self.index.dirty:
+                try:
+                    self.index.expire()
+                    await asyncio.to_thread(self.index.save, self.cfg.index_path)
+                except OSError as exc:
+                    log.warning("semantic cache: could not save to %s: %s", self.cfg.index_path, exc)
+
+    def _ingest(self, entry: Entry) -> None:
+        if entry.expires > self.clock() and entry.id not in self.index:
+            self.index.add(entry)
+            self.counts["shared_in"] += 1
+
+    # -- the request path ---------------------------------------------------------------------------
+
+    async def before(self, call: Call) -> Reply | None:
+        text, where = control_text(call.headers, call.body)
+        control = parse_control(text, where=where) if text is not None else NO_CONTROL
+        if BODY_FIELD in call.body:  # costops' own field never reaches the provider
+            call.body = {k: v for k, v in call.body.items() if k != BODY_FIELD}
+            call.raw = orjson.dumps(call.body)
+        namespace = choose_namespace(self.exact_config, control, call.key.tenant)
+        lookup = prepare(call.api, call.endpoint, call.body, call.model or str(call.body.get("model")),
+                         namespace, control, self.cfg)
+        if isinstance(lookup, str):
+            self.counts["bypass"] += 1
+            self._mark(call, "bypass")
+            return None
+        vector = self.embedder.embed(lookup.text)
+        if not control.no_cache:
+            found = self._find(lookup, vector, self.cfg.threshold_for(call.record.tags))
+            if found is not None:
+                self.counts["hits"] += 1
+                call.record.cache = "semantic"
+                set_cache_header(call.response_headers, "semantic")
+                return Reply(self._render(found, call), Usage(**found.usage), "semantic")
+            self.counts["misses"] += 1
+        self._mark(call, "miss" if not control.no_cache else "bypass")
+        if not control.no_store:
+            ttl = min(control.ttl_s or self.cfg.ttl_s, self.cfg.max_ttl_s)
+            call.state[STATE] = (lookup, vector, ttl)
+            if call.stream:
+                call.capture_stream = True
+        return None
+
+    def _find(self, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
+        query = None
+        for neighbour in self.index.search(lookup.scope, vector, NEIGHBOURS):
+            if neighbour.similarity < threshold:
+                break
+            if not self.cfg.verify:
+                return neighbour.entry
+            query = query or facts(lookup.text)
+            reason = verify(query, self.index.facts_of(neighbour.entry), self._word_vector, self.cfg.synonym_min)
+            if reason is None:
+                return neighbour.entry
+            self.counts["rejected_by_verifier"] += 1
+            log.debug("semantic cache: %r is not %r: %s", lookup.text[:80], neighbour.entry.text[:80], reason)
+        return None
+
+    def _word_vector(self, word: str) -> Any:
+        v = self._word_vectors.get(word)
+        if v is None:
+            v = self.embedder.word_vector(word)
+            if len(self._word_vectors) < 100_000:
+                self._word_vectors[word] = v
+        return v
+
+    def _render(self, entry: Entry, call: Call) -> bytes:
+        if not call.stream:
+            return entry.body
+        options = call.body.get("stream_options")
+        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        return sse_from_json(call.api, entry.body, include_usage=include_usage)
+
+    def _mark(self, call: Call, kind: str) -> None:
+        """Say miss or bypass only when no exact cache stage speaks for the call."""
+        if not self.exact_cache:
+            call.record.cache = kind
+            set_cache_header(call.response_headers, kind)
+
+    async def after(self, call: Call) -> None:
+        pending = call.state.pop(STATE, None)
+        if pending is None or call.record.status != 200 or not call.response_body or call.record.cache == "semantic":
+            return
+        lookup, vector, ttl = pending
+        body: bytes | None = call.response_body
+        if call.stream:
+            body = json_from_sse(call.api, call.response_body, call.record.usage)
+            if body is None:
+                return
+        now = self.clock()
+        usage = call.record.usage
+        entry = Entry(
+            id=f"{self.origin}-{next(self._ids)}", scope=lookup.scope, text=lookup.text, body=body,
+            usage={name: getattr(usage, name) for name in usage.__dataclass_fields__},
+            created=now, expires=now + ttl,
+        )
+        self.index.add(entry, vector)
+        self.counts["stores"] += 1
+        if self.shared is not None:
+            await self.shared.publish(entry)
+
+    # -- admin --------------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        c = self.counts
+        lookups = c["hits"] + c["misses"]
+        return {**{k: c[k] for k in ("hits", "misses", "bypass", "stores", "rejected_by_verifier", "shared_in")},
+                "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
+                "threshold": self.cfg.threshold, "embedder": self.embedder.name}
+
+    async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await respond(send, 200, orjson.dumps(self.stats()))
+
+
+def semantic_cache_stage(config: Config, clock: Callable[[], float]) -> SemanticCacheStage:
+    cache = config.sections.get("cache") or {}
+    return SemanticCacheStage(
+        parse_semantic(config.sections), clock, exact_cache=cache.get("exact") is not None,
+        exact_config=parse_exact(config.sections),
+    )
