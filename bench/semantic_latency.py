@@ -44,9 +44,11 @@ def main() -> None:
 
     prompts = []
     for _ in range(args.queries):
-        prompt = []
-        while len(embedder.tokenizer.ids(" ".join(prompt))) < args.prompt_tokens:
-            prompt.append(rng.choice(words))
+        prompt, n = [], 0
+        while n < args.prompt_tokens:
+            word = rng.choice(words)
+            prompt.append(word)
+            n += len(embedder.tokenizer.ids(word))
         prompts.append(" ".join(prompt))
     tokens = np.mean([len(embedder.tokenizer.ids(p)) for p in prompts])
     embedder.tokenizer._words.clear()  # no warm word cache: every prompt pays its tokenization
