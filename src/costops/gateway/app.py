@@ -234,6 +234,8 @@ class Gateway:
                 await respond(send, resp.status, out, headers)
         except CostopsError as error:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
+            if call is not None and isinstance(error, UpstreamError):  # adaptive limits honour the provider's hint
+                call.state["upstream_retry_after"] = error.retry_after
             if not responded:
                 extra = [*ids, *(call.response_headers if call else ())]
                 if error.retry_after is not None:

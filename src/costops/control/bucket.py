@@ -1,0 +1,168 @@
+"""Token buckets and concurrency slots: the pure math, and the in-process store that applies it.
+
+A bucket holds up to ``capacity`` units and refills continuously at ``rate`` units per second,
+so a limit of 60 requests per minute admits a burst of 60 and then one a second. Admission is
+*all or nothing* over every limit that applies to a request: a request refused by its tenant's
+bucket must not have spent a token of its key's bucket, or a refused client would drain its own
+quota by retrying.
+
+A request that needs more than a bucket can ever hold (a prompt estimated above a whole
+tokens-per-minute limit) waits for a *full* bucket and then takes it all, leaving the level
+negative: the debt is paid back by refill before anyone else gets in. Refusing it forever would
+be a limit nobody can meet; letting it through for free would be no limit. Settling against the
+actual usage after the call may also push a level below zero, for the same reason.
+
+The Redis store (:mod:`costops.control.bucket_redis`) runs the same rules in one Lua script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SLOT_RETRY_HINT_S = 1.0
+"""What ``retry-after`` says when only a concurrency limit is full: a slot frees when some call
+ends, which nobody can predict; one second is a polite guess."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    ident: str
+    """Stable name, also the Redis key's suffix: ``tenant:acme:rpm``."""
+    label: str
+    """What a person reads in the 429: ``tenant acme: 60 requests per minute``."""
+    capacity: float
+    rate: float
+    """Units per second."""
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Slots:
+    ident: str
+    label: str
+    limit: int
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every limit one request meets, resolved for its key, model and deployment."""
+
+    request_buckets: tuple[Bucket, ...] = ()
+    """Take one unit each."""
+    token_buckets: tuple[Bucket, ...] = ()
+    """Take the request's estimated tokens each; settled against the actual tokens after."""
+    slots: tuple[Slots, ...] = ()
+
+    @property
+    def idents(self) -> tuple[str, ...]:
+        return tuple(b.ident for b in (*self.request_buckets, *self.token_buckets)) + tuple(s.ident for s in self.slots)
+
+    def demands(self, tokens: float) -> list[tuple[Bucket, float]]:
+        return [(b, 1.0) for b in self.request_buckets] + [(b, tokens) for b in self.token_buckets]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    ident: str = ""
+    """The limit that refused (the longest wait), empty when admitted."""
+    label: str = ""
+    scope: str = ""
+    wait: float = 0.0
+    """Seconds until the refusing bucket holds enough; for a full slot limit, a hint."""
+    slot: bool = False
+    """Refused by a concurrency limit: a release, not time, will free it."""
+
+
+ADMITTED = Verdict(True)
+
+
+def refill(level: float, ts: float, now: float, bucket: Bucket) -> float:
+    """The level at ``now``; a clock that went backwards (another replica's) refills nothing."""
+    if now <= ts:
+        return level
+    return min(bucket.capacity, level + (now - ts) * bucket.rate)
+
+
+def wait_for(level: float, amount: float, bucket: Bucket) -> float:
+    """Seconds until ``amount`` can be taken (0 when it can now)."""
+    need = min(amount, bucket.capacity)
+    return 0.0 if level >= need else (need - level) / bucket.rate
+
+
+def judge(levels: Sequence[float], demands: Sequence[tuple[Bucket, float]]) -> Verdict:
+    """Admit when every bucket holds its demand; otherwise name the one that makes us wait longest."""
+    worst: Verdict | None = None
+    for level, (bucket, amount) in zip(levels, demands, strict=True):
+        wait = wait_for(level, amount, bucket)
+        if wait > 0 and (worst is None or wait > worst.wait):
+            worst = Verdict(False, bucket.ident, bucket.label, bucket.scope, wait)
+    return worst or ADMITTED
+
+
+class LocalBuckets:
+    """Bucket levels and slots held in this process: exact for one replica and free of I/O.
+
+    Each operation runs without an ``await`` inside, so on one event loop it is atomic."""
+
+    def __init__(self) -> None:
+        self.levels: dict[str, tuple[float, float]] = {}
+        self.in_use: dict[str, int] = {}
+        self.known: dict[str, Bucket | Slots] = {}
+
+    def level(self, bucket: Bucket, now: float) -> float:
+        state = self.levels.get(bucket.ident)
+        return bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
+
+    def take(self, now: float, plan: Plan, tokens: float) -> Verdict:
+        demands = plan.demands(tokens)
+        levels = [self.level(b, now) for b, _ in demands]
+        verdict = judge(levels, demands)
+        if verdict.ok:
+            for s in plan.slots:
+                if self.in_use.get(s.ident, 0) >= s.limit:
+                    return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
+        if not verdict.ok:
+            return verdict
+        for level, (bucket, amount) in zip(levels, demands, strict=True):
+            self.levels[bucket.ident] = (level - amount, now)
+            self.known[bucket.ident] = bucket
+        for s in plan.slots:
+            self.in_use[s.ident] = self.in_use.get(s.ident, 0) + 1
+            self.known[s.ident] = s
+        return ADMITTED
+
+    def settle(self, now: float, plan: Plan, extra_tokens: float) -> None:
+        """Charge (or refund, when negative) the difference between actual and estimated
+        tokens, and free the request's slots."""
+        if extra_tokens:
+            for bucket in plan.token_buckets:
+                level = self.level(bucket, now)
+                self.levels[bucket.ident] = (min(bucket.capacity, level - extra_tokens), now)
+        for s in plan.slots:
+            self.in_use[s.ident] = max(0, self.in_use.get(s.ident, 0) - 1)
+
+    def status(self, now: float) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for ident, limit in sorted(self.known.items()):
+            if isinstance(limit, Bucket):
+                rows.append(bucket_row(limit, self.level(limit, now)))
+            else:
+                rows.append(slot_row(limit, self.in_use.get(ident, 0)))
+        return rows
+
+
+def bucket_row(bucket: Bucket, level: float) -> dict[str, object]:
+    return {
+        "limit": bucket.ident,
+        "label": bucket.label,
+        "level": round(level, 3),
+        "capacity": bucket.capacity,
+        "refill_per_s": round(bucket.rate, 6),
+    }
+
+
+def slot_row(slots: Slots, in_use: int) -> dict[str, object]:
+    return {"limit": slots.ident, "label": slots.label, "in_use": in_use, "capacity": slots.limit}

@@ -1,0 +1,377 @@
+"""The rate-limit stage: limits per key, tenant, model and deployment, the priority queue, and
+adaptive backoff from deployments the provider throttles.
+
+A request's way through ``before``:
+
+1. steer: if its deployment was throttled (429) recently, send it to a healthy sibling, or
+   refuse / queue it until the block ends (:mod:`costops.control.adaptive`);
+2. estimate its tokens (exact prompt count + ``max_tokens``, only when a tokens-per-minute
+   limit applies) and take from every bucket and concurrency limit that applies, all or none,
+   in process or in Redis (:mod:`costops.control.bucket`, :mod:`costops.control.bucket_redis`);
+   a refusal by a deployment's own limit tries that deployment's siblings first;
+3. refused: with ``queue:`` configured, wait in the priority queue (:mod:`costops.control.queue`),
+   else answer 429 with ``retry-after`` and the limit's name.
+
+``after`` settles the token buckets against the actual usage, frees the concurrency slots and
+feeds upstream 429s back into step 1.
+
+The hot path: the rules that apply to a (key, model, deployment) are resolved once and memoized,
+so a request no rule matches costs two dict lookups. If Redis is unreachable, limits fall back to
+this process's buckets (logged) and Redis is tried again a few seconds later: a Redis outage
+loosens the limits to per replica, it never stops the traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from costops.config import Config, ConfigError
+from costops.control.adaptive import (
+    HEALTHY,
+    THROTTLE_STATUSES,
+    Health,
+    choose,
+    merge,
+    recovered,
+    share_at,
+    throttled,
+)
+from costops.control.bucket import ADMITTED, LocalBuckets, Plan, Slots, Verdict
+from costops.control.bucket_redis import RedisBuckets
+from costops.control.bucket_rules import parse_limits, plan_for
+from costops.control.queue import WaitQueue, parse_queue
+from costops.errors import CostopsError, RateLimited
+from costops.gateway.http import respond
+from costops.gateway.stages import Call, Reply
+from costops.tokens import content_text, counter
+
+log = logging.getLogger("costops.limits")
+
+REDIS_RETRY_S = 5.0
+SHARED_POLL_S = 0.05
+"""How often a queued request re-checks a limit whose slots other replicas may free."""
+_PLAN_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    plan: Plan
+    tokens: int
+    lease: str
+    shared: bool
+
+
+class LimitsStage:
+    name = "limits"
+
+    def __init__(self, config: Config, clock: Callable[[], float]) -> None:
+        sections = config.sections
+        self.config, self.clock = config, clock
+        self.settings = parse_limits(sections.get("limits"))
+        self.adaptive = self.settings.adaptive
+        queue_config = parse_queue(sections.get("queue"))
+        self.queue = WaitQueue(queue_config) if queue_config else None
+        self.redis_url = _redis_url(sections.get("redis"))
+        self.local = LocalBuckets()
+        self.shared: RedisBuckets | None = None
+        self._redis_down_until = 0.0
+        self.health: dict[str, Health] = {}
+        self._plans: dict[tuple[str, str, str, str], Plan | None] = {}
+        self._siblings: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._leases: dict[str, tuple[Slots, ...]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rng = random.Random()
+        self.admin_routes = {("GET", "/admin/limits/status"): self.status_route}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.redis_url is None:
+            return
+        self.shared = RedisBuckets(self.redis_url)
+        try:
+            await self.shared.ping()
+        except Exception as exc:
+            self._redis_failed(exc)
+        if any(r.concurrent for r in self.settings.rules):
+            self._tasks.append(asyncio.create_task(self._renew_leases()))
+        if self.adaptive is not None:
+            self._tasks.append(asyncio.create_task(self._sync_health()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.shared is not None:
+            await self.shared.close()
+
+    # -- before: steer, take, else queue or refuse --------------------------------------------------
+
+    async def before(self, call: Call) -> Reply | None:
+        verdict = await self._try(call, queued=False)
+        if verdict.ok:
+            return None
+        if self.queue is None:
+            raise self._refusal(call, verdict)
+        poll = SHARED_POLL_S if self.shared is not None else None
+        try:
+            await self.queue.wait(lambda: self._try(call, queued=True), verdict, call.headers, self.clock, poll)
+        except CostopsError as error:
+            _retry_ms(call, error.retry_after or 1.0)
+            raise
+        return None
+
+    async def _try(self, call: Call, *, queued: bool) -> Verdict:
+        if self.health and self.adaptive is not None and call.deployment is not None:
+            verdict = self._steer(call)
+            if not verdict.ok:
+                return verdict
+        verdict = await self._take(call, queued=queued)
+        if verdict.ok or verdict.scope != "deployment" or call.deployment is None:
+            return verdict
+        # the deployment's own limit is spent: a sibling may have room
+        original, now = call.deployment, self.clock()
+        for name in self._sibling_names(call):
+            if self.adaptive is not None and share_at(self.health.get(name, HEALTHY), now, self.adaptive) <= 0:
+                continue
+            call.deployment = self.config.deployment(name)
+            if (await self._take(call, queued=queued)).ok:
+                return ADMITTED
+        call.deployment = original
+        return verdict
+
+    def _steer(self, call: Call) -> Verdict:
+        assert call.deployment is not None and self.adaptive is not None
+        primary, now = call.deployment.name, self.clock()
+        choice = choose(primary, self._sibling_names(call), self.health, now, self.adaptive, self._rng.random())
+        if primary in self.health and recovered(self.health[primary], now, self.adaptive):
+            del self.health[primary]
+        if choice.deployment is None:
+            return Verdict(
+                False, f"upstream:{primary}", f"deployment {primary}: the provider is throttling it (429)",
+                "deployment", choice.wait,
+            )
+        if choice.deployment != primary:
+            call.deployment = self.config.deployment(choice.deployment)
+        return ADMITTED
+
+    async def _take(self, call: Call, *, queued: bool) -> Verdict:
+        plan = self._plan(call)
+        if plan is None:
+            return ADMITTED
+        if not queued and self.queue is not None and self.queue.lines:
+            line = self.queue.busy(plan.idents)
+            if line is not None:  # others already wait for this limit: queue behind them, don't overtake
+                return Verdict(False, line, _label(plan, line), "", 0.0)
+        tokens = self._estimate(call) if plan.token_buckets else 0
+        lease = uuid.uuid4().hex if plan.slots else ""
+        now = self.clock()
+        shared = self.shared is not None and now >= self._redis_down_until
+        if shared:
+            assert self.shared is not None
+            try:
+                verdict = await self.shared.take(now, plan, tokens, lease, self.settings.lease_ttl_s)
+            except Exception as exc:
+                self._redis_failed(exc)
+                shared = False
+        if not shared:
+            verdict = self.local.take(now, plan, tokens)
+        if verdict.ok:
+            call.state["limits"] = Taken(plan, tokens, lease, shared)
+            if lease and shared:
+                self._leases[lease] = plan.slots
+        return verdict
+
+    def _plan(self, call: Call) -> Plan | None:
+        key = call.key
+        deployment = call.deployment.name if call.deployment is not None else ""
+        memo = (key.id, call.record.model_requested, call.model, deployment)
+        try:
+            return self._plans[memo]
+        except KeyError:
+            plan = plan_for(self.settings.rules, key, call.record.model_requested, call.model, deployment)
+            if len(self._plans) < _PLAN_CACHE_MAX:
+                self._plans[memo] = plan
+            return plan
+
+    def _sibling_names(self, call: Call) -> tuple[str, ...]:
+        """Other deployments serving the same model, unless the client pinned one
+        (``deployment/model``)."""
+        assert call.deployment is not None
+        memo = (call.deployment.name, call.model)
+        names = self._siblings.get(memo)
+        if names is None:
+            requested = self.config.aliases.get(call.record.model_requested, call.record.model_requested)
+            pinned = "/" in requested and self.config.deployment(requested.split("/", 1)[0]) is not None
+            names = () if pinned else tuple(
+                d.name for d in self.config.deployments if d.name != call.deployment.name and d.serves(call.model)
+            )
+            self._siblings[memo] = names
+        return names
+
+    def _estimate(self, call: Call) -> int:
+        """Prompt tokens counted exactly (estimated for families without an offline tokenizer)
+        plus the most the reply may use: ``max_tokens`` or the configured default."""
+        body = call.body
+        count = counter(call.model)
+        if call.endpoint == "embeddings":
+            given = body.get("input")
+            if isinstance(given, list) and given and all(isinstance(t, int) for t in given):
+                return len(given)
+            return count.count(content_text(given))
+        messages = body.get("messages")
+        tokens = count.count_messages(messages if isinstance(messages, list) else [], body.get("tools"))
+        if body.get("system"):
+            tokens += count.count(content_text(body["system"]))
+        out = body.get("max_completion_tokens") or body.get("max_tokens")
+        return tokens + (out if isinstance(out, int) and out > 0 else self.settings.default_output_tokens)
+
+    # -- after: settle, release, learn from the provider --------------------------------------------
+
+    async def after(self, call: Call) -> None:
+        record = call.record
+        if record.status in THROTTLE_STATUSES and record.deployment and self.adaptive is not None:
+            await self._throttled(record.deployment, call.state.get("upstream_retry_after"))
+        taken: Taken | None = call.state.get("limits")
+        if taken is None:
+            return
+        plan = taken.plan
+        extra = record.usage.prompt_tokens + record.usage.output_tokens - taken.tokens if plan.token_buckets else 0
+        now = self.clock()
+        if taken.shared and self.shared is not None:
+            self._leases.pop(taken.lease, None)
+            try:
+                await self.shared.settle(now, plan, extra, taken.lease)
+            except Exception as exc:  # the lease lapses by itself; the token difference is lost
+                self._redis_failed(exc)
+        else:
+            self.local.settle(now, plan, extra)
+        if self.queue is not None and self.queue.lines:
+            for line in plan.idents:
+                if line in self.queue.lines:
+                    self.queue.wake(line, now)
+
+    async def _throttled(self, deployment: str, retry_after: float | None) -> None:
+        assert self.adaptive is not None
+        now = self.clock()
+        before = self.health.get(deployment, HEALTHY)
+        after = throttled(before, now, retry_after, self.adaptive)
+        if after == before:
+            return
+        self.health[deployment] = after
+        log.warning(
+            "deployment %s answered 429: no traffic for %.1fs, then its share recovers from %.0f%% (strike %d)",
+            deployment, after.blocked_until - now, after.share * 100, after.strikes,
+        )
+        if self.shared is not None and now >= self._redis_down_until:
+            try:
+                await self.shared.publish_health(deployment, after, now, self.adaptive.recovery_s)
+            except Exception as exc:
+                self._redis_failed(exc)
+
+    # -- background: leases and the other replicas' view of the deployments --------------------------
+
+    async def _renew_leases(self) -> None:
+        interval = self.settings.lease_ttl_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            if self._leases and self.shared is not None:
+                try:
+                    await self.shared.renew(list(self._leases.items()), self.clock(), self.settings.lease_ttl_s)
+                except Exception as exc:
+                    self._redis_failed(exc)
+
+    async def _sync_health(self) -> None:
+        assert self.adaptive is not None and self.shared is not None
+        names = [d.name for d in self.config.deployments]
+        while True:
+            await asyncio.sleep(self.adaptive.sync_s)
+            if self.clock() < self._redis_down_until:
+                continue
+            try:
+                remote = await self.shared.read_health(names)
+            except Exception as exc:
+                self._redis_failed(exc)
+                continue
+            now = self.clock()
+            for name, health in remote.items():
+                mine = merge(self.health.get(name, HEALTHY), health)
+                if not recovered(mine, now, self.adaptive):
+                    self.health[name] = mine
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        if self.clock() >= self._redis_down_until:
+            log.error("limits: Redis at %s failed (%s); using per-replica limits for %gs", self.redis_url, exc, REDIS_RETRY_S)
+        self._redis_down_until = self.clock() + REDIS_RETRY_S
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def _refusal(self, call: Call, verdict: Verdict) -> RateLimited:
+        _retry_ms(call, verdict.wait)
+        return RateLimited(
+            f"rate limit reached for {verdict.label}; retry after {verdict.wait:.1f}s",
+            retry_after=verdict.wait,
+            code="rate_limit_exceeded",
+        )
+
+
+    # -- admin ------------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        now = self.clock()
+        shared = self.shared is not None and now >= self._redis_down_until
+        rows = self.local.status(now)
+        if shared:
+            assert self.shared is not None
+            rows = await self.shared.status(now) + rows
+        deployments = {}
+        if self.adaptive is not None:
+            for name, health in self.health.items():
+                deployments[name] = {
+                    "blocked_for_s": round(max(0.0, health.blocked_until - now), 3),
+                    "share": round(share_at(health, now, self.adaptive), 3),
+                    "strikes": health.strikes,
+                }
+        queue = None
+        if self.queue is not None:
+            queue = {"depth": len(self.queue), "max_size": self.queue.config.max_size, "by_limit": self.queue.depth()}
+        return {"backend": "redis" if shared else "local", "limits": rows, "queue": queue, "deployments": deployments}
+
+    async def status_route(self, scope: Any, receive: Any, send: Any) -> None:
+        await respond(send, 200, orjson.dumps(await self.status()))
+
+
+def _label(plan: Plan, ident: str) -> str:
+    labels = {b.ident: b.label for b in (*plan.request_buckets, *plan.token_buckets)}
+    labels.update((s.ident, s.label) for s in plan.slots)
+    return labels.get(ident, ident)
+
+
+def _retry_ms(call: Call, seconds: float) -> None:
+    """``retry-after`` is whole seconds; both SDKs prefer the exact ``retry-after-ms``."""
+    call.response_headers.append((b"retry-after-ms", str(max(1, round(seconds * 1000))).encode()))
+
+
+def _redis_url(raw: Any) -> str | None:
+    """Only ``url`` is read here; the ``redis:`` section is shared with the other stages."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("url"), str) or not raw["url"]:
+        raise ConfigError("redis.url: required, e.g. redis: {url: redis://127.0.0.1:6379/0}")
+    return str(raw["url"])
+
+
+def limits_stage(config: Config, clock: Callable[[], float]) -> LimitsStage:
+    return LimitsStage(config, clock)
