@@ -85,11 +85,10 @@ def test_namespaces() -> None:
 def test_config_is_strict() -> None:
     with pytest.raises(ConfigError, match="cache.exact.shared_namespaces.pub"):
         parse_exact({"cache": {"exact": {"shared_namespaces": {"pub": []}}}})
-    with pytest.raises(ConfigError, match="redis.url"):
-        parse_exact({"cache": {"exact": {}}, "redis": {"url": "http://x"}})
     with pytest.raises(ConfigError, match="ttl_by_endpoint.chat: unknown endpoint"):
         parse_exact({"cache": {"exact": {"ttl_by_endpoint": {"chat": 1}}}})
-    assert parse_exact({"cache": {"exact": {"redis": False}}, "redis": {"url": "redis://x"}}).redis_url is None
+    assert parse_exact({"cache": {"exact": {"redis": False}}}, "redis://x").redis_url is None
+    assert parse_exact({"cache": {"exact": {}}}, "redis://x").redis_url == "redis://x"
 
 
 def test_lru_expires_by_clock_and_invalidates_by_selector() -> None:

@@ -49,6 +49,8 @@ def test_models_resolve_to_their_family_aliases_and_named_deployments(tmp_path) 
         ("deployments:\n  - {name: a, discount_pct: 150}\n", r"discount_pct: must be between 0 and 100"),
         ("ledger: {db: '${NOPE}'}\n", r"ledger.db: environment variable NOPE is not set"),
         ("- just a list\n", r"top level must be a mapping"),
+        ("redis: {url: 'http://x'}\n", r"redis.url: 'http://x' is not a redis:// URL"),
+        ("redis: {url: 'redis://x', db: 2}\n", r"redis.db: unknown setting"),
     ],
 )
 def test_bad_config_names_the_setting_to_change(tmp_path, text, message) -> None:

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from costops.config import Deployment, load_config
 from costops.money import from_nanos, to_nanos, usd_str
-from costops.pricing import PriceCatalog, PriceOverride, PriceTable, Rate, overrides_from_litellm, table_from_config
+from costops.pricing import (
+    PriceCatalog,
+    PriceOverride,
+    PriceTable,
+    Rate,
+    overrides_from_litellm,
+    table_from_config,
+)
 from costops.pricing.quote import quote
 from costops.usage import Usage
 

@@ -96,7 +96,7 @@ def test_config_is_strict() -> None:
         parse_semantic({"cache": {"semantic": {"treshold": 0.6}}})
     with pytest.raises(ConfigError, match="cache.semantic.routes.faq"):
         parse_semantic({"cache": {"semantic": {"routes": {"faq": 2}}}})
-    assert parse_semantic({"cache": {"semantic": {}}, "redis": {"url": "redis://h:1"}}).redis_url == "redis://h:1"
+    assert parse_semantic({"cache": {"semantic": {}}}, "redis://h:1").redis_url == "redis://h:1"
 
 
 def test_index_evicts_expires_and_round_trips(embedder, tmp_path) -> None:

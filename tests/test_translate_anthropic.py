@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import anthropic
+
 try:
     import httpx2 as httpx  # the SDKs moved to httpx2; older releases use httpx
 except ImportError:  # pragma: no cover

@@ -37,7 +37,7 @@ DEFAULT_BASE_URL = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
 }
-STAGE_SECTIONS = ("redis", "cache", "budgets", "limits", "alerts", "queue")
+STAGE_SECTIONS = ("cache", "budgets", "limits", "alerts", "queue")
 """Sections read by the request-path stages themselves, each strictly, by its own typed parser."""
 
 ENV_NAMES = {
@@ -144,6 +144,8 @@ class Config:
     prices: tuple[PriceOverride, ...] = ()
     sections: Mapping[str, Any] = field(default_factory=dict)
     """Raw ``STAGE_SECTIONS`` (after ``${VAR}`` interpolation); see :mod:`costops.gateway.stages`."""
+    redis_url: str | None = None
+    """``redis: {url: ...}``: the state every replica shares (caches, budgets, limits)."""
 
     def key_for(self, secret: str) -> VirtualKey | None:
         digest = hashlib.sha256(secret.encode()).hexdigest()
@@ -182,7 +184,7 @@ def load_config(
         raw = _read_file(Path(path))
     raw = _interpolate(raw, env, "")
     _reject_unknown(
-        raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", *STAGE_SECTIONS}, ""
+        raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", "redis", *STAGE_SECTIONS}, ""
     )
 
     server_raw = _section(raw, "server", {"host", "port", "max_body_bytes", "admin_key"})
@@ -231,7 +233,12 @@ def load_config(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"price_files[{i}]: cannot read {file!r}: {exc}") from None
     sections = {name: raw[name] for name in STAGE_SECTIONS if raw.get(name) is not None}
-    return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices), sections)
+    redis_url = _section(raw, "redis", {"url"}).get("url") if raw.get("redis") is not None else None
+    if raw.get("redis") is not None and (
+        not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://"))
+    ):
+        raise ConfigError(f"redis.url: {redis_url!r} is not a redis:// URL, e.g. redis: {{url: redis://127.0.0.1:6379/0}}")
+    return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices), sections, redis_url)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

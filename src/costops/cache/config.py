@@ -64,7 +64,7 @@ _EXACT_KEYS = {
 }
 
 
-def parse_exact(sections: Mapping[str, Any]) -> ExactCacheConfig:
+def parse_exact(sections: Mapping[str, Any], redis_url_setting: str | None = None) -> ExactCacheConfig:
     where = "cache.exact"
     raw = _mapping((sections.get("cache") or {}).get("exact") or {}, where)
     _reject_unknown(raw, _EXACT_KEYS, where)
@@ -89,13 +89,7 @@ def parse_exact(sections: Mapping[str, Any]) -> ExactCacheConfig:
     redis_on = raw.get("redis", True)
     if not isinstance(redis_on, bool):
         raise ConfigError(f"{where}.redis: true or false (share entries through redis.url)")
-    redis_url = None
-    redis_section = sections.get("redis")
-    if redis_on and redis_section:
-        url = _mapping(redis_section, "redis").get("url")
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"redis.url: {url!r} is not a redis:// URL, e.g. redis://127.0.0.1:6379/0")
-        redis_url = url
+    redis_url = redis_url_setting if redis_on else None
     deterministic_only = raw.get("deterministic_only", True)
     if not isinstance(deterministic_only, bool):
         raise ConfigError(f"{where}.deterministic_only: true or false")

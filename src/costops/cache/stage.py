@@ -210,4 +210,4 @@ def parse_selector(raw: bytes) -> Selector:
 
 
 def exact_cache_stage(config: Config, clock: Callable[[], float]) -> ExactCacheStage:
-    return ExactCacheStage(parse_exact(config.sections), clock)
+    return ExactCacheStage(parse_exact(config.sections, config.redis_url), clock)

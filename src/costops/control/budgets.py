@@ -231,8 +231,7 @@ class BudgetsStage:
 
 
 def _state_for(config: Config, settings: BudgetsConfig) -> BudgetState:
-    redis = config.sections.get("redis") or {}
-    url = redis.get("url") if isinstance(redis, dict) else None
+    url = config.redis_url
     if settings.backend == "redis" or (settings.backend == "auto" and url):
         if not url:
             from costops.config import ConfigError

@@ -23,6 +23,8 @@ def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> i
     tokens = counter(model)
     if endpoint == "embeddings":
         items = body.get("input")
+        if isinstance(items, list) and items and all(isinstance(i, int) for i in items):
+            return len(items)  # one input already given as token ids
         items = items if isinstance(items, list) else [items]
         return sum(len(i) if isinstance(i, list) else tokens.count(content_text(i)) for i in items)
     messages = body.get("messages")

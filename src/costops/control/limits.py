@@ -27,13 +27,13 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from costops.config import Config, ConfigError
+from costops.config import Config
 from costops.control.adaptive import (
     HEALTHY,
     THROTTLE_STATUSES,
@@ -47,11 +47,11 @@ from costops.control.adaptive import (
 from costops.control.bucket import ADMITTED, LocalBuckets, Plan, Slots, Verdict
 from costops.control.bucket_redis import RedisBuckets
 from costops.control.bucket_rules import parse_limits, plan_for
+from costops.control.estimate import input_tokens, output_tokens
 from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
 from costops.gateway.stages import Call, Reply
-from costops.tokens import content_text, counter
 
 log = logging.getLogger("costops.limits")
 
@@ -79,7 +79,7 @@ class LimitsStage:
         self.adaptive = self.settings.adaptive
         queue_config = parse_queue(sections.get("queue"))
         self.queue = WaitQueue(queue_config) if queue_config else None
-        self.redis_url = _redis_url(sections.get("redis"))
+        self.redis_url = config.redis_url
         self.local = LocalBuckets()
         self.shared: RedisBuckets | None = None
         self._redis_down_until = 0.0
@@ -223,20 +223,11 @@ class LimitsStage:
 
     def _estimate(self, call: Call) -> int:
         """Prompt tokens counted exactly (estimated for families without an offline tokenizer)
-        plus the most the reply may use: ``max_tokens`` or the configured default."""
-        body = call.body
-        count = counter(call.model)
-        if call.endpoint == "embeddings":
-            given = body.get("input")
-            if isinstance(given, list) and given and all(isinstance(t, int) for t in given):
-                return len(given)
-            return count.count(content_text(given))
-        messages = body.get("messages")
-        tokens = count.count_messages(messages if isinstance(messages, list) else [], body.get("tools"))
-        if body.get("system"):
-            tokens += count.count(content_text(body["system"]))
-        out = body.get("max_completion_tokens") or body.get("max_tokens")
-        return tokens + (out if isinstance(out, int) and out > 0 else self.settings.default_output_tokens)
+        plus the most the reply may use: the request's cap or the configured default."""
+        body, default = call.body, self.settings.default_output_tokens
+        return input_tokens(call.api, call.endpoint, body, call.model) + output_tokens(
+            call.api, call.endpoint, body, default
+        )
 
     # -- after: settle, release, learn from the provider --------------------------------------------
 
@@ -362,15 +353,6 @@ def _label(plan: Plan, ident: str) -> str:
 def _retry_ms(call: Call, seconds: float) -> None:
     """``retry-after`` is whole seconds; both SDKs prefer the exact ``retry-after-ms``."""
     call.response_headers.append((b"retry-after-ms", str(max(1, round(seconds * 1000))).encode()))
-
-
-def _redis_url(raw: Any) -> str | None:
-    """Only ``url`` is read here; the ``redis:`` section is shared with the other stages."""
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("url"), str) or not raw["url"]:
-        raise ConfigError("redis.url: required, e.g. redis: {url: redis://127.0.0.1:6379/0}")
-    return str(raw["url"])
 
 
 def limits_stage(config: Config, clock: Callable[[], float]) -> LimitsStage:

@@ -63,7 +63,7 @@ class SemanticCacheConfig:
         return self.routes.get(route, self.threshold) if route else self.threshold
 
 
-def parse_semantic(sections: Mapping[str, Any]) -> SemanticCacheConfig:
+def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = None) -> SemanticCacheConfig:
     where = "cache.semantic"
     raw = (sections.get("cache") or {}).get("semantic")
     if raw is None or raw is True:
@@ -78,13 +78,7 @@ def parse_semantic(sections: Mapping[str, Any]) -> SemanticCacheConfig:
         raise ConfigError(f"{where}.routes: a mapping of route names to thresholds, e.g. {{faq: 0.6}}")
     routes = {str(k): _fraction(v, f"{where}.routes.{k}") for k, v in routes_raw.items()}
     redis_on = _bool(raw.get("redis", True), f"{where}.redis")
-    redis_url = None
-    redis_section = sections.get("redis")
-    if redis_on and redis_section:
-        url = redis_section.get("url") if isinstance(redis_section, Mapping) else None
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"redis.url: {url!r} is not a redis:// URL, e.g. redis://127.0.0.1:6379/0")
-        redis_url = url
+    redis_url = redis_url_setting if redis_on else None
     index_path = raw.get("index_path")
     if index_path is not None and (not isinstance(index_path, str) or not index_path):
         raise ConfigError(f"{where}.index_path: a directory path (or leave it out to keep the index in memory)")

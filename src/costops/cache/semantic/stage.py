@@ -202,6 +202,6 @@ class SemanticCacheStage:
 def semantic_cache_stage(config: Config, clock: Callable[[], float]) -> SemanticCacheStage:
     cache = config.sections.get("cache") or {}
     return SemanticCacheStage(
-        parse_semantic(config.sections), clock, exact_cache=cache.get("exact") is not None,
-        exact_config=parse_exact(config.sections),
+        parse_semantic(config.sections, config.redis_url), clock, exact_cache=cache.get("exact") is not None,
+        exact_config=parse_exact(config.sections, config.redis_url),
     )
