@@ -50,12 +50,14 @@ def demo(n: int, db: str, seed: int, concurrency: int, latency_scale: float, wor
     if as_json:
         click.echo(json.dumps({run.policy.name: run.report for run in runs}, indent=2))
         return
-    for run in runs:
-        click.echo(f"\n== {run.policy.name} ==")
-        click.echo(render_table(run.report))
-    click.echo("\n== policies compared ==")
+    baseline = runs[0]
+    click.echo(f"\n== {baseline.policy.name}: where the money goes ==")
+    click.echo(render_table(baseline.report))
+    click.echo("\n== policies compared (same requests) ==")
     click.echo(render_comparison(runs))
-    click.echo(f"\nThe ledger is in {db}: try `costops report --db {db} --by tag:feature`.")
+    click.echo(f"\nThe ledger is in {db}. Every run is tagged policy=<name>: for instance\n"
+               f"  costops report --db {db} --tag policy={runs[-1].policy.name} --by tag:feature\n"
+               "--json prints every policy's full report.")
 
 
 COMMANDS = [demo]

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from costops.demo.run import BASELINE, Policy
 
-CACHED = Policy("cached", "exact response cache (deterministic calls, TTL by feature) + Anthropic prompt caching",
-                {"cache": {"exact": {"ttl_by_tag": {"feature": {"faq": 86400, "copy": 0}}}, "prompt": {}}})
+
+def _semantic_available() -> bool:
+    """The semantic cache needs the ``semantic`` extra (numpy, usearch); the demo runs without it."""
+    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "usearch"))
+
+
+_CACHE: dict[str, object] = {"exact": {"ttl_by_tag": {"feature": {"faq": 86400, "copy": 0}}}, "prompt": {}}
+if _semantic_available():
+    _CACHE["semantic"] = {}
+CACHED = Policy(
+    "cached",
+    "exact response cache (deterministic calls, TTL by feature)"
+    + (", semantic cache (paraphrases, verified)" if "semantic" in _CACHE else "")
+    + " and Anthropic prompt caching",
+    {"cache": _CACHE},
+)
 
 BUDGETED = Policy(
     "budgeted",

@@ -137,12 +137,14 @@ def run_demo(
             run = PolicyRun(policy)
             last = [0.0]
             started = time.perf_counter()
+            interval = 0.2 if out.isatty() else 3600.0  # a log file gets the final line only
 
             def progress(
-                done: int, statuses: Counter[int], run: PolicyRun = run, last: list[float] = last, started: float = started
+                done: int, statuses: Counter[int], run: PolicyRun = run, last: list[float] = last,
+                started: float = started, interval: float = interval,
             ) -> None:
                 now = time.perf_counter()
-                if now - last[0] < 0.2 and done < len(items):
+                if now - last[0] < interval and done < len(items):
                     return
                 last[0] = now
                 rate = done / max(now - started, 1e-9)

@@ -57,15 +57,23 @@ APPS: tuple[tuple[str, str, str, str, str, str, float], ...] = (
 
 _PRODUCTS = ("Starter plan", "Pro plan", "Enterprise plan", "mobile app", "API", "dashboard", "billing portal",
              "SSO integration", "data export", "webhooks")
+# Each FAQ intent in the words different users choose: the exact cache catches the repeats, a
+# semantic cache the paraphrases.
 _FAQ = (
-    "How do I reset my password for the {p}?",
-    "What does the {p} cost per month?",
-    "Can I cancel the {p} at any time?",
-    "Why was I charged twice for the {p}?",
-    "How do I add a team member to the {p}?",
-    "Does the {p} support two-factor authentication?",
-    "Where can I download invoices for the {p}?",
-    "Is there a free trial of the {p}?",
+    ("How do I reset my password for the {p}?", "how can I reset the password of my {p}",
+     "I forgot my {p} password, how do I reset it?"),
+    ("What does the {p} cost per month?", "How much is the {p} per month?", "monthly price of the {p}?"),
+    ("Can I cancel the {p} at any time?", "Is it possible to cancel the {p} whenever I want?",
+     "can i cancel my {p} anytime"),
+    ("Why was I charged twice for the {p}?", "I was billed twice for the {p}, why?",
+     "Why did you charge me two times for the {p}?"),
+    ("How do I add a team member to the {p}?", "How can I add a colleague to the {p}?",
+     "add a new team member to {p}"),
+    ("Does the {p} support two-factor authentication?", "Is two-factor authentication available for the {p}?",
+     "does {p} have 2FA"),
+    ("Where can I download invoices for the {p}?", "Where do I find my invoices for the {p}?",
+     "how to download {p} invoices"),
+    ("Is there a free trial of the {p}?", "Can I try the {p} for free?", "does the {p} have a free trial"),
 )
 _TICKETS = (
     "Customer writes: my {p} stopped syncing after the last update and I lost an hour of work.",
@@ -117,17 +125,22 @@ def _long(text: str, tokens_wanted: int) -> str:
     return (text * (tokens_wanted // 60 + 1))[: tokens_wanted * 4]
 
 
-def _zipf_pick(rng: random.Random, items: list[str], s: float = 1.1) -> str:
-    weights = [1 / (i + 1) ** s for i in range(len(items))]
-    return rng.choices(items, weights)[0]
+def _faq_question(rng: random.Random) -> str:
+    """A popular question (Zipf over intent x product), in one of the ways people ask it."""
+    intents = [(phrasings, prod) for phrasings in _FAQ for prod in _PRODUCTS]
+    phrasings, prod = intents[_zipf_index(rng, len(intents))]
+    return rng.choice(phrasings).format(p=prod)
+
+
+def _zipf_index(rng: random.Random, n: int, s: float = 1.1) -> int:
+    return rng.choices(range(n), [1 / (i + 1) ** s for i in range(n)])[0]
 
 
 def _prompt(rng: random.Random, task: str, feature: str) -> tuple[str | None, str, int]:
     """(system prompt, user message, max_tokens)."""
     p = rng.choice(_PRODUCTS)
     if task == "qa" and feature == "faq":
-        questions = [q.format(p=prod) for q in _FAQ for prod in _PRODUCTS]
-        return _long(_SUPPORT_SYSTEM, 1400), _zipf_pick(rng, questions), 300
+        return _long(_SUPPORT_SYSTEM, 1400), _faq_question(rng), 300
     if task == "classify":
         return ("Classify the ticket as one of: bug, feature_request, billing, praise. Answer with the label only.",
                 rng.choice(_TICKETS).format(p=p), 10)
@@ -144,7 +157,7 @@ def _prompt(rng: random.Random, task: str, feature: str) -> tuple[str | None, st
     if task == "creative":
         return "You write upbeat marketing copy.", rng.choice(_CREATIVE).format(p=p), 200
     if task == "qa":
-        return None, _zipf_pick(rng, [q.format(p=prod) for q in _FAQ for prod in _PRODUCTS]), 300
+        return None, _faq_question(rng), 300
     return None, rng.choice(_CHAT), 600
 
 
