@@ -3,68 +3,21 @@ concurrency slots are shared, and a dead replica's slots come back when their le
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from costops.serving import free_port
-from tests import rawhttp
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
+from tests import rawhttp, replicas
+from tests.replicas import REDIS_URL, redis_or_skip
 
 
-def redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} is down and CI is set: {exc}")
-        pytest.skip(f"needs Redis at {REDIS_URL} ({exc})")
-
-
-class Replica:
-    def __init__(self, config: Path, sim_url: str, tmp: Path, n: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "OPENAI_BASE_URL": f"{sim_url}/v1", "OPENAI_API_KEY": "x"}
-        self.log = open(tmp / f"replica-{n}.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "costops"), "serve", "--config", str(config), "--port", str(self.port),
-             "--db", f"sqlite:///{tmp}/replica-{n}.db", "--log-level", "warning"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self) -> None:
-        for _ in range(300):
-            try:
-                if rawhttp.get(f"{self.url}/health", timeout=1).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"replica on {self.port} did not start")
-
+class Replica(replicas.Replica):
     def post(self, key: str, content: str = "hi") -> int:
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]}
         return rawhttp.post(f"{self.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}).status
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +37,7 @@ limits:
   lease_ttl_s: 1
 redis: {{url: "{REDIS_URL}"}}
 """)
-    group = [Replica(config, simulator.url, tmp_path, n) for n in range(2)]
+    group = [Replica(config, simulator.url, tmp_path, n, db=f"sqlite:///{tmp_path}/replica-{n}.db") for n in range(2)]
     try:
         for r in group:
             r.wait_ready()

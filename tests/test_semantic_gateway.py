@@ -4,7 +4,6 @@ tenants don't share; the index survives a restart; two replicas share entries th
 
 from __future__ import annotations
 
-import os
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
+
+from tests.replicas import redis_or_skip
 
 KEYS = """
 keys:
@@ -156,21 +157,8 @@ def test_the_index_survives_a_restart(make_gateway, tmp_path: Path) -> None:
     assert ask(client(again), "Are the prices shown including VAT?")[0] == "semantic"
 
 
-def _redis_or_skip() -> str:
-    import redis
-
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            raise AssertionError(f"CI needs Redis at 127.0.0.1:6379 for the shared semantic cache: {exc}") from None
-        pytest.skip(f"no Redis at 127.0.0.1:6379 ({exc}); start it to test two replicas sharing the semantic cache")
-    return url
-
-
 def test_two_gateways_share_entries_through_redis(make_gateway) -> None:
-    url = _redis_or_skip()
+    url = redis_or_skip()
     key = f"costops:test:semantic:{uuid.uuid4().hex}"
     cfg = config(f"{{redis_key: '{key}'}}", f"redis: {{url: '{url}'}}\n")
     one, two = make_gateway(cfg), make_gateway(cfg)

@@ -82,12 +82,14 @@ class SemanticCacheStage:
             await asyncio.to_thread(self.index.save, self.cfg.index_path)
 
     async def _save_now_and_then(self) -> None:
+        path = self.cfg.index_path
+        assert path is not None, "saving runs only with cache.semantic.index_path"
         while True:
             await asyncio.sleep(self.cfg.save_interval_s)
             if self.index.dirty:
                 try:
                     self.index.expire()
-                    await asyncio.to_thread(self.index.save, self.cfg.index_path)
+                    await asyncio.to_thread(self.index.save, path)
                 except OSError as exc:
                     log.warning("semantic cache: could not save to %s: %s", self.cfg.index_path, exc)
 
@@ -172,8 +174,8 @@ class SemanticCacheStage:
         body: bytes | None = call.response_body
         if call.stream:
             body = json_from_sse(call.api, call.response_body, call.record.usage)
-            if body is None:
-                return
+        if body is None:
+            return
         now = self.clock()
         usage = call.record.usage
         entry = Entry(

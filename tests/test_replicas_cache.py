@@ -1,0 +1,80 @@
+"""Two `costops serve` processes sharing one Redis see each other's cache entries: an exact hit,
+a semantic hit on a paraphrase, and an invalidation on one replica that clears the other."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests import rawhttp
+from tests.replicas import Replica, redis_or_skip
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
+    """Two replicas; ``replica.key`` is the virtual key of the test's own tenant."""
+    url = redis_or_skip()
+    tmp = tmp_path_factory.mktemp("cache-replicas")
+    run = uuid.uuid4().hex[:8]  # a fresh tenant and stream: runs never see each other's entries
+    config = tmp / "costops.yaml"
+    config.write_text(
+        f"redis: {{url: '{url}'}}\n"
+        f"keys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
+        f"cache: {{exact: {{default_ttl_s: 120}}, semantic: {{redis_key: 'costops:test:{run}'}}}}\n"
+    )
+    a = Replica(config, simulator.url, tmp, 0, db=f"sqlite:///{tmp}/a.db")
+    b = Replica(config, simulator.url, tmp, 1, db=f"sqlite:///{tmp}/b.db")
+    try:
+        a.key = b.key = f"sk-{run}"  # type: ignore[attr-defined]
+        yield a.wait_ready(), b.wait_ready()
+    finally:
+        a.stop()
+        b.stop()
+        import redis
+
+        redis.Redis.from_url(url).delete(f"costops:test:{run}")
+
+
+def ask(replica: Replica, question: str) -> tuple[str | None, str]:
+    client = openai.OpenAI(base_url=f"{replica.url}/v1", api_key=replica.key, max_retries=0)  # type: ignore[attr-defined]
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", temperature=0, messages=[{"role": "user", "content": question}]
+    )
+    return raw.headers.get("x-costops-cache"), raw.parse().choices[0].message.content
+
+
+def eventually(replica: Replica, question: str, want: str) -> str:
+    deadline = time.monotonic() + 5
+    while True:
+        header, answer = ask(replica, question)
+        if header == want or time.monotonic() > deadline:
+            assert header == want, f"{question!r}: {header}"
+            return answer
+        time.sleep(0.05)
+
+
+def test_an_exact_answer_stored_by_one_process_is_served_by_the_other(pair) -> None:
+    a, b = pair
+    header, answer = ask(a, "What is single sign-on?")
+    assert header == "miss"
+    assert eventually(b, "What is single sign-on?", "exact") == answer
+
+
+def test_a_paraphrase_hits_the_other_process_semantic_cache(pair) -> None:
+    a, b = pair
+    _, answer = ask(a, "Do you offer a discount for nonprofits?")
+    assert eventually(b, "Do nonprofits get a discount?", "semantic") == answer
+    assert ask(b, "Do you offer a discount for students?")[0] == "miss"
+
+
+def test_invalidation_on_one_process_clears_the_other(pair) -> None:
+    a, b = pair
+    ask(a, "How do I export my data?")
+    eventually(b, "How do I export my data?", "exact")
+    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"})
+    assert resp.status == 200, resp.body
+    eventually(b, "How do I export my data?", "miss")
