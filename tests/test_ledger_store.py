@@ -187,3 +187,19 @@ def test_text_with_nul_bytes_is_stored_not_refused(ledger: LedgerStore) -> None:
     [back] = list(ledger.iter_records(Filters()))
     assert back.error_message in ("bad\x00gateway", "bad\ufffdgateway")
     assert back.tags["k"] in ("v\x00", "v\ufffd")
+
+
+def test_the_fast_row_builder_matches_the_record_row_column_by_column() -> None:
+    from decimal import Decimal
+
+    from costops.ledger.store import STORE_COLUMNS, store_row, store_values
+    from costops.pricing import CostBreakdown
+
+    record = make_record(3, tags={"a": "b"})
+    record.list_cost = CostBreakdown(Decimal("0.000001"), Decimal("0.0000002"), Decimal("0.000003"), Decimal("0.004"))
+    record.avoided_cost = Decimal("0.0123")
+    row = store_row(record)
+    assert store_values(record) == [row[c] for c in STORE_COLUMNS]
+    record.cost = record.list_cost  # the shared-object shortcut gives the same values
+    row = store_row(record)
+    assert store_values(record) == [row[c] for c in STORE_COLUMNS]

@@ -10,16 +10,29 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from costops.ledger.migrations import apply_sqlite
 from costops.ledger.query import SQLITE
-from costops.ledger.store import SqlLedger
+from costops.ledger.record import UsageRecord
+from costops.ledger.store import STORE_COLUMNS, SqlLedger, store_values
 
 BUSY_TIMEOUT_MS = 10_000
+# SQLite binds at most 32,766 parameters per statement (3.32+): rows per statement stay below it.
+_USAGE_ROWS_PER_STATEMENT = 32_000 // len(STORE_COLUMNS)
+_TAG_ROWS_PER_STATEMENT = 10_000
+_USAGE_HEAD = f"INSERT INTO usage ({', '.join(STORE_COLUMNS)}) VALUES "
+_TAGS_HEAD = "INSERT INTO usage_tags (request_id, key, value) VALUES "
+
+
+@lru_cache(maxsize=64)
+def _insert(head: str, width: int, rows: int, conflict: str) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([row] * rows) + f" ON CONFLICT ({conflict}) DO NOTHING"
 
 
 class SqliteLedger(SqlLedger):
@@ -41,6 +54,24 @@ class SqliteLedger(SqlLedger):
         if not memory:
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        """Multi-row ``INSERT ... VALUES (...), (...)``: one statement per chunk of rows. With
+        ``executemany`` the sqlite3 module releases and re-takes the GIL on every row, and a busy
+        event loop makes each re-take wait for its switch interval: under load the writer then
+        falls behind the requests it records. One step per chunk takes the GIL back once."""
+        if not records:
+            return
+        rows = [store_values(r) for r in records]
+        tags = [(r.request_id, str(k), str(v)) for r in records for k, v in r.tags.items()]
+        with self._tx() as cur:
+            for start in range(0, len(rows), _USAGE_ROWS_PER_STATEMENT):
+                chunk = rows[start : start + _USAGE_ROWS_PER_STATEMENT]
+                cur.execute(_insert(_USAGE_HEAD, len(STORE_COLUMNS), len(chunk), "request_id"),
+                            [v for row in chunk for v in row])
+            for start in range(0, len(tags), _TAG_ROWS_PER_STATEMENT):
+                chunk = tags[start : start + _TAG_ROWS_PER_STATEMENT]
+                cur.execute(_insert(_TAGS_HEAD, 3, len(chunk), "request_id, key"), [v for row in chunk for v in row])
 
     def migrate(self) -> list[int]:
         with self._lock:

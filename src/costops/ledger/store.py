@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from costops.ledger.query import Dialect, Filters, aggregate_sql, shape, tag_keys_sql, where
 from costops.ledger.record import ROW_COLUMNS, UsageRecord
-from costops.money import from_nanos
+from costops.money import from_nanos, to_nanos
 from costops.pricing import CostBreakdown
 from costops.usage import Usage
 
@@ -84,6 +84,23 @@ def _mask(url: str) -> str:
 
 
 # -- the SQL both dialects share ---------------------------------------------------------------
+
+
+def store_values(r: UsageRecord) -> list[Any]:
+    """The ``usage`` row in ``STORE_COLUMNS`` order, built directly: this runs once per call on
+    the writer's hot loop, so no intermediate dict and each cost rounded once."""
+    u = r.usage
+    eff = r.cost.nanos()
+    lst = eff if r.list_cost is r.cost else r.list_cost.nanos()
+    return [
+        r.request_id, r.ts, r.endpoint, r.model_requested, r.model, r.deployment, r.provider,
+        r.tenant, r.team, r.project, r.user, r.key_id, int(r.stream), r.status, r.error_type, r.error_message,
+        u.input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
+        u.output_tokens, u.reasoning_tokens, r.service_tier, int(r.priced), r.price_source,
+        lst["cost_nanos"], eff["input_cost_nanos"], eff["cache_read_cost_nanos"], eff["cache_write_cost_nanos"],
+        eff["output_cost_nanos"], eff["cost_nanos"], r.latency_ms, r.ttft_ms, r.cache, to_nanos(r.avoided_cost),
+        lst["input_cost_nanos"], lst["cache_read_cost_nanos"], lst["cache_write_cost_nanos"], lst["output_cost_nanos"],
+    ]
 
 
 def store_row(record: UsageRecord) -> dict[str, Any]:

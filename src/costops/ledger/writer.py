@@ -142,7 +142,8 @@ class LedgerWriter:
         """Past max_buffer: waiting for the task to append them to the spill file."""
         self._spill_offset = 0
         self._spilled_in_file = 0
-        self._pending_since: float | None = None
+        self._submitted: deque[float] = deque()
+        """When each buffered record was submitted (the writer's clock), oldest first."""
         self._written = 0
         self._failures = 0
         self._last_error: str | None = None
@@ -159,15 +160,16 @@ class LedgerWriter:
             self._overflow.append(record)
             self._wake.set()
             return
-        if not self._buffer:
-            self._pending_since = self.clock()
         self._buffer.append(record)
+        self._submitted.append(self.clock())
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
 
     def status(self) -> dict[str, Any]:
         pending = len(self._buffer)
-        waited = self.clock() - self._pending_since if pending and self._pending_since is not None else 0.0
+        # how long the oldest unwritten record has waited: under steady load the buffer is never
+        # empty, so "non-empty for a while" would not tell a writer that keeps up from one that doesn't
+        waited = self.clock() - self._submitted[0] if self._submitted else 0.0
         spilled = self._spilled_in_file + len(self._overflow)
         return {
             "pending": pending,
@@ -263,7 +265,7 @@ class LedgerWriter:
             return False
         for _ in batch:
             self._buffer.popleft()
-        self._pending_since = self.clock() if self._buffer else None
+            self._submitted.popleft()
         return True
 
     async def _store(self, batch: list[UsageRecord]) -> bool:
@@ -294,7 +296,7 @@ class LedgerWriter:
     async def _spill_all(self) -> None:
         self._overflow = list(self._buffer) + self._overflow
         self._buffer.clear()
-        self._pending_since = None
+        self._submitted.clear()
         await self._spill_overflow()
 
     async def _replay_chunk(self) -> bool:
