@@ -14,8 +14,7 @@ from tests import rawhttp
 from tests.replicas import Replica, redis_or_skip
 
 
-@pytest.fixture(scope="module")
-def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
+def _pair(simulator, tmp_path_factory, cache: str) -> Iterator[tuple[Replica, Replica]]:
     """Two replicas; ``replica.key`` is the virtual key of the test's own tenant."""
     url = redis_or_skip()
     tmp = tmp_path_factory.mktemp("cache-replicas")
@@ -24,7 +23,7 @@ def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
     config.write_text(
         f"redis: {{url: '{url}'}}\n"
         f"keys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
-        f"cache: {{exact: {{default_ttl_s: 120}}, semantic: {{redis_key: 'costops:test:{run}'}}}}\n"
+        f"cache: {cache.replace('RUN', run)}\n"
     )
     a = Replica(config, simulator.url, tmp, 0, db=f"sqlite:///{tmp}/a.db")
     b = Replica(config, simulator.url, tmp, 1, db=f"sqlite:///{tmp}/b.db")
@@ -37,6 +36,16 @@ def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
         import redis
 
         redis.Redis.from_url(url).delete(f"costops:test:{run}")
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
+    yield from _pair(simulator, tmp_path_factory, "{exact: {default_ttl_s: 120}}")
+
+
+@pytest.fixture(scope="module")
+def semantic_pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
+    yield from _pair(simulator, tmp_path_factory, "{semantic: {redis_key: 'costops:test:RUN'}}")
 
 
 def ask(replica: Replica, question: str) -> tuple[str | None, str]:
@@ -64,8 +73,8 @@ def test_an_exact_answer_stored_by_one_process_is_served_by_the_other(pair) -> N
     assert eventually(b, "What is single sign-on?", "exact") == answer
 
 
-def test_a_paraphrase_hits_the_other_process_semantic_cache(pair) -> None:
-    a, b = pair
+def test_a_paraphrase_hits_the_other_process_semantic_cache(semantic_pair) -> None:
+    a, b = semantic_pair
     _, answer = ask(a, "Do you offer a discount for nonprofits?")
     assert eventually(b, "Do nonprofits get a discount?", "semantic") == answer
     assert ask(b, "Do you offer a discount for students?")[0] == "miss"
