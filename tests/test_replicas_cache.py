@@ -87,3 +87,18 @@ def test_invalidation_on_one_process_clears_the_other(pair) -> None:
     resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"})
     assert resp.status == 200, resp.body
     eventually(b, "How do I export my data?", "miss")
+
+
+@pytest.fixture(scope="module")
+def both_pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
+    yield from _pair(simulator, tmp_path_factory, "{exact: {default_ttl_s: 120}, semantic: {redis_key: 'costops:test:RUN'}}")
+
+
+def test_one_invalidation_clears_both_caches_in_both_processes(both_pair) -> None:
+    a, b = both_pair
+    ask(a, "How do I rotate my API key?")
+    eventually(b, "How do I rotate my API key?", "exact")
+    eventually(b, "How can I rotate my API key?", "semantic")
+    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"})
+    assert resp.status == 200 and resp.json()["removed"]["semantic"] >= 1, resp.body
+    eventually(b, "How can I rotate my API key?", "miss")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -42,6 +42,8 @@ class ExactCacheStage:
         self.l1 = MemoryTier(cfg.max_memory_bytes, clock)
         self.l2 = RedisTier(cfg.redis_url, on_invalidate=self.l1.invalidate) if cfg.redis_url else None
         self.counts: Counter[str] = Counter()
+        self.also_invalidate: list[Callable[[Selector], Awaitable[int]]] = []
+        """Other caches one invalidation must clear too (the semantic cache), wired in build_stages."""
         self.admin_routes = {
             ("POST", "/admin/cache/invalidate"): self.admin_invalidate,
             ("GET", "/admin/cache/stats"): self.admin_stats,
@@ -170,6 +172,8 @@ class ExactCacheStage:
         removed = {"l1": self.l1.invalidate(selector)}
         if self.l2 is not None:
             removed["l2"] = await self.l2.invalidate(selector)
+        for other in self.also_invalidate:
+            removed["semantic"] = await other(selector)
         return removed
 
     async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -90,14 +90,18 @@ def build_stages(config: Config, clock: Callable[[], float]) -> list[Stage]:
 
         stages.append(budgets_stage(config, clock))
     cache = sections.get("cache") or {}
+    exact: Any = None
+    semantic: Any = None
     if cache.get("exact") is not None:
         from costops.cache.stage import exact_cache_stage
 
-        stages.append(exact_cache_stage(config, clock))
+        stages.append(exact := exact_cache_stage(config, clock))
     if cache.get("semantic") is not None:
         from costops.cache.semantic.stage import semantic_cache_stage
 
-        stages.append(semantic_cache_stage(config, clock))
+        stages.append(semantic := semantic_cache_stage(config, clock))
+    if exact is not None and semantic is not None:  # one invalidation clears both caches
+        exact.also_invalidate.append(semantic.invalidate)
     if cache.get("prompt") is not None:
         from costops.cache.prompt import prompt_cache_stage
 

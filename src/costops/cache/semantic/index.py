@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from costops.cache.semantic.verify import Facts, facts
+from costops.cache.tiers import Selector
 
 log = logging.getLogger("costops.cache.semantic")
 ENTRIES_FILE = "entries.jsonl"
@@ -37,18 +38,23 @@ class Entry:
     usage: dict[str, Any]
     created: float
     expires: float
+    namespace: str = ""
+    model: str = ""
+    """The namespace and requested model it was stored under: what an invalidation selects by."""
     key: int = -1
     """The index's integer key (local to this process)."""
     facts: Facts | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "scope": self.scope, "text": self.text, "body": self.body.decode(),
-                "usage": self.usage, "created": self.created, "expires": self.expires}
+                "usage": self.usage, "created": self.created, "expires": self.expires,
+                "namespace": self.namespace, "model": self.model}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
         return cls(str(data["id"]), str(data["scope"]), str(data["text"]), str(data["body"]).encode(),
-                   dict(data["usage"]), float(data["created"]), float(data["expires"]))
+                   dict(data["usage"]), float(data["created"]), float(data["expires"]),
+                   str(data.get("namespace", "")), str(data.get("model", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,16 @@ class SemanticIndex:
             if len(index) == 0:
                 del self._indexes[entry.scope]
         self.dirty = True
+
+    def invalidate(self, selector: Selector) -> int:
+        """Remove the entries an exact-cache selector names (namespace, model glob, key pattern
+        over ``namespace|model|id``), so one invalidation clears both caches alike."""
+        from costops.cache.keys import escape
+
+        dead = [e.id for e in self.entries.values() if selector.matches(f"{escape(e.namespace)}|{e.model}|{e.id}")]
+        for entry_id in dead:
+            self.remove(entry_id)
+        return len(dead)
 
     def expire(self) -> int:
         now = self.clock()

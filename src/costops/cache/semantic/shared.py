@@ -18,13 +18,16 @@ from typing import Any
 import orjson
 
 from costops.cache.semantic.index import Entry
+from costops.cache.tiers import Selector
 
 log = logging.getLogger("costops.cache.semantic")
 
 
 class SharedEntries:
-    def __init__(self, url: str, key: str, origin: str, max_len: int, ingest: Callable[[Entry], None]) -> None:
+    def __init__(self, url: str, key: str, origin: str, max_len: int, ingest: Callable[[Entry], None],
+                 invalidate: Callable[[Selector], object] | None = None) -> None:
         self.url, self.key, self.origin, self.max_len, self.ingest = url, key, origin, max_len, ingest
+        self.invalidate = invalidate
         self._client: Any = None
         self._reader: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -60,6 +63,15 @@ class SharedEntries:
         except Exception as exc:  # sharing is best effort: this replica still has the entry
             log.warning("semantic cache: could not share an entry through Redis: %s", exc)
 
+    async def publish_invalidation(self, selector: Selector) -> None:
+        """Into the same stream as the entries: a replica replaying it applies the invalidation
+        to exactly the entries stored before it, in order."""
+        try:
+            payload = orjson.dumps({"invalidate": selector.to_json(), "origin": self.origin})
+            await self._client.xadd(self.key, {b"e": payload}, maxlen=self.max_len, approximate=True)
+        except Exception as exc:
+            log.warning("semantic cache: could not share an invalidation through Redis: %s", exc)
+
     async def _catch_up(self) -> None:
         while True:
             batch = await self._reader.xread({self.key: self._last_id}, count=1000)
@@ -89,6 +101,10 @@ class SharedEntries:
                 try:
                     data = orjson.loads(fields[b"e"])
                     if data.get("origin") == self.origin:
+                        continue
+                    if "invalidate" in data:
+                        if self.invalidate is not None:
+                            self.invalidate(Selector(**data["invalidate"]))
                         continue
                     self.ingest(Entry.from_json(data))
                 except Exception as exc:

@@ -31,8 +31,9 @@ from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, SemanticIndex
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
+from costops.cache.tiers import Selector
 from costops.config import Config
-from costops.gateway.http import Receive, Scope, Send, respond
+from costops.gateway.http import Receive, Scope, Send, read_body, respond
 from costops.gateway.stages import Call, Reply
 from costops.usage import Usage
 
@@ -56,7 +57,12 @@ class SemanticCacheStage:
         self.shared: Any = None
         self._saver: asyncio.Task[None] | None = None
         self._word_vectors: dict[str, Any] = {}
-        self.admin_routes = {("GET", "/admin/cache/semantic/stats"): self.admin_stats}
+        self.admin_routes = {
+            ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
+            ("POST", "/admin/cache/semantic/invalidate"): self.admin_invalidate,
+        }
+        if not exact_cache:  # otherwise the exact cache's route clears both (wired in build_stages)
+            self.admin_routes[("POST", "/admin/cache/invalidate")] = self.admin_invalidate
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -68,7 +74,8 @@ class SemanticCacheStage:
         if self.cfg.redis_url:
             from costops.cache.semantic.shared import SharedEntries
 
-            self.shared = SharedEntries(self.cfg.redis_url, self.cfg.redis_key, self.origin, self.cfg.max_entries, self._ingest)
+            self.shared = SharedEntries(self.cfg.redis_url, self.cfg.redis_key, self.origin, self.cfg.max_entries,
+                                        self._ingest, self.index.invalidate)
             await self.shared.start()
 
     async def stop(self) -> None:
@@ -125,7 +132,7 @@ class SemanticCacheStage:
         self._mark(call, "miss" if not control.no_cache else "bypass")
         if not control.no_store:
             ttl = min(control.ttl_s or self.cfg.ttl_s, self.cfg.max_ttl_s)
-            call.state[STATE] = (lookup, vector, ttl)
+            call.state[STATE] = (lookup, vector, ttl, namespace)
             if call.stream:
                 call.capture_stream = True
         return None
@@ -170,7 +177,7 @@ class SemanticCacheStage:
         pending = call.state.pop(STATE, None)
         if pending is None or call.record.status != 200 or not call.response_body or call.record.cache == "semantic":
             return
-        lookup, vector, ttl = pending
+        lookup, vector, ttl, namespace = pending
         body: bytes | None = call.response_body
         if call.stream:
             body = json_from_sse(call.api, call.response_body, call.record.usage)
@@ -181,7 +188,7 @@ class SemanticCacheStage:
         entry = Entry(
             id=f"{self.origin}-{next(self._ids)}", scope=lookup.scope, text=lookup.text, body=body,
             usage={name: getattr(usage, name) for name in usage.__dataclass_fields__},
-            created=now, expires=now + ttl,
+            created=now, expires=now + ttl, namespace=namespace, model=call.record.model_requested,
         )
         self.index.add(entry, vector)
         self.counts["stores"] += 1
@@ -199,6 +206,20 @@ class SemanticCacheStage:
 
     async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
         await respond(send, 200, orjson.dumps(self.stats()))
+
+    async def invalidate(self, selector: Selector) -> int:
+        """Here and, through the shared stream, in every other replica."""
+        removed = self.index.invalidate(selector)
+        if self.shared is not None:
+            await self.shared.publish_invalidation(selector)
+        return removed
+
+    async def admin_invalidate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from costops.cache.stage import parse_selector
+
+        selector = parse_selector(await read_body(scope, receive, 64 * 1024))
+        removed = await self.invalidate(selector)
+        await respond(send, 200, orjson.dumps({"invalidated": selector.to_json(), "removed": {"semantic": removed}}))
 
 
 def semantic_cache_stage(config: Config, clock: Callable[[], float]) -> SemanticCacheStage:
