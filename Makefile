@@ -18,7 +18,10 @@ demo: install
 
 test: install
 	bash .ci/services
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/pip install --quiet mypy
+	$(BIN)/mypy src/costops --ignore-missing-imports
