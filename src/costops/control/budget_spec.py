@@ -18,6 +18,7 @@
           downgrade: default             # or a map; from downgrade_at % (default 90)
           downgrade_at: 80
           hard: true                     # false: alert at 100 % but never block
+          pace: true                     # or {burst_pct: 10}: spread the spend over the window
 
 The same mapping (one list entry) is what ``POST /admin/budgets`` takes.
 """
@@ -33,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from costops.config import ConfigError
+from costops.control.pacing import DEFAULT_BURST_PCT, Pace
 from costops.control.windows import KINDS, WindowSpec
 from costops.money import to_nanos
 
@@ -53,7 +55,7 @@ DEFAULT_DOWNGRADE: Mapping[str, str] = {
 SCOPE_KEYS = ("tenant", "team", "project", "key", "user", "model", "provider", "deployment", "tag")
 BUDGET_KEYS = {
     "name", "scope", "limit_usd", "window", "timezone", "days", "start", "end", "thresholds",
-    "downgrade", "downgrade_at", "hard",
+    "downgrade", "downgrade_at", "hard", "pace",
 }
 SECTION_KEYS = {
     "list", "thresholds", "expected_output_tokens", "reservation_ttl_s", "check_interval_s", "backend",
@@ -100,6 +102,8 @@ class Budget:
     """Requested model glob -> cheaper model; empty: never downgrade."""
     downgrade_at: int = 90
     hard: bool = True
+    pace: Pace | None = None
+    """Spread the spend over the window (:mod:`costops.control.pacing`); None: no pacing."""
     source: str = "config"
     """``config`` or ``admin`` (created through the admin API)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -194,15 +198,17 @@ def parse_budget(raw: Any, defaults: BudgetsConfig, where: str, source: str = "c
     hard = raw.get("hard", True)
     if not isinstance(hard, bool):
         raise ConfigError(f"{where}.hard: true (block at the limit) or false (alert only)")
+    window = _window(raw, where)
     return Budget(
         name=name,
         limit_nanos=to_nanos(limit),
         scope=_scope(raw.get("scope"), f"{where}.scope"),
-        window=_window(raw, where),
+        window=window,
         thresholds=thresholds,
         downgrade=_downgrade_map(raw.get("downgrade"), defaults.downgrade, f"{where}.downgrade"),
         downgrade_at=int(downgrade_at),
         hard=hard,
+        pace=_pace(raw.get("pace"), window, hard, f"{where}.pace"),
         source=source,
         raw=dict(raw),
     )
@@ -241,6 +247,26 @@ def _window(raw: Mapping[str, Any], where: str) -> WindowSpec:
             raise ConfigError(f"{where}.end: must be after start")
         return WindowSpec("fixed", tz, start=start, end=end)
     return WindowSpec(kind, tz)
+
+
+def _pace(raw: Any, window: WindowSpec, hard: bool, where: str) -> Pace | None:
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        pace = Pace()
+    elif isinstance(raw, Mapping):
+        _reject(raw, {"burst_pct"}, where)
+        burst = raw.get("burst_pct", DEFAULT_BURST_PCT)
+        if isinstance(burst, bool) or not isinstance(burst, (int, float)) or not 0 <= burst <= 100:
+            raise ConfigError(f"{where}.burst_pct: a percentage of the limit between 0 and 100, got {burst!r}")
+        pace = Pace(float(burst))
+    else:
+        raise ConfigError(f"{where}: true, or a mapping like {{burst_pct: 10}}, got {raw!r}")
+    if window.kind == "rolling":
+        raise ConfigError(f"{where}: only for daily, weekly, monthly or fixed windows (a rolling window has no start to spread spend from)")
+    if not hard:
+        raise ConfigError(f"{where}: only for a hard budget (hard: false never holds a request back)")
+    return pace
 
 
 def _instant(value: Any, tz: str, where: str) -> float:

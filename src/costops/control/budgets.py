@@ -4,6 +4,10 @@ before the call; settle the actual cost after; downgrade or refuse when a budget
     before: budgets that apply -> soft limit? downgrade the model -> estimate -> reserve in all
             (atomic: a lock-free event-loop step in one process, a Lua script across replicas)
             -> refused? 429 budget_exceeded naming the budget, spend, limit and reset time
+            -> fits the limit but not a paced budget's allowance by now
+               (:mod:`costops.control.pacing`)? wait in the priority queue when ``queue:`` is
+               configured (re-trying the whole reservation; nothing is held while waiting), else
+               429 budget_paced with ``retry-after`` = when the allowance covers it
     after:  release the hold, add the actual cost (also after errors: an error costs nothing)
 
 Thresholds, forecasts, spikes and the daily digest become alerts delivered in the background
@@ -18,10 +22,22 @@ from collections.abc import Callable
 from typing import Any
 
 from costops.config import Config
-from costops.control.admission import Level, Subject, applies, choose_downgrade, crossed, refusal, retry_after
+from costops.control.admission import (
+    Level,
+    Subject,
+    applies,
+    choose_downgrade,
+    crossed,
+    fits,
+    refusal,
+    retry_after,
+)
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
+from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
 from costops.control.estimate import estimate_nanos
+from costops.control.pacing import allowance, wait_s
+from costops.control.queue import WaitQueue, parse_queue
 from costops.control.reservations import BudgetState, Claim, MemoryState
 from costops.control.windows import Window, current_window, iso
 from costops.errors import CostopsError, RateLimited
@@ -37,6 +53,17 @@ class BudgetExceeded(RateLimited):
 
     type = "budget_exceeded"
     code = "budget_exceeded"
+
+
+class BudgetPaced(RateLimited):
+    """HTTP 429: the request fits the budget but not its pace yet; ``retry-after`` says when."""
+
+    type = "budget_paced"
+    code = "budget_paced"
+
+
+PACE_REASON = "pacing holds back requests for"
+PACE_FREES = "the budget's pace allows this request"
 
 
 class BudgetStateUnavailable(CostopsError):
@@ -61,6 +88,10 @@ class BudgetsStage:
         self.budgets: dict[str, Budget] = dict(self.configured)
         self.state: BudgetState = state or _state_for(config, self.settings)
         self.alerts = AlertDispatcher(self.alerts_config, lambda key, ttl: self.state.once(key, ttl))
+        queue_config = parse_queue(config.sections.get("queue"))
+        self.queue = WaitQueue(queue_config) if queue_config else None
+        """Requests a paced budget holds back wait here (this stage's own queue, from the same
+        ``queue:`` settings as the limits stage's)."""
         self.last: dict[str, tuple[str, Level]] = {}
         """Last level seen per budget and its window id: the snapshot soft decisions read."""
         self.history: dict[str, list[int]] = {}
@@ -127,9 +158,12 @@ class BudgetsStage:
                     out.append((budget, window))
         return out
 
-    def claims(self, active: list[tuple[Budget, Window]]) -> list[Claim]:
+    def claims(self, active: list[tuple[Budget, Window]], allowed: list[int] | None = None) -> list[Claim]:
+        """What to reserve against: each hard budget's limit, or its paced allowance by now."""
+        limits = allowed or [b.limit_nanos for b, _ in active]
         return [
-            Claim(b.name, b.limit_nanos if b.hard else -1, w.buckets, w.current, keep_seconds(b, w)) for b, w in active
+            Claim(b.name, limit if b.hard else -1, w.buckets, w.current, keep_seconds(b, w))
+            for (b, w), limit in zip(active, limits, strict=True)
         ]
 
     async def before(self, call: Call) -> None:
@@ -159,22 +193,76 @@ class BudgetsStage:
         if not priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
             log.warning("model %s has no price: its requests reserve nothing against budgets", call.model)
-        claims = self.claims(active)
+        verdict, detail = await self._admit(call, estimate, now, active, queued=False)
+        if verdict.ok:
+            return None
+        if self.queue is None:
+            _retry_ms(call, verdict.wait)
+            raise BudgetPaced(detail, retry_after=verdict.wait)
+
+        async def attempt() -> Verdict:
+            return (await self._admit(call, estimate, self.clock(), None, queued=True))[0]
+
+        try:
+            await self.queue.wait(attempt, verdict, call.headers, self.clock, None, reason=PACE_REASON, frees=PACE_FREES)
+        except BudgetExceeded:
+            raise
+        except CostopsError as error:
+            _retry_ms(call, error.retry_after or 1.0)
+            raise
+        return None
+
+    async def _admit(
+        self, call: Call, estimate: int, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool
+    ) -> tuple[Verdict, str]:
+        """Reserve in every applicable budget at once, against each paced budget's allowance by
+        ``now``: admitted (the hold is in ``call.state``), or 429 budget_exceeded at a hard limit,
+        or a wait verdict for the pacing (with the message a client without a queue gets)."""
+        if active is None:  # queued: the window may have turned since the request arrived
+            active = self.applicable(call, now)
+            if not active:
+                return ADMITTED, ""
+        paced = [(i, b, w) for i, (b, w) in enumerate(active) if b.pace is not None]
+        if paced and not queued and self.queue is not None and self.queue.lines:
+            line = self.queue.busy(tuple(_line(b) for _, b, _ in paced))
+            if line is not None:  # others already wait for this budget's pace: queue behind them
+                budget = next(b for _, b, _ in paced if _line(b) == line)
+                return Verdict(False, line, _pace_label(budget), "budget", 0.0), ""
+        allowed = [
+            allowance(b.limit_nanos, w.start, w.end, now, b.pace) if b.pace is not None else b.limit_nanos
+            for b, w in active
+        ]
+        claims = self.claims(active, allowed)
         rid = call.record.request_id
         try:
             admission = await self.state.reserve(rid, claims, estimate, now, now + self.settings.reservation_ttl_s)
         except Exception as exc:
-            return self._state_failed(exc)
+            self._state_failed(exc)
+            return ADMITTED, ""
         self._observe(active, admission.levels)
-        if not admission.admitted:
-            assert admission.refused_by is not None
-            budget, window = active[admission.refused_by]
-            level = admission.levels[admission.refused_by]
-            message = refusal(budget, window, level, estimate)
-            self._emit(budget, window, "blocked", f"blocked:{budget.name}:{window.id}", f"blocking requests: {message}")
-            raise BudgetExceeded(message, retry_after=retry_after(window, now))
-        call.state["budgets"] = (rid, claims, active, estimate)
-        return None
+        if admission.admitted:
+            call.state["budgets"] = (rid, claims, active, estimate)
+            return ADMITTED, ""
+        levels = [Level(lv.spent, lv.reserved, b.limit_nanos) for (b, _), lv in zip(active, admission.levels, strict=True)]
+        for (budget, window), level in zip(active, levels, strict=True):
+            if budget.hard and not fits(level, estimate):  # the hard limit wins over any pacing
+                message = refusal(budget, window, level, estimate)
+                self._emit(budget, window, "blocked", f"blocked:{budget.name}:{window.id}", f"blocking requests: {message}")
+                raise BudgetExceeded(message, retry_after=retry_after(window, now))
+        worst: tuple[float, int] | None = None
+        for i, budget, window in paced:
+            assert budget.pace is not None
+            wait = wait_s(budget.limit_nanos, window.start, window.end, now, budget.pace, levels[i].committed, estimate)
+            if wait > 0 and (worst is None or wait > worst[0]):
+                worst = (wait, i)
+        if worst is None:  # not refused by a pace after all (cannot happen: the same numbers decide)
+            if not paced:
+                raise AssertionError(f"budget admission refused by {admission.refused_by} without a reason")
+            worst = (0.01, paced[0][0])
+        wait, i = worst
+        budget, window = active[i]
+        verdict = Verdict(False, _line(budget), _pace_label(budget), "budget", wait)
+        return verdict, _paced_message(budget, window, levels[i], allowed[i], estimate, now, wait)
 
     async def after(self, call: Call) -> None:
         held = call.state.get("budgets")
@@ -183,8 +271,13 @@ class BudgetsStage:
         rid, claims, active, _estimate = held
         record = call.record
         actual = record.cost.nanos()["cost_nanos"] if record.priced else 0
-        levels = await self.state.settle(rid, claims, actual, self.clock())
+        now = self.clock()
+        levels = await self.state.settle(rid, claims, actual, now)
         self._observe(active, levels)
+        if self.queue is not None and self.queue.lines:  # a refund may let a paced waiter go
+            for budget, _ in active:
+                if budget.pace is not None and _line(budget) in self.queue.lines:
+                    self.queue.wake(_line(budget), now)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -228,6 +321,37 @@ class BudgetsStage:
             ) from None
         log.error("budget state unreachable, admitting without a budget check: %s", exc)
         return None
+
+
+def _line(budget: Budget) -> str:
+    """The queue line of requests waiting for a budget's pace."""
+    return f"budget:{budget.name}"
+
+
+def _pace_label(budget: Budget) -> str:
+    assert budget.pace is not None
+    return f"budget '{budget.name}' ({budget.pace.describe(budget.limit_nanos, budget.window.describe())})"
+
+
+def _paced_message(budget: Budget, window: Window, level: Level, allowed: int, estimate: int, now: float, wait: float) -> str:
+    """What a client told to come back later reads: the budget, its pace, where it stands, when to retry."""
+    assert budget.pace is not None
+    return (
+        f"budget '{budget.name}' ({budget.scope.describe()}, {budget.window.describe()}) is paced: "
+        f"{_usd(budget.limit_nanos)} spread over the window with a {budget.pace.burst_pct:g}% burst allows "
+        f"{_usd(allowed)} by now; spent {_usd(level.spent)} plus {_usd(level.reserved)} held by requests in "
+        f"flight, and this request may cost up to {_usd(estimate)}. It can go in {wait:.1f}s (at "
+        f"{iso(now + wait, budget.window.timezone)}); retry then, or configure a 'queue:' section to wait in the gateway."
+    )
+
+
+def _usd(nanos: int) -> str:
+    return f"${usd_str(from_nanos(nanos))}"
+
+
+def _retry_ms(call: Call, seconds: float) -> None:
+    """``retry-after`` is whole seconds; both SDKs prefer the exact ``retry-after-ms``."""
+    call.response_headers.append((b"retry-after-ms", str(max(1, round(seconds * 1000))).encode()))
 
 
 def _state_for(config: Config, settings: BudgetsConfig) -> BudgetState:

@@ -1,7 +1,8 @@
 """The priority queue: who waits for a limit, in what order, and for how long.
 
-When a rate limit says "wait" and ``queue:`` is configured, a request waits in this process's
-bounded queue instead of being refused. Requests carry two optional headers:
+When a rate limit or a budget's pacing says "wait" and ``queue:`` is configured, a request waits
+in this process's bounded queue instead of being refused (the limits and the budgets stage each
+keep one, from the same ``queue:`` settings). Requests carry two optional headers:
 
 ``x-costops-priority``
     ``low`` (2), ``normal`` (5, the default), ``high`` (8), or a digit 0-9; higher goes first.
@@ -185,11 +186,17 @@ class WaitQueue:
         headers: Mapping[str, str],
         clock: Callable[[], float],
         slot_poll_s: float | None,
+        *,
+        reason: str = "rate limit reached for",
+        frees: str = "the limit frees up",
     ) -> None:
         """Wait in line until ``attempt()`` admits the request, or raise the 429 / 503 saying why
         not. ``verdict`` is the refusal that sent it here; ``slot_poll_s`` is how often to re-check
         a full concurrency limit whose slots other replicas may free (None: only this process
-        frees them, and says so by waking the line)."""
+        frees them, and says so by waking the line). ``reason`` and ``frees`` word the errors:
+        ``{reason} {verdict.label}; waited ... before {frees} (in Ns)`` (a budget's pacing says
+        its own)."""
+        words = (reason, frees)
         now = clock()
         priority = parse_priority(headers.get("x-costops-priority"))
         deadline = parse_deadline(headers.get("x-costops-deadline"), now)
@@ -198,11 +205,11 @@ class WaitQueue:
         if deadline is not None and deadline < give_up:
             give_up, why = deadline, "its x-costops-deadline passes"
         if not verdict.slot and now + verdict.wait > give_up:
-            raise _late(verdict, 0.0, why)
+            raise _late(verdict, 0.0, why, words)
         try:
             waiter = self.enter(priority, give_up, now, verdict.ident)
         except QueueFull:
-            raise _full(verdict, self.config.max_size) from None
+            raise _full(verdict, self.config.max_size, reason) from None
         try:
             while True:
                 waiter.woken.clear()
@@ -215,11 +222,11 @@ class WaitQueue:
                     now = clock()
                     self.move(waiter, verdict.ident, now)
                     if not verdict.slot and now + verdict.wait > give_up:
-                        raise _late(verdict, now - waiter.arrived, why)
+                        raise _late(verdict, now - waiter.arrived, why, words)
                     poll = verdict.wait if not verdict.slot else (slot_poll_s or verdict.wait)
                     nap = min(give_up - now, max(poll, 0.001))
                 if nap <= 0:
-                    raise _late(verdict, now - waiter.arrived, why)
+                    raise _late(verdict, now - waiter.arrived, why, words)
                 try:
                     await asyncio.wait_for(waiter.woken.wait(), nap)
                 except TimeoutError:
@@ -238,18 +245,22 @@ class WaitQueue:
             del self.lines[line]
 
 
-def _late(verdict: Verdict, waited: float, why: str) -> RateLimited:
-    frees = "a slot frees up" if verdict.slot else f"the limit frees up (in {verdict.wait:.1f}s)"
+def _late(verdict: Verdict, waited: float, why: str, words: tuple[str, str]) -> RateLimited:
+    reason, frees = words
+    if verdict.slot:
+        frees = "a slot frees up"
+    elif verdict.wait > 0:  # 0: it queued behind others, its own wait is not known yet
+        frees = f"{frees} (in {verdict.wait:.1f}s)"
     return RateLimited(
-        f"rate limit reached for {verdict.label}; waited {waited:.1f}s in the queue and {why} before {frees}",
+        f"{reason} {verdict.label}; waited {waited:.1f}s in the queue and {why} before {frees}",
         retry_after=verdict.wait,
         code="queue_deadline_exceeded",
     )
 
 
-def _full(verdict: Verdict, max_size: int) -> CostopsError:
+def _full(verdict: Verdict, max_size: int, reason: str) -> CostopsError:
     error = CostopsError(
-        f"rate limit reached for {verdict.label}, and the gateway's queue is full "
+        f"{reason} {verdict.label}, and the gateway's queue is full "
         f"({max_size} requests waiting, queue.max_size); retry later",
         status=503,
         code="queue_full",
