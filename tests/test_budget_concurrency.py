@@ -15,25 +15,11 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from costops.ledger.query import Filters
 from costops.ledger.store import open_store
 from costops.money import from_nanos, to_nanos
 from costops.serving import free_port
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} is required in CI and is down: {exc}")
-        pytest.skip(f"needs Redis at {REDIS_URL} (start one: docker run -p 6379:6379 redis): {exc}")
+from tests.replicas import REDIS_URL, redis_or_skip
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
@@ -10,25 +9,12 @@ import openai
 import pytest
 
 from tests import rawhttp
-
-
-def _redis_up() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis(socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
-
-if not _redis_up():
-    if os.environ.get("CI"):
-        raise RuntimeError("Redis at 127.0.0.1:6379 is down; CI needs it for the shared-cache tests")
-    pytest.skip("Redis is not running at 127.0.0.1:6379 (start one to run the shared-cache tests)", allow_module_level=True)
+from tests.replicas import redis_or_skip
 
 
 @pytest.fixture
 def replicas(make_gateway):
+    redis_or_skip()
     tenant = f"t-{uuid.uuid4().hex[:8]}"  # a fresh namespace: runs never see each other's entries
     config = f"""
 redis: {{url: "redis://127.0.0.1:6379/0"}}
