@@ -203,3 +203,19 @@ def test_the_fast_row_builder_matches_the_record_row_column_by_column() -> None:
     record.cost = record.list_cost  # the shared-object shortcut gives the same values
     row = store_row(record)
     assert store_values(record) == [row[c] for c in STORE_COLUMNS]
+
+
+def test_batches_of_any_size_land_whole_through_power_of_two_statements(tmp_path) -> None:
+    from costops.ledger.query import Filters
+    from costops.ledger.sqlite import _chunks
+    from costops.ledger.store import open_store
+
+    assert all(sum(_chunks(n, 512)) == n for n in range(2000))
+    assert len({size for n in range(2000) for size in _chunks(n, 512)}) == 10  # 1, 2, 4, ... 512
+    store = open_store(f"sqlite:///{tmp_path}/l.db")
+    store.migrate()
+    store.write([make_record(i, tags={"a": str(i), "b": "x"}) for i in range(1337)])
+    store.write([make_record(i) for i in range(1300, 1400)])  # overlapping ids are ignored, not doubled
+    assert store.totals(Filters())["requests"] == 1400
+    assert {g["tag:a"] for g in store.aggregate(["tag:a"], Filters())} >= {"0", "1336"}
+    store.close()

@@ -22,17 +22,38 @@ from costops.ledger.record import UsageRecord
 from costops.ledger.store import STORE_COLUMNS, SqlLedger, store_values
 
 BUSY_TIMEOUT_MS = 10_000
-# SQLite binds at most 32,766 parameters per statement (3.32+): rows per statement stay below it.
-_USAGE_ROWS_PER_STATEMENT = 32_000 // len(STORE_COLUMNS)
-_TAG_ROWS_PER_STATEMENT = 10_000
+# SQLite binds at most 32,766 parameters per statement (3.32+); statements take power-of-two row
+# counts, so however batches vary only a dozen distinct statements are ever prepared (sqlite3
+# caches prepared statements, and one of several hundred rows is a large program).
+_USAGE_MAX_ROWS = 512  # x 39 columns = 19,968 parameters
+_TAG_MAX_ROWS = 4096  # x 3
 _USAGE_HEAD = f"INSERT INTO usage ({', '.join(STORE_COLUMNS)}) VALUES "
 _TAGS_HEAD = "INSERT INTO usage_tags (request_id, key, value) VALUES "
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _insert(head: str, width: int, rows: int, conflict: str) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return head + ", ".join([row] * rows) + f" ON CONFLICT ({conflict}) DO NOTHING"
+
+
+def _chunks(n: int, largest: int) -> list[int]:
+    """``n`` as power-of-two chunk sizes, largest first: 700 -> [512, 128, 32, 16, 8, 4]."""
+    sizes = []
+    size = largest
+    while n:
+        while size > n:
+            size //= 2
+        sizes.append(size)
+        n -= size
+    return sizes
+
+
+def _insert_rows(cur: Any, head: str, width: int, conflict: str, rows: list[Any], largest: int) -> None:
+    start = 0
+    for size in _chunks(len(rows), largest):
+        cur.execute(_insert(head, width, size, conflict), [v for row in rows[start : start + size] for v in row])
+        start += size
 
 
 class SqliteLedger(SqlLedger):
@@ -65,13 +86,8 @@ class SqliteLedger(SqlLedger):
         rows = [store_values(r) for r in records]
         tags = [(r.request_id, str(k), str(v)) for r in records for k, v in r.tags.items()]
         with self._tx() as cur:
-            for start in range(0, len(rows), _USAGE_ROWS_PER_STATEMENT):
-                chunk = rows[start : start + _USAGE_ROWS_PER_STATEMENT]
-                cur.execute(_insert(_USAGE_HEAD, len(STORE_COLUMNS), len(chunk), "request_id"),
-                            [v for row in chunk for v in row])
-            for start in range(0, len(tags), _TAG_ROWS_PER_STATEMENT):
-                chunk = tags[start : start + _TAG_ROWS_PER_STATEMENT]
-                cur.execute(_insert(_TAGS_HEAD, 3, len(chunk), "request_id, key"), [v for row in chunk for v in row])
+            _insert_rows(cur, _USAGE_HEAD, len(STORE_COLUMNS), "request_id", rows, _USAGE_MAX_ROWS)
+            _insert_rows(cur, _TAGS_HEAD, 3, "request_id, key", tags, _TAG_MAX_ROWS)
 
     def migrate(self) -> list[int]:
         with self._lock:
