@@ -8,6 +8,7 @@ to the ledger writer's in-memory queue; nothing on this path waits for a disk.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -127,8 +128,6 @@ class Gateway:
                 return
 
     async def startup(self) -> None:
-        import asyncio
-
         from costops.ledger.store import open_store
         from costops.ledger.writer import LedgerWriter
 
@@ -148,8 +147,6 @@ class Gateway:
             await stage.start()
 
     async def shutdown(self) -> None:
-        import asyncio
-
         for stage in self.stages:
             await stage.stop()
         if self.writer is not None:
