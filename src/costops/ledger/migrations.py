@@ -113,19 +113,25 @@ def apply_postgres(conn: Any, *, schema: str | None = None) -> list[int]:
             from psycopg import sql
 
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        conn.execute(_create_bookkeeping("postgres"))
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        applied = []
-        for m in MIGRATIONS:
-            if m.version in done:
-                continue
-            for statement in m.sql("postgres"):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-                (m.version, m.name, time.time()),
-            )
-            applied.append(m.version)
+        applied = _apply_missing(conn, "postgres", "%s")
+    return applied
+
+
+def _apply_missing(conn: Any, dialect: str, ph: str) -> list[int]:
+    """Inside the caller's transaction: every migration not yet recorded, in order, each recorded."""
+    conn.execute(_create_bookkeeping(dialect))
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for m in MIGRATIONS:
+        if m.version in done:
+            continue
+        for statement in m.sql(dialect):
+            conn.execute(statement)
+        conn.execute(
+            f"INSERT INTO schema_migrations (version, name, applied_at) VALUES ({ph}, {ph}, {ph})",
+            (m.version, m.name, time.time()),
+        )
+        applied.append(m.version)
     return applied
 
 
@@ -133,19 +139,7 @@ def apply_sqlite(conn: Any) -> list[int]:
     """Apply what is missing on an autocommit sqlite3 connection (``isolation_level=None``)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(_create_bookkeeping("sqlite"))
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        applied = []
-        for m in MIGRATIONS:
-            if m.version in done:
-                continue
-            for statement in m.sql("sqlite"):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (m.version, m.name, time.time()),
-            )
-            applied.append(m.version)
+        applied = _apply_missing(conn, "sqlite", "?")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
