@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -35,6 +36,19 @@ _TAGS_HEAD = "INSERT INTO usage_tags (request_id, key, value) VALUES "
 def _insert(head: str, width: int, rows: int, conflict: str) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return head + ", ".join([row] * rows) + f" ON CONFLICT ({conflict}) DO NOTHING"
+
+
+def _retry_busy(step: Any, attempts: int = 50) -> None:
+    """Switching to WAL needs a moment of exclusive access and does not wait on the busy timeout:
+    two replicas opening one new ledger at once would otherwise see 'database is locked'."""
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _chunks(n: int, largest: int) -> list[int]:
@@ -73,7 +87,7 @@ class SqliteLedger(SqlLedger):
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not memory:
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _retry_busy(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         self._conn.execute("PRAGMA synchronous = NORMAL")
 
     def write(self, records: Sequence[UsageRecord]) -> None:
