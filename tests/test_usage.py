@@ -47,3 +47,18 @@ def test_usage_rejects_negative_or_inconsistent_counts() -> None:
         Usage(input_tokens=-1)
     with pytest.raises(ValueError, match="reasoning_tokens"):
         Usage(output_tokens=1, reasoning_tokens=2)
+
+
+def test_gemini_tool_use_prompt_tokens_are_input_as_genai_prices_counts_them() -> None:
+    """Gemini reports the prompt of its built-in tools (search, code execution) apart from
+    ``promptTokenCount``; genai-prices bills it as input, and so must we."""
+    import genai_prices
+
+    meta = {"promptTokenCount": 2000, "cachedContentTokenCount": 1500, "toolUsePromptTokenCount": 300,
+            "candidatesTokenCount": 100, "thoughtsTokenCount": 400, "totalTokenCount": 2800}
+    u = Usage.from_gemini(meta)
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens, u.reasoning_tokens) == (800, 1500, 500, 400)
+    theirs = genai_prices.extract_usage({"modelVersion": "gemini-2.5-flash", "usageMetadata": meta}, provider_id="google").usage
+    assert u.prompt_tokens == theirs.input_tokens and u.cache_read_tokens == theirs.cache_read_tokens
+    assert u.output_tokens == theirs.output_tokens
+    assert u.total_tokens == meta["totalTokenCount"]

@@ -91,11 +91,14 @@ class Usage:
 
     @classmethod
     def from_gemini(cls, meta: Mapping[str, Any] | None) -> Usage:
-        """``usageMetadata``: cached tokens are inside promptTokenCount, thoughts are outside candidates."""
+        """``usageMetadata``: cached tokens are inside promptTokenCount, thoughts are outside candidates,
+        and the prompt of built-in tools (search, code execution) is outside promptTokenCount in
+        ``toolUsePromptTokenCount``, billed as input (as genai-prices counts it)."""
         if not meta:
             return cls()
         prompt = _int(meta.get("promptTokenCount"))
         cached = min(_int(meta.get("cachedContentTokenCount")), prompt)
+        prompt += _int(meta.get("toolUsePromptTokenCount"))
         thoughts = _int(meta.get("thoughtsTokenCount"))
         candidates = _int(meta.get("candidatesTokenCount"))
         return cls(
