@@ -10,6 +10,7 @@
     ├── NotFound                      404  not_found_error
     │   └── UnknownModel              404  model_not_found
     ├── RateLimited                   429  rate_limit_error     (carries retry_after)
+    ├── InternalError                 500  api_error            (a bug: an unexpected exception)
     └── UpstreamError                 502  api_error            (the provider failed us)
         ├── UpstreamTimeout           504  timeout
         ├── UpstreamUnavailable       503  overloaded_error     (connection refused / reset)
@@ -106,6 +107,13 @@ class RateLimited(CostopsError):
     def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class InternalError(CostopsError):
+    """What the client sees when costops itself failed: any exception that is not a
+    ``CostopsError`` is turned into this at the request's edge, logged with its traceback."""
+
+    code = "internal_error"
 
 
 class UpstreamError(CostopsError):

@@ -17,19 +17,22 @@ from typing import Any
 import aiohttp
 import orjson
 
+from costops.cache.replay import json_from_sse, sse_from_json
 from costops.config import Config
 from costops.errors import (
     CostopsError,
     Forbidden,
+    InternalError,
     InvalidJSON,
-    MissingModel,
     NotFound,
     Unauthorized,
     UpstreamError,
 )
+from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
 from costops.gateway.resolve import resolve_model
+from costops.gateway.response import ClientResponse, stream_error
 from costops.gateway.stages import Call, Reply, Stage, build_stages
 from costops.ledger.record import UsageRecord
 from costops.money import usd_str
@@ -162,7 +165,7 @@ class Gateway:
         started = time.perf_counter()
         record = UsageRecord(request_id=new_request_id(), ts=self.clock(), endpoint=endpoint, model_requested="")
         ids = [(b"x-costops-request-id", record.request_id.encode())]
-        responded = False
+        out = ClientResponse(send)
         call: Call | None = None
         entered: list[Stage] = []
         try:
@@ -173,9 +176,7 @@ class Gateway:
             # 2. parse only what routing and accounting need; the body's bytes go on as they are
             raw = await read_body(scope, receive, self.config.server.max_body_bytes)
             body = _parse(raw)
-            model = body.get("model")
-            if not isinstance(model, str) or not model:
-                raise MissingModel("the request has no 'model'; name one, e.g. \"model\": \"gpt-4o-mini\"")
+            model = check_fields(body, endpoint)
             record.model_requested = record.model = model
             record.stream = bool(body.get("stream"))
             record.tags, record.user = request_tags(key, header(scope, b"x-costops-tags"), body)
@@ -191,53 +192,24 @@ class Gateway:
                 entered.append(stage)
                 reply = await stage.before(call)
                 if reply is not None:
-                    responded = True
-                    await self._answer_from_stage(call, reply, send, ids, started)
+                    await self._answer_from_stage(call, reply, out, ids, started)
                     return
-            deployment = call.deployment
-            assert deployment is not None
-            record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
-            exchange = make_exchange(api, endpoint, deployment.kind, call.body, call.raw, call.model, record.request_id)
-            # 5. provider call (retries and error mapping live in Upstream)
-            upstream = self.upstreams[deployment.name]
-            client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
-            resp = await upstream.post(
-                exchange.path, exchange.request_body(), upstream.auth_headers(client_credential, client_headers)
-            )
-            # 6. respond, then settle
-            if exchange.stream:
-                responded = True
-                await self._relay(resp, exchange, call, send, ids, started)
-            else:
-                try:
-                    upstream_body = await resp.read()
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    raise UpstreamError(f"{deployment.name}: the response broke off: {exc}") from None
-                finally:
-                    resp.release()
-                record.ttft_ms = (time.perf_counter() - started) * 1000
-                try:
-                    out, usage = exchange.response(upstream_body)
-                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-                    raise UpstreamError(f"{deployment.name}: unreadable response from the provider ({exc})") from None
-                self.settle(record, usage, reported=usage != Usage())
-                if getattr(exchange, "estimated", False) and record.price_source:
-                    record.price_source += "; tokens estimated (the provider reports none)"
-                headers = [*ids, *call.response_headers]
-                if record.priced:
-                    headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
-                call.response_body = out
-                responded = True
-                await respond(send, resp.status, out, headers)
+            # 5. provider call (retries and error mapping live in Upstream), 6. respond and settle
+            await self._attempt(call, scope, client_credential, out, ids, started)
         except CostopsError as error:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
             if call is not None and isinstance(error, UpstreamError):  # adaptive limits honour the provider's hint
                 call.state["upstream_retry_after"] = error.retry_after
-            if not responded:
-                extra = [*ids, *(call.response_headers if call else ())]
-                if error.retry_after is not None:
-                    extra.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
-                await respond(send, error.status, error.render(api), extra)
+            await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
+        except Exception as exc:  # a bug in costops: the client and the books still get the truth
+            log.exception("request %s: costops failed while serving it", record.request_id)
+            error = InternalError(
+                f"costops failed while serving this request ({type(exc).__name__}); "
+                f"the gateway's log has the details under request id {record.request_id}"
+            )
+            record.status, record.error_type = error.status, error.code
+            record.error_message = f"{type(exc).__name__}: {exc}"[:1000]
+            await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
         finally:
             record.latency_ms = (time.perf_counter() - started) * 1000
             if call is not None:
@@ -248,6 +220,70 @@ class Gateway:
                         log.exception("stage %s failed after request %s", stage.name, record.request_id)
             if self.writer is not None:
                 self.writer.submit(record)
+
+    async def _attempt(
+        self,
+        call: Call,
+        scope: Scope,
+        client_credential: str | None,
+        send: Send,
+        ids: list[tuple[bytes, bytes]],
+        started: float,
+    ) -> None:
+        """One provider attempt, answered in the shape the client asked for.
+
+        Whether the answer streams is read from the upstream's content-type, not assumed from the
+        request: a provider that answers a streamed request with JSON (or the reverse) is converted,
+        so the client always gets the kind of response it asked for and the books its usage."""
+        record, deployment = call.record, call.deployment
+        assert deployment is not None
+        record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
+        exchange = make_exchange(call.api, call.endpoint, deployment.kind, call.body, call.raw, call.model, record.request_id)
+        upstream = self.upstreams[deployment.name]
+        client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
+        resp = await upstream.post(
+            exchange.path, exchange.request_body(), upstream.auth_headers(client_credential, client_headers)
+        )
+        upstream_streams = resp.content_type == "text/event-stream"
+        if exchange.stream and upstream_streams:
+            await self._relay(resp, exchange, call, send, ids, started)
+            return
+        try:
+            if upstream_streams:  # asked for JSON, got a stream: fold it into the JSON answer
+                relay = exchange.relay()
+                parts = [relay.feed(chunk) async for chunk in resp.content.iter_any()]
+                parts.append(relay.close())
+                usage = relay.usage
+                folded = json_from_sse(call.api, b"".join(parts), usage)
+                if folded is None:
+                    raise UpstreamError(f"{deployment.name}: the provider's stream ended in an error")
+                out = folded
+            else:
+                upstream_body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamError(f"{deployment.name}: the response broke off: {exc}") from None
+        finally:
+            resp.release()
+        record.ttft_ms = (time.perf_counter() - started) * 1000
+        if not upstream_streams:
+            try:
+                out, usage = exchange.response(upstream_body)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+                raise UpstreamError(f"{deployment.name}: unreadable response from the provider ({exc})") from None
+        self.settle(record, usage, reported=usage != Usage())
+        if getattr(exchange, "estimated", False) and record.price_source:
+            record.price_source += "; tokens estimated (the provider reports none)"
+        headers = [*ids, *call.response_headers]
+        if exchange.stream:  # asked for a stream, got JSON: replay the answer as a well-formed stream
+            options = call.body.get("stream_options") or {}
+            call.response_body = body = sse_from_json(call.api, out, include_usage=bool(options.get("include_usage")))
+            await start_stream(send, resp.status, headers)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        if record.priced:
+            headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
+        call.response_body = out
+        await respond(send, resp.status, out, headers)
 
     async def _answer_from_stage(
         self, call: Call, reply: Reply, send: Send, ids: list[tuple[bytes, bytes]], started: float
@@ -367,12 +403,7 @@ def _control_headers(scope: Scope) -> dict[str, str]:
     return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-costops-")}
 
 
-def _stream_error(api: str, error: CostopsError) -> bytes:
-    from costops.providers.sse import encode_event
-
-    if api == "anthropic":
-        return encode_event(error.anthropic_body(), "error")
-    return encode_event(error.openai_body()) + b"data: [DONE]\n\n"
+_stream_error = stream_error
 
 
 def create_app(config: Config, **kw: Any) -> Gateway:
