@@ -1,0 +1,44 @@
+"""What every part of the gateway benchmark shares: paths, the loopback host, the request bodies.
+
+The measured body is the same for every target in a run. Its user message ends with ``NONCE``;
+with ``--body unique`` (the default) the load generators replace it with a value unique per
+request (run nonce, thread, counter), so a response cache never hits and the stages target
+measures the cache's miss path; ``--body fixed`` sends one identical body (the hit path, for a
+target with a cache). ``temperature`` is 0 so the exact cache considers every request.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS = HERE / ".peers"
+LUA = HERE / "post.lua"
+HOST = "127.0.0.1"
+MODEL = "gpt-4o-mini"
+NONCE = "#NONCE#"
+
+REQUEST = {
+    "model": MODEL,
+    "messages": [
+        {"role": "system", "content": "You are a concise assistant for a cost-ops team."},
+        {"role": "user", "content": f"Give me the three cheapest ways to cut our LLM spend this month. {NONCE}"},
+    ],
+    "max_tokens": 128,
+    "temperature": 0,
+}
+STREAM_REQUEST = {**REQUEST, "stream": True, "stream_options": {"include_usage": True}}
+
+
+def body_bytes(request: dict, nonce: str | None = None) -> bytes:
+    """The request as bytes; ``nonce`` replaces the marker (a probe's own value), else it stays
+    for the load generator to fill."""
+    raw = json.dumps(request)
+    return (raw.replace(NONCE, nonce) if nonce is not None else raw).encode()
+
+
+def log(*a) -> None:
+    print(*a, file=sys.stderr, flush=True)
