@@ -229,12 +229,12 @@ def test_response_with_thinking_text_and_tools() -> None:
     assert choice["message"]["reasoning_content"] == "User wants weather."
     assert [c["id"] for c in choice["message"]["tool_calls"]] == ["toolu_01A", "toolu_01B"]
     assert orjson.loads(choice["message"]["tool_calls"][1]["function"]["arguments"]) == {"city": "Oslo", "unit": "°C"}
-    # cache reads and writes are inside prompt_tokens; cached_tokens counts the reads only
+    # cache reads and writes are inside prompt_tokens; cached_tokens counts the reads, cache_write_tokens the writes
     assert out["usage"] == {
         "prompt_tokens": 7100,
         "completion_tokens": 80,
         "total_tokens": 7180,
-        "prompt_tokens_details": {"cached_tokens": 5000},
+        "prompt_tokens_details": {"cached_tokens": 5000, "cache_write_tokens": 2000, "cache_write_1h_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
@@ -324,7 +324,7 @@ def test_anthropic_stream_to_openai_chunks() -> None:
     assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["prompt_tokens"] == 4025
-    assert chunks[-1]["usage"]["prompt_tokens_details"] == {"cached_tokens": 3000}
+    assert chunks[-1]["usage"]["prompt_tokens_details"] == {"cached_tokens": 3000, "cache_write_tokens": 1000, "cache_write_1h_tokens": 0}
     assert t.usage == Usage(input_tokens=25, cache_read_tokens=3000, cache_write_5m_tokens=1000, output_tokens=42)
 
 

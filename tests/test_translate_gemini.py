@@ -239,7 +239,8 @@ def test_response_with_thoughts_text_and_calls() -> None:
     # thoughts are billed output: inside completion_tokens and reported as reasoning_tokens
     assert out["usage"] == {
         "prompt_tokens": 1500, "completion_tokens": 240, "total_tokens": 1740,
-        "prompt_tokens_details": {"cached_tokens": 1024}, "completion_tokens_details": {"reasoning_tokens": 200},
+        "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 0, "cache_write_1h_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 200},
     }
     assert gemini_to_openai_response(GEMINI_RESPONSE, "m", "chatcmpl-abc")["id"] == "chatcmpl-abc"
 

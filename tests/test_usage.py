@@ -62,3 +62,20 @@ def test_gemini_tool_use_prompt_tokens_are_input_as_genai_prices_counts_them() -
     assert u.prompt_tokens == theirs.input_tokens and u.cache_read_tokens == theirs.cache_read_tokens
     assert u.output_tokens == theirs.output_tokens
     assert u.total_tokens == meta["totalTokenCount"]
+
+
+def test_claude_usage_told_in_openai_counters_keeps_every_kind() -> None:
+    """An OpenAI-format client of a Claude model gets prompt_tokens (cache reads and writes inside,
+    as OpenAI counts) and the details of both; read back, nothing is lost."""
+    billed = {"input_tokens": 20, "cache_read_input_tokens": 3000, "cache_creation_input_tokens": 1500,
+              "cache_creation": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1000}, "output_tokens": 40}
+    u = Usage.from_anthropic(billed)
+    wire = u.to_openai()
+    details = wire["prompt_tokens_details"]
+    assert wire["prompt_tokens"] == 4520 and wire["total_tokens"] == 4560
+    assert (details["cached_tokens"], details["cache_write_tokens"], details["cache_write_1h_tokens"]) == (3000, 1500, 1000)
+    assert wire["prompt_tokens"] - details["cached_tokens"] - details["cache_write_tokens"] == billed["input_tokens"]
+    assert Usage.from_openai(wire) == u
+    # a server's junk (more writes than the prompt holds) never makes a negative count
+    odd = Usage.from_openai({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 50}})
+    assert (odd.input_tokens, odd.cache_read_tokens, odd.cache_write_5m_tokens) == (0, 4, 6)

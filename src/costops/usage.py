@@ -54,7 +54,9 @@ class Usage:
 
     @classmethod
     def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage:
-        """Chat Completions / Embeddings / Responses usage; cached tokens are *inside* prompt_tokens."""
+        """Chat Completions / Embeddings / Responses usage; cached tokens are *inside* prompt_tokens,
+        and so are cache writes where a server reports them (``cache_write_tokens``, as
+        :meth:`to_openai` and OpenAI-compatible routers in front of Claude do)."""
         if not usage:
             return cls()
         prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
@@ -62,10 +64,14 @@ class Usage:
         pdet = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
         cdet = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}
         cached = min(_int(pdet.get("cached_tokens")), prompt)
+        written = min(_int(pdet.get("cache_write_tokens")), prompt - cached)
+        w1h = min(_int(pdet.get("cache_write_1h_tokens")), written)
         reasoning = min(_int(cdet.get("reasoning_tokens")), completion)
         return cls(
-            input_tokens=prompt - cached,
+            input_tokens=prompt - cached - written,
             cache_read_tokens=cached,
+            cache_write_5m_tokens=written - w1h,
+            cache_write_1h_tokens=w1h,
             output_tokens=completion,
             reasoning_tokens=reasoning,
         )
@@ -111,12 +117,20 @@ class Usage:
     # -- back to the wire ------------------------------------------------------------------
 
     def to_openai(self) -> dict[str, Any]:
+        """OpenAI's counters: ``prompt_tokens`` includes cache reads and writes, and the details say
+        how many of each, so a client can price every kind: ``cache_write_tokens`` (the name OpenAI's
+        SDK reads), and ``cache_write_1h_tokens``, the part of them written for an hour (Claude bills
+        those at a higher rate than five-minute writes)."""
         prompt = self.prompt_tokens
         return {
             "prompt_tokens": prompt,
             "completion_tokens": self.output_tokens,
             "total_tokens": prompt + self.output_tokens,
-            "prompt_tokens_details": {"cached_tokens": self.cache_read_tokens},
+            "prompt_tokens_details": {
+                "cached_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens,
+                "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            },
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
 
