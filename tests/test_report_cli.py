@@ -186,3 +186,54 @@ def test_reprice_uses_the_config_files_ledger_when_no_db_is_given(tmp_path: Path
     result = _run(reprice_command, ["--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "1 changed" in result.output
+
+
+def test_reprice_never_makes_a_call_without_reported_usage_free(tmp_path: Path) -> None:
+    """A model with a price, but the provider said nothing of the tokens: repricing has nothing
+    to price, so the row stays unpriced (not $0) and the report says why, apart from the rows a
+    price would fix; a row whose tokens costops counted keeps saying so after a reprice."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    store = open_store(url)
+    store.migrate()
+    none = dict(priced=False, cost=CostBreakdown(), list_cost=CostBreakdown())
+    estimated = "config; tokens estimated (the stream broke off: counted what was delivered)"
+    store.write(
+        [
+            make_record(1, model="gpt-4o-mini", usage=Usage(), price_source="no usage reported by the provider", **none),
+            make_record(2, model="gpt-4o-mini", usage=Usage(), price_source="no usage reported by the provider", **none),
+            make_record(3, model="acme-private-7b", usage=Usage(input_tokens=1000), price_source=None, **none),
+            make_record(4, model="acme-private-7b", usage=Usage(output_tokens=1000), price_source=estimated),
+        ]
+    )
+    store.close()
+    config = tmp_path / "costops.yaml"
+    config.write_text(PRICES)
+
+    before = json.loads(_run(report_command, ["--db", url, "--json"]).output)["unpriced"]
+    assert before["requests"] == 3
+    assert {c["cause"]: c["requests"] for c in before["causes"]} == {"no_usage": 2, "no_price": 1}
+    assert "gpt-4o-mini (2)" in before["message"] and "no token usage" in before["message"]
+    no_price = next(c for c in before["causes"] if c["cause"] == "no_price")
+    assert no_price["models"] == [{"model": "acme-private-7b", "requests": 1}]
+    assert "add a price under `prices:`" in no_price["message"] and "gpt-4o-mini" not in no_price["message"]
+
+    result = _run(reprice_command, ["--db", url, "--config", str(config), "--all"])
+    assert result.exit_code == 0, result.output
+    assert "Re-priced 4 record(s): 2 changed." in result.output
+    assert "No usage reported by the provider: gpt-4o-mini (2)" in result.output
+    assert "Still without a price" not in result.output
+
+    store = open_store(url)
+    records = {r.request_id: r for r in store.iter_records(Filters())}
+    totals = store.totals(Filters())
+    store.close()
+    assert not records["req-1"].priced and records["req-1"].price_source == "no usage reported by the provider"
+    assert totals["unpriced"] == 2
+    assert records["req-3"].priced and records["req-3"].cost.total == Decimal("0.00035")
+    assert records["req-4"].cost.total == Decimal("0.0014")
+    assert records["req-4"].price_source == estimated
+    after = json.loads(_run(report_command, ["--db", url, "--json"]).output)
+    assert after["unpriced"]["requests"] == 2 and [c["cause"] for c in after["unpriced"]["causes"]] == ["no_usage"]
+    assert "add a price" not in after["unpriced"]["message"]
+    table = _run(report_command, ["--db", url]).output
+    assert "no token usage" in table and "gpt-4o-mini (2)" in table

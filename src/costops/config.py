@@ -114,6 +114,10 @@ class LedgerConfig:
     max_buffer: int = 100_000
     """Records held in memory while the store is unreachable; beyond this they spill to disk."""
     spill_path: str | None = None
+    journal: bool = True
+    """Journal each record to a local file before its response ends, so a crash loses no answered call."""
+    journal_dir: str | None = None
+    """Default: beside a SQLite ledger (``costops.db.journal/``), else ``./costops-ledger.journal/``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,13 +198,17 @@ def load_config(
         max_body_bytes=int(server_raw.get("max_body_bytes", DEFAULT_MAX_BODY)),
         admin_key=server_raw.get("admin_key") or env.get("COSTOPS_ADMIN_KEY") or None,
     )
-    ledger_raw = _section(raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path"})
+    ledger_raw = _section(
+        raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path", "journal", "journal_dir"}
+    )
     ledger = LedgerConfig(
         db=db or env.get("COSTOPS_DB") or str(ledger_raw.get("db", DEFAULT_DB)),
         batch_size=int(ledger_raw.get("batch_size", 500)),
         flush_interval_s=float(ledger_raw.get("flush_interval_s", 0.25)),
         max_buffer=int(ledger_raw.get("max_buffer", 100_000)),
         spill_path=ledger_raw.get("spill_path"),
+        journal=_bool(ledger_raw.get("journal", True), "ledger.journal"),
+        journal_dir=ledger_raw.get("journal_dir"),
     )
 
     deployments = [_deployment(d, i) for i, d in enumerate(_list(raw, "deployments"))]
@@ -374,3 +382,9 @@ def _override(raw: Any, where: str) -> PriceOverride:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return PriceOverride(model=str(raw["model"]), provider=raw.get("provider"), table=table)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {value!r} must be true or false")
+    return value

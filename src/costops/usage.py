@@ -13,6 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+NO_USAGE = "no usage reported by the provider"
+"""The ``price_source`` of a call whose provider reported no tokens: unpriced, never free, and
+no price added later can price it (there is nothing to multiply)."""
+ESTIMATED = "tokens estimated"
+"""In a ``price_source``: costops counted these tokens (a broken stream, an API that reports
+none), the provider did not report them. Re-pricing keeps the mark."""
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:

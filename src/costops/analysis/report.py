@@ -23,10 +23,15 @@ from costops.ledger.store import PRICE_COLUMNS, LedgerStore, store_row
 from costops.money import from_nanos, usd_str
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import quote
+from costops.usage import ESTIMATED, NO_USAGE, Usage
 
 BASE_DIMS = ("model", "provider", "tenant", "project", "day")
 MAX_TAG_KEYS = 20
 UNPRICED_HINT = "add a price under `prices:` in the config and run `costops reprice`"
+NO_USAGE_HINT = (
+    "look up their cost on the provider's own bill, and make the deployment report usage "
+    "(an OpenAI-compatible server must return `usage`, in streams when asked with `stream_options.include_usage`)"
+)
 TOKEN_NAMES = {
     "input": "input_tokens",
     "cache_read": "cache_read_tokens",
@@ -116,15 +121,43 @@ def _group(dim: str, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _unpriced(store: LedgerStore, filters: Filters) -> dict[str, Any]:
-    rows = [r for r in store.aggregate(["model"], filters) if r["unpriced"]]
-    rows.sort(key=lambda r: (-r["unpriced"], r["model"] or ""))
-    total = sum(r["unpriced"] for r in rows)
-    names = ", ".join(f"{r['model'] or '(none)'} ({r['unpriced']})" for r in rows)
+    """Unpriced calls by cause, because each has its own remedy: a model with no known price
+    (add one, reprice), or a provider that reported no usage (nothing to price)."""
+    by_cause: dict[str, dict[str | None, int]] = {"no_price": {}, "no_usage": {}}
+    for r in store.aggregate(["model", "price_source"], filters):
+        if r["unpriced"]:
+            models = by_cause["no_usage" if r["price_source"] == NO_USAGE else "no_price"]
+            models[r["model"]] = models.get(r["model"], 0) + r["unpriced"]
+    causes = [_cause(cause, models) for cause, models in by_cause.items() if models]
+    merged: dict[str | None, int] = {}
+    for models in by_cause.values():
+        for model, n in models.items():
+            merged[model] = merged.get(model, 0) + n
     return {
-        "requests": total,
-        "models": [{"model": r["model"], "requests": r["unpriced"]} for r in rows],
-        "message": f"{total} request(s) had no known price and count as $0 here: {names}. To price them, {UNPRICED_HINT}.",
+        "requests": sum(c["requests"] for c in causes),
+        "models": _ranked(merged),
+        "causes": causes,
+        "message": " ".join(c["message"] for c in causes),
     }
+
+
+def _ranked(models: Mapping[str | None, int]) -> list[dict[str, Any]]:
+    ranked = sorted(models.items(), key=lambda m: (-m[1], m[0] or ""))
+    return [{"model": model, "requests": n} for model, n in ranked]
+
+
+def _cause(cause: str, models: Mapping[str | None, int]) -> dict[str, Any]:
+    ranked = _ranked(models)
+    total = sum(models.values())
+    names = ", ".join(f"{m['model'] or '(none)'} ({m['requests']})" for m in ranked)
+    if cause == "no_usage":
+        message = (
+            f"{total} request(s) got no token usage from the provider and count as $0 here: {names}. "
+            f"With no tokens there is nothing to price (`costops reprice` leaves them unpriced): {NO_USAGE_HINT}."
+        )
+    else:
+        message = f"{total} request(s) had no known price and count as $0 here: {names}. To price them, {UNPRICED_HINT}."
+    return {"cause": cause, "requests": total, "models": ranked, "message": message}
 
 
 def _describe(filters: Filters) -> dict[str, Any]:
@@ -149,6 +182,8 @@ class RepriceResult:
     changed: int
     still_unpriced: dict[str, int]
     """Models that still have no price, with how many of their records were examined."""
+    no_usage: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Models of records left unpriced because their provider reported no usage."""
 
 
 def reprice(store: LedgerStore, config: Config, *, unpriced_only: bool = True, batch: int = 500) -> RepriceResult:
@@ -156,14 +191,20 @@ def reprice(store: LedgerStore, config: Config, *, unpriced_only: bool = True, b
 
     Each record is priced at its own timestamp (the price that applied that day) by the same
     :func:`~costops.pricing.quote.quote` the gateway settles calls with; only price columns change.
+    A record whose provider reported no usage has no tokens to price: it stays unpriced, never
+    becomes a $0 call. A record whose tokens costops estimated keeps that mark in its price source.
     """
     catalog = PriceCatalog(config.prices)
     examined = 0
     changed: list[UsageRecord] = []
     n_changed = 0
     still: dict[str, int] = {}
+    no_usage: dict[str, int] = {}
     for record in store.iter_records(Filters(priced=False if unpriced_only else None)):
         examined += 1
+        if not record.priced and record.price_source == NO_USAGE and record.usage == Usage():
+            no_usage[record.model] = no_usage.get(record.model, 0) + 1
+            continue
         deployment = config.deployment(record.deployment) if record.deployment else None
         q = quote(
             catalog,
@@ -175,7 +216,8 @@ def reprice(store: LedgerStore, config: Config, *, unpriced_only: bool = True, b
         )
         if not q.priced:
             still[record.model] = still.get(record.model, 0) + 1
-        new = dataclasses.replace(record, priced=q.priced, price_source=q.source, list_cost=q.list_cost, cost=q.cost)
+        source = _keep_estimate_mark(q.source, record.price_source)
+        new = dataclasses.replace(record, priced=q.priced, price_source=source, list_cost=q.list_cost, cost=q.cost)
         if _price_columns(new) != _price_columns(record):
             changed.append(new)
         if len(changed) >= batch:
@@ -183,7 +225,14 @@ def reprice(store: LedgerStore, config: Config, *, unpriced_only: bool = True, b
             n_changed += len(changed)
             changed = []
     store.update_costs(changed)
-    return RepriceResult(examined, n_changed + len(changed), still)
+    return RepriceResult(examined, n_changed + len(changed), still, no_usage)
+
+
+def _keep_estimate_mark(source: str | None, old: str | None) -> str | None:
+    """The new price source, still saying the tokens were estimated if the old one did."""
+    if not old or (at := old.find(ESTIMATED)) < 0:
+        return source
+    return f"{source}; {old[at:]}" if source else old[at:]
 
 
 def _price_columns(record: UsageRecord) -> tuple[Any, ...]:
@@ -300,5 +349,5 @@ def render_table(report: Mapping[str, Any]) -> str:
             lines += ["", f"By tag {tag}", table((tag, *_GROUP_HEADERS), _group_rows(groups, "value", total))]
     lines += _cache_lines(report)
     if report.get("unpriced"):
-        lines += ["", "! " + report["unpriced"]["message"]]
+        lines += ["", *("! " + cause["message"] for cause in report["unpriced"]["causes"])]
     return "\n".join(lines) + "\n"

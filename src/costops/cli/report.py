@@ -177,6 +177,11 @@ def reprice_command(db: str, config_path: str | None, unpriced_only: bool) -> No
     if result.still_unpriced:
         names = ", ".join(f"{m or '(none)'} ({n})" for m, n in sorted(result.still_unpriced.items()))
         click.echo(f"Still without a price: {names}. Add them under `prices:` in the config and run `costops reprice` again.")
+    if result.no_usage:
+        from costops.analysis.report import NO_USAGE_HINT
+
+        names = ", ".join(f"{m or '(none)'} ({n})" for m, n in sorted(result.no_usage.items()))
+        click.echo(f"No usage reported by the provider: {names}. Left unpriced, not free (no tokens to price); {NO_USAGE_HINT}.")
 
 
 COMMANDS = [report_command, reprice_command]

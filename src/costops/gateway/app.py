@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,7 @@ from costops.gateway.principal import authenticate, credential, request_tags
 from costops.gateway.resolve import resolve_model
 from costops.gateway.response import ClientResponse, stream_error
 from costops.gateway.stages import Call, Reply, Stage, build_stages
+from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.money import usd_str
 from costops.pricing import PriceCatalog
@@ -70,6 +72,7 @@ class Gateway:
         self.clock = clock
         self.store = store
         self.writer: Any = None
+        self.journal: Journal | None = None
         self.upstreams = {d.name: Upstream(d) for d in config.deployments}
         self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
         self.admin_routes: dict[tuple[str, str], Any] = {}
@@ -138,12 +141,15 @@ class Gateway:
             self.store = open_store(self.config.ledger.db)
         await asyncio.to_thread(self.store.migrate)
         ledger = self.config.ledger
+        directory = default_directory(self.store, ledger.journal_dir) if ledger.journal else None
+        self.journal = Journal(directory) if directory else None
         self.writer = LedgerWriter(
             self.store,
             batch_size=ledger.batch_size,
             flush_interval_s=ledger.flush_interval_s,
             max_buffer=ledger.max_buffer,
             spill_path=ledger.spill_path,
+            journal=self.journal,
         )
         await self.writer.start()
         for stage in self.stages:
@@ -165,7 +171,7 @@ class Gateway:
         started = time.perf_counter()
         record = UsageRecord(request_id=new_request_id(), ts=self.clock(), endpoint=endpoint, model_requested="")
         ids = [(b"x-costops-request-id", record.request_id.encode())]
-        out = ClientResponse(send)
+        out = ClientResponse(send, partial(self.journal.append, record) if self.journal is not None else None)
         call: Call | None = None
         entered: list[Stage] = []
         try:
@@ -337,11 +343,12 @@ class Gateway:
             tail = _stream_error(call.api, error)
         finally:
             resp.release()
+        # settled before the last byte: the record is complete (and journaled) when the client has it all
+        self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         if captured is not None and record.status < 400:
             captured.append(tail)
             call.response_body = b"".join(captured)
-        self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
 
     def _resolve(self, model: str) -> tuple[Any, str]:
         """``resolve_model`` memoized: the config is immutable, so a model's route never changes."""

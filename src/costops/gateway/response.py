@@ -7,16 +7,22 @@ event) or after the last byte (nothing more to say). The request's edge asks thi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from costops.errors import CostopsError
 from costops.gateway.http import Message, Send, respond
 from costops.providers.sse import encode_event
 
 
 class ClientResponse:
-    __slots__ = ("_send", "started", "ended", "streaming")
+    """``before_end`` runs just before the response's last byte is handed over: the gateway journals
+    the call's record there, so an answer the client has is never missing from the books."""
 
-    def __init__(self, send: Send) -> None:
+    __slots__ = ("_send", "_before_end", "started", "ended", "streaming")
+
+    def __init__(self, send: Send, before_end: Callable[[], None] | None = None) -> None:
         self._send = send
+        self._before_end = before_end
         self.started = False
         self.ended = False
         self.streaming = False
@@ -25,8 +31,10 @@ class ClientResponse:
         if message["type"] == "http.response.start":
             self.started = True
             self.streaming = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in message["headers"])
-        elif not message.get("more_body", False):
+        elif not message.get("more_body", False) and not self.ended:
             self.ended = True
+            if self._before_end is not None:
+                self._before_end()
         await self._send(message)
 
     async def fail(self, api: str, error: CostopsError, headers: list[tuple[bytes, bytes]]) -> None:

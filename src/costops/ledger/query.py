@@ -56,6 +56,7 @@ DIMENSIONS: dict[str, str] = {
     "status": "u.status",
     "service_tier": "u.service_tier",
     "cache": "u.cache",
+    "price_source": "u.price_source",
     "day": "",  # per dialect
 }
 """Group-by names and their columns; ``tag:<name>`` is accepted besides these."""

@@ -12,6 +12,9 @@
    the same way.
 4. ``close()`` writes everything before it returns; if the store still refuses after
    ``close_timeout_s``, what is left goes to the spill file, so nothing is ever dropped.
+5. With a :class:`~costops.ledger.journal.Journal`, what a crashed process journaled is queued at
+   ``start()``, and each record's journaled copy is released once the store (or the fsync'd
+   spill file) holds it: memory is no longer the only copy of an answered call.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from costops.ledger.journal import Journal
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import LedgerStore
 from costops.pricing import CostBreakdown
@@ -126,8 +130,10 @@ class LedgerWriter:
         retry_base_s: float = 0.1,
         retry_max_s: float = 5.0,
         close_timeout_s: float = 10.0,
+        journal: Journal | None = None,
     ) -> None:
         self.store = store
+        self.journal = journal
         self.batch_size = max(1, batch_size)
         self.flush_interval_s = flush_interval_s
         self.max_buffer = max(1, max_buffer)
@@ -188,6 +194,9 @@ class LedgerWriter:
         self._spill_offset = 0
         if self._spilled_in_file:
             log.warning("ledger: replaying %d records from %s", self._spilled_in_file, self.spill_path)
+        if self.journal is not None:
+            for record in await asyncio.to_thread(self.journal.recover):
+                self.submit(record)
         self._closing = False
         self._task = asyncio.create_task(self._run(), name="costops-ledger-writer")
 
@@ -266,6 +275,8 @@ class LedgerWriter:
         for _ in batch:
             self._buffer.popleft()
             self._submitted.popleft()
+        if self.journal is not None:
+            self.journal.done(batch)
         return True
 
     async def _store(self, batch: list[UsageRecord]) -> bool:
@@ -291,6 +302,8 @@ class LedgerWriter:
             log.error("ledger: %s", self._last_error)
             return False
         self._spilled_in_file += len(records)
+        if self.journal is not None:
+            self.journal.done(records)
         return True
 
     async def _spill_all(self) -> None:
