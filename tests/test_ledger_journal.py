@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
@@ -90,7 +91,7 @@ def _load(url: str, stop: threading.Event, answered: list[str], threads: int = 8
                     "stream": i % 2 == 0}
             try:
                 reply = rawhttp.post(f"{url}/v1/chat/completions", orjson.dumps(body), timeout=5)
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 continue  # the server died mid-call: this answer was never received
             if reply.status == 200 and (not body["stream"] or b"[DONE]" in reply.body):
                 answered.append(reply.headers["x-costops-request-id"])
