@@ -27,10 +27,32 @@ from costops.cache.tiers import Entry, MemoryTier, RedisTier, Selector
 from costops.config import Config
 from costops.errors import BadRequest
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
+from costops.gateway.openapi import admin_doc
 from costops.gateway.stages import Call, Reply
 
 log = logging.getLogger("costops.cache")
 STATE = "exact"
+SELECTOR_SCHEMA = {
+    "type": "object",
+    "description": "What to drop; {\"pattern\": \"*\"} drops everything. Give namespace or tenant, not both.",
+    "properties": {
+        "namespace": {"type": ["string", "null"], "description": "tenant:<tenant> or shared:<name>"},
+        "tenant": {"type": ["string", "null"]},
+        "model": {"type": ["string", "null"], "description": "A model name or glob, e.g. gpt-4o*"},
+        "pattern": {"type": ["string", "null"], "description": "A glob over the whole key namespace|model|hash; * is all"},
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+INVALIDATED_SCHEMA = {
+    "type": "object",
+    "required": ["invalidated", "removed"],
+    "properties": {
+        "invalidated": {"type": "object"},
+        "removed": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "Entries removed per cache tier: l1, l2, semantic"},
+    },
+}
 
 
 class ExactCacheStage:
@@ -176,9 +198,13 @@ class ExactCacheStage:
             removed["semantic"] = await other(selector)
         return removed
 
+    @admin_doc("Exact cache counters: hits, misses, entries, bytes",
+               response={"type": "object", "required": ["exact"], "properties": {"exact": {"type": "object"}}})
     async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
         await respond(send, 200, orjson.dumps({"exact": self.stats()}))
 
+    @admin_doc("Drop cache entries (exact and semantic, on every replica)",
+               request=SELECTOR_SCHEMA, response=INVALIDATED_SCHEMA, errors=(400, 413))
     async def admin_invalidate(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = await read_body(scope, receive, 64 * 1024)
         selector = parse_selector(raw)

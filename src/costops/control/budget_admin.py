@@ -25,11 +25,54 @@ from costops.config import ConfigError
 from costops.control.budget_spec import parse_budget
 from costops.errors import BadRequest, CostopsError, NotFound
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
+from costops.gateway.openapi import Param, admin_doc
 
 if TYPE_CHECKING:
     from costops.control.budgets import BudgetsStage
 
 MAX_BODY = 64 * 1024
+
+_TEXT = {"type": ["string", "number"]}
+BUDGET_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "pattern": "^[^ /{}:]+$"},
+    "limit_usd": {"type": ["number", "string"], "description": "USD per window, zero or more"},
+    "scope": {"description": "'global' or e.g. {tenant: acme} or {tag: {feature: search}}", "oneOf": [
+        {"const": "global"},
+        {"type": "object", "additionalProperties": False, "properties": {
+            **{k: _TEXT for k in ("tenant", "team", "project", "key", "user", "model", "provider", "deployment")},
+            "tag": {"type": "object", "additionalProperties": _TEXT},
+        }},
+    ]},
+    "window": {"enum": ["daily", "weekly", "monthly", "rolling", "fixed"]},
+    "timezone": {"type": "string", "description": "IANA time zone, e.g. Europe/Berlin"},
+    "days": {"type": "integer", "minimum": 1, "description": "window: rolling only"},
+    "start": {"type": ["string", "number"], "description": "window: fixed only; ISO date or Unix time"},
+    "end": {"type": ["string", "number"], "description": "window: fixed only; after start"},
+    "thresholds": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 100}},
+    "downgrade": {"description": "'default', or a map of model to cheaper model",
+                  "oneOf": [{"type": "boolean"}, {"const": "default"}, {"type": "object", "additionalProperties": {"type": "string"}}]},
+    "downgrade_at": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+    "hard": {"type": "boolean"},
+    "pace": {"oneOf": [{"type": "boolean"}, {"type": "object", "additionalProperties": False,
+                                             "properties": {"burst_pct": {"type": "number", "minimum": 0, "maximum": 100}}}]},
+}
+"""One budget as the config file writes it (``budget_spec.parse_budget`` has the last word)."""
+BUDGET_SCHEMA = {"type": "object", "required": ["name", "limit_usd"], "properties": BUDGET_FIELDS,
+                 "additionalProperties": False}
+CHANGE_SCHEMA = {"type": "object", "properties": BUDGET_FIELDS, "additionalProperties": False}
+ROW_SCHEMA = {
+    "type": "object",
+    "required": ["name", "scope", "window", "limit_usd", "hard", "active", "spent_usd", "reserved_usd"],
+    "properties": {
+        "name": {"type": "string"}, "scope": {"type": "object"}, "scope_text": {"type": "string"},
+        "window": {"type": "string"}, "limit_usd": {"type": "string"}, "hard": {"type": "boolean"},
+        "active": {"type": "boolean"}, "spent_usd": {"type": "string"}, "reserved_usd": {"type": "string"},
+        "forecast_usd": {"type": "string"}, "pct": {"type": "number"}, "resets_at": {"type": ["string", "null"]},
+        "definition": {"type": "object"},
+    },
+}
+"""A budget's status, as GET /admin/budgets/status lists it."""
+NAME = Param("name", "The budget's name (or \"name\" in the body)")
 
 
 class Conflict(CostopsError):
@@ -68,28 +111,39 @@ def admin_routes(stage: BudgetsStage) -> dict[tuple[str, str], Any]:
         rows = monitor.public(await monitor.status(stage))
         await respond(send, status, orjson.dumps(next(r for r in rows if r["name"] == budget.name)))
 
+    @admin_doc("Every budget: its definition and its status", response={
+        "type": "object", "required": ["budgets"], "properties": {"budgets": {"type": "array", "items": ROW_SCHEMA}}})
     async def list_budgets(scope: Scope, receive: Receive, send: Send) -> None:
         rows = monitor.public(await monitor.status(stage))
         for row in rows:
             row["definition"] = dict(stage.budgets[row["name"]].raw)
         await respond(send, 200, orjson.dumps({"budgets": rows}))
 
+    @admin_doc("Budget status: spent, reserved, limit, forecast, reset; the last alerts", response={
+        "type": "object", "required": ["now", "budgets", "alerts"], "properties": {
+            "now": {"type": "number"}, "budgets": {"type": "array", "items": ROW_SCHEMA},
+            "alerts": {"type": "array", "items": {"type": "object"}}}})
     async def status(scope: Scope, receive: Receive, send: Send) -> None:
         rows = monitor.public(await monitor.status(stage))
         await respond(send, 200, orjson.dumps({"now": stage.clock(), "budgets": rows,
                                                "alerts": [a.payload() for a in stage.alerts.sent[-20:]]}))
 
+    @admin_doc("Create a budget", request=BUDGET_SCHEMA, response=ROW_SCHEMA, status=201, errors=(400, 409, 413))
     async def create(scope: Scope, receive: Receive, send: Send) -> None:
         data = await body_of(scope, receive)
         if data.get("name") in stage.budgets:
             raise Conflict(f"budget {data['name']!r} exists; change it with PUT or PATCH /admin/budgets?name={data['name']}")
         await save(data, status=201, send=send)
 
+    @admin_doc("Replace (or create) a budget", request=CHANGE_SCHEMA, response=ROW_SCHEMA, query=(NAME,),
+               errors=(400, 413))
     async def replace(scope: Scope, receive: Receive, send: Send) -> None:
         data = await body_of(scope, receive)
         data["name"] = name_of(scope, data)
         await save(data, status=200, send=send)
 
+    @admin_doc("Change some fields of a budget", request=CHANGE_SCHEMA, response=ROW_SCHEMA, query=(NAME,),
+               errors=(400, 404, 413))
     async def patch(scope: Scope, receive: Receive, send: Send) -> None:
         data = await body_of(scope, receive)
         name = name_of(scope, data)
@@ -98,6 +152,8 @@ def admin_routes(stage: BudgetsStage) -> dict[tuple[str, str], Any]:
         merged = {**stage.budgets[name].raw, **data, "name": name}
         await save(merged, status=200, send=send)
 
+    @admin_doc("Remove a budget", query=(Param("name", "The budget's name", required=True),), errors=(400, 404),
+               response={"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "string"}}})
     async def delete(scope: Scope, receive: Receive, send: Send) -> None:
         name = name_of(scope, {})
         if name not in stage.budgets:

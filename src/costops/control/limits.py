@@ -47,10 +47,11 @@ from costops.control.adaptive import (
 from costops.control.bucket import ADMITTED, LocalBuckets, Plan, Slots, Verdict
 from costops.control.bucket_redis import RedisBuckets
 from costops.control.bucket_rules import parse_limits, plan_for
-from costops.control.estimate import input_tokens, output_tokens
+from costops.control.estimate import call_input_tokens, output_tokens
 from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
+from costops.gateway.openapi import admin_doc
 from costops.gateway.stages import Call, Reply
 
 log = logging.getLogger("costops.limits")
@@ -225,7 +226,7 @@ class LimitsStage:
         """Prompt tokens counted exactly (estimated for families without an offline tokenizer)
         plus the most the reply may use: the request's cap or the configured default."""
         body, default = call.body, self.settings.default_output_tokens
-        return input_tokens(call.api, call.endpoint, body, call.model) + output_tokens(
+        return call_input_tokens(call) + output_tokens(
             call.api, call.endpoint, body, default
         )
 
@@ -340,6 +341,13 @@ class LimitsStage:
             queue = {"depth": len(self.queue), "max_size": self.queue.config.max_size, "by_limit": self.queue.depth()}
         return {"backend": "redis" if shared else "local", "limits": rows, "queue": queue, "deployments": deployments}
 
+    @admin_doc("Rate limits now: each bucket's level, concurrency in use, the queue, provider backoff",
+               response={"type": "object", "required": ["backend", "limits", "queue", "deployments"], "properties": {
+                   "backend": {"enum": ["local", "redis"]},
+                   "limits": {"type": "array", "items": {"type": "object", "required": ["limit", "label", "capacity"]}},
+                   "queue": {"type": ["object", "null"]},
+                   "deployments": {"type": "object"},
+               }})
     async def status_route(self, scope: Any, receive: Any, send: Any) -> None:
         await respond(send, 200, orjson.dumps(await self.status()))
 

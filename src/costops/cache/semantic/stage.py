@@ -31,9 +31,11 @@ from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, SemanticIndex
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
+from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
 from costops.cache.tiers import Selector
 from costops.config import Config
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
+from costops.gateway.openapi import admin_doc
 from costops.gateway.stages import Call, Reply
 from costops.usage import Usage
 
@@ -204,6 +206,8 @@ class SemanticCacheStage:
                 "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
                 "threshold": self.cfg.threshold, "embedder": self.embedder.name}
 
+    @admin_doc("Semantic cache counters: hits, misses, entries, threshold",
+               response={"type": "object", "required": ["hits", "misses", "entries"]})
     async def admin_stats(self, scope: Scope, receive: Receive, send: Send) -> None:
         await respond(send, 200, orjson.dumps(self.stats()))
 
@@ -214,6 +218,8 @@ class SemanticCacheStage:
             await self.shared.publish_invalidation(selector)
         return removed
 
+    @admin_doc("Drop semantic cache entries (on every replica)",
+               request=SELECTOR_SCHEMA, response=INVALIDATED_SCHEMA, errors=(400, 413))
     async def admin_invalidate(self, scope: Scope, receive: Receive, send: Send) -> None:
         from costops.cache.stage import parse_selector
 
