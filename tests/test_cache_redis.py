@@ -20,6 +20,7 @@ def replicas(make_gateway):
 redis: {{url: "redis://127.0.0.1:6379/0"}}
 keys: [{{id: k, key: sk-r, tenant: {tenant}}}]
 cache: {{exact: {{default_ttl_s: 60}}}}
+server: {{admin_key: adm}}
 """
     return make_gateway(config), make_gateway(config)
 
@@ -49,7 +50,7 @@ def test_invalidation_on_one_replica_clears_both(replicas) -> None:
     ask(a)
     ask(b)  # now in B's L1 too
     tenant = b.gateway.config.keys[0].tenant
-    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"tenant": tenant})
+    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"tenant": tenant}, headers={"authorization": "Bearer adm"})
     assert resp.status == 200 and resp.json()["removed"] == {"l1": 1, "l2": 1}
     deadline = time.monotonic() + 3
     while len(stage(b).l1) and time.monotonic() < deadline:  # the message travels by pub/sub

@@ -13,6 +13,8 @@ import pytest
 from tests import rawhttp
 from tests.replicas import Replica, redis_or_skip
 
+ADMIN = {"authorization": "Bearer adm"}
+
 
 def _pair(simulator, tmp_path_factory, cache: str) -> Iterator[tuple[Replica, Replica]]:
     """Two replicas; ``replica.key`` is the virtual key of the test's own tenant."""
@@ -23,6 +25,7 @@ def _pair(simulator, tmp_path_factory, cache: str) -> Iterator[tuple[Replica, Re
     config.write_text(
         f"redis: {{url: '{url}'}}\n"
         f"keys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
+        "server: {admin_key: adm}\n"  # mutating admin calls need a key even on loopback
         f"cache: {cache.replace('RUN', run)}\n"
     )
     a = Replica(config, simulator.url, tmp, 0, db=f"sqlite:///{tmp}/a.db")
@@ -84,7 +87,7 @@ def test_invalidation_on_one_process_clears_the_other(pair) -> None:
     a, b = pair
     ask(a, "How do I export my data?")
     eventually(b, "How do I export my data?", "exact")
-    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"})
+    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"}, headers=ADMIN)
     assert resp.status == 200, resp.body
     eventually(b, "How do I export my data?", "miss")
 
@@ -99,6 +102,6 @@ def test_one_invalidation_clears_both_caches_in_both_processes(both_pair) -> Non
     ask(a, "How do I rotate my API key?")
     eventually(b, "How do I rotate my API key?", "exact")
     eventually(b, "How can I rotate my API key?", "semantic")
-    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"})
+    resp = rawhttp.post(f"{a.url}/admin/cache/invalidate", json={"pattern": "*"}, headers=ADMIN)
     assert resp.status == 200 and resp.json()["removed"]["semantic"] >= 1, resp.body
     eventually(b, "How can I rotate my API key?", "miss")

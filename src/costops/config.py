@@ -127,6 +127,27 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     admin_key: str | None = None
     """Required as a bearer token by ``/admin/*`` (env ``COSTOPS_ADMIN_KEY``)."""
+    max_header_bytes: int = 64 * 1024
+    """Request line plus headers; more is answered 431 before the parser sees it (its cost grows
+    with the square of a header's size)."""
+    header_timeout_s: float = 10.0
+    """From a connection's first byte (or its opening) to the end of the headers: slowloris."""
+    body_timeout_s: float = 60.0
+    """From the end of the headers to the end of the body."""
+    max_connections: int = 1000
+    """Open client connections; more are answered 503 at once. ``costops serve`` raises the file
+    descriptor limit to fit, or lowers this to what the limit allows."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins (``https://app.example.com``) that may call the gateway; any other page's
+    request (one that sends ``Origin``) is refused, except the gateway's own origin."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names accepted besides the bound address and localhost (DNS rebinding). Checked
+    on a loopback gateway always, on others when set."""
+    unauthenticated_rows_per_s: float = 10.0
+    """Ledger rows for refused keys per second; the rest are only counted (``/health``)."""
+    admin_token: str | None = None
+    """Not a setting: the per-start token ``costops serve`` makes when no ``admin_key`` is set;
+    mutating admin calls on loopback need it."""
 
     @property
     def loopback(self) -> bool:
@@ -191,13 +212,7 @@ def load_config(
         raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", "redis", *STAGE_SECTIONS}, ""
     )
 
-    server_raw = _section(raw, "server", {"host", "port", "max_body_bytes", "admin_key"})
-    server = ServerConfig(
-        host=host or str(server_raw.get("host", "127.0.0.1")),
-        port=int(port if port is not None else server_raw.get("port", env.get("COSTOPS_PORT", 4000))),
-        max_body_bytes=int(server_raw.get("max_body_bytes", DEFAULT_MAX_BODY)),
-        admin_key=server_raw.get("admin_key") or env.get("COSTOPS_ADMIN_KEY") or None,
-    )
+    server = _server(raw, env, host, port)
     ledger_raw = _section(
         raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path", "journal", "journal_dir"}
     )
@@ -247,6 +262,50 @@ def load_config(
     ):
         raise ConfigError(f"redis.url: {redis_url!r} is not a redis:// URL, e.g. redis: {{url: redis://127.0.0.1:6379/0}}")
     return Config(server, ledger, tuple(deployments), dict(aliases), keys, tuple(prices), sections, redis_url)
+
+
+_SERVER_KEYS = {
+    "host", "port", "max_body_bytes", "admin_key", "max_header_bytes", "header_timeout_s", "body_timeout_s",
+    "max_connections", "allowed_origins", "allowed_hosts", "unauthenticated_rows_per_s",
+}
+
+
+def _server(raw: Mapping[str, Any], env: Mapping[str, str], host: str | None, port: int | None) -> ServerConfig:
+    section = _section(raw, "server", _SERVER_KEYS)
+    defaults = ServerConfig()
+
+    def positive(name: str, cast: type[int] | type[float]) -> Any:
+        value = section.get(name, getattr(defaults, name))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or cast(value) != value:
+            kind = "a whole number" if cast is int else "a number"
+            raise ConfigError(f"server.{name}: {value!r} must be {kind} above 0, e.g. {getattr(defaults, name)}")
+        return cast(value)
+
+    def names(name: str, example: str) -> tuple[str, ...]:
+        value = section.get(name) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"server.{name}: must be a list of strings, e.g. [{example}]")
+        return tuple(v.strip().lower().rstrip("/") for v in value)
+
+    origins = names("allowed_origins", "https://app.example.com")
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ConfigError(f"server.allowed_origins: {origin!r} is not an origin: scheme://host[:port], e.g. https://app.example.com")
+    return ServerConfig(
+        host=host or str(section.get("host", "127.0.0.1")),
+        port=int(port if port is not None else section.get("port", env.get("COSTOPS_PORT", 4000))),
+        max_body_bytes=int(section.get("max_body_bytes", DEFAULT_MAX_BODY)),
+        admin_key=section.get("admin_key") or env.get("COSTOPS_ADMIN_KEY") or None,
+        max_header_bytes=positive("max_header_bytes", int),
+        header_timeout_s=positive("header_timeout_s", float),
+        body_timeout_s=positive("body_timeout_s", float),
+        max_connections=positive("max_connections", int),
+        allowed_origins=origins,
+        allowed_hosts=names("allowed_hosts", "gateway.internal"),
+        unauthenticated_rows_per_s=positive("unauthenticated_rows_per_s", float),
+    )
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -4,12 +4,17 @@
     ├── BadRequest                    400  invalid_request_error
     │   ├── InvalidJSON               400
     │   ├── MissingModel              400
-    │   └── BodyTooLarge              413
+    │   ├── MethodNotAllowed          405                       (carries the Allow list)
+    │   ├── RequestTimeout            408  request_timeout      (headers or body too slow)
+    │   ├── BodyTooLarge              413
+    │   └── HeadersTooLarge           431
     ├── Unauthorized                  401  authentication_error
     ├── Forbidden                     403  permission_error
     ├── NotFound                      404  not_found_error
     │   └── UnknownModel              404  model_not_found
     ├── RateLimited                   429  rate_limit_error     (carries retry_after)
+    ├── ClientDisconnected            499  (never sent: recorded, the client has gone)
+    ├── ServerBusy                    503  overloaded_error     (over server.max_connections)
     ├── InternalError                 500  api_error            (a bug: an unexpected exception)
     └── UpstreamError                 502  api_error            (the provider failed us)
         ├── UpstreamTimeout           504  timeout
@@ -51,7 +56,10 @@ class CostopsError(Exception):
             401: "authentication_error",
             403: "permission_error",
             404: "not_found_error",
+            405: "invalid_request_error",
+            408: "invalid_request_error",
             413: "request_too_large",
+            431: "request_too_large",
             429: "rate_limit_error",
             529: "overloaded_error",
         }.get(self.status, "api_error")
@@ -77,6 +85,40 @@ class MissingModel(BadRequest):
 class BodyTooLarge(BadRequest):
     status = 413
     code = "request_too_large"
+
+
+class MethodNotAllowed(BadRequest):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class RequestTimeout(BadRequest):
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(BadRequest):
+    status = 431
+    code = "request_header_fields_too_large"
+
+
+class ClientDisconnected(CostopsError):
+    """The client went away before its request was whole: nothing is forwarded or billed, and
+    the ledger row says so (499, nginx's code for it; no response can reach the client)."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_disconnected"
+
+
+class ServerBusy(CostopsError):
+    status = 503
+    type = "overloaded_error"
+    code = "server_busy"
 
 
 class Unauthorized(CostopsError):

@@ -1,15 +1,27 @@
 """Run an ASGI app on uvicorn: in the foreground (``costops serve``) or on a background thread
-(the demo, the tests, the benchmarks), always on a real socket so clients speak real HTTP."""
+(the demo, the tests, the benchmarks), always on a real socket so clients speak real HTTP.
+
+Every server speaks through :mod:`costops.guarded_http` (header cap, read timeouts, connection
+cap). An app with an ``edge`` (the gateway) brings its own limits and counters from its
+``server:`` settings; others (the simulator) get the defaults without a connection cap.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+from costops.guarded_http import EdgeCounters, EdgeLimits, guarded_protocol
+
+log = logging.getLogger("costops.serving")
+FD_RESERVE = 128
+"""Descriptors kept for what is not a client connection: the ledger, Redis, logs, the journal."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,13 +39,45 @@ def _loop() -> str:
         return "asyncio"
 
 
+def fds_needed(max_connections: int) -> int:
+    """Each client connection may hold one upstream connection too."""
+    return 2 * max_connections + FD_RESERVE
+
+
+def fit_fd_limit(max_connections: int, rlimit: Any = None) -> int:
+    """Raise the soft file-descriptor limit so ``max_connections`` fit (up to the hard limit) and
+    return the connection cap that does fit: past the limit ``accept()`` fails and every
+    connection suffers, so the cap must stay below it."""
+    if rlimit is None:
+        try:
+            import resource as rlimit
+        except ImportError:  # pragma: no cover - Windows
+            return max_connections
+    soft, hard = rlimit.getrlimit(rlimit.RLIMIT_NOFILE)
+    need = fds_needed(max_connections)
+    if soft != rlimit.RLIM_INFINITY and soft < need:
+        target = need if hard == rlimit.RLIM_INFINITY else min(need, hard)
+        try:
+            rlimit.setrlimit(rlimit.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %s to %s: %s", soft, target, exc)
+    if soft != rlimit.RLIM_INFINITY and soft < need:
+        return max(1, (soft - FD_RESERVE) // 2)
+    return max_connections
+
+
 def uvicorn_config(app: Any, host: str, port: int, **kw: Any) -> uvicorn.Config:
+    edge = getattr(app, "edge", None)
+    limits: EdgeLimits = getattr(edge, "limits", None) or EdgeLimits()
+    counters: EdgeCounters = getattr(edge, "transport", None) or EdgeCounters()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop=_loop(),
-        http="httptools",
+        http=guarded_protocol(limits, counters),
+        ws="none",
         lifespan="on",
         access_log=False,
         log_level=kw.pop("log_level", "warning"),

@@ -25,10 +25,9 @@ from costops.errors import (
     Forbidden,
     InternalError,
     InvalidJSON,
-    NotFound,
-    Unauthorized,
     UpstreamError,
 )
+from costops.gateway import edge
 from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
@@ -67,6 +66,7 @@ class Gateway:
         stages: list[Stage] | None = None,
     ) -> None:
         self.config = config
+        self.edge = edge.Edge(config.server)
         self.catalog = catalog or PriceCatalog(config.prices)
         self.pricer = Pricer(self.catalog)
         self.clock = clock
@@ -85,19 +85,29 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            refused, cross_origin = self.edge.screen(scope)  # browsers and DNS rebinding: see gateway/edge.py
+            if refused is not None:
+                await respond(send, refused.status, refused.render(edge.api_of(scope["path"])))
+                return
+            if cross_origin is not None:
+                if scope["method"] == "OPTIONS" and header(scope, b"access-control-request-method"):
+                    methods = [m for m, p in self.route_table() if p == scope["path"]]
+                    requested = header(scope, b"access-control-request-headers")
+                    await respond(send, 204, b"", edge.preflight_headers(cross_origin, methods, requested))
+                    return
+                send = edge.cors_send(send, cross_origin)
             route = ROUTES.get((scope["method"], scope["path"]))
             if route is not None:
                 await self.call(scope, receive, send, *route)
             elif scope["path"].startswith("/admin/"):
                 await self.admin(scope, receive, send)
-            elif scope["path"] == "/health":
+            elif scope["path"] == "/health" and scope["method"] in edge.READ_METHODS:
                 await respond(send, 200, self.health())
-            elif scope["method"] == "GET" and scope["path"] in ("/v1/models", "/models"):
+            elif scope["method"] in edge.READ_METHODS and scope["path"] in ("/v1/models", "/models"):
                 await respond(send, 200, self.models())
             else:
-                api = "anthropic" if scope["path"].startswith("/v1/messages") else "openai"
-                error = NotFound(f"no route {scope['method']} {scope['path']}; see GET /v1/models and the README")
-                await respond(send, error.status, error.render(api))
+                error = edge.no_route(scope["method"], scope["path"], self.route_table())
+                await respond(send, error.status, error.render(edge.api_of(scope["path"])), edge.error_headers(error))
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
 
@@ -105,18 +115,20 @@ class Gateway:
         """Admin API of the stages (cache invalidation, budgets...), behind ``server.admin_key``."""
         handler = self.admin_routes.get((scope["method"], scope["path"]))
         try:
-            admin_key = self.config.server.admin_key
-            if admin_key:
-                given = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), None)
-                if given != admin_key:
-                    raise Unauthorized("admin API: send the admin key (server.admin_key) as 'Authorization: Bearer <key>'")
-            elif not self.config.server.loopback:
-                raise Forbidden("admin API: set server.admin_key to use it on a gateway reachable from other machines")
+            given = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), None)
+            refused = edge.admin_refusal(self.config.server, scope["method"], given)
+            if refused is not None:
+                raise refused
             if handler is None:
-                raise NotFound(f"no admin route {scope['method']} {scope['path']}")
+                raise edge.no_route(scope["method"], scope["path"], self.admin_routes)
             await handler(scope, receive, send)
         except CostopsError as error:
-            await respond(send, error.status, error.render("openai"))
+            await respond(send, error.status, error.render("openai"), edge.error_headers(error))
+
+    def route_table(self) -> list[tuple[str, str]]:
+        """Every (method, path) the gateway answers: for 405's Allow and CORS preflights."""
+        small = [(m, p) for p in ("/health", "/v1/models", "/models") for m in sorted(edge.READ_METHODS)]
+        return [*ROUTES, *self.admin_routes, *small, ("GET", "/openapi.json")]
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -224,7 +236,7 @@ class Gateway:
                         await stage.after(call)
                     except Exception:  # a stage's bookkeeping must never lose the ledger record
                         log.exception("stage %s failed after request %s", stage.name, record.request_id)
-            if self.writer is not None:
+            if self.writer is not None and self.edge.keep_row(record.status):  # refused keys: rate-limited rows
                 self.writer.submit(record)
 
     async def _attempt(
@@ -375,7 +387,7 @@ class Gateway:
     def health(self) -> bytes:
         ledger = self.writer.status() if self.writer is not None else {"pending": 0, "behind": False}
         status = "degraded" if ledger.get("behind") else "ok"
-        return orjson.dumps({"status": status, "ledger": ledger}, default=str)
+        return orjson.dumps({"status": status, "ledger": ledger, "edge": self.edge.status()}, default=str)
 
     def models(self) -> bytes:
         if self._models_body is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from costops.errors import BodyTooLarge
+from costops.errors import BodyTooLarge, ClientDisconnected, RequestTimeout
+from costops.guarded_http import BODY_TIMED_OUT
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,7 +26,10 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refused early when it is over ``limit`` bytes."""
+    """The whole request body, refused early when it is over ``limit`` bytes.
+
+    A disconnect before the last chunk is an error, never the end of the body: a truncated
+    request that still parses as JSON must not be forwarded and billed."""
     declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body is {declared} bytes; the limit is {limit} (server.max_body_bytes)")
@@ -34,7 +38,10 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            timed_out = scope.get(BODY_TIMED_OUT)
+            if timed_out is not None:
+                raise RequestTimeout(f"the request body did not arrive within {timed_out:g} s (server.body_timeout_s)")
+            raise ClientDisconnected(f"the client disconnected after {size} bytes of the request body, before its end")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -1,0 +1,208 @@
+"""uvicorn's httptools protocol with the limits a public edge needs, which uvicorn lacks for it:
+
+- header bytes: the request line and headers are counted in ``data_received``, before the parser
+  sees them (httptools joins a header's pieces with ``bytes +=``, so a 32 MiB header cost 2.5 s of
+  CPU); past ``max_header_bytes`` the client gets 431 and the parser is never fed more;
+- read timeouts: headers must be whole ``header_timeout_s`` after the connection opened (or after
+  the first byte of the next request on a kept-alive one), the body ``body_timeout_s`` after the
+  headers; a slow client gets 408 and is closed (the idle wait between requests is uvicorn's own
+  ``timeout_keep_alive``);
+- a connection cap: past ``max_connections`` a new connection is answered 503 at once and closed,
+  without being read, so the served ones keep their file descriptors.
+
+A refusal is written raw in the gateway's error shape with ``connection: close``, then the
+connection lingers: output is shut, input read and dropped for ``LINGER_S``, so the client reads
+the answer instead of a reset. In the common case (a request in one read) no timer is touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from costops.errors import CostopsError, HeadersTooLarge, RequestTimeout, ServerBusy
+
+LINGER_S = 2.0
+MAX_LINGERING = 256
+"""Refused connections allowed to linger at once; past it a refusal closes at once."""
+BODY_TIMED_OUT = "costops.body_timed_out"
+"""Scope key the protocol sets when it gave up on a body, so the app records a 408, not a 499."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeLimits:
+    max_header_bytes: int = 64 * 1024
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_connections: int | None = None
+    """None: no cap (the simulator, which stands in for a provider)."""
+
+
+@dataclass(slots=True)
+class EdgeCounters:
+    """What the transport refused, for ``/health``; one per server, shared by its connections."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    lingering: int = 0
+
+
+def guarded_protocol(limits: EdgeLimits, counters: EdgeCounters) -> type[HttpToolsProtocol]:
+    """A protocol class bound to one server's limits and counters (uvicorn builds one per connection)."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits, "counters": counters})
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    limits: ClassVar[EdgeLimits] = EdgeLimits()
+    counters: ClassVar[EdgeCounters]
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._header_bytes = 0
+        self._headers_done = False
+        self._body_pending = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_kind: str | None = None
+        self._refused = False
+        self._lingering = False
+
+    # -- connection --------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        cap = self.limits.max_connections
+        if cap is not None and len(self.connections) >= cap:
+            self.transport = transport  # never joins ``connections``: it holds no place
+            self.counters.counts["connections_refused"] += 1
+            self._refuse(ServerBusy(
+                f"the gateway has {cap} open connections (server.max_connections); retry shortly"
+            ))
+            return
+        super().connection_made(transport)
+        self._arm("headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        if self._lingering:
+            self._lingering = False
+            self.counters.lingering -= 1
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused or self.transport.is_closing():
+            return
+        limit = self.limits.max_header_bytes
+        while not self._headers_done:
+            room = limit - self._header_bytes
+            if len(data) <= room:
+                self._header_bytes += len(data)
+                super().data_received(data)
+                data = b""
+                break
+            head, data = data[:room], data[room:]  # feed up to the cap: the headers may end in it
+            self._header_bytes += len(head)
+            super().data_received(head)
+            if self.transport.is_closing():
+                return
+            if not self._headers_done:
+                self.counters.counts["headers_too_large"] += 1
+                self._refuse(HeadersTooLarge(
+                    f"the request's headers are over {limit} bytes (server.max_header_bytes); send less in them"
+                ), cycle_running=True)
+                return
+        if data:
+            super().data_received(data)
+        if self.transport.is_closing() or self._refused:
+            return
+        if not self._headers_done:
+            if self._header_bytes and self._timer_kind != "headers":
+                self._arm("headers")
+        elif self._body_pending and self._timer_kind != "body":
+            self._arm("body")
+
+    # -- parser callbacks --------------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        self._headers_done, self._body_pending = True, True
+        self._cancel()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._headers_done = self._body_pending = False
+        self._header_bytes = 0
+        self._cancel()
+        super().on_message_complete()
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _arm(self, kind: str) -> None:
+        self._cancel()
+        delay = self.limits.header_timeout_s if kind == "headers" else self.limits.body_timeout_s
+        self._timer = self.loop.call_later(delay, self._expired, kind)
+        self._timer_kind = kind
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_kind = None
+
+    def _expired(self, kind: str) -> None:
+        self._timer = self._timer_kind = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if kind == "headers":
+            self.counters.counts["header_timeouts"] += 1
+            if self._header_bytes == 0:  # opened and never spoke: nothing to answer
+                self.transport.close()
+                return
+            self._refuse(RequestTimeout(
+                f"the request's headers did not arrive within {self.limits.header_timeout_s:g} s "
+                "(server.header_timeout_s)"
+            ), cycle_running=True)
+            return
+        self.counters.counts["body_timeouts"] += 1
+        if cycle is None or cycle.response_started:  # answered already (a 401 before the body): just close
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+            self.transport.close()
+            return
+        cycle.scope[BODY_TIMED_OUT] = self.limits.body_timeout_s  # type: ignore[literal-required]
+        cycle.disconnected = True  # the app's receive() now returns http.disconnect; its sends are dropped
+        cycle.message_event.set()
+        self._refuse(RequestTimeout(
+            f"the request body did not arrive within {self.limits.body_timeout_s:g} s (server.body_timeout_s)"
+        ))
+
+    # -- refusing ----------------------------------------------------------------------------
+
+    def _refuse(self, error: CostopsError, *, cycle_running: bool = False) -> None:
+        """Answer ``error`` raw and close gently. A pipelined request still being answered
+        (``cycle_running``) cannot be interleaved with: that connection is just closed."""
+        self._refused = True
+        self._cancel()
+        transport = self.transport
+        if cycle_running and self.cycle is not None and not self.cycle.response_complete:
+            transport.close()
+            return
+        url = getattr(self, "url", b"") or b""
+        body = error.render("anthropic" if url.startswith(b"/v1/messages") else "openai")
+        head = [STATUS_LINE[error.status]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        transport.write(b"".join(head) + body)
+        if self.counters.lingering >= MAX_LINGERING or not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        try:
+            transport.resume_reading()  # flow control may have paused it; we drain until the client closes
+        except (AttributeError, RuntimeError):  # pragma: no cover - transports without it
+            pass
+        self._lingering = True
+        self.counters.lingering += 1
+        self._timer = self.loop.call_later(LINGER_S, transport.close)
