@@ -10,13 +10,19 @@ about its reservation and never far above it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costops.config import Deployment
 from costops.money import to_nanos
 from costops.pricing.quote import Pricer
 from costops.tokens import content_text, counter
 from costops.usage import Usage
+
+if TYPE_CHECKING:
+    from costops.gateway.stages import Call
+
+PROMPT_TOKENS = "prompt_tokens"
+"""``call.state`` key of the prompt's token count, shared by the stages that estimate."""
 
 
 def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> int:
@@ -32,6 +38,18 @@ def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> i
     if api == "anthropic" and body.get("system"):
         messages = [{"role": "system", "content": body["system"]}, *messages]
     return tokens.count_messages(messages, body.get("tools"))
+
+
+def call_input_tokens(call: Call) -> int:
+    """``input_tokens`` of the call, counted once per request: the limits and the budgets stage
+    both need it, and tokenizing the prompt is the largest cost either has. Counted again only
+    when a stage changed the body (a new dict) or the model (a downgrade) in between."""
+    seen = call.state.get(PROMPT_TOKENS)
+    if seen is not None and seen[0] is call.body and seen[1] == call.model:
+        return int(seen[2])
+    n = input_tokens(call.api, call.endpoint, call.body, call.model)
+    call.state[PROMPT_TOKENS] = (call.body, call.model, n)
+    return n
 
 
 def output_tokens(api: str, endpoint: str, body: dict[str, Any], expected: int) -> int:
@@ -54,11 +72,13 @@ def estimate_nanos(
     deployment: Deployment | None,
     model: str,
     expected_output: Callable[[str], int],
+    prompt_tokens: int | None = None,
 ) -> tuple[int, bool]:
     """(the most this request should cost in nano-dollars, whether its model has a price).
-    An unpriced model reserves nothing: its calls are recorded as unpriced, not charged."""
+    An unpriced model reserves nothing: its calls are recorded as unpriced, not charged.
+    ``prompt_tokens``: the prompt's count when the caller has it (:func:`call_input_tokens`)."""
     usage = Usage(
-        input_tokens=input_tokens(api, endpoint, body, model),
+        input_tokens=input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens,
         output_tokens=output_tokens(api, endpoint, body, expected_output(model)),
     )
     tier = body.get("service_tier")
