@@ -86,10 +86,15 @@ def test_upstream_timeout_and_unreachable_deployment(make_gateway, simulator) ->
     with pytest.raises(openai.APIStatusError) as exc:
         client.chat.completions.create(model="down/gpt-4o-mini", messages=HI)
     assert exc.value.status_code == 503 and "cannot reach deployment 'down'" in exc.value.message
-    timeout, unreachable = gw.records(2)
+    rows = gw.records(3)
+    timeout, unreachable = (r for r in rows if r.parent_id is None)
     assert (timeout.status, timeout.error_type, timeout.deployment) == (504, "upstream_timeout", "slow")
-    assert (unreachable.status, unreachable.error_type) == (503, "upstream_unavailable")
-    assert timeout.cost.total == unreachable.cost.total == 0
+    assert (unreachable.status, unreachable.error_type, unreachable.attempt) == (503, "upstream_unavailable", 2)
+    # the provider had the timed-out request and may bill its input; an unreachable one bills nothing
+    assert timeout.cost.total > 0 and "estimated" in timeout.price_source
+    (retried,) = (r for r in rows if r.parent_id is not None)
+    assert (retried.parent_id, retried.attempt, retried.status) == (unreachable.request_id, 1, 503)
+    assert unreachable.cost.total == retried.cost.total == 0
 
 
 def test_provider_rate_limit_and_server_errors_pass_through(make_gateway, simulator) -> None:
@@ -105,9 +110,12 @@ def test_provider_rate_limit_and_server_errors_pass_through(make_gateway, simula
     assert exc.value.status_code == 500
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "[[sim:error=400]]"}])
-    records = gw.records(3)
+    rows = gw.records(5)  # the 429 and the 500 were retried once (max_retries: 1): an attempt row each
+    records = [r for r in rows if r.parent_id is None]
     assert [r.status for r in records] == [429, 500, 400]
-    assert all(r.cost.total == 0 and r.error_message for r in records)
+    assert [r.attempt for r in records] == [2, 2, 1]
+    assert sorted(r.status for r in rows if r.parent_id is not None) == [429, 500]
+    assert all(r.cost.total == 0 and r.error_message for r in rows)
 
 
 def test_unpriced_model_is_flagged_not_free(make_gateway, simulator) -> None:

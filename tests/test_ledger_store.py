@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from costops.ledger.migrations import MIGRATIONS
 from costops.ledger.query import Filters
 from costops.ledger.record import ROW_COLUMNS
 from costops.ledger.store import STORE_COLUMNS, LedgerStore, open_store
@@ -32,6 +33,12 @@ def test_round_trip_rebuilds_every_field(ledger: LedgerStore) -> None:
         ttft_ms=12.5,
         cache="miss",
         avoided_cost=Decimal("0.000123"),
+        parent_id="req-0",
+        attempt=2,
+        attempt_reason="retry",
+        route="chat",
+        policy="cascade",
+        arm="b",
     )
     ledger.write([original])
     [back] = list(ledger.iter_records(Filters()))
@@ -109,8 +116,8 @@ def test_postgres_migrations_from_two_places_at_once(pg_url: str) -> None:
     try:
         assert errors == []
         with stores[0]._tx() as cur:  # type: ignore[attr-defined]
-            cur.execute("SELECT version, name FROM schema_migrations")
-            assert cur.fetchall() == [(1, "usage and usage_tags")]
+            cur.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+            assert cur.fetchall() == [(m.version, m.name) for m in MIGRATIONS]
     finally:
         for s in stores:
             s.close()
@@ -195,7 +202,7 @@ def test_the_fast_row_builder_matches_the_record_row_column_by_column() -> None:
     from costops.ledger.store import STORE_COLUMNS, store_row, store_values
     from costops.pricing import CostBreakdown
 
-    record = make_record(3, tags={"a": "b"})
+    record = make_record(3, tags={"a": "b"}, parent_id="p", attempt=3, attempt_reason="fallback", arm="x")
     record.list_cost = CostBreakdown(Decimal("0.000001"), Decimal("0.0000002"), Decimal("0.000003"), Decimal("0.004"))
     record.avoided_cost = Decimal("0.0123")
     row = store_row(record)
@@ -219,3 +226,28 @@ def test_batches_of_any_size_land_whole_through_power_of_two_statements(tmp_path
     assert store.totals(Filters())["requests"] == 1400
     assert {g["tag:a"] for g in store.aggregate(["tag:a"], Filters())} >= {"0", "1336"}
     store.close()
+
+
+def test_a_version_1_ledger_gains_the_attempt_columns_and_keeps_its_rows(tmp_path) -> None:
+    from costops.ledger.migrations import MIGRATIONS, _create_bookkeeping
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for statement in MIGRATIONS[0].sql("sqlite"):  # a ledger written before attempts existed
+        conn.execute(statement)
+    conn.execute(_create_bookkeeping("sqlite"))
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'usage and usage_tags', 0)")
+    conn.execute("INSERT INTO usage (request_id, ts, endpoint, model_requested, status) VALUES ('old-1', 1.0, 'e', 'm', 200)")
+    conn.execute("COMMIT")
+    conn.close()
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.migrate() == [m.version for m in MIGRATIONS[1:]]
+        [old] = list(store.iter_records(Filters()))
+        assert (old.request_id, old.parent_id, old.attempt) == ("old-1", None, 1)
+        store.write([make_record(2, parent_id="old-1", attempt=1, attempt_reason="retry")])
+        totals = store.totals(Filters())
+        assert (totals["requests"], totals["attempts"]) == (1, 2)  # an attempt is not another request
+    finally:
+        store.close()

@@ -168,6 +168,8 @@ class UpstreamTimeout(UpstreamError):
     status = 504
     type = "timeout"
     code = "upstream_timeout"
+    may_be_billed = True
+    """A read timeout: the provider had the request and may bill it; a connect timeout: it did not."""
 
 
 class UpstreamUnavailable(UpstreamError):

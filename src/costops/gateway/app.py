@@ -9,6 +9,7 @@ to the ledger writer's in-memory queue; nothing on this path waits for a disk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import orjson
 
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.config import Config
+from costops.control.estimate import input_tokens
 from costops.errors import (
     CostopsError,
     Forbidden,
@@ -218,6 +220,7 @@ class Gateway:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
             if call is not None and isinstance(error, UpstreamError):  # adaptive limits honour the provider's hint
                 call.state["upstream_retry_after"] = error.retry_after
+                self._price_failure(record, call, error)
             await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
         except Exception as exc:  # a bug in costops: the client and the books still get the truth
             log.exception("request %s: costops failed while serving it", record.request_id)
@@ -238,6 +241,8 @@ class Gateway:
                         log.exception("stage %s failed after request %s", stage.name, record.request_id)
             if self.writer is not None and self.edge.keep_row(record.status):  # refused keys: rate-limited rows
                 self.writer.submit(record)
+            elif self.journal is not None:  # a row not kept must not be replayed from the journal either
+                self.journal.done((record,))
 
     async def _attempt(
         self,
@@ -260,7 +265,10 @@ class Gateway:
         upstream = self.upstreams[deployment.name]
         client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
         resp = await upstream.post(
-            exchange.path, exchange.request_body(), upstream.auth_headers(client_credential, client_headers)
+            exchange.path,
+            exchange.request_body(),
+            upstream.auth_headers(client_credential, client_headers),
+            on_retry=partial(self._retried, call),
         )
         upstream_streams = resp.content_type == "text/event-stream"
         if exchange.stream and upstream_streams:
@@ -302,6 +310,34 @@ class Gateway:
             headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
         call.response_body = out
         await respond(send, resp.status, out, headers)
+
+    def _retried(self, call: Call, number: int, error: CostopsError, duration_ms: float) -> None:
+        """A failed attempt that is being retried: a row of its own, under the logical request's id."""
+        r = call.record
+        attempt = dataclasses.replace(
+            r, request_id=f"{r.request_id}.{number}", parent_id=r.request_id, attempt=number,
+            attempt_reason="retry", status=error.status, error_type=error.code or error.type,
+            error_message=error.message, latency_ms=duration_ms, ttft_ms=None,
+        )
+        self._price_failure(attempt, call, error)
+        r.attempt = number + 1
+        if self.journal is not None:
+            self.journal.append(attempt)
+        if self.writer is not None:
+            self.writer.submit(attempt)
+
+    def _price_failure(self, record: UsageRecord, call: Call, error: CostopsError) -> None:
+        """What a failed attempt may cost. A provider that refused (4xx / 5xx) or was never reached
+        bills nothing; one that timed out while reading had the prompt and may bill it: its input is
+        counted and priced as an estimate, a lower bound (any output it generated is unknown)."""
+        if not getattr(error, "may_be_billed", False):
+            return
+        tokens = input_tokens(call.api, call.endpoint, call.body, call.model)
+        self.settle(record, Usage(input_tokens=tokens))
+        record.price_source = (
+            f"{record.price_source}; estimated: the attempt timed out after the provider had the request, "
+            "so it may bill the input (counted here) and any output it generated (unknown)"
+        )
 
     async def _answer_from_stage(
         self, call: Call, reply: Reply, send: Send, ids: list[tuple[bytes, bytes]], started: float

@@ -55,7 +55,8 @@ def encode(r: UsageRecord) -> bytes:
             u.cache_write_1h_tokens, u.output_tokens, u.reasoning_tokens, r.service_tier, r.priced,
             r.price_source, str(c.input), str(c.cache_read), str(c.cache_write), str(c.output),
             str(lc.input), str(lc.cache_read), str(lc.cache_write), str(lc.output), r.latency_ms,
-            r.ttft_ms, r.cache, str(r.avoided_cost),
+            r.ttft_ms, r.cache, str(r.avoided_cost), r.parent_id, r.attempt, r.attempt_reason, r.route,
+            r.policy, r.arm,
         ),
         option=orjson.OPT_APPEND_NEWLINE,
     )
@@ -76,7 +77,8 @@ def decode(line: bytes) -> UsageRecord:
             cache_write_1h_tokens=v[21], output_tokens=v[22], reasoning_tokens=v[23],
         ), service_tier=v[24], priced=v[25], price_source=v[26],
         cost=CostBreakdown(*money[:4]), list_cost=CostBreakdown(*money[4:]),
-        latency_ms=v[35], ttft_ms=v[36], cache=v[37], avoided_cost=Decimal(v[38]),
+        latency_ms=v[35], ttft_ms=v[36], cache=v[37], avoided_cost=Decimal(v[38]), parent_id=v[39],
+        attempt=v[40], attempt_reason=v[41], route=v[42], policy=v[43], arm=v[44],
     )
 
 

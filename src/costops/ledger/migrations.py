@@ -93,7 +93,29 @@ def _v1(dialect: str) -> Statements:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "usage and usage_tags", _v1),)
+def _v2(dialect: str) -> Statements:
+    """Attempts: a logical request's row (``parent_id`` NULL) is the attempt that answered it; each
+    earlier attempt (a retry, a fallback, a cascade's cheaper try) is a row of its own, with its
+    own tokens and cost, pointing at it. Route, policy and experiment arm say how it was chosen."""
+    t = _types(dialect)
+    added = (
+        ("parent_id", "text", ""),
+        ("attempt", "int", "NOT NULL DEFAULT 1"),
+        ("attempt_reason", "text", ""),
+        ("route", "text", ""),
+        ("policy", "text", ""),
+        ("arm", "text", ""),
+    )
+    return (
+        *(f"ALTER TABLE usage ADD COLUMN {name} {t[kind]} {extra}".rstrip() for name, kind, extra in added),
+        "CREATE INDEX usage_parent ON usage (parent_id)",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "usage and usage_tags", _v1),
+    Migration(2, "attempts, route, policy and arm", _v2),
+)
 
 
 def _create_bookkeeping(dialect: str) -> str:

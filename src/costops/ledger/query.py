@@ -57,6 +57,10 @@ DIMENSIONS: dict[str, str] = {
     "service_tier": "u.service_tier",
     "cache": "u.cache",
     "price_source": "u.price_source",
+    "attempt_reason": "u.attempt_reason",
+    "route": "u.route",
+    "policy": "u.policy",
+    "arm": "u.arm",
     "day": "",  # per dialect
 }
 """Group-by names and their columns; ``tag:<name>`` is accepted besides these."""
@@ -79,15 +83,17 @@ MONEY = (
     "avoided_cost_nanos",
 )
 _COUNTS = {
-    "requests": "COUNT(*)",
-    "errors": "COALESCE(SUM(CASE WHEN u.status >= 400 THEN 1 ELSE 0 END), 0)",
+    # a logical request counts once, however many attempts it took; its attempts' costs all add up
+    "requests": "COALESCE(SUM(CASE WHEN u.parent_id IS NULL THEN 1 ELSE 0 END), 0)",
+    "attempts": "COUNT(*)",
+    "errors": "COALESCE(SUM(CASE WHEN u.status >= 400 AND u.parent_id IS NULL THEN 1 ELSE 0 END), 0)",
     "unpriced": "COALESCE(SUM(CASE WHEN u.priced = 0 AND u.status < 400 THEN 1 ELSE 0 END), 0)",
     "cache_hits": "COALESCE(SUM(CASE WHEN u.cache IN ('exact', 'semantic') THEN 1 ELSE 0 END), 0)",
 }
 MEASURES: dict[str, str] = {
     **_COUNTS,
     **{name: f"COALESCE(SUM(u.{name}), 0)" for name in TOKEN_KINDS + MONEY},
-    "avg_latency_ms": "AVG(u.latency_ms)",
+    "avg_latency_ms": "AVG(CASE WHEN u.parent_id IS NULL THEN u.latency_ms END)",
 }
 """Every aggregate row carries these; all are exact integers except ``avg_latency_ms``."""
 

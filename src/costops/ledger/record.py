@@ -49,6 +49,15 @@ class UsageRecord:
     """How the response was served: ``exact``, ``semantic``, ``miss``, ``bypass``, or None (no cache stage)."""
     avoided_cost: Decimal = Decimal(0)
     """What a cache hit would have cost at the provider."""
+    parent_id: str | None = None
+    """None on the row of a logical request; on an earlier attempt's row, that request's id."""
+    attempt: int = 1
+    """Which provider attempt this row is, from 1; the logical row is the one that answered."""
+    attempt_reason: str | None = None
+    """Why this attempt was made: ``retry``, ``fallback``, ``escalation``, ``experiment``..."""
+    route: str | None = None
+    policy: str | None = None
+    arm: str | None = None
 
     def row(self) -> dict[str, Any]:
         """Flat storage form: token kinds apart, money in integer nano-dollars."""
@@ -86,6 +95,12 @@ class UsageRecord:
             "ttft_ms": self.ttft_ms,
             "cache": self.cache,
             "avoided_cost_nanos": to_nanos(self.avoided_cost),
+            "parent_id": self.parent_id,
+            "attempt": self.attempt,
+            "attempt_reason": self.attempt_reason,
+            "route": self.route,
+            "policy": self.policy,
+            "arm": self.arm,
         }
 
 

@@ -99,6 +99,7 @@ def store_values(r: UsageRecord) -> list[Any]:
         u.output_tokens, u.reasoning_tokens, r.service_tier, int(r.priced), r.price_source,
         lst["cost_nanos"], eff["input_cost_nanos"], eff["cache_read_cost_nanos"], eff["cache_write_cost_nanos"],
         eff["output_cost_nanos"], eff["cost_nanos"], r.latency_ms, r.ttft_ms, r.cache, to_nanos(r.avoided_cost),
+        r.parent_id, r.attempt, r.attempt_reason, r.route, r.policy, r.arm,
         lst["input_cost_nanos"], lst["cache_read_cost_nanos"], lst["cache_write_cost_nanos"], lst["output_cost_nanos"],
     ]
 
@@ -152,6 +153,12 @@ def record_from_row(row: Mapping[str, Any], tags: Mapping[str, str]) -> UsageRec
         ttft_ms=row["ttft_ms"],
         cache=row["cache"],
         avoided_cost=from_nanos(row["avoided_cost_nanos"]),
+        parent_id=row.get("parent_id"),
+        attempt=int(row.get("attempt") or 1),
+        attempt_reason=row.get("attempt_reason"),
+        route=row.get("route"),
+        policy=row.get("policy"),
+        arm=row.get("arm"),
     )
 
 

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import aiohttp
 
 from costops.config import Deployment
-from costops.errors import UpstreamTimeout, UpstreamUnavailable
+from costops.errors import CostopsError, UpstreamTimeout, UpstreamUnavailable
 from costops.providers.errors_format import upstream_error
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_WAIT_S = 20.0
 BASE_BACKOFF_S = 0.25
+# a connect timeout reached no provider, so nothing was billed (aiohttp 3.10+ tells the two apart)
+_CONNECT_TIMEOUT: type[BaseException] = getattr(aiohttp, "ConnectionTimeoutError", type("_Never", (Exception,), {}))
+
+Retried = Callable[[int, CostopsError, float], None]
+"""Told of each failed attempt that is retried: (its number from 1, the error, its duration in ms)."""
 
 
 class Upstream:
@@ -64,18 +70,25 @@ class Upstream:
         headers.update(d.headers)
         return headers
 
-    async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> aiohttp.ClientResponse:
-        """A 2xx response whose body the caller reads (and must release), or a costops error."""
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str], on_retry: Retried | None = None
+    ) -> aiohttp.ClientResponse:
+        """A 2xx response whose body the caller reads (and must release), or a costops error.
+        Each failed attempt that is retried is reported to ``on_retry``: the books record every
+        attempt, since a provider may bill one that timed out."""
         d = self.deployment
         attempt = 0
         while True:
+            began = time.perf_counter()
             try:
                 resp = await self.session().post(self.url(path), data=body, headers=headers)
-            except (TimeoutError, asyncio.TimeoutError):
-                error: Exception = UpstreamTimeout(
+            except (TimeoutError, asyncio.TimeoutError) as exc:
+                timeout = UpstreamTimeout(
                     f"deployment {d.name!r} ({d.base_url}) did not answer within its timeout "
                     f"(connect {d.connect_timeout_s:g}s, read {d.timeout_s:g}s)"
                 )
+                timeout.may_be_billed = not isinstance(exc, _CONNECT_TIMEOUT)
+                error: CostopsError = timeout
             except aiohttp.ClientConnectionError as exc:
                 error = UpstreamUnavailable(f"cannot reach deployment {d.name!r} at {d.base_url}: {exc}")
             else:
@@ -91,6 +104,8 @@ class Upstream:
             if attempt >= d.max_retries:
                 raise error
             attempt += 1
+            if on_retry is not None:
+                on_retry(attempt, error, (time.perf_counter() - began) * 1000)
             wait = getattr(error, "retry_after", None)
             if wait is None:
                 wait = BASE_BACKOFF_S * (2 ** (attempt - 1)) * (0.5 + random.random())
