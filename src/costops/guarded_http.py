@@ -91,49 +91,53 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused or self.transport.is_closing():
+        if self._refused:
             return
-        limit = self.limits.max_header_bytes
-        while not self._headers_done:
-            room = limit - self._header_bytes
-            if len(data) <= room:
-                self._header_bytes += len(data)
-                super().data_received(data)
-                data = b""
-                break
-            head, data = data[:room], data[room:]  # feed up to the cap: the headers may end in it
-            self._header_bytes += len(head)
-            super().data_received(head)
-            if self.transport.is_closing():
-                return
-            if not self._headers_done:
-                self.counters.counts["headers_too_large"] += 1
-                self._refuse(HeadersTooLarge(
-                    f"the request's headers are over {limit} bytes (server.max_header_bytes); send less in them"
-                ), cycle_running=True)
-                return
-        if data:
-            super().data_received(data)
-        if self.transport.is_closing() or self._refused:
+        if self._headers_done:  # in a body: nothing to count
+            HttpToolsProtocol.data_received(self, data)
+        elif self._header_bytes + len(data) <= self.limits.max_header_bytes:  # the usual case: one read
+            self._header_bytes += len(data)
+            HttpToolsProtocol.data_received(self, data)
+        else:
+            self._split_at_cap(data)
             return
         if not self._headers_done:
             if self._header_bytes and self._timer_kind != "headers":
-                self._arm("headers")
+                self._arm("headers")  # a request begun and not whole: its header clock runs
         elif self._body_pending and self._timer_kind != "body":
             self._arm("body")
 
-    # -- parser callbacks --------------------------------------------------------------------
+    def _split_at_cap(self, data: bytes) -> None:
+        """Feed up to the cap (the headers may end in it); refuse if they do not, else go on with
+        the rest (a body) under the new state."""
+        room = self.limits.max_header_bytes - self._header_bytes
+        self._header_bytes += room
+        HttpToolsProtocol.data_received(self, data[:room])
+        if self.transport.is_closing():
+            return
+        if not self._headers_done:
+            self.counters.counts["headers_too_large"] += 1
+            self._refuse(HeadersTooLarge(
+                f"the request's headers are over {self.limits.max_header_bytes} bytes (server.max_header_bytes); "
+                "send less in them"
+            ), cycle_running=True)
+            return
+        self.data_received(data[room:])
+
+    # -- parser callbacks (httptools calls them inside ``feed_data``) ------------------------
 
     def on_headers_complete(self) -> None:
-        self._headers_done, self._body_pending = True, True
-        self._cancel()
-        super().on_headers_complete()
+        self._headers_done = self._body_pending = True
+        if self._timer is not None:
+            self._cancel()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._headers_done = self._body_pending = False
         self._header_bytes = 0
-        self._cancel()
-        super().on_message_complete()
+        if self._timer is not None:
+            self._cancel()
+        HttpToolsProtocol.on_message_complete(self)
 
     # -- timers ------------------------------------------------------------------------------
 
