@@ -41,9 +41,9 @@ from costops.ledger.record import UsageRecord
 from costops.money import usd_str
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
-from costops.providers.exchange import Exchange, make_exchange, new_request_id
+from costops.providers.exchange import Exchange, interrupted_usage, make_exchange, new_request_id
 from costops.providers.upstream import Upstream
-from costops.usage import Usage
+from costops.usage import ESTIMATED, NO_USAGE, Usage
 
 log = logging.getLogger("costops.gateway")
 
@@ -392,7 +392,12 @@ class Gateway:
         finally:
             resp.release()
         # settled before the last byte: the record is complete (and journaled) when the client has it all
-        self.settle(record, relay.usage, reported=relay.usage != Usage() or record.status >= 400)
+        usage, estimated = relay.usage, None
+        if record.status >= 400:  # broke off: the provider bills what it generated, not the counts parsed so far
+            from costops.control.estimate import call_input_tokens
+
+            usage, estimated = interrupted_usage(usage, relay.delivered(), call.model, lambda: call_input_tokens(call))
+        self.settle(record, usage, reported=usage != Usage() or record.status >= 400, estimated=estimated)
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         if captured is not None and record.status < 400:
             captured.append(tail)
@@ -407,16 +412,20 @@ class Gateway:
                 self._routes[model] = route
         return route
 
-    def settle(self, record: UsageRecord, usage: Usage, *, reported: bool = True) -> None:
+    def settle(self, record: UsageRecord, usage: Usage, *, reported: bool = True, estimated: str | None = None) -> None:
         """Price the usage at the deployment that served it. A successful call that reported no
-        usage is left *unpriced* (visible in reports), never counted as free."""
+        usage is left *unpriced* (visible in reports), never counted as free. ``estimated`` says
+        which tokens costops counted itself; the price source carries it."""
         record.usage = usage
         if not reported:
-            record.priced, record.price_source = False, "no usage reported by the provider"
+            record.priced, record.price_source = False, NO_USAGE
             return
         deployment = self.config.deployment(record.deployment) if record.deployment else None
         q = self.pricer.quote(deployment, record.model, usage, service_tier=record.service_tier)
         record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
+        if estimated:
+            mark = f"{ESTIMATED} ({estimated})"
+            record.price_source = f"{q.source}; {mark}" if q.source else mark
 
     # -- small endpoints -------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ where they can; streams are relayed chunk by chunk, parsing only the events that
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -32,6 +34,12 @@ class StreamRelay(Protocol):
 
     def close(self) -> bytes:
         """Whatever the client still needs once the upstream stream has ended."""
+        ...
+
+    def delivered(self) -> str:
+        """The text passed to the client so far (answer, reasoning, tool calls), for pricing a
+        stream that broke off before the provider's final count; "" when the provider's own
+        counts run as the stream goes (Gemini's), so they already cover it."""
         ...
 
 
@@ -108,21 +116,19 @@ class _OpenAIRelay:
         self.usage = Usage()
         self._hide = hide_usage
         self._parser = SSEParser()
+        self._text = _Delivered()
 
     def feed(self, chunk: bytes) -> bytes:
         events = self._parser.feed(chunk)
         if not self._hide:
             for event in events:
-                if b'"usage"' in event.data and event.data != b"[DONE]":
-                    self._read_usage(event)
+                if event.data != b"[DONE]":
+                    self._read(event)
             return chunk
         out: list[bytes] = []
         for event in events:
-            if b'"usage"' not in event.data or event.data == b"[DONE]":
-                out.append(encode_event(event.data, event.event))
-                continue
-            data = self._read_usage(event)
-            if not isinstance(data, dict):
+            data = self._read(event) if event.data != b"[DONE]" else None
+            if b'"usage"' not in event.data or not isinstance(data, dict):
                 out.append(encode_event(event.data, event.event))
                 continue
             data.pop("usage", None)
@@ -131,19 +137,25 @@ class _OpenAIRelay:
             out.append(encode_event(orjson.dumps(data), event.event))
         return b"".join(out)
 
-    def _read_usage(self, event: SSEEvent) -> Any:
+    def _read(self, event: SSEEvent) -> Any:
+        """The chunk's JSON (None if it is not JSON); its usage and its text noted."""
         try:
             data = orjson.loads(event.data)
         except orjson.JSONDecodeError:
             return None
-        if isinstance(data, dict) and isinstance(data.get("usage"), dict):
-            self.usage = Usage.from_openai(data["usage"])
+        if isinstance(data, dict):
+            if isinstance(data.get("usage"), dict):
+                self.usage = Usage.from_openai(data["usage"])
+            self._text.openai(data)
         return data
 
     def close(self) -> bytes:
         if not self._hide:
             return b""
         return b"".join(encode_event(e.data, e.event) for e in self._parser.close())
+
+    def delivered(self) -> str:
+        return self._text.text()
 
 
 # -- Anthropic client, Anthropic deployment ---------------------------------------------------
@@ -176,15 +188,19 @@ class _AnthropicRelay:
         self.usage = Usage()
         self._start: dict[str, Any] = {}
         self._parser = SSEParser()
+        self._text = _Delivered()
 
     def feed(self, chunk: bytes) -> bytes:
         for event in self._parser.feed(chunk):
-            if b'"usage"' not in event.data:
+            if b'"usage"' not in event.data and b'"content_block_' not in event.data:
                 continue
             try:
                 data = orjson.loads(event.data)
             except orjson.JSONDecodeError:
                 continue
+            if not isinstance(data, dict):
+                continue
+            self._text.anthropic(data)
             if data.get("type") == "message_start":
                 self._start = dict((data.get("message") or {}).get("usage") or {})
                 self.usage = Usage.from_anthropic(self._start)
@@ -195,6 +211,9 @@ class _AnthropicRelay:
 
     def close(self) -> bytes:
         return b""
+
+    def delivered(self) -> str:
+        return self._text.text()
 
 
 # -- translating exchanges ---------------------------------------------------------------------
@@ -345,6 +364,7 @@ class _TranslatingRelay:
     def __init__(self, translator: Any, encode: Any) -> None:
         self._t, self._encode = translator, encode
         self._parser = SSEParser()
+        self._text = _Delivered()
 
     @property
     def usage(self) -> Usage:
@@ -354,7 +374,11 @@ class _TranslatingRelay:
         out: list[Any] = []
         for event in self._parser.feed(chunk):
             out += self._t.feed(event)
-        return self._encode(out) if out else b""
+        if not out:
+            return b""
+        for item in out:  # what the client is sent, in its own API's shape
+            self._text.openai(item) if self._encode is openai_sse else self._text.anthropic(item[1])
+        return self._encode(out)
 
     def close(self) -> bytes:
         out: list[Any] = []
@@ -367,6 +391,9 @@ class _TranslatingRelay:
         if self._encode is openai_sse:
             tail += b"data: [DONE]\n\n"
         return tail
+
+    def delivered(self) -> str:
+        return "" if getattr(self._t, "usage_runs", False) else self._text.text()
 
 
 class _ChainedRelay:
@@ -391,6 +418,72 @@ class _ChainedRelay:
 
     def close(self) -> bytes:
         return self._through(self._first.close())
+
+    def delivered(self) -> str:
+        return self._first.delivered()
+
+
+class _Delivered:
+    """The text a stream has passed on, kept as its pieces (a few bytes a token, not the events).
+    Read from every chunk, so the common delta (plain content) takes the shortest way."""
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+
+    def openai(self, chunk: dict[str, Any]) -> None:
+        """A chat.completion.chunk's content, reasoning, refusal and tool calls."""
+        try:
+            for choice in chunk.get("choices") or ():
+                delta = choice["delta"]
+                text = delta.get("content")
+                if isinstance(text, str) and text:
+                    self._pieces.append(text)
+                if text is None or len(delta) > 1:
+                    self._add(delta, "reasoning_content", "reasoning", "refusal")
+                    for call in delta.get("tool_calls") or ():
+                        self._add(call.get("function") or {}, "name", "arguments")
+        except (AttributeError, KeyError, TypeError):  # not the shape of a chunk: nothing to count
+            pass
+
+    def anthropic(self, data: dict[str, Any]) -> None:
+        """A Messages stream event's text, thinking, tool input and tool name."""
+        kind = data.get("type")
+        if kind == "content_block_delta" and isinstance(delta := data.get("delta"), dict):
+            self._add(delta, "text", "thinking", "partial_json")
+        elif kind == "content_block_start" and isinstance(block := data.get("content_block"), dict):
+            self._add(block, "name")
+
+    def _add(self, part: dict[str, Any], *keys: str) -> None:
+        for key in keys:
+            value = part.get(key)
+            if isinstance(value, str) and value:
+                self._pieces.append(value)
+
+    def text(self) -> str:
+        return "".join(self._pieces)
+
+
+def interrupted_usage(
+    reported: Usage, delivered: str, model: str, prompt_tokens: Callable[[], int]
+) -> tuple[Usage, str | None]:
+    """What a stream that broke off used. The provider bills what it generated, but its final
+    count never came: where its counts stop short of the text delivered, the output is that
+    text counted with the model's tokenizer (hidden reasoning it reported is kept), and once
+    anything was generated, an input it had not reported is the request's prompt, counted the
+    same way. Returns the usage and what was estimated (None when nothing was)."""
+    from costops.tokens import counter
+
+    usage, notes = reported, []
+    counted = counter(model).count(delivered) if delivered else 0
+    if counted > reported.output_tokens - reported.reasoning_tokens:
+        usage = dataclasses.replace(usage, output_tokens=reported.reasoning_tokens + counted)
+        notes.append("output counted from the text delivered")
+    if usage != Usage() and usage.prompt_tokens == 0:
+        usage = dataclasses.replace(usage, input_tokens=prompt_tokens())
+        notes.append("input from the request")
+    return usage, ("the stream broke off: " + ", ".join(notes)) if notes else None
 
 
 _ID_PREFIX = uuid.uuid4().hex[:16]

@@ -359,6 +359,9 @@ class GeminiStreamToOpenAI:
     upstream stream ends: Gemini has no ``[DONE]``.
     """
 
+    usage_runs = True
+    """The usage so far is Gemini's own count of what it sent: a stream that breaks off is priced from it."""
+
     def __init__(self, model: str, request_id: str, *, include_usage: bool, created: int | None = None) -> None:
         self.model = model
         self.id = _completion_id(request_id)
