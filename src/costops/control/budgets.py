@@ -35,7 +35,7 @@ from costops.control.admission import (
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
-from costops.control.estimate import estimate_nanos
+from costops.control.estimate import call_input_tokens, estimate_nanos
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.reservations import BudgetState, Claim, MemoryState
@@ -188,7 +188,8 @@ class BudgetsStage:
                            f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
         # 2. estimate, then reserve in every applicable budget at once
         estimate, priced = estimate_nanos(
-            self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output
+            self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
+            call_input_tokens(call),
         )
         if not priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)

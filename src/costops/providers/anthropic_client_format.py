@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from costops.errors import BadRequest
+from costops.providers import validate as check
 from costops.providers.errors_format import stream_error
 from costops.providers.sse import SSEEvent
 from costops.usage import Usage
@@ -61,28 +62,28 @@ def anthropic_to_openai_request(body: Mapping[str, Any], model: str) -> dict[str
         for key in ("temperature", "top_p"):
             if body.get(key) is not None:
                 out[key] = body[key]
-    if body.get("stop_sequences"):
-        out["stop"] = list(body["stop_sequences"])
-    if user := (body.get("metadata") or {}).get("user_id"):
+    if stop := check.str_list(body.get("stop_sequences"), "stop_sequences"):
+        out["stop"] = stop
+    if user := check.opt_str(check.opt_obj(body.get("metadata"), "metadata").get("user_id"), "metadata.user_id"):
         out["user"] = user
     if body.get("stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
-    thinking = body.get("thinking") or {}
+    thinking = check.opt_obj(body.get("thinking"), "thinking")
+    budget = check.opt_int(thinking.get("budget_tokens"), "thinking.budget_tokens") or 0
     if reasoning and thinking.get("type") == "enabled":
-        budget = thinking.get("budget_tokens") or 0
         out["reasoning_effort"] = "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
-    tools = [_openai_tool(t, i, model) for i, t in enumerate(body.get("tools") or [])]
+    tools = [_openai_tool(t, path, model) for path, t in check.objects(body.get("tools"), "tools")]
     if tools:
         out["tools"] = tools
-        choice = body.get("tool_choice") or {}
+        choice = check.opt_obj(body.get("tool_choice"), "tool_choice", "an object such as {\"type\": \"auto\"}")
         kind = choice.get("type")
         if kind in ("auto", "none"):
             out["tool_choice"] = kind
         elif kind == "any":
             out["tool_choice"] = "required"
         elif kind == "tool":
-            out["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
+            out["tool_choice"] = {"type": "function", "function": {"name": check.string(choice.get("name"), "tool_choice.name")}}
         if choice.get("disable_parallel_tool_use") and kind != "none":
             out["parallel_tool_calls"] = False
     return out
@@ -90,106 +91,119 @@ def anthropic_to_openai_request(body: Mapping[str, Any], model: str) -> dict[str
 
 def _openai_messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages must be a non-empty list")
+        raise check.invalid("messages", "a non-empty list", messages)
     out: list[dict[str, Any]] = []
     calls: set[str] = set()
-    for i, msg in enumerate(messages):
-        role = msg.get("role") if isinstance(msg, Mapping) else None
-        content = msg.get("content") if isinstance(msg, Mapping) else None
-        if role not in ("user", "assistant"):
-            raise BadRequest(f"messages[{i}].role {role!r} is not user or assistant")
+    for where, msg in check.objects(messages, "messages"):
+        role, content = check.one_of(msg.get("role"), f"{where}.role", ("user", "assistant")), msg.get("content")
         if isinstance(content, str):
             out.append({"role": role, "content": content})
             continue
-        if not isinstance(content, list):
-            raise BadRequest(f"messages[{i}].content must be a string or a list of content blocks")
+        blocks = _blocks(content, f"{where}.content")
         if role == "assistant":
-            out.append(_openai_assistant(content, i, calls))
+            out.append(_openai_assistant(blocks, calls))
             continue
         parts: list[dict[str, Any]] = []
-        for block in content:
-            kind = block.get("type")
+        for path, block, kind in blocks:
             if kind == "tool_result":
-                call_id = block.get("tool_use_id")
+                call_id = check.string(block.get("tool_use_id"), f"{path}.tool_use_id")
                 if call_id not in calls:
-                    raise BadRequest(f"messages[{i}]: tool_result answers tool_use_id {call_id!r}, but no earlier assistant message has a tool_use with that id")
-                result, extra = _tool_result_text(block, i)
+                    raise BadRequest(
+                        f"{path}: tool_result answers tool_use_id {call_id!r}, but no earlier assistant message has a tool_use with that id"
+                    )
+                result, extra = _tool_result_text(block, path)
                 out.append({"role": "tool", "tool_call_id": call_id, "content": result})
                 parts.extend(extra)  # images in a tool result: OpenAI tool messages carry only text
             else:
-                parts.append(_openai_part(block, i))
+                parts.append(_openai_part(block, kind, path))
         if parts:
             only_text = len(parts) == 1 and parts[0]["type"] == "text"
             out.append({"role": "user", "content": parts[0]["text"] if only_text else parts})
     return out
 
 
-def _openai_assistant(content: list[Any], i: int, calls: set[str]) -> dict[str, Any]:
+def _blocks(content: Any, path: str) -> list[tuple[str, Mapping[str, Any], str]]:
+    """(path, block, type) of each content block."""
+    blocks = check.objects(content, path, "a string or a list of content blocks")
+    return [(where, block, check.string(block.get("type"), f"{where}.type")) for where, block in blocks]
+
+
+def _openai_assistant(blocks: list[tuple[str, Mapping[str, Any], str]], calls: set[str]) -> dict[str, Any]:
     text, tool_calls = [], []
-    for block in content:
-        kind = block.get("type")
+    for path, block, kind in blocks:
         if kind == "text":
-            text.append(block.get("text") or "")
+            text.append(check.opt_str(block.get("text"), f"{path}.text") or "")
         elif kind == "tool_use":
-            calls.add(block["id"])
-            args = orjson.dumps(block.get("input") or {}).decode()
-            tool_calls.append({"id": block["id"], "type": "function", "function": {"name": block["name"], "arguments": args}})
+            call_id, name = check.string(block.get("id"), f"{path}.id"), check.string(block.get("name"), f"{path}.name")
+            calls.add(call_id)
+            args = orjson.dumps(check.opt_obj(block.get("input"), f"{path}.input")).decode()
+            tool_calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": args}})
         elif kind not in ("thinking", "redacted_thinking"):  # Claude's own reasoning means nothing to GPT
-            raise BadRequest(f"messages[{i}]: assistant content block of type {kind!r} cannot be sent to an OpenAI model")
+            raise BadRequest(f"{path}: assistant content block of type {kind!r} cannot be sent to an OpenAI model")
     msg: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not tool_calls else None}
     if tool_calls:
         msg["tool_calls"] = tool_calls
     return msg
 
 
-def _openai_part(block: Mapping[str, Any], i: int) -> dict[str, Any]:
-    kind = block.get("type")
-    source = block.get("source") or {}
+def _openai_part(block: Mapping[str, Any], kind: str, path: str) -> dict[str, Any]:
     if kind == "text":
-        return {"type": "text", "text": block.get("text") or ""}
-    if kind == "image" and source.get("type") == "base64":
-        return {"type": "image_url", "image_url": {"url": f"data:{source.get('media_type')};base64,{source.get('data')}"}}
-    if kind == "image" and source.get("type") == "url":
-        return {"type": "image_url", "image_url": {"url": source.get("url")}}
-    if kind == "document" and source.get("type") == "base64":
-        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
-        return {"type": "file", "file": {"filename": block.get("title") or "document.pdf", "file_data": url}}
-    if kind == "document" and source.get("type") == "text":
-        return {"type": "text", "text": source.get("data") or ""}
-    raise BadRequest(f"messages[{i}]: content block of type {kind!r} cannot be sent to an OpenAI model")
+        return {"type": "text", "text": check.opt_str(block.get("text"), f"{path}.text") or ""}
+    if kind not in ("image", "document"):
+        raise BadRequest(f"{path}: content block of type {kind!r} cannot be sent to an OpenAI model")
+    source = check.obj(block.get("source"), f"{path}.source", "an object such as {\"type\": \"base64\", ...}")
+    source_type = source.get("type")
+    if source_type == "base64":
+        media_type = check.string(source.get("media_type"), f"{path}.source.media_type")
+        url = f"data:{media_type};base64,{check.string(source.get('data'), f'{path}.source.data', 'base64 data')}"
+        if kind == "image":
+            return {"type": "image_url", "image_url": {"url": url}}
+        title = check.opt_str(block.get("title"), f"{path}.title")
+        return {"type": "file", "file": {"filename": title or "document.pdf", "file_data": url}}
+    if kind == "image" and source_type == "url":
+        return {"type": "image_url", "image_url": {"url": check.string(source.get("url"), f"{path}.source.url")}}
+    if kind == "document" and source_type == "text":
+        return {"type": "text", "text": check.opt_str(source.get("data"), f"{path}.source.data") or ""}
+    raise BadRequest(f"{path}: {kind} block with source type {source_type!r} cannot be sent to an OpenAI model")
 
 
-def _tool_result_text(block: Mapping[str, Any], i: int) -> tuple[str, list[dict[str, Any]]]:
+def _tool_result_text(block: Mapping[str, Any], path: str) -> tuple[str, list[dict[str, Any]]]:
     content = block.get("content")
     extra: list[dict[str, Any]] = []
-    if isinstance(content, list):
+    if content is None or isinstance(content, str):
+        text = content or ""
+    else:
         texts = []
-        for part in content:
-            if part.get("type") == "text":
-                texts.append(part.get("text") or "")
+        for where, part, kind in _blocks(content, f"{path}.content"):
+            if kind == "text":
+                texts.append(check.opt_str(part.get("text"), f"{where}.text") or "")
             else:
-                extra.append(_openai_part(part, i))
-        content = "\n".join(texts)
-    text = content or ""
+                extra.append(_openai_part(part, kind, where))
+        text = "\n".join(texts)
     return (f"Error: {text}" if block.get("is_error") else text), extra
 
 
-def _openai_tool(tool: Mapping[str, Any], i: int, model: str) -> dict[str, Any]:
-    if tool.get("type") not in (None, "custom") or not tool.get("name"):
-        raise BadRequest(f"tools[{i}] of type {tool.get('type')!r} is an Anthropic server tool; {model} can only call client tools")
-    fn: dict[str, Any] = {"name": tool["name"]}
-    if tool.get("description"):
-        fn["description"] = tool["description"]
-    fn["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+def _openai_tool(tool: Mapping[str, Any], path: str, model: str) -> dict[str, Any]:
+    kind = tool.get("type")
+    if kind not in (None, "custom"):
+        raise BadRequest(f"{path} of type {check.shown(kind)} is an Anthropic server tool; {model} can only call client tools")
+    fn: dict[str, Any] = {"name": check.string(tool.get("name"), f"{path}.name")}
+    if description := check.opt_str(tool.get("description"), f"{path}.description"):
+        fn["description"] = description
+    schema = check.opt_obj(tool.get("input_schema"), f"{path}.input_schema", "a JSON Schema object")
+    fn["parameters"] = schema or {"type": "object", "properties": {}}
     return {"type": "function", "function": fn}
 
 
 def _join_text(content: Any, where: str) -> str:
     if content is None or isinstance(content, str):
         return content or ""
-    if not isinstance(content, list) or any(b.get("type") != "text" for b in content):
-        raise BadRequest(f"{where} must be a string or a list of text blocks")
-    return "\n\n".join(b.get("text") or "" for b in content)
+    texts = []
+    for path, block in check.objects(content, where, "a string or a list of text blocks"):
+        if block.get("type") != "text":
+            raise BadRequest(f"{path}: {where} must be a string or a list of text blocks")
+        texts.append(check.opt_str(block.get("text"), f"{path}.text") or "")
+    return "\n\n".join(texts)
 
 
 # -- OpenAI response -> Anthropic response --------------------------------------------------------

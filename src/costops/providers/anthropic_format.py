@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from costops.errors import BadRequest
+from costops.providers import validate as check
 from costops.providers.anthropic_client_format import (
     OpenAIStreamToAnthropic,
     anthropic_to_openai_request,
@@ -71,23 +72,23 @@ def openai_to_anthropic_request(body: Mapping[str, Any], model: str) -> dict[str
     if n not in (None, 1):
         raise BadRequest(f"n={n} is not supported for {model}: Anthropic returns one choice per request; send {n} requests instead")
     system, messages = _anthropic_messages(body.get("messages"))
-    if instruction := _json_instruction(body.get("response_format")):
+    if instruction := _json_instruction(check.opt_obj(body.get("response_format"), "response_format")):
         system.append({"type": "text", "text": instruction})
-    max_tokens = _first(body, "max_completion_tokens", "max_tokens")
+    limit_key = next((k for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), "max_tokens")
+    max_tokens = check.opt_int(body.get(limit_key), limit_key)
     out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens}
     if system:
         out["system"] = system
     for src, dst in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
         if body.get(src) is not None:
             out[dst] = body[src]
-    stop = body.get("stop")
-    if stop:
-        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if stop := check.str_list(body.get("stop"), "stop", single=True):
+        out["stop_sequences"] = stop
     if body.get("stream"):
         out["stream"] = True
-    if body.get("user"):
-        out["metadata"] = {"user_id": str(body["user"])}
-    tools = [_anthropic_tool(t, i) for i, t in enumerate(body.get("tools") or [])]
+    if user := check.opt_str(body.get("user"), "user"):
+        out["metadata"] = {"user_id": user}
+    tools = [_anthropic_tool(t, path) for path, t in check.objects(body.get("tools"), "tools")]
     if tools:
         out["tools"] = tools
         if choice := _anthropic_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")):
@@ -104,36 +105,35 @@ def openai_to_anthropic_request(body: Mapping[str, Any], model: str) -> dict[str
     return out
 
 
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
 def _anthropic_messages(messages: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages must be a non-empty list")
+        raise check.invalid("messages", "a non-empty list", messages)
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     calls: set[str] = set()
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, Mapping):
-            raise BadRequest(f"messages[{i}] must be an object")
-        role, content = msg.get("role"), msg.get("content")
+    for where, msg in check.objects(messages, "messages"):
+        role, content = check.one_of(msg.get("role"), f"{where}.role", _ROLES), msg.get("content")
         if role in ("system", "developer"):
-            system.extend(_text_blocks(content, i, allow={"text"}))
+            system.extend(_text_blocks(content, where, allow={"text"}))
         elif role == "user":
-            _add_turn(turns, "user", _user_blocks(content, i))
+            _add_turn(turns, "user", _user_blocks(content, where))
         elif role == "assistant":
-            blocks = _text_blocks(content, i, allow={"text", "refusal"})
-            for call in msg.get("tool_calls") or []:
-                blocks.append(_tool_use_block(call, i))
+            blocks = _text_blocks(content, where, allow={"text", "refusal"})
+            for path, call in check.objects(msg.get("tool_calls"), f"{where}.tool_calls"):
+                blocks.append(_tool_use_block(call, path))
                 calls.add(blocks[-1]["id"])
             _add_turn(turns, "assistant", blocks)
-        elif role == "tool":
-            call_id = msg.get("tool_call_id")
+        else:  # tool
+            call_id = check.string(msg.get("tool_call_id"), f"{where}.tool_call_id")
             if call_id not in calls:
                 raise BadRequest(
-                    f"messages[{i}]: tool message answers tool_call_id {call_id!r}, but no earlier assistant message has a tool call with that id"
+                    f"{where}: tool message answers tool_call_id {call_id!r}, but no earlier assistant message has a tool call with that id"
                 )
-            result = content if isinstance(content, str) else _text_blocks(content, i, allow={"text"})
+            result = content if isinstance(content, str) else _text_blocks(content, where, allow={"text"})
             _add_turn(turns, "user", [{"type": "tool_result", "tool_use_id": call_id, "content": result or ""}])
-        else:
-            raise BadRequest(f"messages[{i}].role {role!r} is not one of system, developer, user, assistant, tool")
     if not turns:
         raise BadRequest("messages has no user or assistant message; Anthropic needs at least one")
     for turn in turns:  # Anthropic: tool_result blocks come first in their user turn
@@ -157,77 +157,63 @@ def _add_turn(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any
         turns.append({"role": role, "content": blocks})
 
 
-def _text_blocks(content: Any, i: int, *, allow: set[str]) -> list[dict[str, Any]]:
+def _text_blocks(content: Any, where: str, *, allow: set[str]) -> list[dict[str, Any]]:
     if content is None or content == "":
         return []
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        raise BadRequest(f"messages[{i}].content must be a string or a list of content parts")
     blocks = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, Mapping) else None
+    for path, part, kind in check.content_parts(content, where):
         if kind not in allow:
-            raise BadRequest(f"messages[{i}]: content part of type {kind!r} is not allowed here (only {', '.join(sorted(allow))})")
-        text = part.get("text") if kind == "text" else part.get("refusal")
-        if text:
+            raise BadRequest(f"{path}: content part of type {kind!r} is not allowed here (only {', '.join(sorted(allow))})")
+        if text := check.opt_str(part.get(kind), f"{path}.{kind}"):
             blocks.append(_with_cache_control({"type": "text", "text": text}, part))
     return blocks
 
 
-def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
+def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(content, list):
-        return _text_blocks(content, i, allow={"text"})
+        return _text_blocks(content, where, allow={"text"})
     blocks = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, Mapping) else None
+    for path, part, kind in check.content_parts(content, where):
         if kind == "text":
-            blocks.extend(_text_blocks([part], i, allow={"text"}))
+            if text := check.opt_str(part.get("text"), f"{path}.text"):
+                blocks.append(_with_cache_control({"type": "text", "text": text}, part))
         elif kind == "image_url":
             image = part.get("image_url")
-            url = image.get("url") if isinstance(image, Mapping) else image
-            blocks.append(_with_cache_control({"type": "image", "source": _image_source(url, i)}, part))
+            url = check.obj(image, f"{path}.image_url", "an object with a url").get("url") if not isinstance(image, str) else image
+            blocks.append(_with_cache_control({"type": "image", "source": _image_source(url, f"{path}.image_url.url")}, part))
         elif kind == "file":
-            data = (part.get("file") or {}).get("file_data") or ""
-            source = _image_source(data, i)
+            data = check.opt_obj(part.get("file"), f"{path}.file").get("file_data")
+            source = _image_source(check.string(data, f"{path}.file.file_data", "a data: URL"), f"{path}.file.file_data")
             if source.get("media_type") != "application/pdf":
-                raise BadRequest(f"messages[{i}]: only PDF files given inline as file_data can be sent to Claude")
+                raise BadRequest(f"{path}: only PDF files given inline as file_data can be sent to Claude")
             blocks.append(_with_cache_control({"type": "document", "source": source}, part))
         else:
-            raise BadRequest(f"messages[{i}]: content part of type {kind!r} cannot be sent to Claude (text, image_url, file only)")
+            raise BadRequest(f"{path}: content part of type {kind!r} cannot be sent to Claude (text, image_url, file only)")
     return blocks
 
 
-def _image_source(url: Any, i: int) -> dict[str, Any]:
-    if not isinstance(url, str) or not url:
-        raise BadRequest(f"messages[{i}]: image_url needs a url")
+def _image_source(url: Any, path: str) -> dict[str, Any]:
+    url = check.string(url, path, "a data: URL or an http(s) URL")
     if url.startswith("data:"):
-        media_type, data = _parse_data_url(url, i)
+        media_type, data = _parse_data_url(url, path)
         return {"type": "base64", "media_type": media_type, "data": data}
     if url.startswith(("http://", "https://")):
         return {"type": "url", "url": url}
-    raise BadRequest(f"messages[{i}]: image url must be a data: URL or an http(s) URL")
+    raise BadRequest(f"{path}: image url must be a data: URL or an http(s) URL")
 
 
-def _parse_data_url(url: str, i: int) -> tuple[str, str]:
+def _parse_data_url(url: str, path: str) -> tuple[str, str]:
     head, sep, data = url.partition(",")
     if not sep or not head.endswith(";base64"):
-        raise BadRequest(f"messages[{i}]: data URLs must be base64 encoded (data:<type>;base64,<data>)")
+        raise BadRequest(f"{path}: data URLs must be base64 encoded (data:<type>;base64,<data>)")
     return head[5:].split(";")[0] or "application/octet-stream", data
 
 
-def _tool_use_block(call: Any, i: int) -> dict[str, Any]:
-    fn = call.get("function") if isinstance(call, Mapping) else None
-    if not isinstance(fn, Mapping) or not call.get("id") or not fn.get("name"):
-        raise BadRequest(f"messages[{i}].tool_calls entries need an id and a function with a name")
-    raw = fn.get("arguments") or "{}"
-    try:
-        args = orjson.loads(raw) if isinstance(raw, str) else raw
-    except orjson.JSONDecodeError:
-        raise BadRequest(f"messages[{i}]: arguments of tool call {call['id']!r} are not valid JSON") from None
-    if not isinstance(args, dict):
-        raise BadRequest(f"messages[{i}]: arguments of tool call {call['id']!r} must be a JSON object")
-    return {"type": "tool_use", "id": call["id"], "name": fn["name"], "input": args}
+def _tool_use_block(call: Mapping[str, Any], path: str) -> dict[str, Any]:
+    call_id, name, args = check.function_call(call, path)
+    return {"type": "tool_use", "id": call_id, "name": name, "input": args}
 
 
 def _with_cache_control(block: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,50 +224,41 @@ def _with_cache_control(block: dict[str, Any], part: Mapping[str, Any]) -> dict[
     return block
 
 
-def _anthropic_tool(tool: Any, i: int) -> dict[str, Any]:
-    fn = tool.get("function") if isinstance(tool, Mapping) else None
-    if tool.get("type", "function") != "function" or not isinstance(fn, Mapping) or not fn.get("name"):
-        raise BadRequest(f"tools[{i}] must be a function tool with a name; Claude gets only function tools")
-    out: dict[str, Any] = {"name": fn["name"]}
-    if fn.get("description"):
-        out["description"] = fn["description"]
-    out["input_schema"] = fn.get("parameters") or {"type": "object", "properties": {}}
+def _anthropic_tool(tool: Mapping[str, Any], path: str) -> dict[str, Any]:
+    name, description, parameters = check.function_tool(tool, path, "Claude")
+    out: dict[str, Any] = {"name": name}
+    if description:
+        out["description"] = description
+    out["input_schema"] = parameters or {"type": "object", "properties": {}}
     return _with_cache_control(out, tool)
 
 
 def _anthropic_tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
-    if choice is None:
-        out: dict[str, Any] | None = {"type": "auto"} if parallel is False else None
+    name = check.tool_choice_name(choice)
+    if name is not None:
+        out: dict[str, Any] | None = {"type": "tool", "name": name}
+    elif choice is None:
+        out = {"type": "auto"} if parallel is False else None
     elif choice == "none":
         return {"type": "none"}
-    elif choice == "auto":
-        out = {"type": "auto"}
-    elif choice == "required":
-        out = {"type": "any"}
-    elif isinstance(choice, Mapping) and (choice.get("function") or {}).get("name"):
-        out = {"type": "tool", "name": choice["function"]["name"]}
     else:
-        raise BadRequest(f"tool_choice {choice!r} is not auto, none, required or a named function")
+        out = {"type": "auto" if choice == "auto" else "any"}
     if out is not None and parallel is False:
         out["disable_parallel_tool_use"] = True
     return out
 
 
-def _json_instruction(fmt: Any) -> str | None:
+def _json_instruction(fmt: Mapping[str, Any]) -> str | None:
     # Anthropic has no JSON mode: ask in the system prompt instead.
-    kind = fmt.get("type") if isinstance(fmt, Mapping) else None
+    kind = fmt.get("type")
     if kind == "json_object":
         return JSON_INSTRUCTION
     if kind == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
+        schema = check.opt_obj(fmt.get("json_schema"), "response_format.json_schema").get("schema")
         if schema:
             return f"{JSON_INSTRUCTION} The object must validate against this JSON Schema:\n{orjson.dumps(schema).decode()}"
         return JSON_INSTRUCTION
     return None
-
-
-def _first(body: Mapping[str, Any], *keys: str) -> Any:
-    return next((body[k] for k in keys if body.get(k) is not None), None)
 
 
 # -- Anthropic response -> OpenAI response --------------------------------------------------------

@@ -9,6 +9,7 @@ where they can; streams are relayed chunk by chunk, parsing only the events that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 import uuid
@@ -17,8 +18,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from costops.errors import BadRequest
+from costops.errors import BadRequest, UpstreamError
 from costops.providers.sse import SSEEvent, SSEParser, encode_event
+from costops.providers.validate import opt_obj
 from costops.usage import Usage
 
 
@@ -81,6 +83,28 @@ def make_exchange(
     raise BadRequest(f"cannot send a {api} request to a {kind} deployment")
 
 
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def _reads_upstream(response: Callable[[Any, bytes], tuple[bytes, Usage]]) -> Callable[[Any, bytes], tuple[bytes, Usage]]:
+    """An answer that does not read as the provider's API (not JSON, a list, a block without its
+    id) is the provider failing us: an :class:`UpstreamError` (502), never a crash."""
+
+    @functools.wraps(response)
+    def read(self: Any, body: bytes) -> tuple[bytes, Usage]:
+        try:
+            return response(self, body)
+        except _UNREADABLE as exc:
+            raise UpstreamError(f"unreadable response from the provider ({type(exc).__name__}: {exc})") from None
+
+    return read
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    """``stream_options.include_usage``; a ``stream_options`` that is not an object is the client's 400."""
+    return bool(opt_obj(body.get("stream_options"), "stream_options").get("include_usage"))
+
+
 # -- OpenAI client, OpenAI-compatible deployment ---------------------------------------------
 
 
@@ -88,8 +112,7 @@ class OpenAIPassthrough:
     def __init__(self, body: dict[str, Any], raw: bytes, model: str, path: str) -> None:
         self.path = path
         self.stream = bool(body.get("stream"))
-        options = body.get("stream_options") or {}
-        self.client_wants_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self.client_wants_usage = _include_usage(body)
         self._body, self._raw, self._model = body, raw, model
 
     def request_body(self) -> bytes:
@@ -101,6 +124,7 @@ class OpenAIPassthrough:
             return self._raw
         return orjson.dumps({**body, "model": self._model})
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         data = orjson.loads(body)
         return body, Usage.from_openai(data.get("usage") if isinstance(data, dict) else None)
@@ -173,6 +197,7 @@ class AnthropicPassthrough:
             return self._raw
         return orjson.dumps({**self._body, "model": self._model})
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         data = orjson.loads(body)
         return body, Usage.from_anthropic(data.get("usage") if isinstance(data, dict) else None)
@@ -227,14 +252,14 @@ class OpenAIToAnthropic:
 
         self._fmt = anthropic_format
         self.stream = bool(body.get("stream"))
-        options = body.get("stream_options") or {}
-        self._include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self._include_usage = _include_usage(body)
         self._upstream = anthropic_format.openai_to_anthropic_request(body, model)
         self._model = body.get("model") or model
 
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         data = orjson.loads(body)
         out = self._fmt.anthropic_to_openai_response(data, self._model)
@@ -252,8 +277,7 @@ class OpenAIToGemini:
 
         self._fmt = gemini_format
         self.stream = bool(body.get("stream"))
-        options = body.get("stream_options") or {}
-        self._include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
+        self._include_usage = _include_usage(body)
         self._upstream = gemini_format.openai_to_gemini_request(body)
         self.path = gemini_format.gemini_path(model, self.stream)
         self._model = body.get("model") or model
@@ -262,6 +286,7 @@ class OpenAIToGemini:
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         data = orjson.loads(body)
         out = self._fmt.gemini_to_openai_response(data, self._model, self._id)
@@ -287,6 +312,7 @@ class AnthropicToOpenAI:
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         data = orjson.loads(body)
         out = self._fmt.openai_to_anthropic_response(data, self._model)
@@ -311,6 +337,7 @@ class AnthropicToGemini:
     def request_body(self) -> bytes:
         return self._inner.request_body()
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         openai_body, usage = self._inner.response(body)
         return orjson.dumps(self._fmt.openai_to_anthropic_response(orjson.loads(openai_body), self._model)), usage
@@ -338,6 +365,7 @@ class OpenAIToGeminiEmbeddings:
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
 
+    @_reads_upstream
     def response(self, body: bytes) -> tuple[bytes, Usage]:
         from costops.tokens import counter
 

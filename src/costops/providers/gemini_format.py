@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from costops.errors import BadRequest
+from costops.providers import validate as check
 from costops.providers.errors_format import stream_error
 from costops.providers.sse import SSEEvent
 from costops.usage import Usage
@@ -67,7 +68,7 @@ def openai_to_gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": [{"text": t} for t in system]}
-    declarations = [_declaration(t, i) for i, t in enumerate(body.get("tools") or [])]
+    declarations = [_declaration(t, path) for path, t in check.objects(body.get("tools"), "tools")]
     if declarations:
         out["tools"] = [{"functionDeclarations": declarations}]
         if (config := _calling_config(body.get("tool_choice"))) is not None:
@@ -86,13 +87,14 @@ def openai_to_gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
     limit = next((body[k] for k in ("max_completion_tokens", "max_tokens") if body.get(k) is not None), None)
     if limit is not None:
         gen["maxOutputTokens"] = limit
-    if stop := body.get("stop"):
-        gen["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
-    fmt = body.get("response_format") or {}
+    if stop := check.str_list(body.get("stop"), "stop", single=True):
+        gen["stopSequences"] = stop
+    fmt = check.opt_obj(body.get("response_format"), "response_format")
     if fmt.get("type") in ("json_object", "json_schema"):
         gen["responseMimeType"] = "application/json"
-        if schema := (fmt.get("json_schema") or {}).get("schema"):
-            gen["responseSchema"] = gemini_schema(schema)
+        json_schema = check.opt_obj(fmt.get("json_schema"), "response_format.json_schema")
+        if schema := check.opt_obj(json_schema.get("schema"), "response_format.json_schema.schema"):
+            gen["responseSchema"] = gemini_schema(schema, where="response_format.json_schema.schema")
     if budget := THINKING_BUDGETS.get(str(body.get("reasoning_effort"))):
         gen["thinkingConfig"] = {"thinkingBudget": budget}
     if gen:
@@ -100,45 +102,42 @@ def openai_to_gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
 def _gemini_contents(messages: Any) -> tuple[list[str], list[dict[str, Any]]]:
     if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages must be a non-empty list")
+        raise check.invalid("messages", "a non-empty list", messages)
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}  # tool call id -> function name, latest call wins
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, Mapping):
-            raise BadRequest(f"messages[{i}] must be an object")
-        role, content = msg.get("role"), msg.get("content")
+    for where, msg in check.objects(messages, "messages"):
+        role, content = check.one_of(msg.get("role"), f"{where}.role", _ROLES), msg.get("content")
         if role in ("system", "developer"):
-            system.extend(p["text"] for p in _parts(content, i, media=False))
+            system.extend(p["text"] for p in _parts(content, where, media=False))
         elif role == "user":
-            _add(contents, "user", _parts(content, i, media=True))
+            _add(contents, "user", _parts(content, where, media=True))
         elif role == "assistant":
-            parts = _parts(content, i, media=False)
+            parts = _parts(content, where, media=False)
             first = True
-            for call in msg.get("tool_calls") or []:
-                fn = call.get("function") or {}
-                if not call.get("id") or not fn.get("name"):
-                    raise BadRequest(f"messages[{i}].tool_calls entries need an id and a function with a name")
-                names[call["id"]] = fn["name"]
-                part: dict[str, Any] = {"functionCall": {"name": fn["name"], "args": _args(fn.get("arguments"), i)}}
+            for path, call in check.objects(msg.get("tool_calls"), f"{where}.tool_calls"):
+                call_id, name, args = check.function_call(call, path)
+                names[call_id] = name
+                part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
                 if first:  # Gemini signs the first call of a turn only (parallel calls share it)
                     part["thoughtSignature"] = SKIP_SIGNATURE
                     first = False
                 parts.append(part)
             _add(contents, "model", parts)
-        elif role == "tool":
-            call_id = msg.get("tool_call_id")
+        else:  # tool
+            call_id = check.string(msg.get("tool_call_id"), f"{where}.tool_call_id")
             if call_id not in names:
                 raise BadRequest(
-                    f"messages[{i}]: tool message answers tool_call_id {call_id!r}, but no earlier assistant message has a tool call with that id"
+                    f"{where}: tool message answers tool_call_id {call_id!r}, but no earlier assistant message has a tool call with that id"
                 )
-            text = "".join(p["text"] for p in _parts(content, i, media=False))
+            text = "".join(p["text"] for p in _parts(content, where, media=False))
             response = {"name": names[call_id], "response": _tool_response(text)}
             _add(contents, "user", [{"functionResponse": response}])
-        else:
-            raise BadRequest(f"messages[{i}].role {role!r} is not one of system, developer, user, assistant, tool")
     if not contents:
         raise BadRequest("messages has no user or assistant message; Gemini needs at least one")
     return system, contents
@@ -153,52 +152,41 @@ def _add(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]])
         contents.append({"role": role, "parts": parts})
 
 
-def _parts(content: Any, i: int, *, media: bool) -> list[dict[str, Any]]:
+def _parts(content: Any, where: str, *, media: bool) -> list[dict[str, Any]]:
     if content is None or content == "":
         return []
     if isinstance(content, str):
         return [{"text": content}]
-    if not isinstance(content, list):
-        raise BadRequest(f"messages[{i}].content must be a string or a list of content parts")
     parts: list[dict[str, Any]] = []
-    for part in content:
-        kind = part.get("type") if isinstance(part, Mapping) else None
+    for path, part, kind in check.content_parts(content, where):
         if kind in ("text", "refusal"):
-            if text := part.get(kind):
+            if text := check.opt_str(part.get(kind), f"{path}.{kind}"):
                 parts.append({"text": text})
         elif media and kind == "image_url":
             image = part.get("image_url")
-            parts.append(_media_part(image.get("url") if isinstance(image, Mapping) else image, i))
+            url = check.obj(image, f"{path}.image_url", "an object with a url").get("url") if not isinstance(image, str) else image
+            parts.append(_media_part(url, f"{path}.image_url.url"))
         elif media and kind == "file":
-            parts.append(_media_part((part.get("file") or {}).get("file_data"), i))
+            parts.append(_media_part(check.opt_obj(part.get("file"), f"{path}.file").get("file_data"), f"{path}.file.file_data"))
         elif media and kind == "input_audio":
-            audio = part.get("input_audio") or {}
-            parts.append({"inlineData": {"mimeType": f"audio/{audio.get('format', 'wav')}", "data": audio.get("data", "")}})
+            audio = check.obj(part.get("input_audio"), f"{path}.input_audio", "an object with data and format")
+            data = check.string(audio.get("data"), f"{path}.input_audio.data", "base64 audio")
+            fmt = check.opt_str(audio.get("format"), f"{path}.input_audio.format") or "wav"
+            parts.append({"inlineData": {"mimeType": f"audio/{fmt}", "data": data}})
         else:
-            raise BadRequest(f"messages[{i}]: content part of type {kind!r} cannot be sent to Gemini here")
+            raise BadRequest(f"{path}: content part of type {kind!r} cannot be sent to Gemini here")
     return parts
 
 
-def _media_part(url: Any, i: int) -> dict[str, Any]:
-    if not isinstance(url, str) or not url:
-        raise BadRequest(f"messages[{i}]: image_url / file needs a url or file_data")
+def _media_part(url: Any, path: str) -> dict[str, Any]:
+    url = check.string(url, path, "a data: URL or a file URL")
     if url.startswith("data:"):
         head, sep, data = url.partition(",")
         if not sep or not head.endswith(";base64"):
-            raise BadRequest(f"messages[{i}]: data URLs must be base64 encoded (data:<type>;base64,<data>)")
+            raise BadRequest(f"{path}: data URLs must be base64 encoded (data:<type>;base64,<data>)")
         return {"inlineData": {"mimeType": head[5:].split(";")[0], "data": data}}
     mime = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
     return {"fileData": {"mimeType": mime, "fileUri": url}}
-
-
-def _args(raw: Any, i: int) -> dict[str, Any]:
-    try:
-        args = orjson.loads(raw) if isinstance(raw, str) and raw else (raw or {})
-    except orjson.JSONDecodeError:
-        raise BadRequest(f"messages[{i}]: tool call arguments are not valid JSON") from None
-    if not isinstance(args, dict):
-        raise BadRequest(f"messages[{i}]: tool call arguments must be a JSON object")
-    return args
 
 
 def _tool_response(text: str) -> dict[str, Any]:
@@ -210,58 +198,60 @@ def _tool_response(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
-def _declaration(tool: Any, i: int) -> dict[str, Any]:
-    fn = tool.get("function") if isinstance(tool, Mapping) else None
-    if tool.get("type", "function") != "function" or not isinstance(fn, Mapping) or not fn.get("name"):
-        raise BadRequest(f"tools[{i}] must be a function tool with a name")
-    out: dict[str, Any] = {"name": fn["name"]}
-    if fn.get("description"):
-        out["description"] = fn["description"]
-    params = gemini_schema(fn.get("parameters") or {})
+def _declaration(tool: Mapping[str, Any], path: str) -> dict[str, Any]:
+    name, description, parameters = check.function_tool(tool, path, "Gemini")
+    out: dict[str, Any] = {"name": name}
+    if description:
+        out["description"] = description
+    params = gemini_schema(parameters, where=f"{path}.function.parameters")
     if params.get("properties"):  # Gemini rejects an OBJECT with empty properties: omit it
         out["parameters"] = params
     return out
 
 
 def _calling_config(choice: Any) -> dict[str, Any] | None:
+    name = check.tool_choice_name(choice)
+    if name is not None:
+        return {"mode": "ANY", "allowedFunctionNames": [name]}
     if choice is None:
         return None
-    if choice in ("auto", "none"):
-        return {"mode": choice.upper()}
-    if choice == "required":
-        return {"mode": "ANY"}
-    name = (choice.get("function") or {}).get("name") if isinstance(choice, Mapping) else None
-    if not name:
-        raise BadRequest(f"tool_choice {choice!r} is not auto, none, required or a named function")
-    return {"mode": "ANY", "allowedFunctionNames": [name]}
+    return {"mode": "ANY"} if choice == "required" else {"mode": choice.upper()}
 
 
-def gemini_schema(schema: Any) -> dict[str, Any]:
-    """A JSON Schema cut down to what Gemini's Schema accepts: local $refs inlined, nullable types."""
+def gemini_schema(schema: Any, *, where: str = "schema") -> dict[str, Any]:
+    """A JSON Schema cut down to what Gemini's Schema accepts: local $refs inlined, nullable types.
+
+    ``where`` names the schema in the client's request, for the message when it is malformed."""
     if not isinstance(schema, Mapping):
         return {}
-    defs = {**(schema.get("definitions") or {}), **(schema.get("$defs") or {})}
-    return _clean(schema, defs, 0)
+    defs: dict[str, Any] = {}
+    for key in ("definitions", "$defs"):
+        defs.update(check.opt_obj(schema.get(key), f"{where}.{key}"))
+    return _clean(schema, defs, 0, where)
 
 
-def _clean(node: Mapping[str, Any], defs: Mapping[str, Any], depth: int) -> dict[str, Any]:
+def _clean(node: Mapping[str, Any], defs: Mapping[str, Any], depth: int, where: str) -> dict[str, Any]:
     if depth > 32:
-        raise BadRequest("a tool or response schema nests too deep (a recursive $ref?); Gemini needs a finite schema")
+        raise BadRequest(f"{where} nests too deep (a recursive $ref?); Gemini needs a finite schema")
     if isinstance(ref := node.get("$ref"), str):
         name = ref.rsplit("/", 1)[-1]
-        if name not in defs:
-            raise BadRequest(f"schema $ref {ref!r} does not point into the schema's own $defs")
-        return _clean({**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}, defs, depth + 1)
+        if not isinstance(defs.get(name), Mapping):
+            raise BadRequest(f"{where}: $ref {ref!r} does not point to a schema in the schema's own $defs")
+        return _clean({**defs[name], **{k: val for k, val in node.items() if k != "$ref"}}, defs, depth + 1, where)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _SCHEMA_DROP:
             continue
-        if key == "properties" and isinstance(value, Mapping):
-            out[key] = {name: _clean(sub, defs, depth + 1) for name, sub in value.items() if isinstance(sub, Mapping)}
+        if key == "properties":
+            props = check.obj(value, f"{where}: properties", "an object of schemas")
+            out[key] = {name: _clean(sub, defs, depth + 1, where) for name, sub in props.items() if isinstance(sub, Mapping)}
         elif key == "items" and isinstance(value, Mapping):
-            out[key] = _clean(value, defs, depth + 1)
-        elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
-            out[key] = [_clean(sub, defs, depth + 1) for sub in value if isinstance(sub, Mapping)]
+            out[key] = _clean(value, defs, depth + 1, where)
+        elif key in ("anyOf", "oneOf", "allOf"):
+            subs = check.opt_list(value, f"{where}: {key}", "a list of schemas")
+            out[key] = [_clean(sub, defs, depth + 1, where) for sub in subs if isinstance(sub, Mapping)]
+        elif key == "required":
+            out[key] = check.str_list(value, f"{where}: required")
         else:
             out[key] = value
     if "const" in out:
@@ -277,7 +267,7 @@ def _clean(node: Mapping[str, Any], defs: Mapping[str, Any], depth: int) -> dict
             out["anyOf"] = [{"type": t} for t in kept]
     variants = out.pop("oneOf", None) or out.pop("anyOf", None)
     if variants is not None:
-        kept_variants = [v for v in variants if v.get("type") != "null"]
+        kept_variants = [sub for sub in variants if sub.get("type") != "null"]
         if len(kept_variants) < len(variants):
             out["nullable"] = True
         if len(kept_variants) == 1:
