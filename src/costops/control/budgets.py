@@ -98,6 +98,7 @@ class BudgetsStage:
         """Recent full days' spend per budget, from the ledger."""
         self.seeded: set[tuple[str, str]] = set()
         self.unpriced: set[str] = set()
+        self._windows: dict[str, tuple[Budget, float, Window]] = {}
         self._pricer: Any = None
         self._store: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -153,10 +154,22 @@ class BudgetsStage:
         out = []
         for budget in self.budgets.values():
             if applies(budget.scope, subject):
-                window = current_window(budget.window, now)
+                window = self._window(budget, now)
                 if window is not None:
                     out.append((budget, window))
         return out
+
+    def _window(self, budget: Budget, now: float) -> Window | None:
+        """``current_window`` memoized per budget: the window found at ``t0`` is the window at every
+        instant from ``t0`` to its end (calendar, rolling and fixed alike), so a request pays for
+        the time-zone arithmetic only when a window turns (or the clock goes back)."""
+        memo = self._windows.get(budget.name)
+        if memo is not None and memo[0] is budget and memo[1] <= now < memo[2].end:
+            return memo[2]
+        window = current_window(budget.window, now)
+        if window is not None:
+            self._windows[budget.name] = (budget, now, window)
+        return window
 
     def claims(self, active: list[tuple[Budget, Window]], allowed: list[int] | None = None) -> list[Claim]:
         """What to reserve against: each hard budget's limit, or its paced allowance by now."""
