@@ -54,7 +54,7 @@ from loadgen import Loader, loadgen_main
 from phases import TargetResult, bench_all, soak_target
 from procs import Proc, free_port, on_signal, stop_all
 from report import render
-from targets import ALL_TARGETS, STARTERS, start_direct, stop_target, wait_ready
+from targets import ALL_TARGETS, STARTERS, start_direct, start_variant, stop_target, wait_ready
 
 
 def parse_args(argv: list[str] | None):
@@ -132,13 +132,22 @@ def parse_args(argv: list[str] | None):
         default=30.0,
         help="seconds a gateway gets to shut down (flush its ledger) after SIGTERM before SIGKILL",
     )
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=SRC",
+        help="a costops source tree (its src/ dir) to run as target costops@NAME or costops-stages@NAME, "
+        "e.g. a copy from before a change, to compare before and after in one run",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, db) and print its path")
     ap.add_argument("--_loadgen", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._loadgen:
         return ap, args
     args.target_list = [x.strip() for x in args.targets.split(",") if x.strip()]
-    bad = [x for x in args.target_list if x not in ALL_TARGETS]
+    variants = {v.split("=", 1)[0] for v in args.variant if "=" in v}
+    bad = [x for x in args.target_list if x not in ALL_TARGETS and x.partition("@")[2] not in variants]
     if bad:
         ap.error(f"unknown targets: {bad}")
     if args.soak_only and not args.soak:
@@ -167,7 +176,7 @@ def _start(name: str, up_port: int, work: Path, args):
     """Start and probe one target: (target or None, a result that records why it is missing)."""
     t = None
     try:
-        t = STARTERS[name](up_port, work, args)
+        t = start_variant(name, up_port, work, args) if "@" in name else STARTERS[name](up_port, work, args)
         wait_ready(t, args.startup_timeout)
         return t, None
     except FileNotFoundError as exc:

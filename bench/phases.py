@@ -82,7 +82,7 @@ def bench_all(targets: list[Target], loader: Loader, args, up_pid: int) -> dict[
                     r["round"] = rnd
                     runs.setdefault((t.name, kind, conc), []).append(r)
                     log(
-                        f"  [{rnd + 1}/{args.repeat}] {t.name:15s} {kind}@{conc}: {r['rps']:8.0f} req/s  "
+                        f"  [{rnd + 1}/{args.repeat}] {t.name:21s} {kind}@{conc}: {r['rps']:8.0f} req/s  "
                         f"p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms  errors {r['errors']}  "
                         f"cpu {r['cpu_ms_per_req']:.3f} ms/req  other-cpu {r['other_cpu_pct']:.0f}%"
                     )

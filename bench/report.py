@@ -52,7 +52,7 @@ def vs_bare(by: dict, c: int, kind: str = "json") -> list[str]:
     out = []
     b_rps = bare.phases[f"{kind}@{c}"]["rps"]
     b_add = added_p50(bare, direct, kind)
-    for name in GATEWAYS:
+    for name in [n for n in by if n.split("@")[0] in GATEWAYS]:
         r = by.get(name)
         if not _phase(r, f"{kind}@{c}"):
             continue
@@ -94,7 +94,7 @@ def render(results: list, soaks: list[dict], args, meta: dict) -> str:
     )
     for r in results:
         L.append(
-            f"  {r.name:15s} {r.version}"
+            f"  {r.name:21s} {r.version}"
             + (f"  [{r.status}: {r.error.splitlines()[0][:160]}]" if r.error else "")
         )
     direct = by.get("direct")
@@ -102,7 +102,7 @@ def render(results: list, soaks: list[dict], args, meta: dict) -> str:
         L.append("")
         L.append(f"{'non-streamed' if kind == 'json' else 'streamed (include_usage)'} chat completions")
         hdr = (
-            f"{'target':15s} {'req/s@' + str(c):>10s} {'spread':>6s} {'p50@1':>8s} {'p99@1':>8s} {'p50@' + str(c):>8s} "
+            f"{'target':21s} {'req/s@' + str(c):>10s} {'spread':>6s} {'p50@1':>8s} {'p99@1':>8s} {'p50@' + str(c):>8s} "
             f"{'p99@' + str(c):>8s} {'+p50@1':>8s} {'+p99@1':>8s} {'+p50@' + str(c):>8s} {'errors':>7s} "
             f"{'cpu/req':>8s} {'RSS idle':>9s} {'RSS after':>9s} {'other':>6s}"
         )
@@ -112,7 +112,7 @@ def render(results: list, soaks: list[dict], args, meta: dict) -> str:
             a, b = r.phases.get(f"{kind}@{c}"), r.phases.get(f"{kind}@1")
             if not a or not b:
                 L.append(
-                    f"{r.name:15s} {'(not measured: ' + (r.error.splitlines()[0][:90] if r.error else r.status) + ')'}"
+                    f"{r.name:21s} {'(not measured: ' + (r.error.splitlines()[0][:90] if r.error else r.status) + ')'}"
                 )
                 continue
             da = direct.phases.get(f"{kind}@{c}") if direct and r.name != "direct" else None
@@ -123,7 +123,7 @@ def render(results: list, soaks: list[dict], args, meta: dict) -> str:
             errors = a["errors"] + b["errors"]
             sp = spread(r, f"{kind}@{c}")
             L.append(
-                f"{r.name:15s} {a['rps']:10.0f} {format(sp * 100, '5.0f') + '%' if sp is not None else '-':>6s} "
+                f"{r.name:21s} {a['rps']:10.0f} {format(sp * 100, '5.0f') + '%' if sp is not None else '-':>6s} "
                 f"{b['p50_ms']:8.3f} {b['p99_ms']:8.3f} {a['p50_ms']:8.3f} "
                 f"{a['p99_ms']:8.3f} {fmt(add50_1, '8.3f'):>8s} {fmt(add99_1, '8.3f'):>8s} "
                 f"{fmt(add50_c, '8.3f'):>8s} {errors:7d} {a['cpu_ms_per_req']:8.3f} {r.rss_idle_mb:9.1f} "
@@ -154,7 +154,7 @@ def render(results: list, soaks: list[dict], args, meta: dict) -> str:
                     + (f"  (server CPU per request x{pc / cc:.1f} less)" if cc else "")
                     + f"  RSS {co.rss_after_mb:.0f} vs {p.rss_after_mb:.0f} MiB"
                 )
-    if any(by.get(n) and by[n].phases.get(f"json@{c}") for n in GATEWAYS):
+    if any(by[n].phases.get(f"json@{c}") for n in by if n.split("@")[0] in GATEWAYS):
         L.append("")
         L.append("targets:")
         for line in verdicts(by, soaks, c):

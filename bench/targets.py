@@ -117,9 +117,14 @@ def start_direct(up_port: int, up_pid: int, args) -> Target:
     )
 
 
-def start_costops(up_port: int, work: Path, args, name: str = "costops", config: Path | None = None) -> Target:
+def start_costops(
+    up_port: int, work: Path, args, name: str = "costops", config: Path | None = None, src: str | None = None
+) -> Target:
+    """``src``: run costops from that source tree instead (a variant: ``costops@before``)."""
     port = free_port()
     env = {**os.environ, "OPENAI_BASE_URL": f"http://{HOST}:{up_port}/v1", "OPENAI_API_KEY": "sk-bench"}
+    if src:
+        env["PYTHONPATH"] = src
     for k in (
         "ANTHROPIC_API_KEY",
         "ANTHROPIC_BASE_URL",
@@ -139,6 +144,7 @@ def start_costops(up_port: int, work: Path, args, name: str = "costops", config:
         argv += ["--log-level", args.costops_log_level]
     proc = Proc(name, argv, env, work, work)
     version = pkg_version(Path(sys.executable), "costops") + (f" --config {config.name}" if config else "")
+    version += f" (src {src})" if src else ""
     return Target(
         name,
         f"http://{HOST}:{port}/v1/chat/completions",
@@ -150,8 +156,20 @@ def start_costops(up_port: int, work: Path, args, name: str = "costops", config:
     )
 
 
-def start_costops_stages(up_port: int, work: Path, args) -> Target:
-    return start_costops(up_port, work, args, "costops-stages", STAGES_CONFIG)
+def start_costops_stages(up_port: int, work: Path, args, name: str = "costops-stages", src: str | None = None) -> Target:
+    return start_costops(up_port, work, args, name, STAGES_CONFIG, src)
+
+
+def start_variant(name: str, up_port: int, work: Path, args) -> Target:
+    """``costops@NAME`` / ``costops-stages@NAME``: that target run from ``--variant NAME=SRC``'s tree,
+    to measure a change before and after in one run."""
+    base, _, variant = name.partition("@")
+    src = dict(v.split("=", 1) for v in args.variant).get(variant)
+    if base not in ("costops", "costops-stages") or not src:
+        raise ValueError(f"{name}: variants are costops@NAME or costops-stages@NAME with --variant NAME=SRC_DIR")
+    if base == "costops":
+        return start_costops(up_port, work, args, name, None, src)
+    return start_costops_stages(up_port, work, args, name, src)
 
 
 def start_bare(up_port: int, work: Path, args) -> Target:
