@@ -9,6 +9,7 @@ value is read from the environment mapping handed in (tests pass their own).
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import ipaddress
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from costops.pricing import PriceOverride, PriceTable, overrides_from_litellm, table_from_config
 
@@ -234,13 +236,11 @@ def load_config(
         if kind in names:
             continue
         key_var, url_var = ENV_NAMES[kind]
+        api_key = env.get(key_var) or (env.get("GOOGLE_API_KEY") if kind == "gemini" else None)
+        url, headers = _base_url(env.get(url_var) or DEFAULT_BASE_URL[kind], url_var, kind, api_key, key_var, {})
         deployments.append(
             Deployment(
-                name=kind,
-                kind=kind,
-                base_url=(env.get(url_var) or DEFAULT_BASE_URL[kind]).rstrip("/"),
-                api_key=env.get(key_var) or (env.get("GOOGLE_API_KEY") if kind == "gemini" else None),
-                models=DEFAULT_MODEL_PATTERNS[kind],
+                name=kind, kind=kind, base_url=url, api_key=api_key, models=DEFAULT_MODEL_PATTERNS[kind], headers=headers
             )
         )
 
@@ -394,20 +394,64 @@ def _deployment(raw: Any, i: int) -> Deployment:
     if not 0 <= discount <= 100:
         raise ConfigError(f"{where}.discount_pct: must be between 0 and 100")
     prices = tuple(_override(p, f"{where}.prices[{j}]") for j, p in enumerate(raw.get("prices") or []))
+    headers = dict(raw.get("headers") or {})
+    url = raw.get("base_url") or DEFAULT_BASE_URL[kind]
+    url, headers = _base_url(url, f"{where}.base_url", kind, raw.get("api_key"), f"{where}.api_key", headers)
     return Deployment(
         name=name,
         kind=kind,
-        base_url=str(raw.get("base_url") or DEFAULT_BASE_URL[kind]).rstrip("/"),
+        base_url=url,
         api_key=raw.get("api_key"),
         models=tuple(str(m) for m in models),
         price_provider=raw.get("price_provider"),
         discount_pct=discount,
         prices=prices,
-        headers=dict(raw.get("headers") or {}),
+        headers=headers,
         timeout_s=float(raw.get("timeout_s", 600)),
         connect_timeout_s=float(raw.get("connect_timeout_s", 10)),
         max_retries=int(raw.get("max_retries", 2)),
     )
+
+
+def _base_url(
+    url: Any, where: str, kind: str, api_key: str | None, key_setting: str, headers: dict[str, str]
+) -> tuple[str, dict[str, str]]:
+    """The deployment's URL without credentials, and its headers with them.
+
+    A user and password in the URL (``https://user:pass@proxy/v1``, a Basic-auth reverse proxy in
+    front of a self-hosted model) mean HTTP Basic auth to every HTTP client, so they become an
+    ``Authorization: Basic`` header here, and the URL that error messages and logs quote no
+    longer carries the password. Where that header would collide with the provider key (an
+    OpenAI-compatible deployment sends its key as ``Authorization: Bearer``) or with one set under
+    ``headers``, the config is refused, naming the setting: one header cannot carry both."""
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}: must be a URL, e.g. https://api.openai.com/v1")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{where}: {url!r} is not an http(s) URL, e.g. https://api.openai.com/v1")
+    if not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} has no host, e.g. https://api.openai.com/v1")
+    if parts.username is None and parts.password is None:
+        return url.rstrip("/"), headers
+    if any(name.lower() == "authorization" for name in headers):
+        raise ConfigError(
+            f"{where}: the URL has a user and password (sent as HTTP Basic auth in the Authorization header), "
+            "but headers sets Authorization too; keep one of them"
+        )
+    if kind == "openai" and api_key:
+        raise ConfigError(
+            f"{where}: the URL has a user and password (sent as HTTP Basic auth in the Authorization header), "
+            f"but {key_setting} is set and an OpenAI-compatible deployment sends it in the same header as a Bearer "
+            "token; keep one of them"
+        )
+    userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    basic = "Basic " + base64.b64encode(userinfo.encode()).decode()
+    bare = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+    return bare.rstrip("/"), {**headers, "authorization": basic}
 
 
 def _virtual_key(raw: Any, i: int) -> VirtualKey:
