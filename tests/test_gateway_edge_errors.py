@@ -83,6 +83,7 @@ def test_an_exception_mid_stream_ends_the_stream_with_an_error_event(gateway, mo
         ("max_tokens", 0, "'max_tokens' must be at least 1"),
         ("max_completion_tokens", 2.5, "'max_completion_tokens' must be an integer"),
         ("n", True, "'n' must be an integer"),
+        ("n", 110771471, "'n' must be at most 128"),
         ("model", 5, "'model' must be a non-empty string"),
     ],
 )

@@ -105,6 +105,10 @@ class Gateway:
                 await self.admin(scope, receive, send)
             elif scope["path"] == "/health" and scope["method"] in edge.READ_METHODS:
                 await respond(send, 200, self.health())
+            elif scope["method"] == "GET" and scope["path"] == "/openapi.json":
+                from costops.gateway.openapi import document_bytes  # built on the first request, then kept
+
+                await respond(send, 200, document_bytes(self))
             elif scope["method"] in edge.READ_METHODS and scope["path"] in ("/v1/models", "/models"):
                 await respond(send, 200, self.models())
             else:
@@ -155,7 +159,7 @@ class Gateway:
             self.store = open_store(self.config.ledger.db)
         await asyncio.to_thread(self.store.migrate)
         ledger = self.config.ledger
-        directory = default_directory(self.store, ledger.journal_dir) if ledger.journal else None
+        directory = default_directory(self.store, ledger.journal_dir, ledger.db) if ledger.journal else None
         self.journal = Journal(directory) if directory else None
         self.writer = LedgerWriter(
             self.store,
@@ -224,13 +228,13 @@ class Gateway:
             await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
         except Exception as exc:  # a bug in costops: the client and the books still get the truth
             log.exception("request %s: costops failed while serving it", record.request_id)
-            error = InternalError(
+            internal = InternalError(
                 f"costops failed while serving this request ({type(exc).__name__}); "
                 f"the gateway's log has the details under request id {record.request_id}"
             )
-            record.status, record.error_type = error.status, error.code
+            record.status, record.error_type = internal.status, internal.code
             record.error_message = f"{type(exc).__name__}: {exc}"[:1000]
-            await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
+            await out.fail(api, internal, [*ids, *(call.response_headers if call else ())])
         finally:
             record.latency_ms = (time.perf_counter() - started) * 1000
             if call is not None:
@@ -333,10 +337,11 @@ class Gateway:
         if not getattr(error, "may_be_billed", False):
             return
         tokens = input_tokens(call.api, call.endpoint, call.body, call.model)
-        self.settle(record, Usage(input_tokens=tokens))
-        record.price_source = (
-            f"{record.price_source}; estimated: the attempt timed out after the provider had the request, "
-            "so it may bill the input (counted here) and any output it generated (unknown)"
+        self.settle(
+            record,
+            Usage(input_tokens=tokens),
+            estimated="the attempt timed out after the provider had the request: it may bill the input, "
+            "counted here, and any output it generated, unknown",
         )
 
     async def _answer_from_stage(

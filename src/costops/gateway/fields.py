@@ -13,6 +13,8 @@ from typing import Any
 from costops.errors import BadRequest, MissingModel
 
 _INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+MAX_CHOICES = 128
+"""OpenAI's own limit on ``n``; the gateway reserves budget and counts tokens per choice."""
 
 
 def check_fields(body: dict[str, Any], endpoint: str) -> str:
@@ -44,6 +46,8 @@ def check_fields(body: dict[str, Any], endpoint: str) -> str:
             raise BadRequest(f"'{name}' must be an integer, not {_kind(value)}", code="invalid_type")
         if value < 1:
             raise BadRequest(f"'{name}' must be at least 1, not {value}", code="invalid_value")
+        if name == "n" and value > MAX_CHOICES:
+            raise BadRequest(f"'n' must be at most {MAX_CHOICES}, not {value}", code="invalid_value")
     return model
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import secrets
@@ -82,9 +83,10 @@ def decode(line: bytes) -> UsageRecord:
     )
 
 
-def default_directory(store: object, configured: str | None) -> str | None:
-    """Beside a SQLite ledger file, else in the working directory; none for an in-memory ledger
-    (nothing it holds survives the process anyway)."""
+def default_directory(store: object, configured: str | None, url: str) -> str | None:
+    """Beside a SQLite ledger file; for a server ledger, in the working directory under a name
+    made from its URL, so a journal is only ever replayed into the database it was written for;
+    none for an in-memory ledger (nothing it holds survives the process anyway)."""
     if configured:
         return configured
     if getattr(store, "path", None) == ":memory:":
@@ -92,7 +94,7 @@ def default_directory(store: object, configured: str | None) -> str | None:
     hint = getattr(store, "spill_hint", None)
     if hint:
         return hint.removesuffix(".spill.jsonl") + SUFFIX
-    return "costops-ledger" + SUFFIX
+    return str(Path("costops-ledger" + SUFFIX) / hashlib.sha256(url.encode()).hexdigest()[:16])
 
 
 class _Segment:
@@ -203,6 +205,8 @@ class Journal:
                     os.close(segment.fd)
         self._segments.clear()
         self._current = None
+        with contextlib.suppress(OSError):  # an empty directory is not left behind
+            self.directory.rmdir()
 
     # -- segments ---------------------------------------------------------------------------
 
