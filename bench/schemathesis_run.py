@@ -8,14 +8,23 @@ prompt caches) serves a provider simulator; both run in this process on loopback
 server error's traceback is caught from the log and printed with the request that caused it.
 Schemathesis generates the requests from the gateway's own document, valid (positive) and
 invalid (negative) in turn, operation by operation, until the budget of requests is spent; the
-``not_a_server_error`` check judges each answer. Two liberties, both to reach deeper paths:
-the model is drawn half the time from the models the simulator serves (otherwise almost every
-call would stop at "unknown model"), and budgets the fuzzer created are deleted after each
-round (one budget of $0 would otherwise refuse every later call). One request in ten goes out
-without a key, so the refusals are fuzzed too.
+``not_a_server_error`` check judges each answer, and the conformance checks (status, content
+type, body schema) say where an answer differs from the document.
 
-Prints the requests sent, the answers by status, and each server error with its request,
-``curl`` line and traceback; exits 1 if there was any. ``tests/test_openapi.py`` runs 200.
+Liberties taken to reach deeper paths (the published document is not changed):
+- a valid request names a model the simulator serves (otherwise almost every call would stop
+  at "unknown model"; invalid requests still send any model), a non-empty ``messages`` of
+  user / assistant / system turns with text content, ``temperature: 0`` (so the exact cache
+  keys it) and at most one cache directive (an invalid request may break any of these);
+- ``n`` is capped at 16 before sending: the simulator builds as many choices as asked (OpenAI
+  refuses n > 128) and would take minutes over n = 50,000;
+- budgets the fuzzer created are deleted after each round (one budget of $0 would otherwise
+  refuse every later call);
+- one request in ten goes out without a key, so the refusals are fuzzed too.
+
+Prints the requests sent, the answers by status (0: no answer within 30 s), where answers
+differ from the document, and each server error with its request, ``curl`` line and
+traceback; exits 1 if there was any. ``tests/test_openapi.py`` runs 200.
 """
 
 from __future__ import annotations
@@ -36,6 +45,10 @@ from typing import Any
 import orjson
 
 KEY, ADMIN_KEY = "sk-fuzz", "sk-fuzz-admin"
+MAX_N = 16
+TEXT_PART = {"type": "object", "required": ["type", "text"],
+             "properties": {"type": {"const": "text"}, "text": {"type": "string"}}}
+CACHE_DIRECTIVES = ["no-cache", "no-store", "off", "force", "ttl=60", "no-store, ttl=5"]
 SERVED_MODELS = ["gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small"]
 CONFIG = f"""
 server: {{admin_key: {ADMIN_KEY}}}
@@ -196,6 +209,7 @@ class _Run:
             self.tally.not_generated.append(f"{self.operation.label} ({mode.value})")
 
     def send(self, case: Any) -> None:
+        import requests
         from schemathesis.checks import not_a_server_error
         from schemathesis.core.failures import Failure, FailureGroup
         from schemathesis.specs.openapi.checks import (
@@ -207,8 +221,16 @@ class _Run:
         tally, label = self.tally, self.operation.label
         key = ADMIN_KEY if self.operation.path.startswith("/admin/") else KEY
         headers = {"authorization": f"Bearer {key}"} if tally.requests % 10 != 9 else None
-        response = case.call(base_url=self.base_url, session=self.session, headers=headers, timeout=30)
+        if isinstance(case.body, dict) and isinstance(case.body.get("n"), int) and case.body["n"] > MAX_N:
+            case.body["n"] = MAX_N
         tally.requests += 1
+        try:
+            response = case.call(base_url=self.base_url, session=self.session, headers=headers, timeout=30)
+        except requests.RequestException as exc:  # no answer at all: as bad as a 5xx
+            tally.by_status[0] += 1
+            curl = case.as_curl_command(headers=headers)
+            tally.server_errors.append(ServerError(label, 0, curl, f"{type(exc).__name__}: {exc}".encode()))
+            return
         tally.by_status[response.status_code] += 1
         tally.by_operation[label] += 1
         try:
@@ -234,14 +256,28 @@ def _weight(operation: dict[str, Any]) -> int:
 
 
 def _reach_deeper(doc: dict[str, Any]) -> dict[str, Any]:
-    """Half the generated models are ones the simulator serves (see the module docstring)."""
+    """Valid requests name a model the simulator serves; invalid ones may not (see the docstring)."""
     doc = orjson.loads(orjson.dumps(doc))
     for item in doc["paths"].values():
         post = item.get("post", {})
         if "proxied" not in post.get("tags", ()):
             continue
         body = post["requestBody"]["content"]["application/json"]["schema"]
-        body["properties"]["model"] = {"anyOf": [{"enum": SERVED_MODELS}, body["properties"]["model"]]}
+        body["properties"]["model"] = {"enum": SERVED_MODELS}  # (anyOf with the string collapses into it)
+        if "messages" in body["properties"]:  # the providers' own required fields
+            body["required"] = ["model", "messages"]
+            messages = body["properties"]["messages"]
+            messages["minItems"] = 1
+            messages["items"] = {"type": "object", "required": ["role", "content"], "properties": {
+                "role": {"enum": ["user", "assistant", "system"]},
+                "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": TEXT_PART}]},
+            }}
+            body["properties"]["temperature"] = {"enum": [0]}  # deterministic: the exact cache keys it
+        single = {"enum": CACHE_DIRECTIVES}  # the grammar's list form mostly repeats a directive: a 400
+        body["properties"]["costops_cache"] = single
+        for parameter in post["parameters"]:
+            if parameter["name"] == "x-costops-cache":
+                parameter["schema"] = single
     return doc
 
 

@@ -54,12 +54,27 @@ def test_the_document_is_openapi_3_1_served_from_one_encoding(make_gateway) -> N
     assert schema["required"] == ["model"] and schema["additionalProperties"] is True
     props = schema["properties"]
     assert props["stream"] == {"type": "boolean", "description": "true: Server-Sent Events."}
-    assert all(props[f] == {"type": "integer", "minimum": 1} for f in ("max_tokens", "max_completion_tokens", "n"))
+    assert all(props[f] == {"type": "integer", "minimum": 1} for f in ("max_tokens", "max_completion_tokens"))
+    assert props["n"] == {"type": "integer", "minimum": 1, "maximum": 128}
     assert props["stream_options"]["type"] == "object" and props["messages"]["type"] == "array"
     assert chat["security"] == [{"bearer": []}, {"apiKey": []}]  # the config has virtual keys: one is required
     create = doc["paths"]["/admin/budgets"]["post"]
     assert set(create["responses"]) == {"201", "400", "401", "403", "409", "413", "500"}
     assert [p["name"] for p in doc["paths"]["/admin/budgets"]["delete"]["parameters"]] == ["name"]
+
+
+def test_security_follows_the_config(make_gateway) -> None:
+    """Keyless loopback gateway: a key is optional on the proxied routes (it may be the caller's
+    own provider key) and on admin reads; admin changes need the admin key or per-start token."""
+    gw = make_gateway("cache: {exact: {}}")
+    doc = json.loads(request(f"{gw.url}/openapi.json")[2])
+    optional, required = [{"bearer": []}, {"apiKey": []}, {}], [{"bearer": []}, {"apiKey": []}]
+    assert doc["paths"]["/v1/messages"]["post"]["security"] == optional
+    assert doc["paths"]["/admin/cache/stats"]["get"]["security"] == optional
+    assert doc["paths"]["/admin/cache/invalidate"]["post"]["security"] == required
+    status, _, _ = request(f"{gw.url}/admin/cache/invalidate", "POST", {"pattern": "*"})
+    assert status == 401  # as documented: no anonymous changes
+    assert request(f"{gw.url}/admin/cache/stats")[0] == 200
 
 
 def test_errors_are_documented_in_the_shape_each_api_answers(make_gateway) -> None:

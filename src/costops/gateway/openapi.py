@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from costops.gateway.fields import MAX_CHOICES
+
 if TYPE_CHECKING:
     from costops.gateway.app import Gateway
 
@@ -109,7 +111,9 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
             operation = _proxied(path, *route, keyed)
         elif (method, path) in gateway.admin_routes:
             doc = getattr(gateway.admin_routes[method, path], ATTRIBUTE, None)
-            operation = _admin(method, path, doc, admin_secured)
+            # the admin key, when set, guards every call; without it a loopback gateway lets
+            # anyone read and asks for the per-start token for changes
+            operation = _admin(method, path, doc, admin_secured or method not in ("GET", "HEAD"))
         else:
             operation = _own(method, path)
         paths.setdefault(path, {})[method.lower()] = operation
@@ -138,6 +142,8 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
 # -- the proxied routes ----------------------------------------------------------------------------
 
 _POSITIVE = {"type": "integer", "minimum": 1}
+_TAG = "[A-Za-z0-9_.:-]+=[^,]*"
+_DIRECTIVE = "(no-cache|no-store|off|force|ttl=[1-9][0-9]{0,6}|namespace=[A-Za-z0-9._-]{1,64})"
 _COMMON_FIELDS: dict[str, Any] = {
     "model": {"type": "string", "minLength": 1, "description": "A model or alias the gateway serves (GET /v1/models)."},
     "metadata": {
@@ -147,8 +153,20 @@ _COMMON_FIELDS: dict[str, Any] = {
     "user": {"type": "string", "description": "The end user, recorded in the ledger."},
     "costops_cache": {
         "type": "string",
+        "pattern": f"^{_DIRECTIVE}(, ?{_DIRECTIVE})*$",
         "description": "Cache controls like the x-costops-cache header; removed before the provider sees the body.",
     },
+}
+_MESSAGES = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "role": {"type": "string"},
+            "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        },
+    },
+    "description": "Read for token estimates, cache keys and translation between the APIs.",
 }
 _STREAM_FIELDS: dict[str, Any] = {
     "stream": {"type": "boolean", "description": "true: Server-Sent Events."},
@@ -162,10 +180,10 @@ _BODIES: dict[str, dict[str, Any]] = {
     "chat.completions": {
         **_COMMON_FIELDS,
         **_STREAM_FIELDS,
-        "messages": {"type": "array", "items": {"type": "object"}},
+        "messages": _MESSAGES,
         "max_tokens": _POSITIVE,
         "max_completion_tokens": _POSITIVE,
-        "n": _POSITIVE,
+        "n": {"type": "integer", "minimum": 1, "maximum": MAX_CHOICES},
     },
     "embeddings": {
         **_COMMON_FIELDS,
@@ -175,16 +193,34 @@ _BODIES: dict[str, dict[str, Any]] = {
     "messages": {
         **_COMMON_FIELDS,
         **_STREAM_FIELDS,
-        "messages": {"type": "array", "items": {"type": "object"}},
+        "messages": _MESSAGES,
         "max_tokens": _POSITIVE,
         "system": {"description": "A string or an array of text blocks."},
     },
 }
-_HEADERS: tuple[tuple[str, str], ...] = (
-    ("x-costops-tags", "Ledger tags, name=value pairs separated by commas (feature=search,env=prod)."),
-    ("x-costops-cache", "Cache controls: no-cache, no-store, off, force, ttl=SECONDS, namespace=NAME."),
-    ("x-costops-priority", "Queue priority: high, normal, low or a digit 0-9 (9 first)."),
-    ("x-costops-deadline", "Give up queueing at this Unix time (s or ms) or after this many seconds."),
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One Server-Sent Event of the stream (as OpenAPI 3.2's itemSchema describes them).",
+    "required": ["data"],
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "description": "A JSON chunk in this API's streaming shape; OpenAI's ends with [DONE]."},
+    },
+}
+_HEADERS: tuple[tuple[str, str, JSONSchema], ...] = (
+    ("x-costops-tags", "Ledger tags: name=value pairs separated by commas (feature=search,env=prod).",
+     {"type": "string", "pattern": f"^{_TAG}(,{_TAG})*$"}),
+    ("x-costops-cache", "Cache controls, comma-separated, each at most once: no-cache, no-store, off, force, "
+     "ttl=SECONDS, namespace=NAME (a shared namespace of the config).",
+     {"type": "string", "pattern": f"^{_DIRECTIVE}(, ?{_DIRECTIVE})*$"}),
+    ("x-costops-priority", "Queue priority: high, normal, low or a digit 0-9 (9 first).",
+     {"type": "string", "enum": ["high", "normal", "low", *"0123456789"]}),
+    ("x-costops-deadline", "Give up queueing at this Unix time (seconds or milliseconds) or after this many seconds.",
+     {"type": "string", "pattern": "^[0-9]{1,13}(\\.[0-9]+)?$"}),
+)
+_ANTHROPIC_HEADERS: tuple[tuple[str, str, JSONSchema], ...] = (
+    ("anthropic-version", "Forwarded to Anthropic.", {"type": "string"}),
+    ("anthropic-beta", "Forwarded to Anthropic.", {"type": "string"}),
 )
 _PROXIED_ERRORS = (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)
 _ERROR_TEXT = {
@@ -205,18 +241,17 @@ _ERROR_TEXT = {
 
 def _proxied(path: str, api: str, endpoint: str, keyed: bool) -> dict[str, Any]:
     properties = _BODIES[endpoint]
-    headers = _HEADERS + ((("anthropic-version", "Forwarded to Anthropic."), ("anthropic-beta", "Forwarded to Anthropic."))
-                          if api == "anthropic" else ())
+    headers = _HEADERS + (_ANTHROPIC_HEADERS if api == "anthropic" else ())
     ok: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
     if "stream_options" in properties:
-        ok["text/event-stream"] = {"schema": {"type": "string"}}
+        ok["text/event-stream"] = {"schema": _SSE_EVENT}
     return {
         "operationId": _operation_id("post", path),
         "summary": f"{endpoint} in the {'Anthropic' if api == 'anthropic' else 'OpenAI'} API, through costops",
         "tags": ["proxied"],
         "security": _security(required=keyed),
-        "parameters": [{"name": n, "in": "header", "required": False, "description": d, "schema": {"type": "string"}}
-                       for n, d in headers],
+        "parameters": [{"name": n, "in": "header", "required": False, "description": d, "schema": dict(schema)}
+                       for n, d, schema in headers],
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {
