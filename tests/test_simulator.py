@@ -490,12 +490,12 @@ def test_cli_exports_the_simulate_command():
 
     assert [c.name for c in COMMANDS] == ["simulate"]
     result = CliRunner().invoke(main, ["simulate", "--help"])
-    assert result.exit_code == 0 and "--error-rate-429" in result.output and "--latency-scale" in result.output
+    assert result.exit_code == 0 and "--error-rate-429" in result.output and "--latency-scale" in result.output and "--grading" in result.output
 
 
 def test_public_api():
     import costops.providers.simulator as sim
 
-    assert set(sim.__all__) == {"SimConfig", "Simulator", "create_simulator"}
+    assert set(sim.__all__) == {"Grading", "SimConfig", "Simulator", "create_simulator", "item_key"}
     with pytest.raises(ValueError, match="error_rate_429"):
         SimConfig(error_rate_429=1.5)

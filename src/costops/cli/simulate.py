@@ -19,8 +19,10 @@ import click
 @click.option("--error-rate-429", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests refused with 429.")
 @click.option("--error-rate-5xx", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests failing with 500/503 (Anthropic 529).")
 @click.option("--require-key", is_flag=True, help="Answer 401 to requests without an API key.")
+@click.option("--grading", is_flag=True, help="Grade answers (failing ones show it); GET /sim/grade?id= reports each grade.")
 def simulate(
-    host: str, port: int, seed: int, latency_scale: float, error_rate_429: float, error_rate_5xx: float, require_key: bool
+    host: str, port: int, seed: int, latency_scale: float, error_rate_429: float, error_rate_5xx: float, require_key: bool,
+    grading: bool,
 ) -> None:
     """Serve fake OpenAI, Anthropic and Gemini APIs: no key, no network, real SDKs work.
 
@@ -31,7 +33,7 @@ def simulate(
     """
     import uvicorn
 
-    from costops.providers.simulator import SimConfig, create_simulator
+    from costops.providers.simulator import Grading, SimConfig, create_simulator
     from costops.serving import uvicorn_config
 
     try:
@@ -41,6 +43,7 @@ def simulate(
             error_rate_429=error_rate_429,
             error_rate_5xx=error_rate_5xx,
             require_key=require_key,
+            grading=Grading() if grading else None,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

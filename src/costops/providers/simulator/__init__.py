@@ -7,13 +7,26 @@ work against it unchanged: the demo, the tests and the benchmarks run with no ke
     with BackgroundServer(create_simulator(SimConfig(latency_scale=0))) as srv:
         openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test")
 
+Graded answers (``SimConfig(grading=Grading())``, off by default): each prompt has a hidden
+difficulty and each model a skill (from its price in the catalog, overridable), and an answer
+passes with probability ``sigmoid(a * (skill - difficulty))``, a two-parameter item response
+model drawn deterministically per (seed, prompt, model). Half the failing answers (configurable)
+show a flaw an acceptance check can catch: a hedge or refusal, an answer far too short, invalid
+JSON or a missing required field; the rest read like good answers. ``GET /sim/grade?id=`` gives a
+response's grade and the feedback score a user would give (0-1); ``POST /sim/grade`` grades a
+request without answering it. The difficulty never travels with the request: it is derived
+from the prompt's text (task, words, hash) or told by the workload (``Grading.difficulties``),
+so the gateway cannot read it; the demo's routing, cascade and bandit effects come from it.
+
 Modules: ``app`` (ASGI routing, failures, latency, sending), ``behaviour`` (tasks, lengths,
-words, latency profiles, markers), ``generate`` (one API-neutral answer), ``fill`` (values for
-JSON schemas), ``prompt_cache`` (implicit and explicit provider caching), ``embeddings``, and
-one shaper per API: ``openai``, ``anthropic``, ``gemini``.
+words, latency profiles, markers), ``generate`` (one API-neutral answer), ``grading`` (the item
+response model, skills, difficulties, grades), ``flaws`` (how a failing answer reads), ``fill``
+(values for JSON schemas), ``prompt_cache`` (implicit and explicit provider caching),
+``embeddings``, and one shaper per API: ``openai``, ``anthropic``, ``gemini``.
 """
 
 from costops.providers.simulator.app import Simulator, create_simulator
 from costops.providers.simulator.config import SimConfig
+from costops.providers.simulator.grading import Grading, item_key
 
-__all__ = ["SimConfig", "Simulator", "create_simulator"]
+__all__ = ["Grading", "SimConfig", "Simulator", "create_simulator", "item_key"]

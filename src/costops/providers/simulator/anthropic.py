@@ -63,6 +63,7 @@ def parse(body: dict[str, Any], model: str | None = None, *, count_only: bool = 
     turn = Turn(
         model=model,
         last_user=last_user,
+        user_text="\n".join(_text(m.get("content")) for m in messages if m.get("role") == "user"),
         context=snippet(_text(body.get("system")))[:1000] + "\n" + snippet(last_user),
         tools=[
             Tool(str(t["name"]), t.get("input_schema") or {})

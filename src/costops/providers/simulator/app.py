@@ -8,9 +8,13 @@ A request's way through :meth:`Simulator.__call__`:
 4. the request counter's own RNG: a random 429 / 5xx at the configured rates, and the ids;
 5. the API module parses the body into a :class:`Turn` (400 on bad input);
 6. ``[[sim:...]]`` markers in the last user message: error, delay, disconnect;
-7. prompt usage through the provider prompt cache, then the answer, drawn from an RNG seeded by
-   (seed, body) so the same request gets the same answer;
+7. prompt usage through the provider prompt cache; with grading on, a verdict per choice
+   (``grading``); then the answer, drawn from an RNG seeded by (seed, body) so the same request
+   gets the same answer, showing its verdict's flaw if it fails (``flaws``);
 8. sleep per the model's latency profile times ``latency_scale``; send JSON or stream SSE.
+
+``GET /sim/grade?id=`` reports a graded response's grade (the score a user would give);
+``POST /sim/grade`` grades a request without answering it. Neither counts as a request.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
-from costops.providers.simulator import anthropic, embeddings, gemini, openai
-from costops.providers.simulator.behaviour import latency_for, make_id
+from costops.providers.simulator import anthropic, embeddings, gemini, grading, openai
+from costops.providers.simulator.behaviour import classify_task, latency_for, make_id
 from costops.providers.simulator.config import SimConfig
-from costops.providers.simulator.generate import answer
+from costops.providers.simulator.generate import Answer, Turn, answer
 from costops.providers.simulator.prompt_cache import MemoCounter, PrefixStore
 from costops.providers.simulator.wire import Meta, SimError
 from costops.tokens import counter
@@ -62,6 +67,7 @@ _MESSAGES = {
     529: "Overloaded (simulated).",
 }
 _VOLATILE = ("stream", "stream_options")
+_GRADING_OFF = "Grading is off: create the simulator with SimConfig(grading=Grading()) (costops simulate --grading)."
 _JSON = b"application/json"
 
 
@@ -75,6 +81,8 @@ def route(method: str, path: str) -> tuple[Api, str, str] | None:
         model, _, op = path.split("/models/", 1)[1].rpartition(":")
         ops = {"generateContent", "streamGenerateContent", "embedContent", "batchEmbedContents", "countTokens"}
         return (_GEMINI, op, model) if method == "POST" and op in ops else None
+    if method == "POST" and path == "/sim/grade":
+        return _OPENAI, "grade_request", ""
     if method == "POST":
         openai_op = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings"}.get(path)
         if openai_op:
@@ -88,6 +96,8 @@ def route(method: str, path: str) -> tuple[Api, str, str] | None:
             return _OPENAI, "model", path[len("/v1/models/") :]
         if path in ("/health", "/healthz"):
             return _OPENAI, "health", ""
+        if path == "/sim/grade":
+            return _OPENAI, "grade", ""
     return None
 
 
@@ -107,12 +117,15 @@ def api_key(api: Api, headers: dict[bytes, bytes], query: dict[str, list[str]]) 
 
 
 class Simulator:
-    def __init__(self, config: SimConfig, clock: Callable[[], float]) -> None:
+    def __init__(self, config: SimConfig, clock: Callable[[], float], catalog: Any = None) -> None:
         self.config = config
         self.clock = clock
         self.store = PrefixStore()
         self._memos: dict[str, MemoCounter] = {}
         self._requests = 0
+        self._catalog = catalog
+        self._skills: dict[str, float] = {}
+        self.grades = grading.GradeBook(config.grading.kept if config.grading else 1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -152,6 +165,9 @@ class Simulator:
         if op in ("model", "health"):
             await _send(send, 200, openai.model_object(model, int(now)) if op == "model" else b'{"status":"ok"}')
             return
+        if op == "grade":
+            await _send(send, 200, self._stored_grade(query))
+            return
         key = api_key(api, headers, query)
         if self.config.require_key and not key:
             raise SimError(401, _MESSAGES[401])
@@ -161,6 +177,9 @@ class Simulator:
             raise SimError(400, f"We could not parse the JSON body of your request: {exc}.") from None
         if not isinstance(body, dict):
             raise SimError(400, "The request body must be a JSON object.")
+        if op == "grade_request":
+            await _send(send, 200, self._grade_request(body, now))
+            return
         ids = self._draw_failure(api)
         if op == "embeddings":
             await _send(send, 200, embeddings.openai_embeddings(body, self.memo(str(body.get("model"))).counter))
@@ -204,9 +223,10 @@ class Simulator:
         memo = self.memo(turn.model)
         prompt = api.module.prompt_usage(body, memo, self.store, (api.name, key, turn.model), now)
         turn.prompt_tokens = prompt.total
-        rng = random.Random(self._body_seed(body, model))
-        answers = [answer(turn, memo.counter, rng, ids, api.module.TOOL_ID_PREFIX) for _ in range(turn.n)]
+        answers, grades = self._answers(api, turn, body, model, memo, ids, now)
         meta = Meta(api.id_prefix + make_id(ids, api.id_size), int(now), turn.model)
+        if grades is not None:
+            self.grades.put(meta.id, grading.response_grade(meta.id, turn.model, grades))
         headers = [(b"x-request-id", b"req_" + meta.id.encode())]
         if api is _ANTHROPIC:
             headers.append((b"request-id", anthropic.request_id(meta).encode()))
@@ -230,6 +250,92 @@ class Simulator:
             await _send(send, 200, payload, headers)
             return
         await _stream(send, events, headers, first, scale * lat.generate(1), markers.disconnect)
+
+    def _answers(
+        self, api: Api, turn: Turn, body: dict[str, Any], model: str, memo: MemoCounter, ids: random.Random, now: float,
+    ) -> tuple[list[Answer], list[dict[str, Any]] | None]:
+        """The answers and, with grading on, each one's grade."""
+        rng = random.Random(self._body_seed(body, model))
+        prefix = api.module.TOOL_ID_PREFIX
+        if self.config.grading is None:
+            return [answer(turn, memo.counter, rng, ids, prefix) for _ in range(turn.n)], None
+        verdicts = self._verdicts(self.config.grading, turn, now)
+        answers = [answer(turn, memo.counter, rng, ids, prefix, verdict) for verdict in verdicts]
+        return answers, [grading.grade(v, a.flaw) for v, a in zip(verdicts, answers, strict=True)]
+
+    def _verdicts(self, config: grading.Grading, turn: Turn, now: float) -> list[grading.Verdict]:
+        difficulty = turn.markers.difficulty
+        if difficulty is None:
+            difficulty = config.difficulties.get(grading.item_key(turn.user_text))
+        if difficulty is None:
+            mean, spread = config.spread_of(classify_task(turn.context))
+            difficulty = grading.draw_difficulty(
+                turn.user_text, mean, spread, seed=self.config.seed, word_share=config.word_share
+            )
+        skill = self.skill(turn.model, now)
+        return [
+            grading.judge(config, self.config.seed, turn.user_text, turn.model, skill, difficulty, choice)
+            for choice in range(turn.n)
+        ]
+
+    def skill(self, model: str, now: float | None = None) -> float:
+        """The model's skill under this simulator's grading (price-derived, or overridden)."""
+        config = self.config.grading or grading.Grading()
+        skill = self._skills.get(model)
+        if skill is None:
+            if self._catalog is None:
+                from costops.pricing import PriceCatalog
+
+                self._catalog = PriceCatalog()
+            at = datetime.fromtimestamp(self.clock() if now is None else now, UTC)
+            skill = grading.skill_of(model, config, self._catalog, at)
+            if len(self._skills) >= 256:
+                self._skills.pop(next(iter(self._skills)))
+            self._skills[model] = skill
+        return skill
+
+    def _stored_grade(self, query: dict[str, list[str]]) -> bytes:
+        if self.config.grading is None:
+            raise SimError(404, _GRADING_OFF)
+        response_id = (query.get("id") or [""])[0].strip()
+        if not response_id:
+            raise SimError(400, "Missing query parameter 'id': GET /sim/grade?id=<the response's id>.", "id")
+        found = self.grades.get(response_id)
+        if found is None:
+            raise SimError(
+                404,
+                f"No grade for response id {response_id!r}: the simulator keeps the grades of its last "
+                f"{self.grades.capacity:,} graded answers (Grading.kept), and only of chat answers it gave.",
+                "id",
+            )
+        return orjson.dumps(found)
+
+    def _grade_request(self, body: dict[str, Any], now: float) -> bytes:
+        """The grade a chat request would get, without answering it (nor counting it)."""
+        if self.config.grading is None:
+            raise SimError(404, _GRADING_OFF)
+        name = body.get("api")
+        api = {"openai": _OPENAI, "anthropic": _ANTHROPIC, "gemini": _GEMINI}.get(name) if isinstance(name, str) else None
+        if api is None:
+            raise SimError(400, f"Invalid 'api': expected 'openai', 'anthropic' or 'gemini', got {body.get('api')!r}.", "api")
+        request, model = body.get("request"), body.get("model")
+        if not isinstance(request, dict):
+            raise SimError(400, "Invalid 'request': expected the chat request's body, a JSON object.", "request")
+        if model is not None and (not isinstance(model, str) or not model):
+            raise SimError(400, f"Invalid 'model': expected a model name, got {model!r}.", "model")
+        path_model = ""
+        if api is _GEMINI:
+            if model is None:
+                raise SimError(400, "Missing 'model': a Gemini request names its model in the URL, so say it here.", "model")
+            path_model = model
+        elif model is not None:
+            request = {**request, "model": model}
+        turn = api.module.parse(request, path_model)
+        memo = self.memo(turn.model)
+        turn.prompt_tokens = api.module.prompt_usage(request, memo, PrefixStore(), None, now).total
+        _, grades = self._answers(api, turn, request, path_model, memo, random.Random(0), now)
+        assert grades is not None
+        return orjson.dumps(grading.response_grade(None, turn.model, grades))
 
     def _body_seed(self, body: dict[str, Any], model: str) -> int:
         canonical = orjson.dumps({k: v for k, v in body.items() if k not in _VOLATILE}, option=orjson.OPT_SORT_KEYS)
@@ -291,6 +397,10 @@ async def _stream(
             await send({"type": "http.response.body", "body": b""})
 
 
-def create_simulator(config: SimConfig | None = None, *, clock: Callable[[], float] = time.time) -> Simulator:
-    """The simulator ASGI app; ``clock`` drives prompt-cache TTLs and ``created`` stamps."""
-    return Simulator(config or SimConfig(), clock)
+def create_simulator(
+    config: SimConfig | None = None, *, clock: Callable[[], float] = time.time, catalog: Any = None,
+) -> Simulator:
+    """The simulator ASGI app; ``clock`` drives prompt-cache TTLs and ``created`` stamps;
+    ``catalog`` (a :class:`~costops.pricing.PriceCatalog`) prices models into skills for grading
+    (default: genai-prices, loaded at the first graded answer)."""
+    return Simulator(config or SimConfig(), clock, catalog)

@@ -26,12 +26,14 @@ class Markers:
     delay: float = 0.0
     disconnect: bool = False
     tokens: int | None = None
+    difficulty: float | None = None
+    """The item's difficulty for grading (tests only: the gateway could read a marker)."""
 
 
 def parse_markers(text: str) -> Markers:
     if "[[sim:" not in text:
         return _NO_MARKERS
-    error, delay, disconnect, tokens = None, 0.0, False, None
+    error, delay, disconnect, tokens, difficulty = None, 0.0, False, None, None
     for name, value in _MARKER.findall(text):
         try:
             if name == "error":
@@ -42,9 +44,11 @@ def parse_markers(text: str) -> Markers:
                 disconnect = True
             elif name == "tokens":
                 tokens = max(0, int(value))
+            elif name == "difficulty":
+                difficulty = float(value) if math.isfinite(float(value)) else None
         except ValueError:
             continue
-    return Markers(error, delay, disconnect, tokens)
+    return Markers(error, delay, disconnect, tokens, difficulty)
 
 
 _NO_MARKERS = Markers()

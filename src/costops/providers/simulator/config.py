@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from costops.providers.simulator.grading import Grading
+
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
@@ -19,6 +21,9 @@ class SimConfig:
     """Probability of a server error: 500 or 503 (Anthropic: 500 or 529 overloaded)."""
     require_key: bool = False
     """Answer 401 when the request carries no API key in its API's header."""
+    grading: Grading | None = None
+    """Grade every answer (``grading``): failing answers show it, ``/sim/grade`` reports it.
+    None (the default) answers exactly as before and records nothing."""
 
     def __post_init__(self) -> None:
         for name in ("error_rate_429", "error_rate_5xx"):

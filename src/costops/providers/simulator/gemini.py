@@ -89,6 +89,7 @@ def parse(body: dict[str, Any], model: str | None = None) -> Turn:
     turn = Turn(
         model=model,
         last_user=last_user,
+        user_text="\n".join(_text(_parts(c)) for c in contents if c.get("role", "user") == "user"),
         context=snippet(_text(_parts(get(body, "systemInstruction"))))[:1000] + "\n" + snippet(last_user),
         tools=tools,
         tool_choice=choice,

@@ -2,7 +2,8 @@
 and shapes the :class:`Answer` back into its own JSON or events.
 
 Token counts are of the text actually returned: the text is made, trimmed to the drawn length,
-cut at a stop sequence or at the output limit, and then counted.
+cut at a stop sequence or at the output limit, and then counted. With grading on, a failing
+verdict makes the answer show its flaw (``flaws``) before it is cut and counted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from costops.providers.simulator import flaws
 from costops.providers.simulator.behaviour import (
     Markers,
     classify_task,
@@ -23,6 +25,7 @@ from costops.providers.simulator.behaviour import (
     phrase,
 )
 from costops.providers.simulator.fill import fill
+from costops.providers.simulator.grading import Verdict
 from costops.tokens import TokenCounter
 
 
@@ -38,6 +41,8 @@ class Turn:
 
     model: str
     last_user: str = ""
+    user_text: str = ""
+    """Every user turn's text: the item that grading keys its difficulty and draws on."""
     context: str = ""
     """System text and the last user message: what the task is classified from."""
     prompt_tokens: int = 0
@@ -77,12 +82,30 @@ class Answer:
     """Visible output (text, tool calls, visible thinking)."""
     reasoning_tokens: int = 0
     reasoning_text: str = ""
+    flaw: str | None = None
+    """With grading on: None for a passing answer, else the flaw it shows (``flaws``), or
+    "truncated" when cut at the output limit."""
 
 
-def answer(turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Random, id_prefix: str = "call_") -> Answer:
+def answer(
+    turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Random, id_prefix: str = "call_",
+    verdict: Verdict | None = None,
+) -> Answer:
     """Tool call(s) when the request calls for one, otherwise text (JSON in JSON mode); a
-    reasoning model thinks first, and its thinking counts against the output limit."""
+    reasoning model thinks first, and its thinking counts against the output limit. A failing
+    ``verdict`` shows its flaw; whatever the verdict, an answer cut at the limit is truncated."""
+    result = _answer(turn, counter, rng, ids, id_prefix, verdict)
+    if verdict is not None and result.finish == "length":
+        result.flaw = "truncated"
+    return result
+
+
+def _answer(
+    turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Random, id_prefix: str,
+    verdict: Verdict | None,
+) -> Answer:
     result = Answer()
+    failing = verdict if verdict is not None and not verdict.passed else None
     tools = _tools_to_call(turn)
     task = classify_task(turn.context)
     target = turn.markers.tokens
@@ -94,14 +117,31 @@ def answer(turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Ra
         if result.finish == "length":
             return _settle(turn, result, 0)
     if tools:
+        if failing:
+            required = any(flaws.required_fields(t.schema) for t in tools)
+            result.flaw = flaws.choose("tools", failing.detectable, failing.pick, required=required)
         return _settle(turn, result, _tool_calls(turn, tools, counter, rng, ids, id_prefix, limit, result))
     if turn.json_mode or turn.json_schema is not None:
+        if failing:
+            required = bool(flaws.required_fields(turn.json_schema))
+            result.flaw = flaws.choose("json", failing.detectable, failing.pick, required=required)
         value = fill(turn.json_schema, rng, hint=turn.last_user) if turn.json_schema else {"answer": _sentence(rng)}
+        if result.flaw == "missing_field":
+            value = flaws.drop_required(value, turn.json_schema)
         text = orjson.dumps(value).decode()
+        if result.flaw == "invalid_json":
+            text = flaws.break_json(text, rng)
         count = counter.count(text)
     else:
-        text = make_text(task, target, rng)  # whole sentences, about ``target`` tokens
-        if turn.markers.tokens is not None:
+        if failing:
+            result.flaw = flaws.choose("text", failing.detectable, failing.pick, usual_tokens=target)
+        if result.flaw == "hedge":
+            text = flaws.hedge(rng)
+        elif result.flaw == "short":
+            text = make_text(task, max(1, min(target // 10, flaws.SHORT_MAX)), rng)
+        else:
+            text = make_text(task, target, rng)  # whole sentences, about ``target`` tokens
+        if turn.markers.tokens is not None and result.flaw not in ("hedge", "short"):
             text, count = trim(counter, text, target)
         else:
             count = counter.count(text)
@@ -192,13 +232,17 @@ def _tool_calls(
     turn: Turn, tools: list[Tool], counter: TokenCounter, rng: random.Random, ids: random.Random,
     id_prefix: str, limit: int | None, result: Answer,
 ) -> int:
-    """Fills ``result`` with calls whose arguments satisfy each tool's schema; returns their tokens."""
+    """Fills ``result`` with calls whose arguments satisfy each tool's schema (but for a
+    ``missing_field`` flaw); returns their tokens."""
     result.finish = "tool"
     used = 0
+    dropped = False
     for tool in tools:
         args = fill(tool.schema or {"type": "object"}, rng, hint=turn.last_user)
         if not isinstance(args, dict):
             args = {}
+        if result.flaw == "missing_field" and flaws.required_fields(tool.schema) and not dropped:
+            args, dropped = flaws.drop_required(args, tool.schema), True
         call = ToolCall(id_prefix + make_id(ids, 24), tool.name, args, orjson.dumps(args).decode())
         result.tool_calls.append(call)
         used += counter.count(call.name) + counter.count(call.arguments_json)

@@ -70,6 +70,7 @@ def parse(body: dict[str, Any], model: str | None = None) -> Turn:
     turn = Turn(
         model=model,
         last_user=last_user,
+        user_text="\n".join(content_text(m.get("content")) for m in messages if m.get("role") == "user"),
         context=snippet(system)[:1000] + "\n" + snippet(last_user),
         tools=[
             Tool(str(fn.get("name", "")), fn.get("parameters") or {})
