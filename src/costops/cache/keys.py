@@ -14,6 +14,7 @@ import fnmatch
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -59,8 +60,10 @@ def request_hash(api: str, endpoint: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()[:40]
 
 
+@lru_cache(maxsize=4096)
 def escape(part: str) -> str:
-    """A key segment with ``|`` and glob characters escaped, so patterns can't cross segments."""
+    """A key segment with ``|`` and glob characters escaped, so patterns can't cross segments.
+    Memoized: every request escapes its namespace and model, and there are few of each."""
     return quote(part, safe="-._~:/@+=,")
 
 
