@@ -92,8 +92,10 @@ class MemoryState:
             self.reserved[name] -= amount
 
     def _level(self, claim: Claim) -> Level:
-        spent = self.spent[claim.name]
-        return Level(sum(spent.get(b, 0) for b in claim.buckets), self.reserved[claim.name], level_limit(claim))
+        spent, buckets = self.spent[claim.name], claim.buckets
+        # a calendar or fixed window is one bucket: read it without a generator (twice per request)
+        total = spent.get(buckets[0], 0) if len(buckets) == 1 else sum(spent.get(b, 0) for b in buckets)
+        return Level(total, self.reserved[claim.name], level_limit(claim))
 
     async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
         self._purge(now)
