@@ -70,3 +70,18 @@ def test_a_redefined_budget_gets_its_own_window(tmp_path):
     daily = stage.budgets["acme-daily"]
     stage.budgets["acme-daily"] = replace(daily, window=replace(daily.window, kind="monthly"))
     assert _ids(stage, call, now)["acme-daily"] == "m2026-05"
+
+
+def test_a_threshold_alert_is_built_once_not_on_every_request(tmp_path):
+    from costops.control.admission import Level
+
+    stage, call = _stage(tmp_path)
+    now = datetime(2026, 5, 14, 12, 0, tzinfo=UTC).timestamp()
+    active = stage.applicable(call, now)
+    emitted: list[str] = []
+    stage._emit = lambda budget, window, event, key, text, **data: emitted.append(key)  # type: ignore[method-assign]
+    at_80_pct = tuple(Level(8 * 10**9, 0, b.limit_nanos) for b, _ in active)  # $8 of $10
+    for _request in range(3):
+        stage._observe(active, at_80_pct)
+        stage.alerts.seen.update(emitted)  # what AlertDispatcher.emit records when it queues one
+    assert sorted(emitted) == ["threshold:acme-daily:d2026-05-14:75", f"threshold:bot-rolling:r1:h{int(now // 3600)}:75"]

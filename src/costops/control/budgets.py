@@ -310,8 +310,13 @@ class BudgetsStage:
             for t in reached[:-1]:  # one alert for the highest level reached, none for those it skipped
                 self.alerts.seen.add(f"threshold:{budget.name}:{window.id}:{t}")
             for t in reached[-1:]:
+                key = f"threshold:{budget.name}:{window.id}:{t}"
+                # handed on already, so emit would drop it: skip building its text, which every
+                # request past a threshold paid for, before and after its call
+                if key in self.alerts.seen:
+                    continue
                 self._emit(
-                    budget, window, "threshold", f"threshold:{budget.name}:{window.id}:{t}",
+                    budget, window, "threshold", key,
                     f"budget '{budget.name}' ({budget.scope.describe()}) reached {t}% of "
                     f"${usd_str(from_nanos(budget.limit_nanos))} this {budget.window.describe()} window: spent "
                     f"${usd_str(from_nanos(level.spent))}, ${usd_str(from_nanos(level.reserved))} in flight; "
