@@ -9,6 +9,7 @@ gateway over HTTP. ``--profile`` prints cProfile's top functions of the loop ins
 
     .venv/bin/python bench/stages.py                       # 20,000 requests, 3 repeats
     .venv/bin/python bench/stages.py -n 5000 --profile
+    .venv/bin/python bench/stages.py --spent-pct 80      # budgets past their 50/75 % thresholds
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ UPSTREAM_BODY = json.dumps({
 }).encode()
 
 
-async def run(config_path: Path, n: int, repeat: int, profile: bool) -> None:
+async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: int = 0) -> None:
     from costops.config import load_config
     from costops.gateway.principal import authenticate
     from costops.gateway.resolve import resolve_model
@@ -49,6 +50,15 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool) -> None:
     stages = build_stages(config, time.time)
     for stage in stages:
         await stage.start()
+    if spent_pct:  # every budget this far into its limit: the threshold checks then have work to do
+        from costops.control.budgets import keep_seconds
+        from costops.control.windows import current_window
+
+        for stage in stages:
+            for budget in getattr(stage, "budgets", {}).values():
+                window = current_window(budget.window, time.time())
+                nanos = budget.limit_nanos * spent_pct // 100
+                await stage.state.seed(budget.name, window.current, nanos, keep_seconds(budget, window))
     pricer = Pricer(PriceCatalog(config.prices))
     usage = Usage.from_openai(orjson.loads(UPSTREAM_BODY)["usage"])
     template = body_bytes(REQUEST).decode()
@@ -102,7 +112,7 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool) -> None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
     else:
         runs = [await loop(30_000_000 + r * n) for r in range(repeat)]
-        print(f"{config_path.name}: {n} unique requests x {repeat}; CPU us per request (best of {repeat})")
+        print(f"{config_path.name}: {n} unique requests x {repeat}, budgets {spent_pct}% spent; CPU us per request (best of {repeat})")
         print(f"{'stage':>14s} {'before':>8s} {'after':>8s} {'total':>8s}")
         total = 0.0
         for name in names:
@@ -121,10 +131,11 @@ if __name__ == "__main__":
     ap.add_argument("-n", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--spent-pct", type=int, default=0, help="seed every budget's spend at this %% of its limit")
     a = ap.parse_args()
     try:
         import uvloop
 
-        uvloop.run(run(a.config, a.n, a.repeat, a.profile))
+        uvloop.run(run(a.config, a.n, a.repeat, a.profile, a.spent_pct))
     except ImportError:
-        asyncio.run(run(a.config, a.n, a.repeat, a.profile))
+        asyncio.run(run(a.config, a.n, a.repeat, a.profile, a.spent_pct))
