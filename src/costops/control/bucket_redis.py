@@ -107,10 +107,10 @@ return 0
 
 class RedisBuckets:
     def __init__(self, url: str) -> None:
-        import redis.asyncio as aioredis
+        from costops.redis_client import async_redis
 
         self.url = url
-        self.client = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self.client = async_redis(url)
         self._take = self.client.register_script(_TAKE)
         self._settle = self.client.register_script(_SETTLE)
         self._health = self.client.register_script(_HEALTH)

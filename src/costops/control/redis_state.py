@@ -152,9 +152,9 @@ class RedisState:
         return [k for c in claims for k in (self._b(c.name), self._e(c.name))]
 
     async def start(self) -> None:
-        import redis.asyncio as aioredis
+        from costops.redis_client import async_redis
 
-        self.redis = aioredis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2, max_connections=256)
+        self.redis = async_redis(self.url)
         self._reserve = self.redis.register_script(RESERVE)
         self._settle = self.redis.register_script(SETTLE)
         self._levels = self.redis.register_script(LEVELS)
