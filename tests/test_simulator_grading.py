@@ -18,8 +18,9 @@ import anthropic
 import openai
 import pytest
 
+from costops.demo.workload import DIFFICULTY, difficulties, generate, user_text
 from costops.pricing import PriceCatalog, PriceOverride, PriceTable, Rate
-from costops.providers.simulator import Grading, SimConfig, create_simulator
+from costops.providers.simulator import Grading, SimConfig, create_simulator, item_key
 from costops.providers.simulator.flaws import HEDGES
 from costops.providers.simulator.grading import p_pass
 from costops.serving import BackgroundServer
@@ -357,3 +358,29 @@ def test_grade_calls_do_not_count_as_requests():
             return out
 
     assert ids(True) == ids(False)
+
+
+# -- the workload's hidden difficulties ----------------------------------------------------------
+
+
+def test_workload_difficulties_realize_each_tasks_distribution_and_reach_the_simulator():
+    items = list(generate(400, seed=7))
+    table = difficulties(items)
+    by_task: dict[str, dict[str, float]] = {}
+    for item in items:
+        key = item_key(user_text(item.body))
+        by_task.setdefault(item.task, {})[key] = table[key]
+    for task, values in by_task.items():
+        if len(values) < 2:
+            continue
+        mean, spread = DIFFICULTY[task]
+        xs = list(values.values())
+        centre = sum(xs) / len(xs)
+        assert centre == pytest.approx(mean, abs=1e-9)
+        assert math.sqrt(sum((x - centre) ** 2 for x in xs) / len(xs)) == pytest.approx(spread, abs=1e-9)
+    assert difficulties(items) == table  # deterministic
+    item = next(i for i in items if i.api == "openai" and not i.body.get("stream"))
+    with serve(Grading(difficulties=table)) as server:
+        status, _, raw = post(server.url + "/v1/chat/completions", item.body)
+        grade = grade_of(server.url, json.loads(raw)["id"])
+    assert status == 200 and grade["difficulty"] == round(table[item_key(user_text(item.body))], 4)

@@ -10,7 +10,7 @@ of the demo, and every later "what if" comparison, sees the same requests.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,3 +191,48 @@ def generate(n: int = 6000, seed: int = 7) -> Iterator[WorkItem]:
             if rng.random() < 0.3:
                 body["stream"] = True
         yield WorkItem(tenant, project, feature, task, api, body, tags)
+
+
+# Each task's hidden difficulty (mean, spread) on the simulator's grading scale (the logits of
+# costops.providers.simulator.grading): labels and FAQ answers are easy, code is hard. The
+# simulator grades answers against it; no request carries it.
+DIFFICULTY: dict[str, tuple[float, float]] = {
+    "classify": (-2.5, 0.8),
+    "qa": (-2.2, 0.8),
+    "translate": (-2.0, 0.8),
+    "extract": (-1.0, 0.9),
+    "summarize": (-0.8, 0.9),
+    "creative": (-0.8, 0.9),
+    "chat": (-0.5, 1.0),
+    "code": (0.8, 1.0),
+}
+
+
+def user_text(body: dict[str, Any]) -> str:
+    """The user turns' text, as the simulator reads an item from a request."""
+    from costops.tokens import content_text
+
+    return "\n".join(content_text(m.get("content")) for m in body.get("messages") or () if m.get("role") == "user")
+
+
+def difficulties(items: Iterable[WorkItem], seed: int = 7) -> dict[str, float]:
+    """Each distinct prompt's hidden difficulty, keyed as the simulator looks it up:
+    ``SimConfig(grading=Grading(difficulties=...))``. Draws are standardized within each task, so
+    a task's prompts realize its :data:`DIFFICULTY` (a task of a few similar prompts would
+    otherwise sit wherever its shared words happened to fall)."""
+    from costops.providers.simulator.grading import draw_difficulty, item_key
+
+    draws: dict[str, dict[str, float]] = {}
+    for item in items:
+        text = user_text(item.body)
+        task, key = item.task if item.task in DIFFICULTY else "chat", item_key(text)
+        if key not in draws.setdefault(task, {}):
+            draws[task][key] = draw_difficulty(text, 0.0, 1.0, seed=seed)
+    table: dict[str, float] = {}
+    for task, by_key in draws.items():
+        mean, spread = DIFFICULTY[task]
+        values = list(by_key.values())
+        centre = sum(values) / len(values)
+        sd = (sum((v - centre) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
+        table.update({key: mean + spread * (z - centre) / sd for key, z in by_key.items()})
+    return table
