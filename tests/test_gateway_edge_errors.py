@@ -166,3 +166,31 @@ def test_the_client_gets_the_kind_of_answer_it_asked_for(make_gateway, always) -
     for r in records:  # priced from the usage either way: 9 in, 2 out at $1 / $2 per million
         assert (r.usage.input_tokens, r.usage.output_tokens) == (9, 2)
         assert r.priced and str(r.cost.total) == "0.000013"
+
+
+def test_a_malformed_event_in_a_translated_stream_is_the_providers_error(make_gateway) -> None:
+    stream = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant",'
+        b'"model":"claude-odd","content":[],"usage":{"input_tokens":5,"output_tokens":1}}}\n\n'
+        b'event: content_block_start\ndata: {"type":"content_block_start","content_block":5}\n\n'
+    )
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": stream})
+
+    with BackgroundServer(app) as upstream:
+        gw = make_gateway(
+            f'deployments:\n  - {{name: odd, kind: anthropic, base_url: "{upstream.url}", models: ["claude-odd"]}}\n'
+        )
+        body = {"model": "claude-odd", "messages": HI, "stream": True}
+        reply = rawhttp.post(f"{gw.url}/v1/chat/completions", json.dumps(body).encode())
+        events = sse(reply.body)
+        (record,) = gw.records(1)
+    assert events[-2][1]["error"]["code"] == "upstream_error"
+    assert "cannot be read" in events[-2][1]["error"]["message"]
+    assert record.status == 502 and record.error_type == "stream_interrupted"

@@ -401,17 +401,24 @@ class _TranslatingRelay:
     def feed(self, chunk: bytes) -> bytes:
         out: list[Any] = []
         for event in self._parser.feed(chunk):
-            out += self._t.feed(event)
+            out += self._translate(event)
         if not out:
             return b""
         for item in out:  # what the client is sent, in its own API's shape
             self._text.openai(item) if self._encode is openai_sse else self._text.anthropic(item[1])
         return self._encode(out)
 
+    def _translate(self, event: SSEEvent) -> list[Any]:
+        """An event the translator cannot read is the provider's malformed stream: a 502, not our 500."""
+        try:
+            return list(self._t.feed(event))
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise UpstreamError(f"the provider sent a stream event that cannot be read ({type(exc).__name__}: {exc})") from None
+
     def close(self) -> bytes:
         out: list[Any] = []
         for event in self._parser.close():
-            out += self._t.feed(event)
+            out += self._translate(event)
         finish = getattr(self._t, "finish", None)
         if finish is not None:
             out += finish()
