@@ -1,6 +1,11 @@
 """Shared fixtures: the provider simulator and the gateway, each on a real socket.
 
 Tests talk to them with the official SDKs over HTTP, as a user's application would.
+
+A test whose expectations are dollar figures or dates (a budget that affords one call, the day a
+window resets) uses ``pinned_gateway``: the pinned prices (``tests/pinned.py``) instead of the
+installed genai-prices data, and a clock of its own (``tests/clock.py``) instead of the wall clock.
+A test that compares the gateway with the catalog uses the installed data on both sides.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import pytest
 from costops.config import load_config
 from costops.gateway.app import Gateway, create_app
 from costops.serving import BackgroundServer
+from tests.clock import Clock
+from tests.pinned import PINNED
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +94,18 @@ def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> Iterator[Callab
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def pinned_gateway(make_gateway: Callable[..., RunningGateway]) -> Callable[..., RunningGateway]:
+    """``make_gateway`` on the pinned prices and, unless the test passes its own, a clock stopped
+    at ``tests.clock.T0``."""
+
+    def start(config_text: str = "", **kw: Any) -> RunningGateway:
+        kw.setdefault("clock", Clock())
+        return make_gateway(PINNED + config_text, **kw)
+
+    return start
 
 
 @pytest.fixture

@@ -1,4 +1,10 @@
-"""Prices and costs: exact Decimal math, token kinds apart, tiers, tiers of service, discounts."""
+"""Prices and costs: exact Decimal math, token kinds apart, tiers, tiers of service, discounts.
+
+Dollar figures come from the pinned snapshot (``tests/pinned.py``), so a genai-prices release
+cannot break them; ``test_our_prices_match_the_installed_genai_prices`` checks our reading of the
+installed genai-prices data (cache kinds, long-context tiers, tiers of service) against
+genai-prices' own ``calc_price``, whatever its prices are.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from genai_prices import calc_price
+from genai_prices import types as gp
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,16 +27,54 @@ from costops.pricing import (
     overrides_from_litellm,
     table_from_config,
 )
+from costops.pricing.catalog import tier_context
 from costops.pricing.quote import quote
 from costops.usage import Usage
+from tests.pinned import pinned_catalog
 
 D = Decimal
-catalog = PriceCatalog()
+catalog = PriceCatalog()  # the installed genai-prices data
+pinned = pinned_catalog()
+AT = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def genai_usage(usage: Usage) -> gp.Usage:
+    """Our usage in genai-prices' terms: its input counts every prompt token, cached or not."""
+    kw = {"input_tokens": usage.prompt_tokens, "cache_read_tokens": usage.cache_read_tokens,
+          "output_tokens": usage.output_tokens}
+    if usage.cache_write_5m_tokens or usage.cache_write_1h_tokens:
+        kw |= {"cache_write_tokens": usage.cache_write_5m_tokens + usage.cache_write_1h_tokens,
+               "cache_write_5m_tokens": usage.cache_write_5m_tokens, "cache_write_1h_tokens": usage.cache_write_1h_tokens}
+    return gp.Usage(**kw)
+
+
+@pytest.mark.parametrize("provider, model", [
+    ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-5.4"), ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-haiku-4-5"), ("google", "gemini-2.5-pro"), ("google", "gemini-2.5-flash"),
+])
+def test_our_prices_match_the_installed_genai_prices(provider: str, model: str) -> None:
+    usages = [
+        Usage(input_tokens=1000, output_tokens=500),
+        Usage(input_tokens=800, cache_read_tokens=200, output_tokens=500),
+        Usage(input_tokens=100, cache_read_tokens=2000, cache_write_5m_tokens=1000, cache_write_1h_tokens=2000,
+              output_tokens=50),
+        Usage(input_tokens=280_001, cache_read_tokens=1000, output_tokens=1000),  # past every long-context tier
+    ]
+    costs = {}
+    for tier in (None, "batch", "priority", "flex"):
+        table = catalog.lookup(model, provider, service_tier=tier, at=AT)
+        assert table is not None and table.source.startswith("genai-prices")
+        for usage in usages:
+            theirs = calc_price(genai_usage(usage), model, provider_id=provider, genai_request_timestamp=AT,
+                                price_context=tier_context(tier)).total_price
+            assert table.cost(usage).total == theirs, (tier, usage)
+            costs[tier, usage] = theirs
+    if provider == "openai":  # OpenAI's Batch API is always cheaper: the tier reaches the lookup
+        assert costs["batch", usages[0]] < costs[None, usages[0]]
 
 
 def test_gpt4o_cost_counts_cached_tokens_at_the_cache_rate() -> None:
-    table = catalog.lookup("gpt-4o", "openai")
-    assert table is not None and table.source.startswith("genai-prices")
+    table = pinned.lookup("gpt-4o", "openai")
     # 1,000 prompt tokens of which 200 cached, 500 output: $2.50 / $1.25 / $10 per MTok
     usage = Usage.from_openai({"prompt_tokens": 1000, "completion_tokens": 500, "prompt_tokens_details": {"cached_tokens": 200}})
     cost = table.cost(usage)
@@ -37,7 +83,7 @@ def test_gpt4o_cost_counts_cached_tokens_at_the_cache_rate() -> None:
 
 
 def test_anthropic_cache_writes_are_billed_at_the_write_premium_per_ttl() -> None:
-    table = catalog.lookup("claude-sonnet-4-5", "anthropic")
+    table = pinned.lookup("claude-sonnet-4-5", "anthropic")
     usage = Usage.from_anthropic(
         {"input_tokens": 100, "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 3000,
          "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 2000}, "output_tokens": 50}
@@ -51,19 +97,19 @@ def test_anthropic_cache_writes_are_billed_at_the_write_premium_per_ttl() -> Non
 
 
 def test_long_context_tier_applies_to_every_token_once_the_prompt_passes_200k() -> None:
-    table = catalog.lookup("claude-sonnet-4-5", "anthropic")
+    table = pinned.lookup("claude-sonnet-4-5", "anthropic")
     below = table.cost(Usage(input_tokens=200_000, output_tokens=1000))
     above = table.cost(Usage(input_tokens=200_001, output_tokens=1000))
     assert below.input == D("0.6") and below.output == D("0.015")
     assert above.input == D("200001") * 6 / 1_000_000 and above.output == D("0.0225")
 
 
-def test_batch_and_priority_tiers_have_their_own_prices() -> None:
+def test_a_configured_batch_discount_prices_the_batch_tier() -> None:
+    table = table_from_config({"input": "2.5", "output": 10, "batch_discount": "0.5"}, where="prices[0]")
+    cat = PriceCatalog([PriceOverride("gpt-4o", table)], use_genai_prices=False)
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
-    standard = catalog.lookup("gpt-4o", "openai").cost(usage).total
-    batch = catalog.lookup("gpt-4o", "openai", service_tier="batch").cost(usage).total
-    priority = catalog.lookup("gpt-4o", "openai", service_tier="priority").cost(usage).total
-    assert standard == D("12.5") and batch == D("6.25") and priority > standard
+    assert cat.lookup("gpt-4o").cost(usage).total == D("12.5")
+    assert cat.lookup("gpt-4o", service_tier="batch").cost(usage).total == D("6.25")
 
 
 def test_unknown_model_is_unpriced_not_free() -> None:
@@ -80,7 +126,7 @@ def test_config_override_prices_a_private_model_and_wins_over_the_catalog() -> N
 
 def test_discount_and_custom_deployment_prices_change_effective_cost_only() -> None:
     deployment = Deployment(name="openai", kind="openai", base_url="http://x", discount_pct=D("20"))
-    q = quote(catalog, deployment, "gpt-4o-mini", Usage(input_tokens=1_000_000, output_tokens=1_000_000))
+    q = quote(pinned, deployment, "gpt-4o-mini", Usage(input_tokens=1_000_000, output_tokens=1_000_000))
     assert q.list_cost.total == D("0.75") and q.cost.total == D("0.6")
     assert "discount=20%" in q.source
 
@@ -152,7 +198,7 @@ def test_cost_is_exact_and_parts_sum_to_total(ri, ro, rr, rw, rw1, ni, no, nr, n
 
 @given(counts, counts, counts)
 def test_cost_is_additive_over_usage(a, b, c) -> None:
-    table = catalog.lookup("gpt-4o-mini", "openai")
+    table = pinned.lookup("gpt-4o-mini", "openai")
     u1, u2 = Usage(input_tokens=a, output_tokens=b), Usage(input_tokens=c, cache_read_tokens=min(a, c))
     assert table.cost(u1 + u2).total == table.cost(u1).total + table.cost(u2).total
 
