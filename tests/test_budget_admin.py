@@ -10,6 +10,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from costops.cli import main
+from tests.pinned import PINNED
 from tests.test_budget_gateway import chat, client
 
 
@@ -24,8 +25,8 @@ def call(gw: Any, method: str, path: str, body: Any = None, key: str = "sekret")
         return exc.code, json.loads(exc.read())
 
 
-def test_create_update_and_status_over_the_admin_api(make_gateway):
-    gw = make_gateway(
+def test_create_update_and_status_over_the_admin_api(pinned_gateway):
+    gw = pinned_gateway(
         "server: {admin_key: sekret}\nbudgets:\n  list:\n    - {name: everything, limit_usd: 100, window: monthly}\n"
     )
     assert call(gw, "GET", "/admin/budgets", key="wrong")[0] == 401
@@ -74,7 +75,8 @@ def test_create_update_and_status_over_the_admin_api(make_gateway):
 
 
 def test_cli_reads_the_ledger_offline(make_gateway, tmp_path):
-    config = "budgets:\n  list:\n    - {name: monthly, limit_usd: 1}\n    - {name: acme, limit_usd: 1, scope: {tenant: acme}}\n"
+    # the wall clock on both sides: the offline command reads the window it is in now, and takes no clock
+    config = PINNED + "budgets:\n  list:\n    - {name: monthly, limit_usd: 1}\n    - {name: acme, limit_usd: 1, scope: {tenant: acme}}\n"
     gw = make_gateway(config)
     assert chat(client(gw, "x"), model="gpt-4o", tokens=300)[0] == 200
     gw.records(1)

@@ -19,6 +19,7 @@ from costops.ledger.query import Filters
 from costops.ledger.store import open_store
 from costops.money import from_nanos, to_nanos
 from costops.serving import free_port
+from tests.pinned import PINNED
 from tests.replicas import REDIS_URL, redis_or_skip
 
 
@@ -57,13 +58,14 @@ def test_two_processes_400_requests_never_overspend(simulator, tmp_path: Path):
     import redis
 
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    limit = "0.0063"  # a call here reserves about $0.0000623: the budget affords about 100
+    limit = "0.0063"  # a call here reserves about $0.0000623 at the pinned prices: the budget affords about 100
     config = tmp_path / "costops.yaml"
     config.write_text(
-        f"ledger: {{db: 'sqlite:///{tmp_path}/shared.db', flush_interval_s: 0.05}}\n"
-        f"redis: {{url: '{REDIS_URL}'}}\n"
-        f"budgets:\n  redis_prefix: {prefix}\n  list:\n    - {{name: shared, limit_usd: {limit}, window: daily}}\n"
-        "alerts: {digest_at: null}\n"
+        PINNED
+        + f"ledger: {{db: 'sqlite:///{tmp_path}/shared.db', flush_interval_s: 0.05}}\n"
+        + f"redis: {{url: '{REDIS_URL}'}}\n"
+        + f"budgets:\n  redis_prefix: {prefix}\n  list:\n    - {{name: shared, limit_usd: {limit}, window: daily}}\n"
+        + "alerts: {digest_at: null}\n"
     )
     env = {**os.environ, "OPENAI_BASE_URL": f"{simulator.url}/v1", "OPENAI_API_KEY": "x"}
     ports = [free_port(), free_port()]
@@ -104,7 +106,7 @@ def test_two_processes_400_requests_never_overspend(simulator, tmp_path: Path):
     assert totals["requests"] == 400 and totals["errors"] == len(refused)
     # every admitted call reserved its estimate, and no call costs more than its estimate here,
     # so the spend stays within the limit; the bound the issue asks for is limit + admitted estimates
-    estimate = max(int(b["usage"]["prompt_tokens"]) * 150 + 100 * 600 for b in admitted)  # nanos at $0.15/$0.60 per MTok
+    estimate = max(int(b["usage"]["prompt_tokens"]) * 150 + 100 * 600 for b in admitted)  # nanos at the pinned $0.15/$0.60 per MTok
     assert spent <= to_nanos(Decimal(limit))
     assert spent <= to_nanos(Decimal(limit)) + len(admitted) * estimate
     assert 90 <= len(admitted) <= 101, len(admitted)

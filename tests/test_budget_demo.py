@@ -8,12 +8,13 @@ import io
 from costops.demo.policies import BUDGETED
 from costops.demo.run import render_comparison, run_demo
 from costops.demo.workload import generate
+from tests.pinned import PINNED_PRICES
 
 
 def test_budgeted_policy_downgrades_then_blocks_globex(tmp_path):
     config = dict(BUDGETED.config)
     budget = {**config["budgets"]["list"][0], "limit_usd": 0.4}  # the same budget, scaled to a short run
-    policy = dataclasses.replace(BUDGETED, config={**config, "budgets": {"list": [budget]}})
+    policy = dataclasses.replace(BUDGETED, config={**config, "budgets": {"list": [budget]}, "price_files": [str(PINNED_PRICES)]})
     [run] = run_demo(list(generate(500, seed=7)), db=f"sqlite:///{tmp_path}/demo.db", policies=[policy],
                      out=io.StringIO())
     assert run.blocked > 0 and run.downgraded > 0

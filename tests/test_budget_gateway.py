@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import anthropic
@@ -16,21 +15,8 @@ import pytest
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import open_store
 from costops.pricing import CostBreakdown
-
-T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()  # a Wednesday
-
-
-class Clock:
-    """The gateway's clock, moved by the test."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def at(self, iso: str) -> None:
-        self.t = datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
+from tests import rawhttp
+from tests.clock import T0, Clock, next_day, next_month
 
 
 def keys_yaml(*keys: tuple[str, str, str]) -> str:
@@ -42,7 +28,7 @@ def keys_yaml(*keys: tuple[str, str, str]) -> str:
 
 
 def client(gw: Any, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0)
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key, max_retries=0, timeout=30)  # fail, never hang
 
 
 def chat(c: openai.OpenAI, model: str = "gpt-4o-mini", tokens: int = 100, **kw: Any) -> tuple[int, Any]:
@@ -56,12 +42,12 @@ def chat(c: openai.OpenAI, model: str = "gpt-4o-mini", tokens: int = 100, **kw: 
         return exc.status_code, exc
 
 
-# A gpt-4o-mini chat of 100 output tokens costs about $0.0000623 ($0.60/MTok out, a few input
-# tokens at $0.15/MTok): this limit lets one through and refuses the second.
+# A gpt-4o-mini chat of 100 output tokens costs about $0.0000623 at the pinned prices ($0.60/MTok
+# out, a few input tokens at $0.15/MTok): this limit lets one through and refuses the second.
 ONE_CALL = "0.00009"
 
 
-def test_each_scope_blocks_only_its_requests(make_gateway):
+def test_each_scope_blocks_only_its_requests(pinned_gateway):
     budgets = {
         "tenant-b": "{tenant: t-blocked}", "team-b": "{team: team-blocked}", "project-b": "{project: proj-blocked}",
         "key-b": "{key: key-blocked}", "user-b": "{user: u-blocked}", "tag-b": "{tag: {feature: blocked}}",
@@ -73,7 +59,7 @@ def test_each_scope_blocks_only_its_requests(make_gateway):
     ) + "budgets:\n  list:\n    - {name: acme-all, limit_usd: 10, scope: {tenant: acme}}\n" + "".join(
         f"    - {{name: {name}, limit_usd: 0, scope: {scope}}}\n" for name, scope in budgets.items()
     )
-    gw = make_gateway(config)
+    gw = pinned_gateway(config)
     free = client(gw, "free")
     assert chat(free)[0] == 200
     cases = {
@@ -95,7 +81,7 @@ def test_each_scope_blocks_only_its_requests(make_gateway):
     assert {r.error_type for r in records if r.status == 429} == {"budget_exceeded"}
 
 
-def test_windows_reset_on_time(make_gateway):
+def test_windows_reset_on_time(pinned_gateway):
     clock = Clock()
     tenants = {"daily": "window: daily", "weekly": "window: weekly",
                "monthly": "window: monthly, timezone: America/New_York", "rolling": "window: rolling, days: 2",
@@ -103,7 +89,7 @@ def test_windows_reset_on_time(make_gateway):
     config = keys_yaml(*((t, t, "") for t in tenants)) + "budgets:\n  list:\n" + "".join(
         f"    - {{name: {t}-budget, limit_usd: {ONE_CALL}, scope: {{tenant: {t}}}, {w}}}\n" for t, w in tenants.items()
     )
-    gw = make_gateway(config, clock=clock)
+    gw = pinned_gateway(config, clock=clock)
     clients = {t: client(gw, t) for t in tenants}
 
     def ok(tenant: str) -> bool:
@@ -115,7 +101,7 @@ def test_windows_reset_on_time(make_gateway):
         assert ok(tenant) and not ok(tenant), tenant
     status, error = chat(clients["daily"])
     assert error.response.headers["retry-after"] == str(12 * 3600)
-    assert "resets at 2026-11-26T00:00:00+00:00" in error.message
+    assert f"resets at {next_day(clock())}" in error.message
     clock.at("2026-11-26T00:00:01")
     assert ok("daily")
     assert not ok("weekly") and not ok("monthly") and not ok("rolling") and not ok("fixed")
@@ -135,9 +121,11 @@ def test_windows_reset_on_time(make_gateway):
     assert ok("monthly")
 
 
-def test_downgrade_then_block_in_both_apis(make_gateway):
-    gw = make_gateway(
-        "budgets:\n  list:\n    - {name: team-cap, limit_usd: 0.01, window: monthly, downgrade: default, downgrade_at: 50}\n"
+def test_downgrade_then_block_in_both_apis(pinned_gateway):
+    clock = Clock(ticking=True)  # running on from T0, so the ledger keeps the calls' order
+    gw = pinned_gateway(
+        "budgets:\n  list:\n    - {name: team-cap, limit_usd: 0.01, window: monthly, downgrade: default, downgrade_at: 50}\n",
+        clock=clock,
     )
     oa = client(gw, "x")
     for _ in range(2):  # $0.003 of gpt-4o each: 0% -> 30% -> 60%
@@ -156,7 +144,7 @@ def test_downgrade_then_block_in_both_apis(make_gateway):
     err = info.value
     assert err.code == "budget_exceeded" and err.body["type"] == "budget_exceeded"
     assert "budget 'team-cap' (global, monthly) is exhausted: spent $0.006" in err.message
-    assert "of $0.01" in err.message and "resets at 2026-12-01T00:00:00+00:00" in err.message
+    assert "of $0.01" in err.message and f"resets at {next_month(clock())}" in err.message
     assert int(err.response.headers["retry-after"]) > 0
     an = anthropic.Anthropic(base_url=gw.url, api_key="x", max_retries=0)
     with pytest.raises(anthropic.RateLimitError) as a_info:
@@ -167,19 +155,19 @@ def test_downgrade_then_block_in_both_apis(make_gateway):
     assert a_info.value.response.headers["x-costops-budget"].startswith("team-cap=")  # it was downgraded, then refused
 
 
-def test_in_flight_reservations_count_and_expire(make_gateway):
+def test_in_flight_reservations_count_and_expire(pinned_gateway):
     clock = Clock()
-    gw = make_gateway(
+    gw = pinned_gateway(
         "budgets:\n  reservation_ttl_s: 30\n  list:\n"
         f"    - {{name: tight, limit_usd: {ONE_CALL}, window: daily}}\n", clock=clock,
     )
     c = client(gw, "x")
     slow: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: slow.update(result=c.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", max_tokens=100, messages=[{"role": "user", "content": "hi [[sim:tokens=100]] [[sim:delay=1.5]]"}],
+        model="gpt-4o-mini", max_tokens=100, messages=[{"role": "user", "content": "hi [[sim:tokens=100]] [[sim:delay=3]]"}],
     )))
     thread.start()
-    time.sleep(0.4)
+    wait_for_reservation(gw, "tight")
     status, error = chat(c)  # the slow call's hold leaves no room
     assert status == 429 and "held by requests in flight" in error.message
     clock.t += 31  # the hold expires (as if its process had died)...
@@ -191,7 +179,18 @@ def test_in_flight_reservations_count_and_expire(make_gateway):
     assert status == 429 and "resets at" in error.message
 
 
-def test_window_spend_starts_from_the_ledger(make_gateway, tmp_path):
+def wait_for_reservation(gw: Any, budget: str) -> None:
+    """Until the budget holds a reservation (a call is in flight), by the admin status."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = rawhttp.get(f"{gw.url}/admin/budgets/status").json()["budgets"]
+        if any(r["name"] == budget and r["reserved_usd"] != "0" for r in rows):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"budget {budget!r} never held a reservation")
+
+
+def test_window_spend_starts_from_the_ledger(pinned_gateway, tmp_path):
     db = f"sqlite:///{tmp_path}/seeded.db"
     store = open_store(db)
     store.migrate()
@@ -203,7 +202,7 @@ def test_window_spend_starts_from_the_ledger(make_gateway, tmp_path):
     store.write([row(1, T0 - 3600, "acme", "0.40"), row(2, T0 - 86400 * 30, "acme", "5"), row(3, T0 - 60, "globex", "2")])
     store.close()
     clock = Clock()
-    gw = make_gateway(
+    gw = pinned_gateway(
         keys_yaml(("ka", "acme", ""), ("kg", "globex", "")) + "budgets:\n  list:\n"
         "    - {name: acme-m, limit_usd: 1, scope: {tenant: acme}}\n"
         "    - {name: globex-d, limit_usd: 2, window: daily, scope: {tenant: globex}}\n",
@@ -221,10 +220,10 @@ def test_window_spend_starts_from_the_ledger(make_gateway, tmp_path):
 
 
 @pytest.mark.parametrize("policy, expected", [("allow", 200), ("block", 503)])
-def test_unreachable_shared_state_follows_on_state_error(make_gateway, policy, expected):
+def test_unreachable_shared_state_follows_on_state_error(pinned_gateway, policy, expected):
     from costops.serving import free_port
 
-    gw = make_gateway(
+    gw = pinned_gateway(
         f"redis: {{url: 'redis://127.0.0.1:{free_port()}/0'}}\n"
         f"budgets:\n  on_state_error: {policy}\n  list:\n    - {{name: shared, limit_usd: 1}}\n"
     )
@@ -234,8 +233,8 @@ def test_unreachable_shared_state_follows_on_state_error(make_gateway, policy, e
         assert resp.code == "budget_state_unavailable" and "budgets.on_state_error: block" in resp.message
 
 
-def test_streamed_calls_settle_their_cost(make_gateway):
-    gw = make_gateway("budgets:\n  list:\n    - {name: all, limit_usd: 1}\n")
+def test_streamed_calls_settle_their_cost(pinned_gateway):
+    gw = pinned_gateway("budgets:\n  list:\n    - {name: all, limit_usd: 1}\n")
     stream = client(gw, "x").chat.completions.create(
         model="gpt-4o-mini", max_tokens=100, stream=True, messages=[{"role": "user", "content": "hi [[sim:tokens=50]]"}]
     )

@@ -6,6 +6,7 @@ full queue answered clearly); the hard limit still wins."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 import uuid
@@ -18,7 +19,8 @@ from costops.config import ConfigError
 from costops.control.budget_spec import BudgetsConfig, parse_budget
 from costops.control.pacing import Pace, admits, allowance, wait_s
 from costops.control.windows import WindowSpec, current_window
-from tests.test_budget_gateway import Clock, chat, client, keys_yaml
+from tests.clock import Clock, next_day
+from tests.test_budget_gateway import chat, client, keys_yaml
 
 MIDNIGHT = datetime(2026, 11, 25, tzinfo=UTC).timestamp()
 
@@ -94,9 +96,9 @@ def test_pace_config_is_strict_and_names_the_key() -> None:
 # -- over HTTP: no queue ------------------------------------------------------------------------------
 
 
-def test_without_a_queue_a_paced_out_request_gets_budget_paced_with_retry_after(make_gateway) -> None:
+def test_without_a_queue_a_paced_out_request_gets_budget_paced_with_retry_after(pinned_gateway) -> None:
     clock = Clock(MIDNIGHT)
-    gw = make_gateway(
+    gw = pinned_gateway(
         keys_yaml(("acme", "acme", ""), ("tiny", "tiny", ""))
         + "budgets:\n  list:\n"
         "    - {name: acme-paced, limit_usd: 0.002, scope: {tenant: acme}, window: daily, pace: true}\n"
@@ -127,32 +129,54 @@ def test_without_a_queue_a_paced_out_request_gets_budget_paced_with_retry_after(
     assert chat(tiny)[0] == 200
     status, error = chat(tiny)
     assert status == 429 and error.code == "budget_exceeded" and "budget 'tiny-paced'" in error.message
-    assert "resets at 2026-11-26T00:00:00+00:00" in error.message
+    assert f"resets at {next_day(clock())}" in error.message
     assert [r.error_type for r in gw.records(7)].count("budget_paced") == 3
 
 
 # -- over HTTP: with the queue -------------------------------------------------------------------------
 
 
-def paced_gateway(make_gateway, queue: str, limit_usd: str = "0.004", budgets: str = ""):
-    """A 60-second fixed window starting now, no burst: with the real clock, the allowance grows by
-    $0.004 / 60 s, so a ~$0.00006 call takes about 0.9 s of it."""
-    start = time.time()
-    return make_gateway(
+def paced_gateway(pinned_gateway, queue: str, limit_usd: str = "0.004", budgets: str = ""):
+    """A 60-second fixed window starting at MIDNIGHT, no burst, on a clock that stands at the
+    window's start until the test calls ``gw.gateway.clock.resume()``; from then on it runs in real
+    time (the queue naps in real time) and the allowance grows by $0.004 / 60 s: a ~$0.00006 call
+    takes about 0.9 s of it. However slowly the machine starts the gateway, no allowance has grown."""
+    clock = Clock(MIDNIGHT, ticking=True)
+    clock.stop()
+    return pinned_gateway(
         keys_yaml(("acme", "acme", ""))
         + "budgets:\n" + budgets + "  list:\n"
-        f"    - {{name: paced, limit_usd: {limit_usd}, window: fixed, start: {start}, end: {start + 60}, "
+        f"    - {{name: paced, limit_usd: {limit_usd}, window: fixed, start: {MIDNIGHT}, end: {MIDNIGHT + 60}, "
         "pace: {burst_pct: 0}}\n"
-        + queue
+        + queue,
+        clock=clock,
     )
 
 
-def test_queued_requests_wait_for_the_allowance_high_priority_first(make_gateway) -> None:
-    gw = paced_gateway(make_gateway, "queue: {max_size: 10, max_wait_s: 10}\n")
+def budget_queue(gw):
+    """The budgets stage's own wait queue, to see who waits in it."""
+    [stage] = [s for s in gw.gateway.stages if s.name == "budgets"]
+    return stage.queue
+
+
+def wait_queued(gw, n: int) -> None:
+    """Until ``n`` requests wait in the budgets queue (generous deadline: a loaded machine)."""
+    queue = budget_queue(gw)
+    deadline = time.monotonic() + 10
+    while len(queue) < n:
+        assert time.monotonic() < deadline, f"{len(queue)} requests queued, expected {n}"
+        time.sleep(0.005)
+
+
+def test_queued_requests_wait_for_the_allowance_high_priority_first(pinned_gateway) -> None:
+    gw = paced_gateway(pinned_gateway, "queue: {max_size: 10, max_wait_s: 10}\n")
+    clock = gw.gateway.clock
     acme = client(gw, "acme")
+    clock.resume()
     started = time.monotonic()
     assert chat(acme)[0] == 200  # nothing allowed at the window's start: it waits ~0.9 s, then goes
-    assert 0.5 < time.monotonic() - started < 3
+    assert time.monotonic() - started > 0.5  # held back (a loaded machine only waits longer)
+    clock.stop()  # while the three line up, the allowance stands still: however slowly they arrive
     finished: list[str] = []
     errors: dict[str, openai.APIStatusError] = {}
 
@@ -169,72 +193,82 @@ def test_queued_requests_wait_for_the_allowance_high_priority_first(make_gateway
         ("impatient", {"x-costops-priority": "0", "x-costops-deadline": "0.4"}),
     ]
     threads = []
-    for name, headers in plan:
+    for n, (name, headers) in enumerate(plan, 1):  # each in the queue before the next arrives
         threads.append(threading.Thread(target=send, args=(name, headers)))
         threads[-1].start()
-        time.sleep(0.15)
+        wait_queued(gw, n)
+    clock.resume()
     for t in threads:
         t.join()
-    assert finished == ["high", "low"]
+    assert finished == ["high", "low"]  # low arrived first
     late = errors["impatient"]
     assert late.status_code == 429 and late.code == "queue_deadline_exceeded"
     assert late.body["message"].startswith(
         "pacing holds back requests for budget 'paced' (paced: $0.004 spread over the fixed "
     )
-    assert "0% burst); waited 0.4s in the queue and its x-costops-deadline passes before the budget's pace" in late.message
-    # a deadline the allowance cannot meet is refused at once, with the time it would take
-    started = time.monotonic()
+    waited = re.search(r"0% burst\); waited (\d+\.\d)s in the queue and its x-costops-deadline passes before the "
+                       r"budget's pace", late.message)
+    assert waited and float(waited[1]) >= 0.4, late.message  # it waited out its deadline, no less
+    # a deadline the allowance cannot meet is refused at once (the gateway says it waited 0.0 s),
+    # with the time it would take
+    clock.stop()
     status, error = chat(acme, extra_headers={"x-costops-deadline": "0.2"})
-    assert status == 429 and error.code == "queue_deadline_exceeded" and time.monotonic() - started < 0.5
+    assert status == 429 and error.code == "queue_deadline_exceeded"
     assert "waited 0.0s in the queue" in error.message and "the budget's pace allows this request (in " in error.message
     assert "retry-after-ms" in error.response.headers
 
 
-def test_a_full_queue_is_a_503_and_the_hard_limit_still_wins(make_gateway) -> None:
-    gw = paced_gateway(make_gateway, "queue: {max_size: 1, max_wait_s: 10}\n", limit_usd="0.0001")
+def test_a_full_queue_is_a_503_and_the_hard_limit_still_wins(pinned_gateway) -> None:
+    gw = paced_gateway(pinned_gateway, "queue: {max_size: 1, max_wait_s: 10}\n", limit_usd="0.0001")
     acme = client(gw, "acme")
     # $0.0001 over 60 s: the first call fits at ~37 s, past max_wait_s is 10 s -> refused at once
     status, error = chat(acme)
     assert status == 429 and error.code == "queue_deadline_exceeded"
     assert "queue.max_wait_s (10s) runs out before the budget's pace allows this request (in 3" in error.message
-    gw2 = paced_gateway(make_gateway, "queue: {max_size: 1, max_wait_s: 10}\n")
+    gw2 = paced_gateway(pinned_gateway, "queue: {max_size: 1, max_wait_s: 10}\n")
     acme2 = client(gw2, "acme")
-    waiter = threading.Thread(target=lambda: chat(acme2))
+    waited: list[int] = []
+    waiter = threading.Thread(target=lambda: waited.append(chat(acme2)[0]))
     waiter.start()
-    time.sleep(0.2)
+    wait_queued(gw2, 1)  # the clock stands still: it waits until the test lets time run
     status, error = chat(acme2)
     assert status == 503 and error.code == "queue_full"
     assert error.body["message"].startswith("pacing holds back requests for budget 'paced' (paced: $0.004 spread")
     assert "and the gateway's queue is full (1 requests waiting, queue.max_size)" in error.message
+    gw2.gateway.clock.resume()
     waiter.join()
+    assert waited == [200]
     # a hard limit spent blocks with budget_exceeded, pace or not, queue or not
-    gw3 = make_gateway(
+    gw3 = pinned_gateway(
         keys_yaml(("acme", "acme", ""))
         + "budgets:\n  list:\n    - {name: spent, limit_usd: 0.00009, window: daily, pace: {burst_pct: 100}}\n"
-        + "queue: {max_size: 10, max_wait_s: 10}\n"
+        + "queue: {max_size: 10, max_wait_s: 10}\n",
+        clock=Clock(ticking=True),
     )
     acme3 = client(gw3, "acme")
     assert chat(acme3)[0] == 200
     started = time.monotonic()
     status, error = chat(acme3)
     assert status == 429 and error.code == "budget_exceeded" and "budget 'spent'" in error.message
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # refused, not held in the queue for its 10 s
 
 
-def test_pacing_in_the_shared_redis_state(make_gateway) -> None:
+def test_pacing_in_the_shared_redis_state(pinned_gateway) -> None:
     """Across replicas the allowance is the claim's limit in the one Redis reservation script."""
     from tests.test_budget_concurrency import REDIS_URL, redis_or_skip
 
     redis_or_skip()
     prefix = f"pace-test-{uuid.uuid4().hex[:8]}"
     gw = paced_gateway(
-        make_gateway, f"queue: {{max_size: 10, max_wait_s: 10}}\nredis: {{url: '{REDIS_URL}'}}\n",
+        pinned_gateway, f"queue: {{max_size: 10, max_wait_s: 10}}\nredis: {{url: '{REDIS_URL}'}}\n",
         budgets=f"  backend: redis\n  redis_prefix: {prefix}\n",
     )
     assert gw.gateway.stages[-1].state.shared
     acme = client(gw, "acme")
+    gw.gateway.clock.resume()
     started = time.monotonic()
     assert chat(acme)[0] == 200  # waited for the allowance, then reserved through the script
-    assert 0.5 < time.monotonic() - started < 3
+    assert time.monotonic() - started > 0.5
+    gw.gateway.clock.stop()  # the allowance stands still: this deadline cannot be met
     status, error = chat(acme, extra_headers={"x-costops-deadline": "0.2"})
     assert status == 429 and error.code == "queue_deadline_exceeded" and "budget 'paced'" in error.message
