@@ -129,20 +129,26 @@ limits:
     assert [r.deployment for r in gw.records(5) if r.status == 200] == ["openai", "west", "anthropic"]
 
 
+SLOTS = {"limit": "key:bot:concurrent", "label": "key bot: 2 concurrent requests", "capacity": 2}
+
+
 def test_concurrent_requests_are_limited_and_released(make_gateway) -> None:
     gw = make_gateway(KEYS + "limits:\n  - {scope: key, id: bot, concurrent: 2}\n")
     bot = oa(gw)
-    slow = [{"role": "user", "content": "hi [[sim:delay=0.6]]"}]
+    slow = [{"role": "user", "content": "hi [[sim:delay=2]]"}]
     done: list[bool] = []
     threads = [threading.Thread(target=lambda: done.append(bool(bot.chat.completions.create(model="gpt-4o-mini", messages=slow)))) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # until the gateway says both hold their slots (a loaded machine is slow)
+    while rawhttp.get(f"{gw.url}/admin/limits/status").json()["limits"][:1] != [{**SLOTS, "in_use": 2}]:
+        assert time.monotonic() < deadline, "the two slow calls never took both slots"
+        time.sleep(0.01)
     with pytest.raises(openai.RateLimitError, match="key bot: 2 concurrent requests") as exc:
         bot.chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert exc.value.response.headers["retry-after"] == "1"
     status = rawhttp.get(f"{gw.url}/admin/limits/status").json()
-    assert status["limits"] == [{"limit": "key:bot:concurrent", "label": "key bot: 2 concurrent requests", "in_use": 2, "capacity": 2}]
+    assert status["limits"] == [{**SLOTS, "in_use": 2}]
     for t in threads:
         t.join()
     assert done == [True, True] and ask(bot)
