@@ -51,10 +51,13 @@ def semantic_pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replic
     yield from _pair(simulator, tmp_path_factory, "{semantic: {redis_key: 'costops:test:RUN'}}")
 
 
-def ask(replica: Replica, question: str) -> tuple[str | None, str]:
+def ask(replica: Replica, question: str, *, poll: bool = False) -> tuple[str | None, str]:
+    """(x-costops-cache, answer). ``poll``: look up without storing (``x-costops-cache: no-store``),
+    so a replica asking before the other's entry reaches it never serves its own answer later."""
     client = openai.OpenAI(base_url=f"{replica.url}/v1", api_key=replica.key, max_retries=0)  # type: ignore[attr-defined]
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", temperature=0, messages=[{"role": "user", "content": question}]
+        model="gpt-4o-mini", temperature=0, messages=[{"role": "user", "content": question}],
+        extra_headers={"x-costops-cache": "no-store"} if poll else None,
     )
     return raw.headers.get("x-costops-cache"), raw.parse().choices[0].message.content
 
@@ -62,7 +65,7 @@ def ask(replica: Replica, question: str) -> tuple[str | None, str]:
 def eventually(replica: Replica, question: str, want: str) -> str:
     deadline = time.monotonic() + 15  # generous: the whole suite may be loading both cores
     while True:
-        header, answer = ask(replica, question)
+        header, answer = ask(replica, question, poll=True)
         if header == want or time.monotonic() > deadline:
             assert header == want, f"{question!r}: {header}"
             return answer
@@ -71,14 +74,19 @@ def eventually(replica: Replica, question: str, want: str) -> str:
 
 def test_an_exact_answer_stored_by_one_process_is_served_by_the_other(pair) -> None:
     a, b = pair
+    assert ask(b, "What is single sign-on?", poll=True)[0] == "miss"  # B asks first, as a loaded suite may
     header, answer = ask(a, "What is single sign-on?")
-    assert header == "miss"
+    assert header == "miss"  # B's poll stored nothing
     assert eventually(b, "What is single sign-on?", "exact") == answer
 
 
 def test_a_paraphrase_hits_the_other_process_semantic_cache(semantic_pair) -> None:
     a, b = semantic_pair
-    _, answer = ask(a, "Do you offer a discount for nonprofits?")
+    # B asks before A's entry can reach it (what a loaded suite does): a poll stores nothing, so
+    # the hit that follows is A's entry, not B's own answer
+    assert ask(b, "Do nonprofits get a discount?", poll=True)[0] == "miss"
+    header, answer = ask(a, "Do you offer a discount for nonprofits?")
+    assert header == "miss"
     assert eventually(b, "Do nonprofits get a discount?", "semantic") == answer
     assert ask(b, "Do you offer a discount for students?")[0] == "miss"
 
