@@ -81,6 +81,22 @@ def test_same_request_same_answer_and_task_shapes_length(oai):
     assert label.usage.completion_tokens < 10 < 200 < story.usage.completion_tokens
 
 
+def test_task_keywords_match_at_word_starts():
+    from costops.providers.simulator.behaviour import classify_task
+
+    assert classify_task("Invoices are under Billing > History. How do I add a user?") == "chat"  # not "story"
+    assert classify_task("Please summarize the notes") == "summarize" and classify_task("Tune PostgreSQL") == "code"
+
+
+def test_a_label_task_answers_with_a_label(oai):
+    labels = {"positive", "negative", "neutral", "billing", "technical", "account", "other", "yes", "no"}
+    answers = [
+        chat(oai, f"Classify ticket {k}: the app crashed. Answer with the label only.", max_tokens=10).choices[0]
+        for k in range(40)
+    ]
+    assert sum(a.finish_reason == "stop" and a.message.content.lower() in labels for a in answers) >= 30
+
+
 def test_reasoning_models_report_reasoning_inside_completion(oai):
     r = chat(oai, "Solve step by step: 17 * 23", model="o4-mini")
     visible = counter("o4-mini").count(r.choices[0].message.content)

@@ -55,13 +55,14 @@ _NO_MARKERS = Markers()
 
 # -- tasks and output lengths -------------------------------------------------------------------
 
-# (task, keywords); the first task with a keyword in the prompt wins, so the order matters.
+# (task, keywords); the first task with a keyword in the prompt wins, so the order matters. A
+# keyword matches at the start of a word ("summar" finds "summary"; "story" not "history").
 _TASKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("translate", ("translate", "translation", "into french", "into spanish", "into german")),
     ("summarize", ("summar", "tl;dr", "tldr", "condense", "key points", "recap")),
     ("classify", ("classify", "categori", "sentiment", "label", "which category", "yes or no", "true or false")),
     ("extract", ("extract", "parse", "pull out", "list all", "identify the", "named entit")),
-    ("code", ("code", "function", "python", "javascript", "typescript", "sql", "implement", "refactor", "bug", "def ", "```")),
+    ("code", ("code", "function", "python", "javascript", "typescript", "sql", "postgres", "mysql", "implement", "refactor", "bug", "def ", "```")),
     ("creative", ("story", "poem", "essay", "creative", "blog post", "article", "lyrics", "novel")),
     ("reasoning", ("step by step", "prove", "solve", "calculate", "how many", "math", "puzzle")),
 )
@@ -83,8 +84,12 @@ MAX_DRAWN_TOKENS = 4000
 def classify_task(text: str) -> str:
     low = text.lower()
     for task, keywords in _TASKS:
-        if any(k in low for k in keywords):
-            return task
+        for keyword in keywords:
+            at = low.find(keyword)
+            while at >= 0:
+                if at == 0 or not low[at - 1].isalpha():
+                    return task
+                at = low.find(keyword, at + 1)
     return "chat"
 
 
@@ -147,7 +152,7 @@ _CALLS = ("load", "parse", "compute", "update", "render", "validate", "merge", "
 def make_text(task: str, tokens: int, rng: random.Random) -> str:
     """Whole sentences that tokenize to about ``tokens`` tokens (a caller wanting an exact count
     trims). Only ASCII letters, spaces, punctuation and newlines: nothing that needs escaping tricks."""
-    if task == "classify" and tokens <= 3:
+    if task == "classify" and tokens <= 8:  # a label is what a label task gets, mostly
         return rng.choice(_LABELS).capitalize()
     if task == "code":
         return _code(tokens, rng)
