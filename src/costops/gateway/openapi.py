@@ -164,9 +164,15 @@ _MESSAGES = {
         "properties": {
             "role": {"type": "string"},
             "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+            "tool_calls": {"type": "array", "items": {"type": "object"}},
         },
     },
     "description": "Read for token estimates, cache keys and translation between the APIs.",
+}
+_TOOLS = {
+    "type": "array",
+    "items": {"type": "object"},
+    "description": "Read for token estimates, prompt-cache breakpoints and translation between the APIs.",
 }
 _STREAM_FIELDS: dict[str, Any] = {
     "stream": {"type": "boolean", "description": "true: Server-Sent Events."},
@@ -181,6 +187,7 @@ _BODIES: dict[str, dict[str, Any]] = {
         **_COMMON_FIELDS,
         **_STREAM_FIELDS,
         "messages": _MESSAGES,
+        "tools": _TOOLS,
         "max_tokens": _POSITIVE,
         "max_completion_tokens": _POSITIVE,
         "n": {"type": "integer", "minimum": 1, "maximum": MAX_CHOICES},
@@ -194,6 +201,7 @@ _BODIES: dict[str, dict[str, Any]] = {
         **_COMMON_FIELDS,
         **_STREAM_FIELDS,
         "messages": _MESSAGES,
+        "tools": _TOOLS,
         "max_tokens": _POSITIVE,
         "system": {"description": "A string or an array of text blocks."},
     },
