@@ -10,8 +10,8 @@ import time
 
 from costops.config import load_config
 from costops.control.limits import limits_stage
-from costops.gateway.stages import Call
 from costops.ledger.record import UsageRecord
+from costops.pipeline.contract import Call
 
 
 async def per_call_us(limits_yaml: str, n: int = 20_000, *, run_stage: bool = True) -> float:

@@ -36,9 +36,10 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: 
     from costops.config import load_config
     from costops.gateway.principal import authenticate
     from costops.gateway.resolve import resolve_model
-    from costops.gateway.stages import Call, build_stages
     from costops.ledger.record import UsageRecord
     from costops.ledger.store import open_store
+    from costops.pipeline.chain import build_stages
+    from costops.pipeline.contract import Call
     from costops.pricing import PriceCatalog
     from costops.pricing.quote import Pricer
     from costops.usage import Usage

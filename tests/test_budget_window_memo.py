@@ -10,8 +10,8 @@ from costops.config import load_config
 from costops.control.budgets import BudgetsStage
 from costops.control.windows import current_window
 from costops.gateway.resolve import resolve_model
-from costops.gateway.stages import Call
 from costops.ledger.record import UsageRecord
+from costops.pipeline.contract import Call
 
 CONFIG = """
 keys: [{id: bot, key: sk-bot, tenant: acme}]

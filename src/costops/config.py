@@ -170,7 +170,7 @@ class Config:
     keys: tuple[VirtualKey, ...] = ()
     prices: tuple[PriceOverride, ...] = ()
     sections: Mapping[str, Any] = field(default_factory=dict)
-    """Raw ``STAGE_SECTIONS`` (after ``${VAR}`` interpolation); see :mod:`costops.gateway.stages`."""
+    """Raw ``STAGE_SECTIONS`` (after ``${VAR}`` interpolation); see :mod:`costops.pipeline.chain`."""
     redis_url: str | None = None
     """``redis: {url: ...}``: the state every replica shares (caches, budgets, limits)."""
 

@@ -28,7 +28,7 @@ from costops.config import Config
 from costops.errors import BadRequest
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
 from costops.gateway.openapi import admin_doc
-from costops.gateway.stages import Call, Reply
+from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.cache")
 STATE = "exact"

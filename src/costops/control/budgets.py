@@ -42,8 +42,8 @@ from costops.control.reservations import BudgetState, Claim, MemoryState
 from costops.control.windows import Window, current_window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
-from costops.gateway.stages import Call
 from costops.money import from_nanos, usd_str
+from costops.pipeline.contract import Call
 
 log = logging.getLogger("costops.budgets")
 

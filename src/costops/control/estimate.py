@@ -19,7 +19,7 @@ from costops.tokens import content_text, counter
 from costops.usage import Usage
 
 if TYPE_CHECKING:
-    from costops.gateway.stages import Call
+    from costops.pipeline.contract import Call
 
 PROMPT_TOKENS = "prompt_tokens"
 """``call.state`` key of the prompt's token count, shared by the stages that estimate."""

@@ -52,7 +52,7 @@ from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
 from costops.gateway.openapi import admin_doc
-from costops.gateway.stages import Call, Reply
+from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.limits")
 

@@ -1,49 +1,39 @@
-"""The gateway's ASGI app: one request's way, top to bottom, in ``Gateway.call``.
+"""The gateway's ASGI app: HTTP only. It unpacks a request, runs the chain of handlers
+(:mod:`costops.pipeline.chain`: route, admit, cache, shape, attempt), answers what the chain held
+back, turns every failure into the client's own API shape, and books the record.
 
-    authenticate -> parse -> resolve the deployment -> provider call -> respond -> settle
-
-Settling prices the usage with the same ``quote()`` the re-pricer uses and hands the record
-to the ledger writer's in-memory queue; nothing on this path waits for a disk.
+Settling prices the usage with the same ``quote()`` the re-pricer uses and hands the record to
+the ledger writer's in-memory queue (journaled first, before the answer's last byte); nothing on
+this path waits for a disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import aiohttp
 import orjson
 
-from costops.cache.replay import json_from_sse, sse_from_json
 from costops.config import Config
-from costops.control.estimate import input_tokens
-from costops.errors import (
-    CostopsError,
-    Forbidden,
-    InternalError,
-    InvalidJSON,
-    UpstreamError,
-)
+from costops.errors import CostopsError, InternalError, InvalidJSON, UpstreamError
 from costops.gateway import edge
 from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
-from costops.gateway.resolve import resolve_model
-from costops.gateway.response import ClientResponse, stream_error
-from costops.gateway.stages import Call, Reply, Stage, build_stages
+from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
-from costops.money import usd_str
+from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
+from costops.pipeline.chain import build_chain, build_stages
+from costops.pipeline.contract import Call, Reply, Stage
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
-from costops.providers.exchange import Exchange, interrupted_usage, make_exchange, new_request_id
+from costops.providers.exchange import new_request_id
 from costops.providers.upstream import Upstream
-from costops.usage import ESTIMATED, NO_USAGE, Usage
 
 log = logging.getLogger("costops.gateway")
 
@@ -75,13 +65,14 @@ class Gateway:
         self.store = store
         self.writer: Any = None
         self.journal: Journal | None = None
-        self.upstreams = {d.name: Upstream(d) for d in config.deployments}
+        self.settle = Settler(config, self.pricer)
         self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
+        self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
+        self.handlers, self.chain = build_chain(config, self.stages, self.attempt)
         self.admin_routes: dict[tuple[str, str], Any] = {}
         for stage in self.stages:
             self.admin_routes.update(getattr(stage, "admin_routes", None) or {})
         self._models_body: bytes | None = None
-        self._routes: dict[str, tuple[Any, str]] = {}
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -180,52 +171,48 @@ class Gateway:
             await self.writer.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
-        for upstream in self.upstreams.values():
-            await upstream.close()
+        await self.attempt.stop()
 
     # -- the request's way -----------------------------------------------------------------
 
     async def call(self, scope: Scope, receive: Receive, send: Send, api: str, endpoint: str) -> None:
-        started = time.perf_counter()
+        """The HTTP edge of one request: unpack it, run the chain, answer, and book it.
+
+        1. authenticate: the virtual key says who pays (headers only: refused before the body is read)
+        2. read and parse the body; check the few fields the gateway itself reads
+        3. the chain (:mod:`costops.pipeline.chain`): route, admit, cache, shape, attempt
+        4. an answer the chain returned undelivered (a cache hit) is sent here
+        5. whatever failed is answered in the client's API shape; the record tells the truth
+        6. the stages' ``after`` (budgets settle, caches store), then the record to the ledger
+        """
         record = UsageRecord(request_id=new_request_id(), ts=self.clock(), endpoint=endpoint, model_requested="")
-        ids = [(b"x-costops-request-id", record.request_id.encode())]
         out = ClientResponse(send, partial(self.journal.append, record) if self.journal is not None else None)
         call: Call | None = None
-        entered: list[Stage] = []
         try:
-            # 1. authenticate: the virtual key says who pays
             secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
             key, client_credential = authenticate(self.config, secret)
             record.tenant, record.team, record.project, record.key_id = key.tenant, key.team, key.project, key.id
-            # 2. parse only what routing and accounting need; the body's bytes go on as they are
             raw = await read_body(scope, receive, self.config.server.max_body_bytes)
             body = _parse(raw)
-            model = check_fields(body, endpoint)
-            record.model_requested = record.model = model
+            record.model_requested = record.model = check_fields(body, endpoint)
             record.stream = bool(body.get("stream"))
             record.tags, record.user = request_tags(key, header(scope, b"x-costops-tags"), body)
             tier = body.get("service_tier")
             record.service_tier = tier if isinstance(tier, str) else None
-            # 3. resolve the deployment
-            if not key.allows(model):
-                raise Forbidden(f"key {key.id!r} may not use model {model!r}")
-            deployment, upstream_model = self._resolve(model)
-            call = Call(api, endpoint, body, raw, key, record, _control_headers(scope), record.ts, deployment, upstream_model)
-            # 4. stages: admission, caches... any may refuse, redirect or answer the call
-            for stage in self.stages:
-                entered.append(stage)
-                reply = await stage.before(call)
-                if reply is not None:
-                    await self._answer_from_stage(call, reply, out, ids, started)
-                    return
-            # 5. provider call (retries and error mapping live in Upstream), 6. respond and settle
-            await self._attempt(call, scope, client_credential, out, ids, started)
+            call = Call(
+                api, endpoint, body, raw, key, record, _control_headers(scope), record.ts,
+                client_credential=client_credential, client_headers=_forwarded_headers(scope), out=out,
+                started=time.perf_counter(),
+            )
+            reply = await self.chain(call)
+            if reply is not None:
+                await self._deliver(call, reply)
         except CostopsError as error:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
             if call is not None and isinstance(error, UpstreamError):  # adaptive limits honour the provider's hint
                 call.state["upstream_retry_after"] = error.retry_after
-                self._price_failure(record, call, error)
-            await out.fail(api, error, [*ids, *(call.response_headers if call else ())])
+                self.settle.failure(record, call, error)
+            await out.fail(api, error, _error_headers(record, call))
         except Exception as exc:  # a bug in costops: the client and the books still get the truth
             log.exception("request %s: costops failed while serving it", record.request_id)
             internal = InternalError(
@@ -234,11 +221,11 @@ class Gateway:
             )
             record.status, record.error_type = internal.status, internal.code
             record.error_message = f"{type(exc).__name__}: {exc}"[:1000]
-            await out.fail(api, internal, [*ids, *(call.response_headers if call else ())])
+            await out.fail(api, internal, _error_headers(record, call))
         finally:
-            record.latency_ms = (time.perf_counter() - started) * 1000
             if call is not None:
-                for stage in reversed(entered):
+                record.latency_ms = (time.perf_counter() - call.started) * 1000
+                for stage in reversed(call.entered):
                     try:
                         await stage.after(call)
                     except Exception:  # a stage's bookkeeping must never lose the ledger record
@@ -248,189 +235,33 @@ class Gateway:
             elif self.journal is not None:  # a row not kept must not be replayed from the journal either
                 self.journal.done((record,))
 
-    async def _attempt(
-        self,
-        call: Call,
-        scope: Scope,
-        client_credential: str | None,
-        send: Send,
-        ids: list[tuple[bytes, bytes]],
-        started: float,
-    ) -> None:
-        """One provider attempt, answered in the shape the client asked for.
-
-        Whether the answer streams is read from the upstream's content-type, not assumed from the
-        request: a provider that answers a streamed request with JSON (or the reverse) is converted,
-        so the client always gets the kind of response it asked for and the books its usage."""
+    async def _deliver(self, call: Call, reply: Reply) -> None:
+        """An answer the chain held back. From a cache: no provider cost, the avoided cost is
+        recorded. From a provider (a cascade's accepted try): already priced, sent as it is."""
+        if not reply.from_cache:
+            await deliver_priced(call, reply.body, reply.status)
+            return
         record, deployment = call.record, call.deployment
-        assert deployment is not None
-        record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
-        exchange = make_exchange(call.api, call.endpoint, deployment.kind, call.body, call.raw, call.model, record.request_id)
-        upstream = self.upstreams[deployment.name]
-        client_headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
-        resp = await upstream.post(
-            exchange.path,
-            exchange.request_body(),
-            upstream.auth_headers(client_credential, client_headers),
-            on_retry=partial(self._retried, call),
-        )
-        upstream_streams = resp.content_type == "text/event-stream"
-        if exchange.stream and upstream_streams:
-            await self._relay(resp, exchange, call, send, ids, started)
-            return
-        try:
-            if upstream_streams:  # asked for JSON, got a stream: fold it into the JSON answer
-                relay = exchange.relay()
-                parts = [relay.feed(chunk) async for chunk in resp.content.iter_any()]
-                parts.append(relay.close())
-                usage = relay.usage
-                folded = json_from_sse(call.api, b"".join(parts), usage)
-                if folded is None:
-                    raise UpstreamError(f"{deployment.name}: the provider's stream ended in an error")
-                out = folded
-            else:
-                upstream_body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamError(f"{deployment.name}: the response broke off: {exc}") from None
-        finally:
-            resp.release()
-        record.ttft_ms = (time.perf_counter() - started) * 1000
-        if not upstream_streams:
-            try:
-                out, usage = exchange.response(upstream_body)
-            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
-                raise UpstreamError(f"{deployment.name}: unreadable response from the provider ({exc})") from None
-        self.settle(record, usage, reported=usage != Usage())
-        if getattr(exchange, "estimated", False) and record.price_source:
-            record.price_source += "; tokens estimated (the provider reports none)"
-        headers = [*ids, *call.response_headers]
-        if exchange.stream:  # asked for a stream, got JSON: replay the answer as a well-formed stream
-            options = call.body.get("stream_options") or {}
-            call.response_body = body = sse_from_json(call.api, out, include_usage=bool(options.get("include_usage")))
-            await start_stream(send, resp.status, headers)
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        if record.priced:
-            headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
-        call.response_body = out
-        await respond(send, resp.status, out, headers)
-
-    def _retried(self, call: Call, number: int, error: CostopsError, duration_ms: float) -> None:
-        """A failed attempt that is being retried: a row of its own, under the logical request's id."""
-        r = call.record
-        attempt = dataclasses.replace(
-            r, request_id=f"{r.request_id}.{number}", parent_id=r.request_id, attempt=number,
-            attempt_reason="retry", status=error.status, error_type=error.code or error.type,
-            error_message=error.message, latency_ms=duration_ms, ttft_ms=None,
-        )
-        self._price_failure(attempt, call, error)
-        r.attempt = number + 1
-        if self.journal is not None:
-            self.journal.append(attempt)
-        if self.writer is not None:
-            self.writer.submit(attempt)
-
-    def _price_failure(self, record: UsageRecord, call: Call, error: CostopsError) -> None:
-        """What a failed attempt may cost. A provider that refused (4xx / 5xx) or was never reached
-        bills nothing; one that timed out while reading had the prompt and may bill it: its input is
-        counted and priced as an estimate, a lower bound (any output it generated is unknown)."""
-        if not getattr(error, "may_be_billed", False):
-            return
-        tokens = input_tokens(call.api, call.endpoint, call.body, call.model)
-        self.settle(
-            record,
-            Usage(input_tokens=tokens),
-            estimated="the attempt timed out after the provider had the request: it may bill the input, "
-            "counted here, and any output it generated, unknown",
-        )
-
-    async def _answer_from_stage(
-        self, call: Call, reply: Reply, send: Send, ids: list[tuple[bytes, bytes]], started: float
-    ) -> None:
-        """A stage answered (a cache hit): no provider cost; the cost it avoided is recorded."""
-        record = call.record
-        deployment = call.deployment
         if deployment is not None:
             record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
         record.cache, record.status = reply.kind, reply.status
         avoided = self.pricer.quote(deployment, call.model, reply.usage, service_tier=record.service_tier)
         record.avoided_cost = avoided.cost.total
         record.priced, record.price_source = True, f"served by {reply.kind}"
-        record.ttft_ms = (time.perf_counter() - started) * 1000
+        record.ttft_ms = (time.perf_counter() - call.started) * 1000
         call.response_body = reply.body
-        headers = [*ids, *call.response_headers, (b"x-costops-cost-usd", b"0")]
+        headers = [*request_id_header(call), *call.response_headers, (b"x-costops-cost-usd", b"0")]
         if call.stream:
-            await start_stream(send, reply.status, headers)
-            await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+            await start_stream(call.out, reply.status, headers)
+            await call.out({"type": "http.response.body", "body": reply.body, "more_body": False})
         else:
-            await respond(send, reply.status, reply.body, headers)
+            await respond(call.out, reply.status, reply.body, headers)
 
-    async def _relay(
-        self,
-        resp: aiohttp.ClientResponse,
-        exchange: Exchange,
-        call: Call,
-        send: Send,
-        ids: list[tuple[bytes, bytes]],
-        started: float,
-    ) -> None:
-        record, relay = call.record, exchange.relay()
-        captured: list[bytes] | None = [] if call.capture_stream else None
-        await start_stream(send, resp.status, [*ids, *call.response_headers])
-        try:
-            async for chunk in resp.content.iter_any():
-                if record.ttft_ms is None:
-                    record.ttft_ms = (time.perf_counter() - started) * 1000
-                out = relay.feed(chunk)
-                if out:
-                    if captured is not None:
-                        captured.append(out)
-                    await send({"type": "http.response.body", "body": out, "more_body": True})
-            tail = relay.close()
-        except (aiohttp.ClientError, TimeoutError, CostopsError) as exc:
-            # the client already has a 200: the failure travels as an error event in its API's shape
-            error = exc if isinstance(exc, CostopsError) else UpstreamError(
-                f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}"
-            )
-            record.status, record.error_type, record.error_message = error.status, "stream_interrupted", error.message
-            tail = _stream_error(call.api, error)
-        finally:
-            resp.release()
-        # settled before the last byte: the record is complete (and journaled) when the client has it all
-        usage, estimated = relay.usage, None
-        if record.status >= 400:  # broke off: the provider bills what it generated, not the counts parsed so far
-            from costops.control.estimate import call_input_tokens
-
-            usage, estimated = interrupted_usage(usage, relay.delivered(), call.model, lambda: call_input_tokens(call))
-        self.settle(record, usage, reported=usage != Usage() or record.status >= 400, estimated=estimated)
-        await send({"type": "http.response.body", "body": tail, "more_body": False})
-        if captured is not None and record.status < 400:
-            captured.append(tail)
-            call.response_body = b"".join(captured)
-
-    def _resolve(self, model: str) -> tuple[Any, str]:
-        """``resolve_model`` memoized: the config is immutable, so a model's route never changes."""
-        route = self._routes.get(model)
-        if route is None:
-            route = resolve_model(self.config, model)
-            if len(self._routes) < 10_000:
-                self._routes[model] = route
-        return route
-
-    def settle(self, record: UsageRecord, usage: Usage, *, reported: bool = True, estimated: str | None = None) -> None:
-        """Price the usage at the deployment that served it. A successful call that reported no
-        usage is left *unpriced* (visible in reports), never counted as free. ``estimated`` says
-        which tokens costops counted itself; the price source carries it."""
-        record.usage = usage
-        if not reported:
-            record.priced, record.price_source = False, NO_USAGE
-            return
-        deployment = self.config.deployment(record.deployment) if record.deployment else None
-        q = self.pricer.quote(deployment, record.model, usage, service_tier=record.service_tier)
-        record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
-        if estimated:
-            mark = f"{ESTIMATED} ({estimated})"
-            record.price_source = f"{q.source}; {mark}" if q.source else mark
+    def _record_attempt(self, record: UsageRecord) -> None:
+        if self.journal is not None:
+            self.journal.append(record)
+        if self.writer is not None:
+            self.writer.submit(record)
 
     # -- small endpoints -------------------------------------------------------------------
 
@@ -472,7 +303,14 @@ def _control_headers(scope: Scope) -> dict[str, str]:
     return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-costops-")}
 
 
-_stream_error = stream_error
+def _forwarded_headers(scope: Scope) -> dict[str, str]:
+    return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
+
+
+def _error_headers(record: UsageRecord, call: Call | None) -> list[tuple[bytes, bytes]]:
+    return [(b"x-costops-request-id", record.request_id.encode()), *(call.response_headers if call else ())]
+
+
 
 
 def create_app(config: Config, **kw: Any) -> Gateway:

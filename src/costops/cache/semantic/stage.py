@@ -36,7 +36,7 @@ from costops.cache.tiers import Selector
 from costops.config import Config
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
 from costops.gateway.openapi import admin_doc
-from costops.gateway.stages import Call, Reply
+from costops.pipeline.contract import Call, Reply
 from costops.usage import Usage
 
 log = logging.getLogger("costops.cache.semantic")

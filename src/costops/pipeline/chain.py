@@ -1,0 +1,133 @@
+"""The request path built in one place: which handlers, in which order.
+
+    route (the model and deployment the call goes to)
+      -> admit (rate limits and the priority queue, then budgets)
+      -> cache (exact, then semantic)
+      -> shape (provider prompt-cache markers)
+      -> attempt (one provider call; the innermost handler)
+
+Authentication and reading the body happen before, at the HTTP edge (:mod:`costops.gateway.app`):
+they read only headers and bytes, and a refused key is refused before its body is read. A step is
+built only when its config section asks for it, so a gateway with no ``limits:``, ``budgets:`` or
+``cache:`` runs route -> attempt and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from costops.config import Config
+from costops.errors import Forbidden
+from costops.gateway.resolve import resolve_model
+from costops.pipeline.contract import Call, Handler, Next, Reply, Stage
+
+
+def build_stages(config: Config, clock: Callable[[], float]) -> list[Stage]:
+    """The two-method stages in the order a request meets them: admission (rate limits and the
+    priority queue, then budgets), then the caches (exact, semantic), then prompt shaping for
+    provider prompt caching."""
+    sections = config.sections
+    stages: list[Stage | None] = []
+    if "limits" in sections or "queue" in sections:
+        from costops.control.limits import limits_stage
+
+        stages.append(limits_stage(config, clock))
+    if "budgets" in sections:
+        from costops.control.budgets import budgets_stage
+
+        stages.append(budgets_stage(config, clock))
+    cache = sections.get("cache") or {}
+    exact: Any = None
+    semantic: Any = None
+    if cache.get("exact") is not None:
+        from costops.cache.stage import exact_cache_stage
+
+        stages.append(exact := exact_cache_stage(config, clock))
+    if cache.get("semantic") is not None:
+        from costops.cache.semantic.stage import semantic_cache_stage
+
+        stages.append(semantic := semantic_cache_stage(config, clock))
+    if exact is not None and semantic is not None:  # one invalidation clears both caches
+        exact.also_invalidate.append(semantic.invalidate)
+    if cache.get("prompt") is not None:
+        from costops.cache.prompt import prompt_cache_stage
+
+        stages.append(prompt_cache_stage(config, clock))
+    return [s for s in stages if s is not None]
+
+
+class StageHandler:
+    """A two-method stage as a handler: ``before`` may answer or refuse; its ``after`` is owed
+    from then on, and the edge pays it once the answer is out (so a stage settles on the final
+    record, whatever happened further in)."""
+
+    __slots__ = ("stage", "name")
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage, self.name = stage, stage.name
+
+    async def start(self) -> None:
+        await self.stage.start()
+
+    async def stop(self) -> None:
+        await self.stage.stop()
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        call.entered.append(self.stage)
+        reply = await self.stage.before(call)
+        return reply if reply is not None else await next(call)
+
+
+class Route:
+    """The model name and deployment the call goes to (aliases, ``deployment/model``, patterns).
+
+    A pure function of the config, memoized: the config is immutable, so a name's route never
+    changes. Routing policies (cheapest capable, learned, cascades) take over here."""
+
+    name = "route"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._routes: dict[str, Any] = {}
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        requested = call.record.model_requested
+        if not call.key.allows(requested):
+            raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
+        route = self._routes.get(requested)
+        if route is None:
+            route = resolve_model(self.config, requested)
+            if len(self._routes) < 10_000:
+                self._routes[requested] = route
+        call.deployment, call.model = route
+        return await next(call)
+
+
+def compose(handlers: Sequence[Handler], innermost: Handler) -> Next:
+    """``handlers[0]`` outermost; each one's ``next`` is the rest of the chain."""
+
+    def link(handler: Handler, rest: Next) -> Next:
+        async def step(call: Call) -> Reply | None:
+            return await handler.handle(call, rest)
+
+        return step
+
+    chain: Next = lambda call: innermost.handle(call, _end)  # noqa: E731
+    for handler in reversed(handlers):
+        chain = link(handler, chain)
+    return chain
+
+
+async def _end(call: Call) -> Reply | None:
+    raise AssertionError("the innermost handler has no next")
+
+
+def build_chain(config: Config, stages: Sequence[Stage], innermost: Handler) -> tuple[list[Handler], Next]:
+    """The handlers in order and the chain that runs them."""
+    handlers: list[Handler] = [Route(config), *(StageHandler(s) for s in stages)]
+    return handlers, compose(handlers, innermost)
