@@ -125,3 +125,13 @@ def test_replays_fold_back_to_the_same_json() -> None:
     stream = sse_from_json("anthropic", orjson.dumps(msg))
     assert orjson.loads(json_from_sse("anthropic", stream, Usage())) == msg
     assert json_from_sse("openai", b'data: {"error": {"message": "x"}}\n\n', Usage()) is None
+
+
+def test_a_huge_integral_number_still_makes_a_key() -> None:
+    from costops.cache.keys import request_hash
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.2e29}
+    assert request_hash("openai", "chat.completions", body) != request_hash("openai", "chat.completions", {**body, "temperature": 1.3e29})
+    assert request_hash("openai", "chat.completions", {**body, "temperature": 0.0}) == request_hash(
+        "openai", "chat.completions", {**body, "temperature": 0}
+    )

@@ -36,7 +36,7 @@ def normalize(body: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in body.items():
         if name in IGNORED_FIELDS:
             continue
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:  # exact as an int
             value = int(value)
         elif name == "messages" and isinstance(value, list):
             value = [_message(m) for m in value]

@@ -27,7 +27,7 @@ import orjson
 
 from costops.cache.config import PromptCacheConfig, parse_prompt
 from costops.config import Config
-from costops.gateway.stages import Call, Reply
+from costops.pipeline.contract import Call, Reply
 from costops.tokens import counter
 
 MAX_BREAKPOINTS = 4
@@ -39,6 +39,16 @@ def min_cacheable(model: str, cfg: PromptCacheConfig | None = None) -> int:
         if fnmatch.fnmatchcase(model, pattern):
             return n
     return 2048 if "haiku" in model.lower() else 1024
+
+
+def _markable(body: dict[str, Any]) -> bool:
+    tools, messages, system = body.get("tools"), body.get("messages"), body.get("system")
+    return (
+        isinstance(tools, (list, type(None)))
+        and isinstance(messages, (list, type(None)))
+        and isinstance(system, (str, list, type(None)))
+        and all(isinstance(m, dict) for m in messages or ())
+    )
 
 
 def has_cache_control(body: dict[str, Any]) -> bool:
@@ -66,8 +76,9 @@ class Placement:
 
 
 def plan(api: str, body: dict[str, Any], *, minimum: int, count: Callable[[str], int], place: tuple[str, ...]) -> Placement:
-    """Where to put breakpoints (pure): candidates in prefix order, kept when their prefix is long enough."""
-    if has_cache_control(body):
+    """Where to put breakpoints (pure): candidates in prefix order, kept when their prefix is long enough.
+    A body of the wrong shape is left as it is: the provider's own 400 explains it better than we could."""
+    if not _markable(body) or has_cache_control(body):
         return Placement((), ())
     candidates: list[tuple[Path, int]] = []
     total = 0
