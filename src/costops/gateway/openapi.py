@@ -1,9 +1,7 @@
 """The gateway's own OpenAPI 3.1 document (``GET /openapi.json``), built from what it serves.
 
 It is assembled from the running gateway, never written by hand, so it cannot drift from the
-code:
-
-the operations are exactly ``Gateway.route_table()``, the table the dispatcher's 404 / 405
+code. Its operations are exactly ``Gateway.route_table()``, the table the dispatcher's 404 / 405
 answers are made from, and each is described by the code that serves it:
 
 1. a proxied route (``ROUTES``): its request body as far as the gateway reads it (the rest goes
@@ -41,6 +39,7 @@ ATTRIBUTE = "admin_doc"
 """The attribute :func:`admin_doc` sets on a handler (read through bound methods too)."""
 _CACHE = "_openapi_body"
 UNDOCUMENTED = "Undocumented: describe it in costops.gateway.openapi (or with admin_doc)"
+
 
 @dataclass(frozen=True, slots=True)
 class Param:
@@ -125,7 +124,7 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
             "description": (
                 "An OpenAI- and Anthropic-compatible gateway that prices, limits and caches LLM calls. "
                 "The proxied endpoints are described as far as the gateway reads them; the provider "
-                "judges the rest of the body. Every response carries x-costops-request-id."
+                "judges the rest of the body. Every proxied answer carries x-costops-request-id."
             ),
         },
         "paths": paths,
