@@ -1,0 +1,60 @@
+"""A circuit breaker per deployment: a pure state machine of (events, now), no I/O.
+
+    closed --(``failures`` failures in a row)--> open --(``cooldown_s`` later)--> half-open
+    half-open: one probe call is let through; its success closes the circuit, its failure opens
+    it again for another cooldown.
+
+While a deployment's circuit is open its calls go straight to the next fallback instead of
+waiting for a timeout each: a dead provider costs one cooldown's worth of probes, not every
+caller's patience. State is per process (each replica learns on its own traffic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    failures: int = 5
+    """Consecutive failures that open the circuit."""
+    cooldown_s: float = 30.0
+    """How long an open circuit refuses calls before it lets one probe through."""
+
+
+@dataclass(slots=True)
+class _Circuit:
+    failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+
+
+@dataclass(slots=True)
+class Breaker:
+    settings: BreakerSettings = field(default_factory=BreakerSettings)
+    _circuits: dict[str, _Circuit] = field(default_factory=dict)
+
+    def allows(self, name: str, now: float) -> bool:
+        """May a call go to ``name`` now? A half-open circuit lets exactly one probe through."""
+        circuit = self._circuits.get(name)
+        if circuit is None or circuit.opened_at is None:
+            return True
+        if now - circuit.opened_at < self.settings.cooldown_s or circuit.probing:
+            return False
+        circuit.probing = True
+        return True
+
+    def success(self, name: str) -> None:
+        self._circuits.pop(name, None)
+
+    def failure(self, name: str, now: float) -> None:
+        circuit = self._circuits.setdefault(name, _Circuit())
+        circuit.failures += 1
+        if circuit.probing or circuit.failures >= self.settings.failures:
+            circuit.opened_at, circuit.probing = now, False
+
+    def state(self, name: str, now: float) -> str:
+        circuit = self._circuits.get(name)
+        if circuit is None or circuit.opened_at is None:
+            return "closed"
+        return "half-open" if now - circuit.opened_at >= self.settings.cooldown_s else "open"
