@@ -226,7 +226,7 @@ class Simulator:
         answers, grades = self._answers(api, turn, body, model, memo, ids, now)
         meta = Meta(api.id_prefix + make_id(ids, api.id_size), int(now), turn.model)
         if grades is not None:
-            self.grades.put(meta.id, grading.response_grade(meta.id, turn.model, grades))
+            self.grades.put(meta.id, turn.model, grades)
         headers = [(b"x-request-id", b"req_" + meta.id.encode())]
         if api is _ANTHROPIC:
             headers.append((b"request-id", anthropic.request_id(meta).encode()))
@@ -253,15 +253,19 @@ class Simulator:
 
     def _answers(
         self, api: Api, turn: Turn, body: dict[str, Any], model: str, memo: MemoCounter, ids: random.Random, now: float,
-    ) -> tuple[list[Answer], list[dict[str, Any]] | None]:
-        """The answers and, with grading on, each one's grade."""
+    ) -> tuple[list[Answer], tuple[grading.Grade, ...] | None]:
+        """The answers and, with grading on, each one's grade. Graded, the words come from the
+        body's seed and the lengths from the prompt's alone, so that models differ in price,
+        skill and speed, not in how long they happen to answer (nor in which a ``max_tokens``
+        cuts, which would fail it). Ungraded, both come from the body's seed, as always."""
         rng = random.Random(self._body_seed(body, model))
         prefix = api.module.TOOL_ID_PREFIX
         if self.config.grading is None:
             return [answer(turn, memo.counter, rng, ids, prefix) for _ in range(turn.n)], None
+        lengths = random.Random(self._prompt_seed(turn))
         verdicts = self._verdicts(self.config.grading, turn, now)
-        answers = [answer(turn, memo.counter, rng, ids, prefix, verdict) for verdict in verdicts]
-        return answers, [grading.grade(v, a.flaw) for v, a in zip(verdicts, answers, strict=True)]
+        answers = [answer(turn, memo.counter, rng, ids, prefix, verdict, lengths) for verdict in verdicts]
+        return answers, tuple(grading.grade(v, a.flaw) for v, a in zip(verdicts, answers, strict=True))
 
     def _verdicts(self, config: grading.Grading, turn: Turn, now: float) -> list[grading.Verdict]:
         difficulty = turn.markers.difficulty
@@ -336,6 +340,10 @@ class Simulator:
         _, grades = self._answers(api, turn, request, path_model, memo, random.Random(0), now)
         assert grades is not None
         return orjson.dumps(grading.response_grade(None, turn.model, grades))
+
+    def _prompt_seed(self, turn: Turn) -> int:
+        text = f"{self.config.seed}|{turn.context}\x1f{turn.user_text}"
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
     def _body_seed(self, body: dict[str, Any], model: str) -> int:
         canonical = orjson.dumps({k: v for k, v in body.items() if k not in _VOLATILE}, option=orjson.OPT_SORT_KEYS)

@@ -89,12 +89,14 @@ class Answer:
 
 def answer(
     turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Random, id_prefix: str = "call_",
-    verdict: Verdict | None = None,
+    verdict: Verdict | None = None, lengths: random.Random | None = None,
 ) -> Answer:
     """Tool call(s) when the request calls for one, otherwise text (JSON in JSON mode); a
     reasoning model thinks first, and its thinking counts against the output limit. A failing
-    ``verdict`` shows its flaw; whatever the verdict, an answer cut at the limit is truncated."""
-    result = _answer(turn, counter, rng, ids, id_prefix, verdict)
+    ``verdict`` shows its flaw; whatever the verdict, an answer cut at the limit is truncated.
+    ``lengths`` draws the answer's length (default ``rng``): the app seeds it by the prompt
+    alone, so every model answers one question at about one length."""
+    result = _answer(turn, counter, rng, ids, id_prefix, verdict, lengths or rng)
     if verdict is not None and result.finish == "length":
         result.flaw = "truncated"
     return result
@@ -102,7 +104,7 @@ def answer(
 
 def _answer(
     turn: Turn, counter: TokenCounter, rng: random.Random, ids: random.Random, id_prefix: str,
-    verdict: Verdict | None,
+    verdict: Verdict | None, lengths: random.Random,
 ) -> Answer:
     result = Answer()
     failing = verdict if verdict is not None and not verdict.passed else None
@@ -110,7 +112,7 @@ def _answer(
     task = classify_task(turn.context)
     target = turn.markers.tokens
     if target is None:
-        target = 40 if tools else draw_length(task, turn.context, turn.prompt_tokens, rng)
+        target = 40 if tools else draw_length(task, turn.context, turn.prompt_tokens, lengths)
     limit = turn.max_tokens
     if turn.reasoning is not None:
         limit = _reason(turn, target, counter, rng, result)

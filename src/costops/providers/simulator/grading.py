@@ -20,6 +20,8 @@ simulator (derived from the text, or told out of band by the workload), the skil
   exact text (only the answer tells).
 - A failing answer is *detectable* with probability ``detectable`` (an acceptance check can
   catch it: see ``flaws``), otherwise a plausible wrong answer that reads like a good one.
+- An answer cut at ``max_tokens`` fails (``truncated``). Graded, an answer's length is drawn
+  from the prompt alone, so that cut is the item's, not a coin each model tosses.
 - The **score** a user would give: a pass scores in [0.7, 1], a failure in [0, 0.3].
 """
 
@@ -29,11 +31,12 @@ import fnmatch
 import hashlib
 import math
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 # Simulator task (behaviour.classify_task) -> (mean, spread) of item difficulty.
 # On this scale a $1 model (skill 1.0) passes an item of difficulty 1.0 half the time, one of
@@ -78,8 +81,8 @@ class Grading:
     """Share of a drawn difficulty's variance that follows the prompt's words."""
     detectable: float = 0.5
     """Share of failing answers that an acceptance check can catch (hedge, invalid JSON...)."""
-    kept: int = 100_000
-    """Grades kept for ``GET /sim/grade`` (the oldest go first)."""
+    kept: int = 50_000
+    """Grades kept for ``GET /sim/grade`` (the oldest go first; about 400 bytes each)."""
 
     def __post_init__(self) -> None:
         for name in ("word_share", "detectable"):
@@ -200,22 +203,36 @@ def score(passed: bool, u: float) -> float:
 DETECTABLE = frozenset({"hedge", "short", "invalid_json", "missing_field", "truncated"})
 
 
-def grade(verdict: Verdict, failure: str | None) -> dict[str, Any]:
-    """One choice's grade: ``failure`` is the flaw the answer actually shows (None when passed)."""
+class Grade(NamedTuple):
+    """One choice's grade, kept as a small tuple (the book holds up to ``Grading.kept``)."""
+
+    passed: bool
+    score: float
+    failure: str | None
+    """The flaw the answer actually shows; None when it passed."""
+    p_pass: float
+    skill: float
+    difficulty: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed, "score": self.score, "failure": self.failure,
+            "detectable": self.failure in DETECTABLE,
+            "p_pass": self.p_pass, "skill": self.skill, "difficulty": self.difficulty,
+        }
+
+
+def grade(verdict: Verdict, failure: str | None) -> Grade:
     passed = failure is None
-    return {
-        "passed": passed,
-        "score": score(passed, verdict.score_u),
-        "failure": failure,
-        "detectable": failure in DETECTABLE,
-        "p_pass": round(verdict.p_pass, 4),
-        "skill": round(verdict.skill, 4),
-        "difficulty": round(verdict.difficulty, 4),
-    }
+    return Grade(
+        passed, score(passed, verdict.score_u), failure,
+        round(verdict.p_pass, 4), round(verdict.skill, 4), round(verdict.difficulty, 4),
+    )
 
 
-def response_grade(response_id: str | None, model: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+def response_grade(response_id: str | None, model: str, grades: tuple[Grade, ...]) -> dict[str, Any]:
     """The body of ``/sim/grade``: the first choice's grade at the top, every choice's in ``choices``."""
+    choices = [g.to_json() for g in grades]
     return {"id": response_id, "model": model, **choices[0], "choices": choices}
 
 
@@ -224,20 +241,21 @@ class GradeBook:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._grades: dict[str, dict[str, Any]] = {}
+        self._grades: dict[str, tuple[str, tuple[Grade, ...]]] = {}
 
-    def put(self, response_id: str, grade: dict[str, Any]) -> None:
+    def put(self, response_id: str, model: str, grades: tuple[Grade, ...]) -> None:
         self._grades.pop(response_id, None)
         while len(self._grades) >= self.capacity:
             self._grades.pop(next(iter(self._grades)))
-        self._grades[response_id] = grade
+        self._grades[response_id] = (sys.intern(model), grades)
 
     def get(self, response_id: str) -> dict[str, Any] | None:
         """By the id the simulator gave, or as the gateway's API translation renamed it
         (``chatcmpl-`` + an Anthropic id; ``msg_`` + an OpenAI id's tail)."""
         for candidate in (response_id, response_id.removeprefix("chatcmpl-"), "chatcmpl-" + response_id.removeprefix("msg_")):
             if candidate in self._grades:
-                return self._grades[candidate]
+                model, grades = self._grades[candidate]
+                return response_grade(candidate, model, grades)
         return None
 
     def __len__(self) -> int:
