@@ -70,8 +70,8 @@ def test_a_timed_out_attempt_is_recorded_and_priced_as_an_estimate(make_gateway)
         rows = _rows(gw, 2)
     assert upstream.seen["n"] == 2
     answer, first = rows[request_id], rows[f"{request_id}.1"]
-    assert (answer.status, answer.attempt, answer.parent_id) == (200, 2, None)
-    assert (first.status, first.attempt, first.parent_id, first.attempt_reason) == (504, 1, request_id, "retry")
+    assert (answer.status, answer.attempt, answer.parent_id, answer.attempt_reason) == (200, 2, None, "retry")
+    assert (first.status, first.attempt, first.parent_id, first.attempt_reason) == (504, 1, request_id, "primary")
     assert first.error_type == "upstream_timeout"
     assert first.usage.input_tokens > 0 and first.usage.output_tokens == 0
     assert first.priced and first.cost.total == Decimal(first.usage.input_tokens) / 10**6
@@ -100,5 +100,5 @@ def test_a_refused_attempt_is_recorded_and_costs_nothing(make_gateway) -> None:
         request_id = raw.headers["x-costops-request-id"]
         rows = _rows(gw, 2)
     first = rows[f"{request_id}.1"]
-    assert (first.status, first.attempt_reason, first.cost.total, first.usage.input_tokens) == (500, "retry", 0, 0)
+    assert (first.status, first.attempt_reason, first.cost.total, first.usage.input_tokens) == (500, "primary", 0, 0)
     assert rows[request_id].usage.input_tokens == 20 and rows[request_id].attempt == 2

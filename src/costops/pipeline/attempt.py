@@ -11,7 +11,6 @@ usage. Every failed attempt that is retried becomes a ledger row of its own.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 
@@ -25,6 +24,7 @@ from costops.gateway.http import respond, start_stream
 from costops.gateway.response import stream_error
 from costops.ledger.record import UsageRecord
 from costops.money import usd_str
+from costops.pipeline.attempts import close_failed_attempt
 from costops.pipeline.contract import Call, Next, Reply
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, interrupted_usage, make_exchange
@@ -128,14 +128,8 @@ class ProviderAttempt:
 
     def _retried(self, call: Call, number: int, error: CostopsError, duration_ms: float) -> None:
         """A failed attempt that is being retried: a row of its own, under the logical request's id."""
-        r = call.record
-        attempt = dataclasses.replace(
-            r, request_id=f"{r.request_id}.{number}", parent_id=r.request_id, attempt=number,
-            attempt_reason="retry", status=error.status, error_type=error.code or error.type,
-            error_message=error.message, latency_ms=duration_ms, ttft_ms=None,
-        )
+        attempt = close_failed_attempt(call, error, duration_ms, "retry")
         self.settle.failure(attempt, call, error)
-        r.attempt = number + 1
         self.record_attempt(attempt)
 
     async def _relay(self, resp: aiohttp.ClientResponse, exchange: Exchange, call: Call) -> None:

@@ -1,0 +1,29 @@
+"""Attempt rows: when a provider attempt fails and another follows (a retry, a fallback, a
+cascade's escalation), the failed one becomes a row of its own under the logical request, and
+the logical row moves on to the next attempt. One logical request, one request id; its
+attempts are ``<request id>.<n>``, each with its own tokens and cost."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from costops.errors import CostopsError
+from costops.ledger.record import UsageRecord
+from costops.pipeline.contract import Call
+from costops.pricing import CostBreakdown
+from costops.usage import Usage
+
+
+def close_failed_attempt(call: Call, error: CostopsError, duration_ms: float | None, next_reason: str) -> UsageRecord:
+    """The failed attempt's row (the record as it stands, marked with the error); the call's
+    record then stands for attempt n + 1, made for ``next_reason``."""
+    r = call.record
+    row = dataclasses.replace(
+        r, request_id=f"{r.request_id}.{r.attempt}", parent_id=r.request_id,
+        attempt_reason=r.attempt_reason or "primary", status=error.status, error_type=error.code or error.type,
+        error_message=error.message, latency_ms=duration_ms, ttft_ms=None,
+    )
+    r.attempt += 1
+    r.attempt_reason = next_reason
+    r.usage, r.cost, r.list_cost, r.priced, r.price_source = Usage(), CostBreakdown(), CostBreakdown(), True, None
+    return row
