@@ -13,6 +13,7 @@ import base64
 import gzip
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
@@ -27,6 +28,13 @@ _EXPECTED_SHA256 = {
 # Measured ratios of a family's own tokenizer to o200k on English prose and code.
 _ESTIMATE_FACTOR = {"claude": 1.15, "gemini": 1.05}
 _lock = threading.Lock()
+ROLE_TOKENS = {"system": 1, "user": 1, "assistant": 1, "tool": 1, "developer": 1, "function": 1, "model": 1}
+"""Roles the APIs define, each one token in cl100k and o200k (and 1 after any estimate factor):
+counted without running the tokenizer on every message (tests/test_tokens.py checks them)."""
+LONG_TEXT = 512
+"""Texts at least this long (system prompts, tool schemas) have their counts remembered: most
+traffic repeats its system prompt and tools verbatim, and hashing a string is far cheaper than
+tokenizing it. Shorter texts are counted each time (the user's own turn rarely repeats)."""
 
 
 @cache
@@ -75,8 +83,17 @@ class TokenCounter:
         self._enc = encoding(name or "o200k_base")
         bare = model.rsplit("/", 1)[-1].lower()
         self._factor = next((f for prefix, f in _ESTIMATE_FACTOR.items() if bare.startswith(prefix)), 1.0)
+        self._long = CountCache()
 
     def count(self, text: str) -> int:
+        if len(text) >= LONG_TEXT:
+            n = self._long.get(text)
+            if n is None:
+                n = self._long.put(text, self._count(text))
+            return n
+        return self._count(text)
+
+    def _count(self, text: str) -> int:
         n = len(self._enc.encode_ordinary(text))
         return n if self.exact else int(n * self._factor + 0.5)
 
@@ -95,14 +112,49 @@ class TokenCounter:
             for key, value in message.items():
                 if key == "name":
                     total += 1
-                total += self.count(content_text(value)) if key in ("content", "tool_calls") else (
-                    self.count(value) if isinstance(value, str) else 0
-                )
+                if key in ("content", "tool_calls"):
+                    total += self.count(content_text(value))
+                elif isinstance(value, str):
+                    known = ROLE_TOKENS.get(value) if key == "role" else None
+                    total += known if known is not None else self.count(value)
         if tools:
             import orjson
 
             total += self.count(orjson.dumps(tools).decode())
         return total
+
+
+class CountCache:
+    """A bounded LRU of token counts of long texts, keyed by the text itself, bounded by the
+    characters it holds (not only by entries: one tool schema can be 100 kB)."""
+
+    def __init__(self, max_chars: int = 4_000_000, max_entries: int = 1024) -> None:
+        self.max_chars, self.max_entries = max_chars, max_entries
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> int | None:
+        with self._lock:
+            n = self._counts.get(text)
+            if n is not None:
+                self._counts.move_to_end(text)
+            return n
+
+    def put(self, text: str, n: int) -> int:
+        if len(text) > self.max_chars // 4:  # one huge text would evict everything: count it each time
+            return n
+        with self._lock:
+            if text not in self._counts:
+                self._counts[text] = n
+                self._chars += len(text)
+                while self._chars > self.max_chars or len(self._counts) > self.max_entries:
+                    old, _ = self._counts.popitem(last=False)
+                    self._chars -= len(old)
+        return n
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 @lru_cache(maxsize=256)

@@ -1,0 +1,77 @@
+"""Token counting shortcuts: known roles without the tokenizer, long repeated texts from a
+bounded LRU; both must give exactly the tokenizer's own counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from costops.tokens import LONG_TEXT, ROLE_TOKENS, CountCache, TokenCounter, encoding
+
+
+class Spy:
+    """Wraps an encoding and records what it was asked to tokenize."""
+
+    def __init__(self, enc) -> None:
+        self.enc, self.seen = enc, []
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        self.seen.append(text)
+        return self.enc.encode_ordinary(text)
+
+
+def spied(model: str) -> tuple[TokenCounter, Spy]:
+    tc = TokenCounter(model)
+    spy = Spy(tc._enc)
+    tc._enc = spy  # type: ignore[assignment]
+    return tc, spy
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_known_roles_are_the_tokenizers_own_count(name):
+    enc = encoding(name)
+    for role, n in ROLE_TOKENS.items():
+        assert len(enc.encode_ordinary(role)) == n, role
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4", "claude-sonnet-4", "gemini-2.5-pro"])
+def test_roles_are_not_tokenized_and_counts_are_unchanged(model):
+    tc, spy = spied(model)
+    messages = [{"role": r, "content": f"hello from {r}"} for r in ROLE_TOKENS]
+    messages.append({"role": "narrator", "content": "an unknown role is tokenized", "name": "bob"})
+    n = tc.count_messages(messages)
+    assert not set(ROLE_TOKENS) & set(spy.seen)
+    assert "narrator" in spy.seen
+    # OpenAI's framing, computed with the tokenizer on every string
+    ref = TokenCounter(model)
+    expected = 3 + sum(3 + sum(ref.count(v) for v in m.values()) + ("name" in m) for m in messages)
+    assert n == expected
+
+
+def test_a_long_repeated_text_is_tokenized_once():
+    tc, spy = spied("gpt-4o-mini")
+    system = "You are a careful assistant. " * (LONG_TEXT // 10)
+    first = tc.count_messages([{"role": "system", "content": system}, {"role": "user", "content": "a"}])
+    second = tc.count_messages([{"role": "system", "content": system}, {"role": "user", "content": "b"}])
+    assert spy.seen.count(system) == 1
+    assert first == second == 3 + 3 + 1 + len(encoding("o200k_base").encode_ordinary(system)) + 3 + 1 + 1
+
+
+def test_short_texts_are_not_remembered():
+    tc, spy = spied("gpt-4o-mini")
+    tc.count("short")
+    tc.count("short")
+    assert spy.seen == ["short", "short"]
+    assert len(tc._long) == 0
+
+
+def test_the_count_cache_is_bounded_by_characters_and_entries():
+    cache = CountCache(max_chars=10_000, max_entries=3)
+    texts = [chr(ord("a") + i) * 2_000 for i in range(4)]
+    for i, text in enumerate(texts):
+        cache.put(text, i)
+    assert len(cache) == 3 and cache.get(texts[0]) is None  # the oldest went
+    assert cache.get(texts[1]) == 1
+    cache.put("z" * 2_400, 9)  # 4 x 2,000 + 2,400 > 10,000 chars: the least recently used goes
+    assert cache.get(texts[2]) is None and cache.get(texts[1]) == 1
+    cache.put("y" * 5_000, 5)  # more than a quarter of the budget: never kept
+    assert cache.get("y" * 5_000) is None
