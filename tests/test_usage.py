@@ -79,3 +79,18 @@ def test_claude_usage_told_in_openai_counters_keeps_every_kind() -> None:
     # a server's junk (more writes than the prompt holds) never makes a negative count
     odd = Usage.from_openai({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 50}})
     assert (odd.input_tokens, odd.cache_read_tokens, odd.cache_write_5m_tokens) == (0, 4, 6)
+
+
+@pytest.mark.parametrize("field", ["input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                                   "output_tokens", "reasoning_tokens"])
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", None])
+def test_every_counter_is_checked_by_name(field, bad) -> None:
+    with pytest.raises(ValueError, match=f"usage.{field} must be a non-negative integer"):
+        Usage(**{"output_tokens": 10, field: bad})
+
+
+def test_usages_add_kind_by_kind() -> None:
+    a = Usage(1, 2, 3, 4, 50, 6)
+    b = Usage(10, 20, 30, 40, 500, 60)
+    assert a + b == Usage(11, 22, 33, 44, 550, 66)
+    assert Usage(True, output_tokens=2) == Usage(1, output_tokens=2)  # a bool is an int, as before

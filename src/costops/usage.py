@@ -10,7 +10,7 @@ overlap, so a cost is always the plain sum of kind x rate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 NO_USAGE = "no usage reported by the provider"
@@ -34,10 +34,20 @@ class Usage:
     """The part of ``output_tokens`` spent on hidden reasoning; informative, not added again."""
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        # Every Usage is checked (one built from a stored row or a cache entry protects the books
+        # as much as one from a provider), in one expression on the common case: plain ints.
+        a, b, c, d, e, r = (self.input_tokens, self.cache_read_tokens, self.cache_write_5m_tokens,
+                            self.cache_write_1h_tokens, self.output_tokens, self.reasoning_tokens)
+        if not (type(a) is int and type(b) is int and type(c) is int and type(d) is int and type(e) is int
+                and type(r) is int and a >= 0 and b >= 0 and c >= 0 and d >= 0 and e >= 0 and 0 <= r <= e):
+            self._explain()
+
+    def _explain(self) -> None:
+        """The precise error for a Usage the fast check refused (or nothing: a bool is an int)."""
+        for name in _FIELDS:
+            value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(f"usage.{f.name} must be a non-negative integer, got {value!r}")
+                raise ValueError(f"usage.{name} must be a non-negative integer, got {value!r}")
         if self.reasoning_tokens > self.output_tokens:
             raise ValueError("usage.reasoning_tokens cannot exceed output_tokens")
 
@@ -55,7 +65,14 @@ class Usage:
         return self.prompt_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_5m_tokens + other.cache_write_5m_tokens,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.output_tokens + other.output_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
 
     # -- provider edges -------------------------------------------------------------------
 
@@ -152,6 +169,10 @@ class Usage:
             },
             "output_tokens": self.output_tokens,
         }
+
+
+_FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
+           "reasoning_tokens")
 
 
 def _int(value: Any) -> int:
