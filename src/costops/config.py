@@ -39,7 +39,7 @@ DEFAULT_BASE_URL = {
     "anthropic": "https://api.anthropic.com",
     "gemini": "https://generativelanguage.googleapis.com",
 }
-STAGE_SECTIONS = ("cache", "budgets", "limits", "alerts", "queue")
+STAGE_SECTIONS = ("cache", "budgets", "limits", "alerts", "queue", "routing")
 """Sections read by the request-path stages themselves, each strictly, by its own typed parser."""
 
 ENV_NAMES = {

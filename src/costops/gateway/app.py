@@ -28,7 +28,7 @@ from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
-from costops.pipeline.chain import build_chain, build_stages
+from costops.pipeline.chain import build_chain, build_fallbacks, build_stages
 from costops.pipeline.contract import Call, Reply, Stage
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
@@ -68,7 +68,8 @@ class Gateway:
         self.settle = Settler(config, self.pricer)
         self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
-        self.handlers, self.chain = build_chain(config, self.stages, self.attempt)
+        fallbacks = build_fallbacks(config, self._record_failed_attempt)
+        self.handlers, self.chain = build_chain(config, self.stages, self.attempt, fallbacks=fallbacks)
         self.admin_routes: dict[tuple[str, str], Any] = {}
         for stage in self.stages:
             self.admin_routes.update(getattr(stage, "admin_routes", None) or {})
@@ -245,7 +246,7 @@ class Gateway:
         if deployment is not None:
             record.deployment, record.provider, record.model = deployment.name, deployment.kind, call.model
         record.cache, record.status = reply.kind, reply.status
-        avoided = self.pricer.quote(deployment, call.model, reply.usage, service_tier=record.service_tier)
+        avoided = self.pricer.quote(deployment, call.model, reply.usage, service_tier=record.service_tier, at=record.ts)
         record.avoided_cost = avoided.cost.total
         record.priced, record.price_source = True, f"served by {reply.kind}"
         record.ttft_ms = (time.perf_counter() - call.started) * 1000
@@ -256,6 +257,10 @@ class Gateway:
             await call.out({"type": "http.response.body", "body": reply.body, "more_body": False})
         else:
             await respond(call.out, reply.status, reply.body, headers)
+
+    def _record_failed_attempt(self, record: UsageRecord, call: Call, error: CostopsError) -> None:
+        self.settle.failure(record, call, error)
+        self._record_attempt(record)
 
     def _record_attempt(self, record: UsageRecord) -> None:
         if self.journal is not None:

@@ -4,6 +4,7 @@
       -> admit (rate limits and the priority queue, then budgets)
       -> cache (exact, then semantic)
       -> shape (provider prompt-cache markers)
+      -> fallbacks (the next target when one fails before answering; ``routing:``)
       -> attempt (one provider call; the innermost handler)
 
 Authentication and reading the body happen before, at the HTTP edge (:mod:`costops.gateway.app`):
@@ -127,7 +128,20 @@ async def _end(call: Call) -> Reply | None:
     raise AssertionError("the innermost handler has no next")
 
 
-def build_chain(config: Config, stages: Sequence[Stage], innermost: Handler) -> tuple[list[Handler], Next]:
+def build_chain(
+    config: Config, stages: Sequence[Stage], innermost: Handler, *, fallbacks: Handler | None = None
+) -> tuple[list[Handler], Next]:
     """The handlers in order and the chain that runs them."""
     handlers: list[Handler] = [Route(config), *(StageHandler(s) for s in stages)]
+    if fallbacks is not None:
+        handlers.append(fallbacks)
     return handlers, compose(handlers, innermost)
+
+
+def build_fallbacks(config: Config, record_attempt: Callable[..., None]) -> Handler | None:
+    raw = config.sections.get("routing")
+    if not raw:
+        return None
+    from costops.routing.fallback import Fallbacks, parse_settings
+
+    return Fallbacks(config, parse_settings(raw), record_attempt)

@@ -1,0 +1,156 @@
+"""Fallbacks: when a deployment fails before answering, the next target in an ordered list.
+
+    routing:
+      fallbacks:                       # a requested model (or alias) -> targets tried in order after it
+        gpt-4o: [azure/gpt-4o, claude-sonnet-4-5]
+      fallback_on: [rate_limit, server_error, timeout, connection, context_length]   # the default: all
+      circuit_breaker: {failures: 5, cooldown_s: 30}
+
+A target is anything a client could name (a model, an alias, ``deployment/model``), resolved the
+same way. The request's own target is tried first, unless its circuit is open. A failure that
+is not in ``fallback_on`` (a 400 for a bad request, say) is the client's to see: no fallback.
+Only failures before the answer starts fall back: once a stream has begun, the client has it.
+Each failed attempt is a ledger row of its own (``attempt_reason``: why the attempt was made).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from costops.config import Config, ConfigError, Deployment
+from costops.errors import CostopsError, UpstreamError, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from costops.gateway.resolve import resolve_model
+from costops.ledger.record import UsageRecord
+from costops.pipeline.attempts import close_failed_attempt
+from costops.pipeline.contract import Call, Next, Reply
+from costops.routing.breaker import Breaker, BreakerSettings
+
+KINDS = ("rate_limit", "server_error", "timeout", "connection", "context_length")
+_CONTEXT = re.compile(
+    r"context[ _-]?(length|window)|maximum context|prompt is too long|too many (input )?tokens|max_tokens.*exceed",
+    re.IGNORECASE,
+)
+
+
+def failure_kind(error: CostopsError) -> str | None:
+    """Which kind of provider failure ``error`` is, or None when it is not the provider's (pure)."""
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    if isinstance(error, UpstreamUnavailable):
+        return "connection"
+    if isinstance(error, UpstreamStatus):
+        if error.status == 429:
+            return "rate_limit"
+        if error.status >= 500:
+            return "server_error"
+        if error.status in (400, 413) and _CONTEXT.search(error.message):
+            return "context_length"
+        return None
+    if isinstance(error, UpstreamError) and error.status >= 500:
+        return "server_error"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackSettings:
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    on: frozenset[str] = frozenset(KINDS)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
+
+
+def parse_settings(raw: Any) -> FallbackSettings:
+    where = "routing"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be a mapping with fallbacks, fallback_on, circuit_breaker")
+    unknown = set(raw) - {"fallbacks", "fallback_on", "circuit_breaker"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: circuit_breaker, fallback_on, fallbacks)")
+    fallbacks: dict[str, tuple[str, ...]] = {}
+    for model, targets in (raw.get("fallbacks") or {}).items():
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
+            raise ConfigError(f"{where}.fallbacks.{model}: a list of models to try in order, e.g. [azure/gpt-4o, claude-sonnet-4-5]")
+        fallbacks[str(model)] = tuple(targets)
+    on = raw.get("fallback_on", list(KINDS))
+    if not isinstance(on, list) or any(k not in KINDS for k in on):
+        raise ConfigError(f"{where}.fallback_on: a list of {', '.join(KINDS)}")
+    breaker_raw = raw.get("circuit_breaker") or {}
+    if not isinstance(breaker_raw, Mapping) or set(breaker_raw) - {"failures", "cooldown_s"}:
+        raise ConfigError(f"{where}.circuit_breaker: {{failures: 5, cooldown_s: 30}}")
+    failures, cooldown = breaker_raw.get("failures", 5), breaker_raw.get("cooldown_s", 30)
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
+        raise ConfigError(f"{where}.circuit_breaker.failures: a whole number of at least 1, not {failures!r}")
+    if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown <= 0:
+        raise ConfigError(f"{where}.circuit_breaker.cooldown_s: seconds above 0, not {cooldown!r}")
+    return FallbackSettings(fallbacks, frozenset(on), BreakerSettings(failures, float(cooldown)))
+
+
+class Fallbacks:
+    """The handler just outside the provider attempt: tries the call's targets in order."""
+
+    name = "fallbacks"
+
+    def __init__(
+        self,
+        config: Config,
+        settings: FallbackSettings,
+        record_attempt: Callable[[UsageRecord, Call, CostopsError], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config, self.settings, self.clock = config, settings, clock
+        self.record_attempt = record_attempt
+        """Books a failed attempt's row (prices what it may have been billed, journals, queues)."""
+        self.breaker = Breaker(settings.breaker)
+        for model, targets in settings.fallbacks.items():  # a typo fails at start, not at 3 a.m.
+            for target in targets:
+                try:
+                    resolve_model(config, target)
+                except CostopsError as exc:
+                    raise ConfigError(f"routing.fallbacks.{model}: {target!r}: {exc.message}") from None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def targets(self, call: Call) -> list[tuple[Deployment, str]]:
+        """The call's own target, then its fallbacks (pure: config and the request)."""
+        assert call.deployment is not None
+        out = [(call.deployment, call.model)]
+        for name in self.settings.fallbacks.get(call.record.model_requested) or self.settings.fallbacks.get(call.model) or ():
+            target = resolve_model(self.config, name)
+            if target not in out:
+                out.append(target)
+        return out
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        targets = self.targets(call)
+        if len(targets) == 1:
+            return await next(call)
+        last: CostopsError | None = None
+        for i, (deployment, model) in enumerate(targets):
+            now = self.clock()
+            if not self.breaker.allows(deployment.name, now) and i < len(targets) - 1:
+                call.record.attempt_reason = "fallback"  # open circuit: straight to the next target
+                continue
+            call.deployment, call.model = deployment, model
+            began = time.perf_counter()
+            try:
+                reply = await next(call)
+            except CostopsError as error:
+                kind = failure_kind(error)
+                if kind is not None:
+                    self.breaker.failure(deployment.name, self.clock())
+                if kind not in self.settings.on or i == len(targets) - 1 or call.out is not None and call.out.started:
+                    raise
+                last = error
+                row = close_failed_attempt(call, error, (time.perf_counter() - began) * 1000, "fallback")
+                self.record_attempt(row, call, error)
+                continue
+            self.breaker.success(deployment.name)
+            return reply
+        raise last or UpstreamUnavailable("every deployment for this model is unavailable (circuits open)")
