@@ -28,7 +28,7 @@ from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
-from costops.pipeline.chain import build_chain, build_fallbacks, build_stages
+from costops.pipeline.chain import build_chain, build_stages
 from costops.pipeline.contract import Call, Reply, Stage
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
@@ -68,8 +68,10 @@ class Gateway:
         self.settle = Settler(config, self.pricer)
         self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
-        fallbacks = build_fallbacks(config, self._record_failed_attempt)
-        self.handlers, self.chain = build_chain(config, self.stages, self.attempt, fallbacks=fallbacks)
+        self.handlers, self.chain = build_chain(
+            config, self.stages, self.attempt,
+            record_attempt=self._record_attempt, record_failed_attempt=self._record_failed_attempt,
+        )
         self.admin_routes: dict[tuple[str, str], Any] = {}
         for stage in self.stages:
             self.admin_routes.update(getattr(stage, "admin_routes", None) or {})

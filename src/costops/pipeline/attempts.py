@@ -17,11 +17,19 @@ from costops.usage import Usage
 def close_failed_attempt(call: Call, error: CostopsError, duration_ms: float | None, next_reason: str) -> UsageRecord:
     """The failed attempt's row (the record as it stands, marked with the error); the call's
     record then stands for attempt n + 1, made for ``next_reason``."""
+    return close_attempt(call, error.status, error.code or error.type, error.message, duration_ms, next_reason)
+
+
+def close_attempt(
+    call: Call, status: int, error_type: str | None, message: str | None, duration_ms: float | None, next_reason: str
+) -> UsageRecord:
+    """An attempt that is not the answer (failed, or answered and rejected): its row, with its
+    own usage and cost as they stand; the call's record starts over for the next attempt."""
     r = call.record
     row = dataclasses.replace(
         r, request_id=f"{r.request_id}.{r.attempt}", parent_id=r.request_id,
-        attempt_reason=r.attempt_reason or "primary", status=error.status, error_type=error.code or error.type,
-        error_message=error.message, latency_ms=duration_ms, ttft_ms=None,
+        attempt_reason=r.attempt_reason or "primary", status=status, error_type=error_type,
+        error_message=message, latency_ms=duration_ms,
     )
     r.attempt += 1
     r.attempt_reason = next_reason

@@ -4,6 +4,7 @@
       -> admit (rate limits and the priority queue, then budgets)
       -> cache (exact, then semantic)
       -> shape (provider prompt-cache markers)
+      -> cascade (cheapest model first, escalating when its answer fails the checks; ``routing.policies``)
       -> fallbacks (the next target when one fails before answering; ``routing:``)
       -> attempt (one provider call; the innermost handler)
 
@@ -15,7 +16,7 @@ built only when its config section asks for it, so a gateway with no ``limits:``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from costops.config import Config
@@ -88,8 +89,10 @@ class Route:
 
     name = "route"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, policies: Mapping[str, Any] | None = None) -> None:
         self.config = config
+        self.policies = policies or {}
+        """Virtual model names bound to a routing policy (a cascade)."""
         self._routes: dict[str, Any] = {}
 
     async def start(self) -> None: ...
@@ -100,6 +103,13 @@ class Route:
         requested = call.record.model_requested
         if not call.key.allows(requested):
             raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
+        policy = self.policies.get(requested)
+        if policy is not None:
+            from costops.routing.cascade import POLICY
+
+            call.state[POLICY] = policy
+            call.record.policy, call.record.route = policy.name, "cascade"
+            requested = policy.models[0]
         route = self._routes.get(requested)
         if route is None:
             route = resolve_model(self.config, requested)
@@ -129,19 +139,27 @@ async def _end(call: Call) -> Reply | None:
 
 
 def build_chain(
-    config: Config, stages: Sequence[Stage], innermost: Handler, *, fallbacks: Handler | None = None
+    config: Config,
+    stages: Sequence[Stage],
+    innermost: Handler,
+    *,
+    record_attempt: Callable[..., None],
+    record_failed_attempt: Callable[..., None],
 ) -> tuple[list[Handler], Next]:
-    """The handlers in order and the chain that runs them."""
-    handlers: list[Handler] = [Route(config), *(StageHandler(s) for s in stages)]
-    if fallbacks is not None:
-        handlers.append(fallbacks)
-    return handlers, compose(handlers, innermost)
-
-
-def build_fallbacks(config: Config, record_attempt: Callable[..., None]) -> Handler | None:
+    """The handlers in order and the chain that runs them. ``record_attempt`` books an attempt
+    that is not the answer; ``record_failed_attempt`` also prices what a failed one may cost."""
+    policies: dict[str, Any] = {}
+    routing: list[Handler] = []
     raw = config.sections.get("routing")
-    if not raw:
-        return None
-    from costops.routing.fallback import Fallbacks, parse_settings
+    if raw:
+        from costops.routing.cascade import Cascade, parse_policies
+        from costops.routing.fallback import Fallbacks, parse_settings
 
-    return Fallbacks(config, parse_settings(raw), record_attempt)
+        settings = parse_settings(raw)
+        policies = parse_policies(raw.get("policies"), config)
+        if policies:
+            routing.append(Cascade(config, record_attempt))
+        if settings.fallbacks:
+            routing.append(Fallbacks(config, settings, record_failed_attempt))
+    handlers: list[Handler] = [Route(config, policies), *(StageHandler(s) for s in stages), *routing]
+    return handlers, compose(handlers, innermost)

@@ -66,9 +66,9 @@ def parse_settings(raw: Any) -> FallbackSettings:
     where = "routing"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping with fallbacks, fallback_on, circuit_breaker")
-    unknown = set(raw) - {"fallbacks", "fallback_on", "circuit_breaker"}
+    unknown = set(raw) - {"fallbacks", "fallback_on", "circuit_breaker", "policies"}
     if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: circuit_breaker, fallback_on, fallbacks)")
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: circuit_breaker, fallback_on, fallbacks, policies)")
     fallbacks: dict[str, tuple[str, ...]] = {}
     for model, targets in (raw.get("fallbacks") or {}).items():
         if isinstance(targets, str):

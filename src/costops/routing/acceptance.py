@@ -1,0 +1,153 @@
+"""Is a cheaper model's answer good enough to keep? Pure checks over the client-format answer.
+
+A cascade asks these of every attempt but its last; the first failing check is the reason it
+escalates (recorded on the rejected attempt's row). The checks only see what the client would:
+they cannot know an answer is wrong, only that it is visibly not an answer (a refusal or hedge,
+cut off at the token limit, too short, not the JSON that was asked for, missing a required
+field, not matching a pattern). They catch some failures and miss plausible wrong answers; a
+judge model is the next step for routes where that matters.
+
+    accept:
+      refusal: true          # reject refusals and hedges ("I'm sorry, but I can't...") (default on)
+      truncated: true        # reject answers cut at the token limit (default on)
+      min_chars: 1           # shorter answers are rejected
+      max_chars: null
+      json: false            # the answer must be a JSON value (on by itself when response_format asks for JSON)
+      required_fields: []    # top-level keys the JSON object must carry (or the schema's 'required')
+      regex: null            # the answer text must match (re.search)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from costops.config import ConfigError
+
+_REFUSAL = re.compile(
+    r"^\W*(i'?m sorry\b|i am sorry\b|sorry, (but )?i\b|i apologi[sz]e\b)"
+    r"|\bi (can(no|')?t|am unable to|'m unable to|am not able to|'m not able to|won'?t be able to) "
+    r"(help|assist|answer|provide|comply|do that|determine|say|be certain|give)"
+    r"|\bi('m| am) (not (sure|certain)|unable to determine)"
+    r"|\bi (don'?t|do not) (know|have (enough|sufficient|the) (information|context|data))"
+    r"|\bas an ai( language model)?\b"
+    r"|\b(cannot|can'?t) be (certain|sure)\b",
+    re.IGNORECASE,
+)
+_HEAD = 240
+"""Refusals and hedges show in an answer's opening: only its first characters are read, so a
+long answer that quotes "I can't" deep inside is not rejected for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    refusal: bool = True
+    truncated: bool = True
+    min_chars: int = 1
+    max_chars: int | None = None
+    json: bool = False
+    required_fields: tuple[str, ...] = ()
+    regex: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reason: str | None = None
+
+
+def answer_parts(api: str, body: bytes) -> tuple[str, str | None, bool]:
+    """(the answer's text or tool arguments, its finish reason, whether it called a tool)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "", None, False
+    if not isinstance(data, dict):
+        return "", None, False
+    if api == "anthropic":
+        blocks = [b for b in data.get("content") or () if isinstance(b, dict)]
+        text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
+        tools = [b for b in blocks if b.get("type") == "tool_use"]
+        if tools and not text:
+            text = orjson.dumps(tools[0].get("input")).decode()
+        return text, data.get("stop_reason"), bool(tools)
+    choices = data.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    text = message.get("content") or ""
+    calls = message.get("tool_calls") or []
+    if calls and not text and isinstance(calls[0], dict):
+        text = str((calls[0].get("function") or {}).get("arguments") or "")
+    return str(text), choice.get("finish_reason"), bool(calls)
+
+
+def wants_json(request: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
+    """Did the request ask for JSON (OpenAI's response_format), and which fields its schema requires."""
+    fmt = request.get("response_format")
+    if not isinstance(fmt, Mapping) or fmt.get("type") not in ("json_object", "json_schema"):
+        return False, ()
+    schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
+    required = schema.get("required") if isinstance(schema, Mapping) else None
+    return True, tuple(r for r in required or () if isinstance(r, str))
+
+
+def judge(checks: Acceptance, api: str, request: Mapping[str, Any], body: bytes) -> Verdict:
+    """The first check the answer fails, or ok."""
+    text, finish, tool_call = answer_parts(api, body)
+    if checks.truncated and finish in ("length", "max_tokens"):
+        return Verdict(False, "truncated: the answer hit the token limit")
+    asked_json, schema_required = wants_json(request)
+    stripped = text.strip()
+    if len(stripped) < checks.min_chars:
+        return Verdict(False, f"too short: {len(stripped)} characters, at least {checks.min_chars} wanted")
+    if checks.max_chars is not None and len(stripped) > checks.max_chars:
+        return Verdict(False, f"too long: {len(stripped)} characters, at most {checks.max_chars} wanted")
+    if checks.refusal and not tool_call and _REFUSAL.search(stripped[:_HEAD]):
+        return Verdict(False, "a refusal or hedge")
+    required = checks.required_fields or schema_required
+    if checks.json or asked_json or required or tool_call:
+        try:
+            value = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            return Verdict(False, "not valid JSON")
+        missing = [f for f in required if not isinstance(value, dict) or f not in value]
+        if missing:
+            return Verdict(False, f"JSON without required field {missing[0]!r}")
+    if checks.regex is not None and not re.search(checks.regex, text):
+        return Verdict(False, f"does not match {checks.regex!r}")
+    return Verdict(True)
+
+
+def parse_acceptance(raw: Any, where: str) -> Acceptance:
+    if raw is None:
+        return Acceptance()
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: a mapping of checks (refusal, truncated, min_chars, max_chars, json, required_fields, regex)")
+    known = {"refusal", "truncated", "min_chars", "max_chars", "json", "required_fields", "regex"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown check (known: {', '.join(sorted(known))})")
+    for name in ("refusal", "truncated", "json"):
+        if name in raw and not isinstance(raw[name], bool):
+            raise ConfigError(f"{where}.{name}: true or false")
+    for name in ("min_chars", "max_chars"):
+        value = raw.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ConfigError(f"{where}.{name}: a whole number of characters")
+    fields = raw.get("required_fields") or []
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise ConfigError(f"{where}.required_fields: a list of field names")
+    pattern = raw.get("regex")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigError(f"{where}.regex: {exc}") from None
+    return Acceptance(
+        refusal=raw.get("refusal", True), truncated=raw.get("truncated", True), min_chars=raw.get("min_chars", 1),
+        max_chars=raw.get("max_chars"), json=raw.get("json", False), required_fields=tuple(fields), regex=pattern,
+    )
