@@ -85,7 +85,7 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: 
         t = clock()
         record.deployment, record.provider = deployment.name, deployment.kind
         record.usage = usage
-        q = pricer.quote(deployment, model, usage)
+        q = pricer.quote(deployment, model, usage, at=record.ts)
         record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
         call.response_body = UPSTREAM_BODY
         spent["baseline"][1] += clock() - t

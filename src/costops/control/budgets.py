@@ -202,7 +202,7 @@ class BudgetsStage:
         # 2. estimate, then reserve in every applicable budget at once
         estimate, priced = estimate_nanos(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
-            call_input_tokens(call),
+            call_input_tokens(call), at=now,
         )
         if not priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
@@ -284,7 +284,7 @@ class BudgetsStage:
             return
         rid, claims, active, _estimate = held
         record = call.record
-        actual = record.cost.nanos()["cost_nanos"] if record.priced else 0
+        actual = record.cost.total_nanos() if record.priced else 0
         now = self.clock()
         levels = await self.state.settle(rid, claims, actual, now)
         self._observe(active, levels)

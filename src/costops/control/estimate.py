@@ -13,10 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from costops.config import Deployment
-from costops.money import to_nanos
 from costops.pricing.quote import Pricer
 from costops.tokens import content_text, counter
-from costops.usage import Usage
 
 if TYPE_CHECKING:
     from costops.pipeline.contract import Call
@@ -73,14 +71,17 @@ def estimate_nanos(
     model: str,
     expected_output: Callable[[str], int],
     prompt_tokens: int | None = None,
+    at: float | None = None,
 ) -> tuple[int, bool]:
     """(the most this request should cost in nano-dollars, whether its model has a price).
     An unpriced model reserves nothing: its calls are recorded as unpriced, not charged.
-    ``prompt_tokens``: the prompt's count when the caller has it (:func:`call_input_tokens`)."""
-    usage = Usage(
-        input_tokens=input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens,
-        output_tokens=output_tokens(api, endpoint, body, expected_output(model)),
-    )
+    ``prompt_tokens``: the prompt's count when the caller has it (:func:`call_input_tokens`);
+    ``at``: when the call was made (its prices), the clock if omitted."""
     tier = body.get("service_tier")
-    quote = pricer.quote(deployment, model, usage, service_tier=tier if isinstance(tier, str) else None)
-    return (to_nanos(quote.cost.total), True) if quote.priced else (0, False)
+    nanos = pricer.estimate_nanos(
+        deployment, model,
+        input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens,
+        output_tokens(api, endpoint, body, expected_output(model)),
+        service_tier=tier if isinstance(tier, str) else None, at=at,
+    )
+    return (0, False) if nanos is None else (nanos, True)

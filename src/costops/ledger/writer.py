@@ -37,6 +37,7 @@ from costops.ledger.journal import Journal
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import LedgerStore
 from costops.pricing import CostBreakdown
+from costops.pricing.table import COST_KINDS
 from costops.usage import Usage
 
 log = logging.getLogger("costops.ledger")
@@ -56,7 +57,7 @@ def record_to_json(record: UsageRecord) -> dict[str, Any]:
         if isinstance(value, Decimal):
             value = str(value)
         elif isinstance(value, CostBreakdown):
-            value = {k.name: str(getattr(value, k.name)) for k in dataclasses.fields(value)}
+            value = {kind: str(getattr(value, kind)) for kind in COST_KINDS}
         elif isinstance(value, Usage):
             value = dataclasses.asdict(value)
         elif isinstance(value, Mapping):

@@ -46,7 +46,7 @@ class Settler:
             record.priced, record.price_source = False, NO_USAGE
             return
         deployment = self.config.deployment(record.deployment) if record.deployment else None
-        q = self.pricer.quote(deployment, record.model, usage, service_tier=record.service_tier)
+        q = self.pricer.quote(deployment, record.model, usage, service_tier=record.service_tier, at=record.ts)
         record.priced, record.list_cost, record.cost, record.price_source = q.priced, q.list_cost, q.cost, q.source
         if estimated:
             mark = f"{ESTIMATED} ({estimated})"

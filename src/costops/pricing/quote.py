@@ -4,11 +4,12 @@ a memoizing :class:`Pricer`) and ``costops reprice`` both use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from costops.config import Deployment
+from costops.money import to_nanos
 from costops.pricing.catalog import PriceCatalog
 from costops.pricing.table import CostBreakdown, PriceTable
 from costops.usage import Usage
@@ -34,11 +35,23 @@ class Tables:
     list: PriceTable
     effective: PriceTable
     source: str
+    rates: tuple[int, int] | None = field(default=None, init=False, compare=False)
+    """The effective table's integer nanos per (input, output) token, when it has them."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rates", self.effective.integer_rates())
 
     def quote(self, usage: Usage) -> Quote:
         list_cost = self.list.cost(usage)
         cost = list_cost if self.effective is self.list else self.effective.cost(usage)
         return Quote(True, list_cost, cost, self.source)
+
+    def estimate_nanos(self, input_tokens: int, output_tokens: int) -> int:
+        """The effective cost in nanos of plain input and output tokens: integer arithmetic where
+        the table allows it, else the Decimal cost rounded (both exact, and equal)."""
+        if self.rates is not None:
+            return input_tokens * self.rates[0] + output_tokens * self.rates[1]
+        return to_nanos(self.effective.cost(Usage(input_tokens=input_tokens, output_tokens=output_tokens)).total)
 
 
 def resolve_tables(
@@ -73,24 +86,48 @@ def quote(
     return UNPRICED if tables is None else tables.quote(usage)
 
 
+_DAY = 86_400
+
+
 class Pricer:
     """``quote()`` for the request path: price tables resolved once per (deployment, model, tier,
-    day) and reused, so a call costs only the multiplication of its own token counts."""
+    day) and reused, so a call costs only the multiplication of its own token counts.
+
+    ``at`` is when the call was made: a Unix timestamp (the request path passes ``record.ts``,
+    so a live call is priced at the moment ``costops reprice`` would price its row, and no clock
+    is read per call) or a datetime; the clock only when it is omitted."""
 
     def __init__(self, catalog: PriceCatalog) -> None:
         self.catalog = catalog
-        self._tables: dict[tuple[str | None, str, str | None, date], Tables | None] = {}
+        self._tables: dict[tuple[str | None, str, str | None, date | int], Tables | None] = {}
 
-    def quote(
-        self, deployment: Deployment | None, model: str, usage: Usage, *, service_tier: str | None = None,
-        at: datetime | None = None,
-    ) -> Quote:
-        at = at or datetime.now(UTC)
-        key = (deployment.name if deployment else None, model, service_tier, at.date())
+    def tables(
+        self, deployment: Deployment | None, model: str, service_tier: str | None, at: datetime | float | None
+    ) -> Tables | None:
+        if at is None:
+            at = datetime.now(UTC)
+        day = int(at // _DAY) if isinstance(at, (int, float)) else at.date()
+        key = (deployment.name if deployment else None, model, service_tier, day)
         try:
-            tables = self._tables[key]
+            return self._tables[key]
         except KeyError:
             if len(self._tables) > 10_000:
                 self._tables.clear()
-            tables = self._tables[key] = resolve_tables(self.catalog, deployment, model, service_tier, at)
+            when = datetime.fromtimestamp(at, UTC) if isinstance(at, (int, float)) else at
+            tables = self._tables[key] = resolve_tables(self.catalog, deployment, model, service_tier, when)
+            return tables
+
+    def quote(
+        self, deployment: Deployment | None, model: str, usage: Usage, *, service_tier: str | None = None,
+        at: datetime | float | None = None,
+    ) -> Quote:
+        tables = self.tables(deployment, model, service_tier, at)
         return UNPRICED if tables is None else tables.quote(usage)
+
+    def estimate_nanos(
+        self, deployment: Deployment | None, model: str, input_tokens: int, output_tokens: int, *,
+        service_tier: str | None = None, at: datetime | float | None = None,
+    ) -> int | None:
+        """What plain input and output tokens cost at the deployment, in nanos; None: no price."""
+        tables = self.tables(deployment, model, service_tier, at)
+        return None if tables is None else tables.estimate_nanos(input_tokens, output_tokens)

@@ -16,6 +16,9 @@ from costops.money import to_nanos
 from costops.usage import Usage
 
 MTOK = Decimal(1_000_000)
+_ZERO = Decimal(0)
+_NANOS_PER_MTOK_RATE = 1000
+"""A rate of 1 USD per million tokens is 1,000 nano-dollars per token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +94,35 @@ class PriceTable:
         )
 
     def cost(self, usage: Usage) -> CostBreakdown:
-        """Exact cost of ``usage``: a pure function, Decimal in and out."""
+        """Exact cost of ``usage``: a pure function, Decimal in and out. A kind with no tokens
+        costs an exact 0 without Decimal arithmetic (most calls use two kinds of five)."""
         n = usage.prompt_tokens
         read = self.cache_read or self.input
         write_5m = self.cache_write_5m or self.input
         write_1h = self.cache_write_1h or write_5m
+        i, r, w5, w1, o = (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_5m_tokens,
+                           usage.cache_write_1h_tokens, usage.output_tokens)
+        if w5 or w1:
+            write = ((w5 * write_5m.at(n) if w5 else _ZERO) + (w1 * write_1h.at(n) if w1 else _ZERO)) / MTOK
+        else:
+            write = _ZERO
         return CostBreakdown(
-            input=usage.input_tokens * self.input.at(n) / MTOK,
-            cache_read=usage.cache_read_tokens * read.at(n) / MTOK,
-            cache_write=(usage.cache_write_5m_tokens * write_5m.at(n) + usage.cache_write_1h_tokens * write_1h.at(n))
-            / MTOK,
-            output=usage.output_tokens * self.output.at(n) / MTOK,
+            input=i * self.input.at(n) / MTOK if i else _ZERO,
+            cache_read=r * read.at(n) / MTOK if r else _ZERO,
+            cache_write=write,
+            output=o * self.output.at(n) / MTOK if o else _ZERO,
         )
+
+    def integer_rates(self) -> tuple[int, int] | None:
+        """(input, output) in whole nano-dollars per token, when both are untiered and exact in
+        nanos (``0.15`` USD/MTok is 150): then a cost in nanos is plain integer arithmetic, equal
+        to rounding the Decimal cost. None otherwise (tiers, or a rate finer than a nano a token)."""
+        if self.input.tiers or self.output.tiers:
+            return None
+        rates = (self.input.base * _NANOS_PER_MTOK_RATE, self.output.base * _NANOS_PER_MTOK_RATE)
+        if any(rate != rate.to_integral_value() for rate in rates):
+            return None
+        return int(rates[0]), int(rates[1])
 
     def describe(self) -> dict[str, str]:
         """Base rates as strings, for tables and JSON."""
@@ -114,6 +134,9 @@ class PriceTable:
         return out
 
 
+COST_KINDS = ("input", "cache_read", "cache_write", "output")
+
+
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
     """Cost split by token kind; ``total`` is their exact sum."""
@@ -122,18 +145,33 @@ class CostBreakdown:
     cache_read: Decimal = Decimal(0)
     cache_write: Decimal = Decimal(0)
     output: Decimal = Decimal(0)
+    _nanos: tuple[int, int, int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    """The rounded parts, computed once: the budgets, the journal and the ledger row all ask."""
 
     @property
     def total(self) -> Decimal:
         return self.input + self.cache_read + self.cache_write + self.output
 
     def nanos(self) -> dict[str, int]:
-        """Storage form: each part rounded once; ``total`` is the sum of the rounded parts."""
-        parts = {
-            "input_cost_nanos": to_nanos(self.input),
-            "cache_read_cost_nanos": to_nanos(self.cache_read),
-            "cache_write_cost_nanos": to_nanos(self.cache_write),
-            "output_cost_nanos": to_nanos(self.output),
+        """Storage form: each part rounded once; ``total`` is the sum of the rounded parts.
+        A new dict each call (callers may add to it); the rounding is done once per value."""
+        parts = self._nanos
+        if parts is None:
+            parts = (to_nanos(self.input), to_nanos(self.cache_read), to_nanos(self.cache_write), to_nanos(self.output))
+            object.__setattr__(self, "_nanos", parts)
+        return {
+            "input_cost_nanos": parts[0],
+            "cache_read_cost_nanos": parts[1],
+            "cache_write_cost_nanos": parts[2],
+            "output_cost_nanos": parts[3],
+            "cost_nanos": parts[0] + parts[1] + parts[2] + parts[3],
         }
-        parts["cost_nanos"] = sum(parts.values())
-        return parts
+
+    def total_nanos(self) -> int:
+        """``nanos()["cost_nanos"]`` without building the dict."""
+        parts = self._nanos
+        if parts is None:
+            self.nanos()
+            parts = self._nanos
+        assert parts is not None
+        return parts[0] + parts[1] + parts[2] + parts[3]
