@@ -515,3 +515,18 @@ def test_public_api():
     assert set(sim.__all__) == {"Grading", "SimConfig", "Simulator", "create_simulator", "item_key"}
     with pytest.raises(ValueError, match="error_rate_429"):
         SimConfig(error_rate_429=1.5)
+
+
+def test_the_simulator_refuses_wrong_types_as_the_real_apis_do(simulator) -> None:
+    from tests.sim_http import post_json
+
+    status, body = post_json(f"{simulator.url}/v1/chat/completions",
+                             {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "tools": -391588})
+    assert status == 400 and "'tools'" in body["error"]["message"]
+    status, body = post_json(f"{simulator.url}/v1/chat/completions",
+                             {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "n": 56383})
+    assert status == 400 and "<= 128" in body["error"]["message"]
+    status, body = post_json(f"{simulator.url}/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 5,
+                             "messages": [{"role": "user", "content": "hi"}], "stop_sequences": True},
+                             {"x-api-key": "k", "anthropic-version": "2023-06-01"})
+    assert status == 400 and body["type"] == "error"

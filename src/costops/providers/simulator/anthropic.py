@@ -20,6 +20,7 @@ from costops.providers.simulator.wire import (
     PromptUsage,
     SimError,
     int_or_none,
+    list_or_empty,
     pieces,
     require,
     snippet,
@@ -67,13 +68,13 @@ def parse(body: dict[str, Any], model: str | None = None, *, count_only: bool = 
         context=snippet(_text(body.get("system")))[:1000] + "\n" + snippet(last_user),
         tools=[
             Tool(str(t["name"]), t.get("input_schema") or {})
-            for t in body.get("tools") or ()
+            for t in list_or_empty(body.get("tools"), "tools")
             if isinstance(t, dict) and "name" in t and "input_schema" in t
         ],
         tool_choice=_tool_choice(body.get("tool_choice")),
         after_tool_result=last.get("role") == "user" and _has(last.get("content"), "tool_result"),
         max_tokens=limit,
-        stop=tuple(s for s in body.get("stop_sequences") or () if isinstance(s, str)),
+        stop=tuple(s for s in list_or_empty(body.get("stop_sequences"), "stop_sequences") if isinstance(s, str)),
         markers=parse_markers(last_user),
     )
     thinking = body.get("thinking") or {}

@@ -19,6 +19,7 @@ from costops.providers.simulator.wire import (
     PromptUsage,
     SimError,
     int_or_none,
+    list_or_empty,
     pieces,
     require,
     snippet,
@@ -74,14 +75,14 @@ def parse(body: dict[str, Any], model: str | None = None) -> Turn:
         context=snippet(system)[:1000] + "\n" + snippet(last_user),
         tools=[
             Tool(str(fn.get("name", "")), fn.get("parameters") or {})
-            for t in body.get("tools") or ()
+            for t in list_or_empty(body.get("tools"), "tools")
             if isinstance(t, dict) and isinstance(fn := t.get("function"), dict)
         ],
         tool_choice=_tool_choice(body.get("tool_choice")),
         after_tool_result=messages[-1].get("role") in ("tool", "function"),
         max_tokens=limit,
         stop=_stop(body.get("stop")),
-        n=int_or_none(body.get("n"), "n") or 1,
+        n=_choices(body.get("n")),
         markers=parse_markers(last_user),
     )
     if reasoning:
@@ -95,6 +96,13 @@ def parse(body: dict[str, Any], model: str | None = None) -> Turn:
             schema = (fmt.get("json_schema") or {}).get("schema")
             turn.json_mode, turn.json_schema = True, schema if isinstance(schema, dict) else None
     return turn
+
+
+def _choices(value: Any) -> int:
+    n = int_or_none(value, "n") or 1
+    if n > 128:  # OpenAI's own limit
+        raise SimError(400, f"Invalid 'n': integer above maximum value. Expected a value <= 128, but got {n} instead.", "n")
+    return n
 
 
 def _tool_choice(choice: Any) -> str:

@@ -58,6 +58,15 @@ def snippet(text: str) -> str:
     return text if len(text) <= 3000 else text[:2000] + "\n" + text[-1000:]
 
 
+def list_or_empty(value: Any, name: str) -> list[Any]:
+    """An optional array field: absent is empty; anything but an array is the API's 400."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SimError(400, f"Invalid type for '{name}': expected an array, but got {type(value).__name__} instead.", name)
+    return value
+
+
 def int_or_none(value: Any, name: str) -> int | None:
     if value is None:
         return None
