@@ -75,3 +75,10 @@ def test_the_count_cache_is_bounded_by_characters_and_entries():
     assert cache.get(texts[2]) is None and cache.get(texts[1]) == 1
     cache.put("y" * 5_000, 5)  # more than a quarter of the budget: never kept
     assert cache.get("y" * 5_000) is None
+
+
+def test_a_malformed_tool_call_is_counted_not_a_crash() -> None:
+    from costops.tokens import content_text
+
+    assert content_text({"function": 1.5}) == "1.5"
+    assert content_text([{"function": {"name": "f", "arguments": "{}"}}]) == "f {}"

@@ -176,6 +176,8 @@ def content_text(content: Any) -> str:
                 return content_text(content[key])
         if "function" in content:
             fn = content["function"]
+            if not isinstance(fn, Mapping):  # a malformed tool call still counts as its text
+                return content_text(fn)
             return f"{fn.get('name', '')} {content_text(fn.get('arguments'))}"
         return ""
     if isinstance(content, (int, float)):
