@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import hashlib
+import hmac
 import ipaddress
 import os
 import re
@@ -173,16 +174,29 @@ class Config:
     """Raw ``STAGE_SECTIONS`` (after ``${VAR}`` interpolation); see :mod:`costops.pipeline.chain`."""
     redis_url: str | None = None
     """``redis: {url: ...}``: the state every replica shares (caches, budgets, limits)."""
+    _keys_by_digest: Mapping[str, VirtualKey] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _deployments_by_name: Mapping[str, Deployment] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Indexes built once (and again by ``dataclasses.replace``): every request looks up its
+        key and its deployment, which were linear scans. The first of two same-named wins."""
+        by_digest: dict[str, VirtualKey] = {}
+        for key in self.keys:
+            by_digest.setdefault(key.key_sha256, key)
+        by_name: dict[str, Deployment] = {}
+        for d in self.deployments:
+            by_name.setdefault(d.name, d)
+        object.__setattr__(self, "_keys_by_digest", by_digest)
+        object.__setattr__(self, "_deployments_by_name", by_name)
 
     def key_for(self, secret: str) -> VirtualKey | None:
+        """The virtual key whose secret this is; the digest found is compared in constant time."""
         digest = hashlib.sha256(secret.encode()).hexdigest()
-        for key in self.keys:
-            if key.key_sha256 == digest:
-                return key
-        return None
+        key = self._keys_by_digest.get(digest)
+        return key if key is not None and hmac.compare_digest(key.key_sha256, digest) else None
 
     def deployment(self, name: str) -> Deployment | None:
-        return next((d for d in self.deployments if d.name == name), None)
+        return self._deployments_by_name.get(name)
 
     def check_bind(self) -> None:
         """Refuse to serve the network without keys: an open gateway spends someone's money."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -192,19 +192,20 @@ class Gateway:
         out = ClientResponse(send, partial(self.journal.append, record) if self.journal is not None else None)
         call: Call | None = None
         try:
-            secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
+            read, control, forwarded = read_headers(scope["headers"])
+            secret = credential(read.get(b"authorization"), read.get(b"x-api-key"), read.get(b"x-goog-api-key"))
             key, client_credential = authenticate(self.config, secret)
             record.tenant, record.team, record.project, record.key_id = key.tenant, key.team, key.project, key.id
-            raw = await read_body(scope, receive, self.config.server.max_body_bytes)
+            raw = await read_body(scope, receive, self.config.server.max_body_bytes, read.get(b"content-length"))
             body = _parse(raw)
             record.model_requested = record.model = check_fields(body, endpoint)
             record.stream = bool(body.get("stream"))
-            record.tags, record.user = request_tags(key, header(scope, b"x-costops-tags"), body)
+            record.tags, record.user = request_tags(key, read.get(b"x-costops-tags"), body)
             tier = body.get("service_tier")
             record.service_tier = tier if isinstance(tier, str) else None
             call = Call(
-                api, endpoint, body, raw, key, record, _control_headers(scope), record.ts,
-                client_credential=client_credential, client_headers=_forwarded_headers(scope), out=out,
+                api, endpoint, body, raw, key, record, control, record.ts,
+                client_credential=client_credential, client_headers=forwarded, out=out,
                 started=time.perf_counter(),
             )
             reply = await self.chain(call)
@@ -306,12 +307,25 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _control_headers(scope: Scope) -> dict[str, str]:
-    return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k.startswith(b"x-costops-")}
+READ_HEADERS = frozenset({b"authorization", b"x-api-key", b"x-goog-api-key", b"x-costops-tags", b"content-length"})
+"""The request headers the edge itself reads (the first of each, as ``http.header`` reads it)."""
 
 
-def _forwarded_headers(scope: Scope) -> dict[str, str]:
-    return {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED_CLIENT_HEADERS}
+def read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[dict[bytes, str], dict[str, str], dict[str, str]]:
+    """One pass over the request's headers: (the ones the edge reads, the ``x-costops-*`` control
+    headers for the stages, the client headers forwarded to the provider). A repeated control or
+    forwarded header keeps its last value, a read one its first."""
+    read: dict[bytes, str] = {}
+    control: dict[str, str] = {}
+    forwarded: dict[str, str] = {}
+    for name, value in headers:
+        if name in READ_HEADERS and name not in read:
+            read[name] = value.decode("latin-1")
+        if name.startswith(b"x-costops-"):
+            control[name.decode()] = value.decode("latin-1")
+        elif name in FORWARDED_CLIENT_HEADERS:
+            forwarded[name.decode()] = value.decode("latin-1")
+    return read, control, forwarded
 
 
 def _error_headers(record: UsageRecord, call: Call | None) -> list[tuple[bytes, bytes]]:

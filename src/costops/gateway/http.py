@@ -25,12 +25,17 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refused early when it is over ``limit`` bytes.
+_UNREAD: Any = object()
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, declared: str | None = _UNREAD) -> bytes:
+    """The whole request body, refused early when it is over ``limit`` bytes; ``declared``: the
+    content-length header when the caller has read the headers already.
 
     A disconnect before the last chunk is an error, never the end of the body: a truncated
     request that still parses as JSON must not be forwarded and billed."""
-    declared = header(scope, b"content-length")
+    if declared is _UNREAD:
+        declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body is {declared} bytes; the limit is {limit} (server.max_body_bytes)")
     chunks: list[bytes] = []

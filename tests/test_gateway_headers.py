@@ -1,0 +1,78 @@
+"""The edge reads each request's headers once and finds keys and deployments by index: the same
+answers as the scans they replace. The upstream's headers are pinned down too (a prebuilt dict
+per deployment measured no faster than building five entries per call, so it was not kept)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+
+import pytest
+
+from costops.config import Config, Deployment, VirtualKey
+from costops.gateway.app import read_headers
+from costops.providers.upstream import Upstream
+
+
+def test_one_pass_reads_first_values_and_collects_control_and_forwarded_headers() -> None:
+    headers = [
+        (b"host", b"127.0.0.1"), (b"authorization", b"Bearer sk-1"), (b"authorization", b"Bearer sk-2"),
+        (b"x-costops-tags", b"a=1"), (b"x-costops-tags", b"b=2"), (b"x-costops-cache", b"no-store"),
+        (b"anthropic-version", b"2023-06-01"), (b"anthropic-beta", b"x"), (b"content-length", b"12"),
+        (b"x-goog-api-key", b"g\xe9"),
+    ]
+    read, control, forwarded = read_headers(headers)
+    assert read == {b"authorization": "Bearer sk-1", b"x-costops-tags": "a=1", b"content-length": "12",
+                    b"x-goog-api-key": "g\u00e9"}
+    assert control == {"x-costops-tags": "b=2", "x-costops-cache": "no-store"}
+    assert forwarded == {"anthropic-version": "2023-06-01", "anthropic-beta": "x"}
+
+
+def _key(id_: str, secret: str) -> VirtualKey:
+    return VirtualKey(id_, hashlib.sha256(secret.encode()).hexdigest())
+
+
+def test_keys_and_deployments_are_found_by_index_and_replace_rebuilds_it() -> None:
+    a, b = _key("a", "sk-a"), _key("b", "sk-b")
+    one = Deployment("one", "openai", "http://x")
+    config = Config(keys=(a, b, _key("a-again", "sk-a")), deployments=(one, Deployment("one", "openai", "http://y")))
+    assert config.key_for("sk-a") is a and config.key_for("sk-b") is b  # the first of two with one secret
+    assert config.key_for("sk-c") is None and config.key_for("") is None
+    assert config.deployment("one") is one and config.deployment("two") is None
+    c = _key("c", "sk-c")
+    bigger = dataclasses.replace(config, keys=(*config.keys, c))
+    assert bigger.key_for("sk-c") is c and config.key_for("sk-c") is None
+    assert bigger == dataclasses.replace(bigger)  # the indexes are not part of equality
+
+
+def reference_headers(d: Deployment, client_credential, client_headers) -> dict[str, str]:
+    """What auth_headers builds, spelled out."""
+    key = d.api_key or client_credential
+    headers = {"content-type": "application/json"}
+    if d.kind == "anthropic":
+        headers["anthropic-version"] = client_headers.get("anthropic-version", "2023-06-01")
+        if "anthropic-beta" in client_headers:
+            headers["anthropic-beta"] = client_headers["anthropic-beta"]
+        if key:
+            headers["x-api-key"] = key
+    elif d.kind == "gemini":
+        if key:
+            headers["x-goog-api-key"] = key
+    elif key:
+        headers["authorization"] = f"Bearer {key}"
+    headers.update(d.headers)
+    return headers
+
+
+@pytest.mark.parametrize(("kind", "api_key", "extra", "credential", "client"), list(itertools.product(
+    ["openai", "anthropic", "gemini"], [None, "sk-own"], [{}, {"anthropic-version": "2024-01-01", "x-extra": "1"}],
+    [None, "sk-client"], [{}, {"anthropic-version": "2023-01-01"}, {"anthropic-beta": "tools"}],
+)))
+def test_upstream_headers_are_the_same_as_built_per_call(kind, api_key, extra, credential, client) -> None:
+    d = Deployment("d", kind, "http://127.0.0.1:9", api_key=api_key, headers=extra)
+    upstream = Upstream(d)
+    first = upstream.auth_headers(credential, client)
+    assert first == reference_headers(d, credential, client)
+    first["x-mutated"] = "1"  # a caller's change to its dict never reaches the next call's
+    assert upstream.auth_headers(credential, client) == reference_headers(d, credential, client)
