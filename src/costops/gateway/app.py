@@ -21,6 +21,8 @@ import orjson
 from costops.config import Config
 from costops.errors import CostopsError, InternalError, InvalidJSON, UpstreamError
 from costops.gateway import edge
+from costops.gateway.feedback import RecentRequests, parse_feedback
+from costops.gateway.feedback import unknown as unknown_request
 from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import authenticate, credential, request_tags
@@ -76,6 +78,7 @@ class Gateway:
         for stage in self.stages:
             self.admin_routes.update(getattr(stage, "admin_routes", None) or {})
         self._models_body: bytes | None = None
+        self.recent = RecentRequests()
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -95,6 +98,8 @@ class Gateway:
             route = ROUTES.get((scope["method"], scope["path"]))
             if route is not None:
                 await self.call(scope, receive, send, *route)
+            elif scope["method"] == "POST" and scope["path"] == "/v1/feedback":
+                await self.feedback(scope, receive, send)
             elif scope["path"].startswith("/admin/"):
                 await self.admin(scope, receive, send)
             elif scope["path"] == "/health" and scope["method"] in edge.READ_METHODS:
@@ -128,7 +133,28 @@ class Gateway:
     def route_table(self) -> list[tuple[str, str]]:
         """Every (method, path) the gateway answers: for 405's Allow and CORS preflights."""
         small = [(m, p) for p in ("/health", "/v1/models", "/models") for m in sorted(edge.READ_METHODS)]
-        return [*ROUTES, *self.admin_routes, *small, ("GET", "/openapi.json")]
+        return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json")]
+
+    async def feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/feedback``: a score for an answered call (see :mod:`costops.gateway.feedback`)."""
+        try:
+            secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
+            key, _ = authenticate(self.config, secret)
+            given = parse_feedback(_parse(await read_body(scope, receive, 64 * 1024)))
+            tenant = self.recent.tenant(given.request_id)
+            if tenant is None and self.store is not None:
+                tenant = await asyncio.to_thread(self.store.request_tenant, given.request_id)
+            if tenant is None or tenant != key.tenant:
+                raise unknown_request(given.request_id)
+            if self.store is None:
+                raise InternalError("the ledger is not open yet")
+            await asyncio.to_thread(
+                self.store.write_feedback, given.request_id, self.clock(), given.score, given.comment, given.source
+            )
+            body = orjson.dumps({"request_id": given.request_id, "score": given.score, "recorded": True})
+            await respond(send, 200, body)
+        except CostopsError as error:
+            await respond(send, error.status, error.render("openai"), edge.error_headers(error))
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -236,6 +262,8 @@ class Gateway:
                         log.exception("stage %s failed after request %s", stage.name, record.request_id)
             if self.writer is not None and self.edge.keep_row(record.status):  # refused keys: rate-limited rows
                 self.writer.submit(record)
+                if record.status < 400:
+                    self.recent.add(record.request_id, record.tenant)
             elif self.journal is not None:  # a row not kept must not be replayed from the journal either
                 self.journal.done((record,))
 

@@ -108,6 +108,8 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
         route = ROUTES.get((method, path))
         if route is not None:
             operation = _proxied(path, *route, keyed)
+        elif (method, path) == ("POST", "/v1/feedback"):
+            operation = _feedback(keyed)
         elif (method, path) in gateway.admin_routes:
             doc = getattr(gateway.admin_routes[method, path], ATTRIBUTE, None)
             # the admin key, when set, guards every call; without it a loopback gateway lets
@@ -288,6 +290,33 @@ _OWN: dict[str, tuple[str, JSONSchema]] = {
     "/models": ("The models and aliases the gateway serves", {"$ref": "#/components/schemas/ModelList"}),
     "/openapi.json": ("This document", {"type": "object", "required": ["openapi", "paths"]}),
 }
+
+
+def _feedback(keyed: bool) -> dict[str, Any]:
+    from costops.gateway.feedback import MAX_COMMENT, MAX_ID
+
+    text = {"type": "string", "maxLength": MAX_COMMENT}
+    return {
+        "operationId": "postV1Feedback",
+        "summary": "A score (0 to 1) for an answered call, by its x-costops-request-id; a later score replaces it",
+        "tags": ["gateway"],
+        "security": _security(required=keyed),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["request_id", "score"], "additionalProperties": True,
+            "properties": {
+                "request_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                "score": {"type": "number", "minimum": 0, "maximum": 1},
+                "comment": text, "source": text,
+            },
+        }}}},
+        "responses": {
+            "200": {"description": "Recorded", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["request_id", "score", "recorded"],
+                "properties": {"request_id": {"type": "string"}, "score": {"type": "number"}, "recorded": {"type": "boolean"}},
+            }}}},
+            **_errors((400, 401, 404, 413), "openai", request_id=False),
+        },
+    }
 
 
 def _own(method: str, path: str) -> dict[str, Any]:

@@ -115,6 +115,11 @@ def _v2(dialect: str) -> Statements:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "usage and usage_tags", _v1),
     Migration(2, "attempts, route, policy and arm", _v2),
+    Migration(3, "feedback", lambda dialect: (
+        "CREATE TABLE feedback (\n  request_id TEXT PRIMARY KEY,\n"
+        f"  ts {_types(dialect)['float']} NOT NULL,\n  score {_types(dialect)['float']} NOT NULL,\n"
+        "  comment TEXT,\n  source TEXT\n)",
+    )),
 )
 
 

@@ -60,6 +60,9 @@ class LedgerStore(Protocol):
     def tag_keys(self, filters: Filters) -> list[str]: ...
     def iter_records(self, filters: Filters) -> Iterator[UsageRecord]: ...
     def update_costs(self, records: Sequence[UsageRecord]) -> None: ...
+    def write_feedback(self, request_id: str, ts: float, score: float, comment: str | None, source: str | None) -> None: ...
+    def feedback(self, request_id: str) -> float | None: ...
+    def request_tenant(self, request_id: str) -> str | None: ...
     def close(self) -> None: ...
 
 
@@ -247,6 +250,33 @@ class SqlLedger:
             if len(rows) < self.page_size:
                 return
             cursor_key = (rows[-1]["ts"], rows[-1]["request_id"])
+
+    def write_feedback(self, request_id: str, ts: float, score: float, comment: str | None, source: str | None) -> None:
+        """One score per request: a later one replaces the earlier."""
+        ph = self.dialect.ph
+        t = self._text
+        with self._tx() as cur:
+            cur.execute(
+                f"INSERT INTO feedback (request_id, ts, score, comment, source) VALUES ({ph}, {ph}, {ph}, {ph}, {ph}) "
+                "ON CONFLICT (request_id) DO UPDATE SET ts = excluded.ts, score = excluded.score, "
+                "comment = excluded.comment, source = excluded.source",
+                (t(request_id), ts, score, t(comment), t(source)),
+            )
+
+    def feedback(self, request_id: str) -> float | None:
+        with self._tx() as cur:
+            cur.execute(f"SELECT score FROM feedback WHERE request_id = {self.dialect.ph}", (request_id,))
+            row = cur.fetchone()
+        return None if row is None else float(row[0])
+
+    def request_tenant(self, request_id: str) -> str | None:
+        """The tenant of a logical request in the books, or None."""
+        with self._tx() as cur:
+            cur.execute(
+                f"SELECT tenant FROM usage WHERE request_id = {self.dialect.ph} AND parent_id IS NULL", (request_id,)
+            )
+            row = cur.fetchone()
+        return None if row is None else str(row[0])
 
     def update_costs(self, records: Iterable[UsageRecord]) -> None:
         """Rewrite the price columns of stored rows from these (re-priced) records, in one transaction."""
