@@ -99,6 +99,9 @@ class BudgetsStage:
         self.seeded: set[tuple[str, str]] = set()
         self.unpriced: set[str] = set()
         self._windows: dict[str, tuple[Budget, float, Window]] = {}
+        self._matched_for: tuple[Budget, ...] | None = None
+        self._matched: dict[tuple[Any, ...], tuple[Budget, ...]] = {}
+        self._tag_scoped = False
         self._pricer: Any = None
         self._store: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -145,19 +148,41 @@ class BudgetsStage:
     # -- the request path ------------------------------------------------------------------
 
     def applicable(self, call: Call, now: float) -> list[tuple[Budget, Window]]:
-        record, key = call.record, call.key
+        out = []
+        for budget in self._matching(call):
+            window = self._window(budget, now)
+            if window is not None:
+                out.append((budget, window))
+        return out
+
+    def _matching(self, call: Call) -> tuple[Budget, ...]:
+        """The budgets whose scope covers the call. Without a tag scope, that depends only on who
+        calls (the key and the end user), the model names and the deployment: remembered per
+        those, for as long as the budget set is the same (any budget added, removed or redefined,
+        by the admin API or in place, starts the memo afresh)."""
+        record, key, deployment = call.record, call.key, call.deployment
+        budgets = tuple(self.budgets.values())
+        memo_key = None
+        if budgets != self._matched_for:  # element by element, identity first: cheap for the same budgets
+            self._matched_for, self._matched = budgets, {}
+            self._tag_scoped = any(b.scope.tags for b in budgets)
+        if not self._tag_scoped:
+            memo_key = (key.id, key.tenant, key.team, key.project, record.user, record.model_requested, call.model,
+                        deployment.name if deployment else None, deployment.kind if deployment else None)
+            found = self._matched.get(memo_key)
+            if found is not None:
+                return found
         subject = Subject(
             tenant=key.tenant, team=key.team, project=key.project, key=key.id, user=record.user,
-            models=(record.model_requested, call.model), provider=call.deployment.kind if call.deployment else None,
-            deployment=call.deployment.name if call.deployment else None, tags=record.tags,
+            models=(record.model_requested, call.model), provider=deployment.kind if deployment else None,
+            deployment=deployment.name if deployment else None, tags=record.tags,
         )
-        out = []
-        for budget in self.budgets.values():
-            if applies(budget.scope, subject):
-                window = self._window(budget, now)
-                if window is not None:
-                    out.append((budget, window))
-        return out
+        found = tuple(b for b in budgets if applies(b.scope, subject))
+        if memo_key is not None:
+            if len(self._matched) >= 4096:
+                self._matched.clear()
+            self._matched[memo_key] = found
+        return found
 
     def _window(self, budget: Budget, now: float) -> Window | None:
         """``current_window`` memoized per budget: the window found at ``t0`` is the window at every
@@ -304,9 +329,14 @@ class BudgetsStage:
     def _observe(self, active: list[tuple[Budget, Window]], levels: tuple[Level, ...]) -> None:
         """Remember the levels and raise the threshold alerts they cross (once per window)."""
         for (budget, window), level in zip(active, levels, strict=True):
-            level = Level(level.spent, level.reserved, budget.limit_nanos)
+            limit = budget.limit_nanos
+            if level.limit != limit:
+                level = Level(level.spent, level.reserved, limit)
             self.last[budget.name] = (window.id, level)
-            reached = crossed(budget.thresholds, level)
+            thresholds = budget.thresholds
+            if not thresholds or (limit > 0 and (level.spent + level.reserved) * 100 < thresholds[0] * limit):
+                continue  # below the lowest threshold (sorted at load): nothing crossed
+            reached = crossed(thresholds, level)
             for t in reached[:-1]:  # one alert for the highest level reached, none for those it skipped
                 self.alerts.seen.add(f"threshold:{budget.name}:{window.id}:{t}")
             for t in reached[-1:]:

@@ -1,0 +1,102 @@
+"""The budgets stage's per-request shortcuts: the applicable budgets remembered per caller, model
+and deployment (never when a budget scopes on tags), and no threshold check below the lowest
+threshold. Each must answer what the full check answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+import costops.control.budgets as budgets_mod
+from costops.config import load_config
+from costops.control.admission import Level
+from costops.control.budgets import BudgetsStage
+from costops.gateway.resolve import resolve_model
+from costops.ledger.record import UsageRecord
+from costops.pipeline.contract import Call
+
+NOW = 1_780_000_000.0
+CONFIG = """
+keys: [{id: bot, key: sk-bot, tenant: acme}, {id: other, key: sk-other, tenant: globex}]
+budgets:
+  list:
+    - {name: acme, limit_usd: 10, scope: {tenant: acme}, window: daily}
+    - {name: mini, limit_usd: 10, scope: {model: "gpt-4o-mini*"}, window: monthly}
+"""
+TAGGED = CONFIG + "    - {name: search, limit_usd: 10, scope: {tag: {feature: search}}, window: daily}\n"
+
+
+def _stage(tmp_path, text: str) -> tuple[BudgetsStage, object]:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    config = load_config(path, env={"OPENAI_API_KEY": "sk-up"})
+    return BudgetsStage(config, lambda: NOW), config
+
+
+def _call(config, key_index: int, model: str, tags: dict[str, str] | None = None) -> Call:
+    key = config.keys[key_index]
+    deployment, resolved = resolve_model(config, model)
+    record = UsageRecord(request_id="r", ts=NOW, endpoint="chat.completions", model_requested=model)
+    record.tags = dict(tags or {})
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    return Call("openai", "chat.completions", body, b"", key, record, {}, NOW, deployment, resolved)
+
+
+def _names(stage: BudgetsStage, call: Call) -> list[str]:
+    return [b.name for b, _ in stage.applicable(call, NOW)]
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = budgets_mod.applies
+    monkeypatch.setattr(budgets_mod, "applies", lambda scope, subject: calls.append(1) or real(scope, subject))
+    return calls
+
+
+def test_the_applicable_budgets_are_matched_once_per_caller_and_model(tmp_path, counted) -> None:
+    stage, config = _stage(tmp_path, CONFIG)
+    assert _names(stage, _call(config, 0, "gpt-4o-mini")) == ["acme", "mini"]
+    matched = len(counted)
+    assert _names(stage, _call(config, 0, "gpt-4o-mini")) == ["acme", "mini"]
+    assert len(counted) == matched  # the second request of the same caller and model: remembered
+    assert _names(stage, _call(config, 1, "gpt-4o-mini")) == ["mini"]  # another key: its own answer
+    assert _names(stage, _call(config, 0, "gpt-4o")) == ["acme"]  # another model: its own answer
+
+
+def test_a_new_or_redefined_budget_set_is_matched_again(tmp_path) -> None:
+    stage, config = _stage(tmp_path, CONFIG)
+    call = _call(config, 1, "gpt-4o")
+    assert _names(stage, call) == []
+    acme = stage.budgets["acme"]
+    stage.budgets = {**stage.budgets, "globex": replace(acme, name="globex", scope=replace(acme.scope, tenant="globex"))}
+    assert _names(stage, call) == ["globex"]  # a new dict (as the monitor installs)
+    stage.budgets["mini"] = replace(stage.budgets["mini"], scope=replace(stage.budgets["mini"].scope, model="gpt-4o"))
+    assert _names(stage, call) == ["globex", "mini"] or _names(stage, call) == ["mini", "globex"]
+    del stage.budgets["globex"]  # an edit in place
+    assert _names(stage, call) == ["mini"]
+
+
+def test_with_a_tag_scoped_budget_every_request_is_matched_on_its_tags(tmp_path, counted) -> None:
+    stage, config = _stage(tmp_path, TAGGED)
+    assert _names(stage, _call(config, 1, "gpt-4o", {"feature": "search"})) == ["search"]
+    assert _names(stage, _call(config, 1, "gpt-4o", {"feature": "chat"})) == []
+    assert _names(stage, _call(config, 1, "gpt-4o", {"feature": "search"})) == ["search"]
+    assert len(counted) == 9  # three budgets, three requests: nothing remembered
+
+
+def test_no_threshold_check_below_the_lowest_threshold(tmp_path, monkeypatch) -> None:
+    stage, config = _stage(tmp_path, CONFIG)
+    seen: list[Level] = []
+    real = budgets_mod.crossed
+    monkeypatch.setattr(budgets_mod, "crossed", lambda thresholds, level: seen.append(level) or real(thresholds, level))
+    emitted: list[str] = []
+    monkeypatch.setattr(stage, "_emit", lambda budget, window, event, key, text, **data: emitted.append(key))
+    active = stage.applicable(_call(config, 0, "gpt-4o-mini"), NOW)
+    limit = active[0][0].limit_nanos  # both budgets are $10, thresholds 50/75/90/100 %
+    stage._observe(active, (Level(limit // 2 - 2, 1, -1), Level(0, 0, -1)))
+    assert seen == [] and emitted == []
+    assert stage.last["acme"][1] == Level(limit // 2 - 2, 1, limit)  # the level is still remembered
+    stage._observe(active, (Level(limit // 2 - 1, 1, -1), Level(0, 0, -1)))  # exactly 50 %
+    assert len(seen) == 1 and emitted == [f"threshold:acme:{active[0][1].id}:50"]
