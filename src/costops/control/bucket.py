@@ -18,7 +18,7 @@ The Redis store (:mod:`costops.control.bucket_redis`) runs the same rules in one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SLOT_RETRY_HINT_S = 1.0
 """What ``retry-after`` says when only a concurrency limit is full: a slot frees when some call
@@ -54,13 +54,19 @@ class Plan:
     token_buckets: tuple[Bucket, ...] = ()
     """Take the request's estimated tokens each; settled against the actual tokens after."""
     slots: tuple[Slots, ...] = ()
+    shape: tuple[tuple[Bucket, bool], ...] = field(default=(), init=False, repr=False, compare=False)
+    """Every bucket once, request buckets first, with whether it takes tokens (else one unit):
+    built with the plan, which is memoized, so a request does not rebuild it."""
+    idents: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    """Every limit's ident (buckets, then slots): the lines a queued request waits in."""
 
-    @property
-    def idents(self) -> tuple[str, ...]:
-        return tuple(b.ident for b in (*self.request_buckets, *self.token_buckets)) + tuple(s.ident for s in self.slots)
+    def __post_init__(self) -> None:
+        shape = tuple((b, False) for b in self.request_buckets) + tuple((b, True) for b in self.token_buckets)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "idents", tuple(b.ident for b, _ in shape) + tuple(s.ident for s in self.slots))
 
     def demands(self, tokens: float) -> list[tuple[Bucket, float]]:
-        return [(b, 1.0) for b in self.request_buckets] + [(b, tokens) for b in self.token_buckets]
+        return [(b, tokens if is_tokens else 1.0) for b, is_tokens in self.shape]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,17 +123,27 @@ class LocalBuckets:
         return bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
 
     def take(self, now: float, plan: Plan, tokens: float) -> Verdict:
-        demands = plan.demands(tokens)
-        levels = [self.level(b, now) for b, _ in demands]
-        verdict = judge(levels, demands)
-        if verdict.ok:
-            for s in plan.slots:
-                if self.in_use.get(s.ident, 0) >= s.limit:
-                    return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
-        if not verdict.ok:
-            return verdict
-        for level, (bucket, amount) in zip(levels, demands, strict=True):
-            self.levels[bucket.ident] = (level - amount, now)
+        """``judge`` over the plan's buckets and then the slots, in one pass over the buckets:
+        the longest wait refuses (the first of equal waits), else every bucket is charged."""
+        levels = self.levels
+        after: list[tuple[Bucket, float]] = []
+        worst: tuple[float, Bucket] | None = None
+        for bucket, is_tokens in plan.shape:
+            amount = tokens if is_tokens else 1.0
+            state = levels.get(bucket.ident)
+            level = bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
+            wait = wait_for(level, amount, bucket)
+            if wait > 0 and (worst is None or wait > worst[0]):
+                worst = (wait, bucket)
+            after.append((bucket, level - amount))
+        if worst is not None:
+            wait, bucket = worst
+            return Verdict(False, bucket.ident, bucket.label, bucket.scope, wait)
+        for s in plan.slots:
+            if self.in_use.get(s.ident, 0) >= s.limit:
+                return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
+        for bucket, level in after:
+            levels[bucket.ident] = (level, now)
             self.known[bucket.ident] = bucket
         for s in plan.slots:
             self.in_use[s.ident] = self.in_use.get(s.ident, 0) + 1
