@@ -129,3 +129,16 @@ def test_a_record_with_computed_nanos_still_round_trips_through_json() -> None:
     record.cost.nanos()
     back = record_from_json(record_to_json(record))
     assert back.cost == record.cost and back.cost.nanos() == record.cost.nanos()
+
+
+def test_the_ledger_row_takes_the_costs_rounded_parts() -> None:
+    from costops.ledger.store import STORE_COLUMNS, store_values
+
+    record = UsageRecord(request_id="r", ts=TS_2024, endpoint="chat.completions", model_requested="m")
+    record.cost = CostBreakdown(D("0.0000015"), D("0.00000025"), D(0), D("0.000004"))
+    record.list_cost = CostBreakdown(D("0.000003"), D(0), D(0), D("0.000008"))
+    row = dict(zip(STORE_COLUMNS, store_values(record), strict=True))
+    assert record.cost.parts_nanos() == (1500, 250, 0, 4000)
+    assert (row["cost_nanos"], row["input_cost_nanos"], row["list_cost_nanos"], row["list_input_cost_nanos"]) == (
+        5750, 1500, 11000, 3000)
+    assert row["avoided_cost_nanos"] == 0

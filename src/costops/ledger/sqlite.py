@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,12 @@ def _chunks(n: int, largest: int) -> list[int]:
 
 
 def _insert_rows(cur: Any, head: str, width: int, conflict: str, rows: list[Any], largest: int) -> None:
+    """The rows' values flattened in C (``chain``), not by a Python loop over every value: this
+    thread holds the GIL while it builds them, and the event loop waits for it."""
     start = 0
     for size in _chunks(len(rows), largest):
-        cur.execute(_insert(head, width, size, conflict), [v for row in rows[start : start + size] for v in row])
+        chunk = rows if size == len(rows) else rows[start : start + size]
+        cur.execute(_insert(head, width, size, conflict), list(chain.from_iterable(chunk)))
         start += size
 
 

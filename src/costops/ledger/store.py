@@ -93,17 +93,16 @@ def store_values(r: UsageRecord) -> list[Any]:
     """The ``usage`` row in ``STORE_COLUMNS`` order, built directly: this runs once per call on
     the writer's hot loop, so no intermediate dict and each cost rounded once."""
     u = r.usage
-    eff = r.cost.nanos()
-    lst = eff if r.list_cost is r.cost else r.list_cost.nanos()
+    ei, er, ew, eo = eff = r.cost.parts_nanos()  # rounded once per cost, shared with the budgets
+    li, lr, lw, lo = eff if r.list_cost is r.cost else r.list_cost.parts_nanos()
     return [
         r.request_id, r.ts, r.endpoint, r.model_requested, r.model, r.deployment, r.provider,
         r.tenant, r.team, r.project, r.user, r.key_id, int(r.stream), r.status, r.error_type, r.error_message,
         u.input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens,
         u.output_tokens, u.reasoning_tokens, r.service_tier, int(r.priced), r.price_source,
-        lst["cost_nanos"], eff["input_cost_nanos"], eff["cache_read_cost_nanos"], eff["cache_write_cost_nanos"],
-        eff["output_cost_nanos"], eff["cost_nanos"], r.latency_ms, r.ttft_ms, r.cache, to_nanos(r.avoided_cost),
-        r.parent_id, r.attempt, r.attempt_reason, r.route, r.policy, r.arm,
-        lst["input_cost_nanos"], lst["cache_read_cost_nanos"], lst["cache_write_cost_nanos"], lst["output_cost_nanos"],
+        li + lr + lw + lo, ei, er, ew, eo, ei + er + ew + eo, r.latency_ms, r.ttft_ms, r.cache,
+        to_nanos(r.avoided_cost) if r.avoided_cost else 0,
+        r.parent_id, r.attempt, r.attempt_reason, r.route, r.policy, r.arm, li, lr, lw, lo,
     ]
 
 

@@ -155,10 +155,7 @@ class CostBreakdown:
     def nanos(self) -> dict[str, int]:
         """Storage form: each part rounded once; ``total`` is the sum of the rounded parts.
         A new dict each call (callers may add to it); the rounding is done once per value."""
-        parts = self._nanos
-        if parts is None:
-            parts = (to_nanos(self.input), to_nanos(self.cache_read), to_nanos(self.cache_write), to_nanos(self.output))
-            object.__setattr__(self, "_nanos", parts)
+        parts = self.parts_nanos()
         return {
             "input_cost_nanos": parts[0],
             "cache_read_cost_nanos": parts[1],
@@ -167,11 +164,15 @@ class CostBreakdown:
             "cost_nanos": parts[0] + parts[1] + parts[2] + parts[3],
         }
 
-    def total_nanos(self) -> int:
-        """``nanos()["cost_nanos"]`` without building the dict."""
+    def parts_nanos(self) -> tuple[int, int, int, int]:
+        """(input, cache_read, cache_write, output) rounded to nanos, as ``nanos()`` has them."""
         parts = self._nanos
         if parts is None:
-            self.nanos()
-            parts = self._nanos
-        assert parts is not None
+            parts = (to_nanos(self.input), to_nanos(self.cache_read), to_nanos(self.cache_write), to_nanos(self.output))
+            object.__setattr__(self, "_nanos", parts)
+        return parts
+
+    def total_nanos(self) -> int:
+        """``nanos()["cost_nanos"]`` without building the dict."""
+        parts = self.parts_nanos()
         return parts[0] + parts[1] + parts[2] + parts[3]
