@@ -75,6 +75,9 @@ class MemoryState:
         self.hours: dict[str, dict[int, int]] = defaultdict(dict)
         self._once: dict[str, float] = {}
         self._defs: dict[str, bytes] = {}
+        self._totals: dict[str, tuple[tuple[str, ...], frozenset[str], int]] = {}
+        """Per budget, the spend summed over a many-bucket (rolling) window's buckets: kept up to
+        date by settle and seed, dropped by prune, recomputed when the window's buckets change."""
 
     async def start(self) -> None:
         return None
@@ -92,10 +95,25 @@ class MemoryState:
             self.reserved[name] -= amount
 
     def _level(self, claim: Claim) -> Level:
-        spent, buckets = self.spent[claim.name], claim.buckets
-        # a calendar or fixed window is one bucket: read it without a generator (twice per request)
-        total = spent.get(buckets[0], 0) if len(buckets) == 1 else sum(spent.get(b, 0) for b in buckets)
-        return Level(total, self.reserved[claim.name], level_limit(claim))
+        name, buckets = claim.name, claim.buckets
+        if len(buckets) == 1:  # a calendar or fixed window is one bucket: read it (twice per request)
+            total = self.spent[name].get(buckets[0], 0)
+        else:  # a rolling window of 24 x N hourly buckets: their running total while they are the same
+            memo = self._totals.get(name)
+            if memo is not None and (memo[0] is buckets or memo[0] == buckets):
+                total = memo[2]
+            else:
+                spent = self.spent[name]
+                total = sum(spent.get(b, 0) for b in buckets)
+                self._totals[name] = (buckets, frozenset(buckets), total)
+        return Level(total, self.reserved[name], level_limit(claim))
+
+    def _add(self, name: str, bucket: str, nanos: int) -> None:
+        spent = self.spent[name]
+        spent[bucket] = spent.get(bucket, 0) + nanos
+        memo = self._totals.get(name)
+        if memo is not None and bucket in memo[1]:
+            self._totals[name] = (memo[0], memo[1], memo[2] + nanos)
 
     async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
         self._purge(now)
@@ -116,8 +134,7 @@ class MemoryState:
         hour = int(now // HOUR)
         for c in claims:
             if actual:
-                spent = self.spent[c.name]
-                spent[c.current] = spent.get(c.current, 0) + actual
+                self._add(c.name, c.current, actual)
                 hours = self.hours[c.name]
                 hours[hour] = hours.get(hour, 0) + actual
         self._purge(now)
@@ -128,8 +145,7 @@ class MemoryState:
         return tuple(self._level(c) for c in claims)
 
     async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool:
-        spent = self.spent[name]
-        spent[bucket] = spent.get(bucket, 0) + nanos
+        self._add(name, bucket, nanos)
         return True
 
     async def hourly(self, name: str, hours: list[int]) -> list[int]:
@@ -137,6 +153,7 @@ class MemoryState:
         return [mine.get(h, 0) for h in hours]
 
     async def prune(self, name: str, stale: list[str]) -> None:
+        self._totals.pop(name, None)
         for bucket in stale:
             self.spent[name].pop(bucket, None)
         cutoff = max(self.hours[name], default=0) - 24 * 8
