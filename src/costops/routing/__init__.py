@@ -1,30 +1,42 @@
 """Model choice: which model gets a request.
 
-Today this holds the learned router (:mod:`costops.routing.learned`): from a prompt, P(good
+The learned router (:mod:`costops.routing.learned`): from a prompt, P(good
 enough) per candidate model and its expected cost, and one threshold that moves along the
 cost-quality curve. The gateway's routing policy loads a router directory with
 ``Router.load(dir)`` and calls the pure ``router.choose(prompt, threshold, candidates)``; the
 ``costops router`` commands train, apply and evaluate one from outcome files
 (:mod:`costops.routing.outcomes`).
 
-Modules: ``outcomes`` (reading outcome JSONL), ``features`` (what the router sees of a prompt),
+Its modules: ``outcomes`` (reading outcome JSONL), ``features`` (what the router sees of a prompt),
 ``classifier`` (the NumPy model), ``costs`` (expected cost per model: learned, given, catalog or
 stand-in prices), ``learned`` (the Router, the decision rule, training), ``evaluate`` (cost-quality
 curves and baselines), ``errors``.
 """
 
-from costops.routing.errors import NoCandidate, OutcomeDataError, RouterFileError
-from costops.routing.learned import Choice, Router, decide, train
-from costops.routing.outcomes import OutcomeRow, read_outcomes
+from __future__ import annotations
 
-__all__ = [
-    "Choice",
-    "NoCandidate",
-    "OutcomeDataError",
-    "OutcomeRow",
-    "Router",
-    "RouterFileError",
-    "decide",
-    "read_outcomes",
-    "train",
-]
+from importlib import import_module
+from typing import Any
+
+# Names resolved on first use: importing a sibling (``costops.routing.cascade``...) must not
+# pull NumPy and the embedding table in, since the learned router needs the ``semantic`` extra.
+_LAZY = {
+    "Choice": "costops.routing.learned",
+    "Router": "costops.routing.learned",
+    "decide": "costops.routing.learned",
+    "train": "costops.routing.learned",
+    "NoCandidate": "costops.routing.errors",
+    "OutcomeDataError": "costops.routing.errors",
+    "RouterFileError": "costops.routing.errors",
+    "OutcomeRow": "costops.routing.outcomes",
+    "read_outcomes": "costops.routing.outcomes",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'costops.routing' has no attribute {name!r}") from None
+    return getattr(import_module(module), name)
