@@ -105,11 +105,16 @@ class Route:
             raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
         policy = self.policies.get(requested)
         if policy is not None:
-            from costops.routing.cascade import POLICY
+            call.record.policy = policy.name
+            if hasattr(policy, "pick"):  # a learned router chooses the model from the prompt
+                call.record.route = "learned"
+                requested = policy.pick(call)
+            else:
+                from costops.routing.cascade import POLICY
 
-            call.state[POLICY] = policy
-            call.record.policy, call.record.route = policy.name, "cascade"
-            requested = policy.models[0]
+                call.state[POLICY] = policy
+                call.record.route = "cascade"
+                requested = policy.models[0]
         route = self._routes.get(requested)
         if route is None:
             route = resolve_model(self.config, requested)
@@ -157,7 +162,7 @@ def build_chain(
 
         settings = parse_settings(raw)
         policies = parse_policies(raw.get("policies"), config)
-        if policies:
+        if any(not hasattr(p, "pick") for p in policies.values()):
             routing.append(Cascade(config, record_attempt))
         if settings.fallbacks:
             routing.append(Fallbacks(config, settings, record_failed_attempt))

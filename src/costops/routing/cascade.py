@@ -43,7 +43,8 @@ class CascadePolicy:
     accept: Acceptance
 
 
-def parse_policies(raw: Any, config: Config) -> dict[str, CascadePolicy]:
+def parse_policies(raw: Any, config: Config) -> dict[str, Any]:
+    """Virtual model names -> a :class:`CascadePolicy` or a learned policy."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
@@ -53,11 +54,16 @@ def parse_policies(raw: Any, config: Config) -> dict[str, CascadePolicy]:
         where = f"routing.policies.{name}"
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{where}: {{kind: cascade, models: [...], accept: {{...}}}}")
+        if spec.get("kind") == "learned":
+            from costops.routing.learned_policy import parse_learned
+
+            out[str(name)] = parse_learned(str(name), spec, config, where)
+            continue
         unknown = set(spec) - {"kind", "models", "accept"}
         if unknown:
             raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: accept, kind, models)")
         if spec.get("kind") != "cascade":
-            raise ConfigError(f"{where}.kind: {spec.get('kind')!r} is not a policy kind here yet; use cascade")
+            raise ConfigError(f"{where}.kind: {spec.get('kind')!r} is not a policy kind; use cascade or learned")
         models = spec.get("models")
         if not isinstance(models, list) or len(models) < 2 or not all(isinstance(m, str) and m for m in models):
             raise ConfigError(f"{where}.models: at least two models, cheapest first, e.g. [gpt-4o-mini, gpt-4o]")

@@ -1,0 +1,85 @@
+"""The ``learned`` routing policy: a trained router (``costops router train``) picks the model.
+
+    routing:
+      policies:
+        auto:                          # clients send "model": "auto"
+          kind: learned
+          router: ./router             # the directory `costops router train --out` wrote
+          threshold: 0.9               # 1 = best quality whatever it costs, 0 = cheapest
+          models:                      # the router's model names -> what this gateway calls
+            gpt-4-1106-preview: gpt-4o
+            mixtral-8x7b-instruct-v0.1: groq/mixtral-8x7b-32768
+
+``models`` may also be a list (the router's names are served as they are); either way it is the
+set the router may choose from. The choice is pure (prompt text, threshold, candidates), so a
+replay of recorded traffic makes the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from costops.config import Config, ConfigError
+from costops.errors import CostopsError
+from costops.gateway.resolve import resolve_model
+from costops.pipeline.contract import Call
+from costops.tokens import content_text
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedPolicy:
+    name: str
+    router: Any
+    """A :class:`costops.routing.learned.Router`."""
+    threshold: float
+    targets: Mapping[str, str]
+    """The router's model name -> the name this gateway resolves."""
+
+    def pick(self, call: Call) -> str:
+        choice = self.router.choose(prompt_text(call), self.threshold, candidates=list(self.targets))
+        return self.targets[choice.model]
+
+
+def prompt_text(call: Call) -> str:
+    """What the router reads: the system prompt and the messages' text, in order."""
+    body = call.body
+    parts = [content_text(body.get("system"))] if call.api == "anthropic" and body.get("system") else []
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        if isinstance(message, dict):
+            parts.append(content_text(message.get("content")))
+    return "\n".join(p for p in parts if p)
+
+
+def parse_learned(name: str, spec: Mapping[str, Any], config: Config, where: str) -> LearnedPolicy:
+    unknown = set(spec) - {"kind", "router", "threshold", "models"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: kind, models, router, threshold)")
+    directory, threshold = spec.get("router"), spec.get("threshold", 0.9)
+    if not isinstance(directory, str) or not directory:
+        raise ConfigError(f"{where}.router: the directory `costops router train --out DIR` wrote")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ConfigError(f"{where}.threshold: a number from 0 (cheapest) to 1 (best quality), not {threshold!r}")
+    from costops.routing.errors import RouterFileError
+    from costops.routing.learned import Router
+
+    try:
+        router = Router.load(directory)
+    except (RouterFileError, OSError) as exc:
+        raise ConfigError(f"{where}.router: {exc}") from None
+    models = spec.get("models")
+    if models is None:
+        models = list(router.models)
+    targets = {m: m for m in models} if isinstance(models, list) else dict(models) if isinstance(models, Mapping) else None
+    if not targets or not all(isinstance(k, str) and isinstance(v, str) for k, v in targets.items()):
+        raise ConfigError(f"{where}.models: the router's model names, or a mapping of them to models this gateway serves")
+    for model, target in targets.items():
+        if model not in router.models:
+            raise ConfigError(f"{where}.models: {model!r} is not one of the router's models ({', '.join(router.models)})")
+        try:
+            resolve_model(config, target)
+        except CostopsError as exc:
+            raise ConfigError(f"{where}.models.{model}: {target!r}: {exc.message}") from None
+    return LearnedPolicy(name, router, float(threshold), targets)
