@@ -26,13 +26,13 @@ def run(*args: str, ok: bool = True) -> str:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli")
     out = {
-        "train": router_data.write(d / "train.jsonl", router_data.rows(300, seed=1)),
+        "train": router_data.write(d / "train.jsonl", router_data.rows(1000, seed=1)),
         "test": router_data.write(d / "test.jsonl", router_data.rows(120, seed=2)),
         "prices": router_data.write_prices(d / "prices.json"),
         "router": d / "router",
     }
     output = run("router", "train", "--data", str(out["train"]), "--out", str(out["router"]), "--prices", str(out["prices"]))
-    assert "trained on 300 rows" in output and "strongest in the data: big" in output
+    assert "trained on 1000 rows" in output and "strongest in the data: big" in output
     assert "big: mean score 1.000, $10/$30 per MTok, given" in output
     return out
 

@@ -29,7 +29,7 @@ FAST = Hyper(iterations=150)
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Router:
     d = tmp_path_factory.mktemp("router")
-    rows = read_outcomes(router_data.write(d / "train.jsonl", router_data.rows(300)))
+    rows = read_outcomes(router_data.write(d / "train.jsonl", router_data.rows(1000)))
     prices = read_price_file(router_data.write_prices(d / "prices.json"))
     return train(rows, prices=prices, hyper=FAST)
 
