@@ -16,7 +16,7 @@ from tests import router_data
 @pytest.fixture(scope="module")
 def router_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     d = tmp_path_factory.mktemp("router")
-    rows = read_outcomes(router_data.write(d / "train.jsonl", router_data.rows(300)))
+    rows = read_outcomes(router_data.write(d / "train.jsonl", router_data.rows(1000)))
     router = train(rows, prices=read_price_file(router_data.write_prices(d / "prices.json")), hyper=Hyper(iterations=150))
     return str(router.save(d / "out"))
 
