@@ -1,4 +1,9 @@
-"""Model choice: which model gets a request.
+"""Model choice: which model gets a request, and what happens when it fails or falls short.
+
+In the gateway (built by :func:`costops.pipeline.chain.build_chain` from the ``routing:`` section):
+``cascade`` (cheapest model first, escalating when :mod:`.acceptance`'s pure checks reject its
+answer), ``fallback`` (the next target when a deployment fails before answering, with a circuit
+breaker per deployment, :mod:`.breaker`) and ``learned_policy`` (a trained router picks the model).
 
 The learned router (:mod:`costops.routing.learned`): from a prompt, P(good
 enough) per candidate model and its expected cost, and one threshold that moves along the
