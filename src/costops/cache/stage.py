@@ -27,7 +27,7 @@ from costops.cache.tiers import Entry, MemoryTier, RedisTier, Selector
 from costops.config import Config
 from costops.errors import BadRequest
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
-from costops.gateway.openapi import admin_doc
+from costops.pipeline.admin import admin_doc
 from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.cache")

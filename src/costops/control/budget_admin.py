@@ -25,7 +25,7 @@ from costops.config import ConfigError
 from costops.control.budget_spec import parse_budget
 from costops.errors import BadRequest, CostopsError, NotFound
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
-from costops.gateway.openapi import Param, admin_doc
+from costops.pipeline.admin import Param, admin_doc
 
 if TYPE_CHECKING:
     from costops.control.budgets import BudgetsStage

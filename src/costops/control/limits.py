@@ -51,7 +51,7 @@ from costops.control.estimate import call_input_tokens, output_tokens
 from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
-from costops.gateway.openapi import admin_doc
+from costops.pipeline.admin import admin_doc
 from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.limits")

@@ -35,7 +35,7 @@ from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
 from costops.cache.tiers import Selector
 from costops.config import Config
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
-from costops.gateway.openapi import admin_doc
+from costops.pipeline.admin import admin_doc
 from costops.pipeline.contract import Call, Reply
 from costops.usage import Usage
 
