@@ -120,7 +120,7 @@ class LedgerConfig:
     journal: bool = True
     """Journal each record to a local file before its response ends, so a crash loses no answered call."""
     journal_dir: str | None = None
-    """Default: beside a SQLite ledger (``costops.db.journal/``), else ``./costops-ledger.journal/``."""
+    """Default: beside a SQLite ledger (``costops.db.journal/``), else ``./costops-ledger-<url hash>.journal/``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ def default_directory(store: object, configured: str | None, url: str) -> str | 
     hint = getattr(store, "spill_hint", None)
     if hint:
         return hint.removesuffix(".spill.jsonl") + SUFFIX
-    return str(Path("costops-ledger" + SUFFIX) / hashlib.sha256(url.encode()).hexdigest()[:16])
+    return f"costops-ledger-{hashlib.sha256(url.encode()).hexdigest()[:16]}{SUFFIX}"
 
 
 class _Segment:
