@@ -158,3 +158,12 @@ def test_kill_9_during_a_postgres_outage_loses_no_answered_call(simulator, pg_ur
     second.stop()
     missing = set(answered) - _ledger_ids(pg_url)
     assert not missing, f"{len(missing)} of {len(answered)} answered calls are not in the ledger"
+
+
+def test_a_clean_stop_leaves_no_journal_behind(make_gateway, tmp_path: Path) -> None:
+    gw = make_gateway(f"ledger: {{journal_dir: '{tmp_path / 'j'}'}}\n")
+    rawhttp.post(f"{gw.url}/v1/chat/completions", orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+    gw.records(1)
+    assert list((tmp_path / "j").glob("*.journal"))  # the open segment, its record released but the file still held
+    gw.server.stop()
+    assert not (tmp_path / "j").exists()

@@ -210,6 +210,8 @@ class LedgerWriter:
             await task
         else:  # never started: still lose nothing
             await self._drain(deadline=time.monotonic() + self.close_timeout_s)
+        if self.journal is not None:  # everything is stored or spilled: the journal's copies may go
+            self.journal.close()
 
     async def flush(self) -> None:
         """Write what is pending now (tests, and callers that want a read-your-writes point)."""
