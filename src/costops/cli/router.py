@@ -105,7 +105,8 @@ def eval_cmd(router_dir: str, data: str, threshold: float | None, sweep: bool, a
         rows = read_outcomes(data)
     except CostopsError as exc:
         raise _fail(exc) from None
-    result = evaluate(router, rows, router.sweep_thresholds() if sweep else [threshold])
+    thresholds = router.sweep_thresholds() if threshold is None else [threshold]
+    result = evaluate(router, rows, thresholds)
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -49,7 +49,7 @@ def parse_policies(raw: Any, config: Config) -> dict[str, Any]:
         return {}
     if not isinstance(raw, Mapping):
         raise ConfigError("routing.policies: a mapping of policy name -> {kind, models, accept}")
-    out: dict[str, CascadePolicy] = {}
+    out: dict[str, Any] = {}
     for name, spec in raw.items():
         where = f"routing.policies.{name}"
         if not isinstance(spec, Mapping):

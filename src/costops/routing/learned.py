@@ -191,7 +191,7 @@ class Router:
             "features": self.featurizer.describe(),
             **self.meta,
         }
-        np.savez_compressed(d / "heads.npz", **self.heads.arrays())
+        np.savez_compressed(d / "heads.npz", **self.heads.arrays())  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
         (d / "router.json").write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
         return d
 
