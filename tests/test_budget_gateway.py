@@ -246,3 +246,20 @@ def test_streamed_calls_settle_their_cost(pinned_gateway):
 
     [row] = orjson.loads(urllib.request.urlopen(f"{gw.url}/admin/budgets/status").read())["budgets"]
     assert row["reserved_usd"] == "0" and row["spent_usd"] == str(record.cost.total.normalize())
+
+
+def test_the_gateways_own_catalog_prices_budget_estimates(make_gateway, tmp_path):
+    """A catalog handed to create_app reaches the budgets stage (it used to build its own)."""
+    from costops.config import load_config
+    from costops.pricing import PriceCatalog
+
+    dear = tmp_path / "dear.yaml"
+    dear.write_text('prices:\n  - {model: "gpt-4o-mini", provider: openai, input: 5000, output: 5000}\n')
+    catalog = PriceCatalog(load_config(dear, env={}).prices)  # $5,000 per million tokens
+    gw = make_gateway("budgets:\n  list:\n    - {name: cap, limit_usd: 1, window: daily}\n", catalog=catalog)
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.RateLimitError) as info:  # 10 + 1,000 tokens at $0.005 each: ~$5 > $1
+        oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=1000)
+    assert info.value.code == "budget_exceeded"
+    ok = oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+    assert ok.choices  # a small request fits: the same catalog, not a refusal of everything

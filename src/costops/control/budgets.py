@@ -43,7 +43,7 @@ from costops.control.windows import Window, current_window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
 from costops.money import from_nanos, usd_str
-from costops.pipeline.contract import Call
+from costops.pipeline.contract import Call, Shared
 
 log = logging.getLogger("costops.budgets")
 
@@ -80,8 +80,11 @@ def keep_seconds(budget: Budget, window: Window) -> int:
 class BudgetsStage:
     name = "budgets"
 
-    def __init__(self, config: Config, clock: Callable[[], float], state: BudgetState | None = None) -> None:
+    def __init__(
+        self, config: Config, clock: Callable[[], float], state: BudgetState | None = None, *, shared: Shared | None = None
+    ) -> None:
         self.config, self.clock = config, clock
+        self.shared = shared or Shared()
         self.settings: BudgetsConfig = parse_budgets(config.sections["budgets"])
         self.alerts_config = parse_alerts(config.sections.get("alerts"))
         self.configured: dict[str, Budget] = {b.name: b for b in self.settings.budgets}
@@ -116,7 +119,7 @@ class BudgetsStage:
         from costops.pricing import PriceCatalog
         from costops.pricing.quote import Pricer
 
-        self._pricer = Pricer(PriceCatalog(self.config.prices))
+        self._pricer = self.shared.pricer or Pricer(PriceCatalog(self.config.prices))
         await self.state.start()
         if self.state.shared:  # an unreachable Redis is handled per request (budgets.on_state_error)
             try:
@@ -138,7 +141,9 @@ class BudgetsStage:
             await asyncio.to_thread(self._store.close)
 
     def store(self) -> Any:
-        """The ledger, opened on first use (in a thread: opening may touch the disk)."""
+        """The gateway's ledger; standalone (offline tools), its own, opened on first use."""
+        if self.shared.store is not None and (gateway_store := self.shared.store()) is not None:
+            return gateway_store
         if self._store is None:
             from costops.ledger.store import open_store
 
@@ -416,5 +421,5 @@ def _state_for(config: Config, settings: BudgetsConfig) -> BudgetState:
     return MemoryState()
 
 
-def budgets_stage(config: Config, clock: Callable[[], float]) -> BudgetsStage:
-    return BudgetsStage(config, clock)
+def budgets_stage(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> BudgetsStage:
+    return BudgetsStage(config, clock, shared=shared)

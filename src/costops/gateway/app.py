@@ -31,7 +31,7 @@ from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
 from costops.pipeline.chain import build_chain, build_stages
-from costops.pipeline.contract import Call, Reply, Stage
+from costops.pipeline.contract import Call, Reply, Shared, Stage
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import new_request_id
@@ -68,7 +68,8 @@ class Gateway:
         self.writer: Any = None
         self.journal: Journal | None = None
         self.settle = Settler(config, self.pricer)
-        self.stages: list[Stage] = build_stages(config, clock) if stages is None else stages
+        shared = Shared(pricer=self.pricer, store=lambda: self.store)
+        self.stages: list[Stage] = build_stages(config, clock, shared) if stages is None else stages
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
         self.handlers, self.chain = build_chain(
             config, self.stages, self.attempt,

@@ -22,10 +22,10 @@ from typing import Any
 from costops.config import Config
 from costops.errors import Forbidden
 from costops.gateway.resolve import resolve_model
-from costops.pipeline.contract import Call, Handler, Next, Reply, Stage
+from costops.pipeline.contract import Call, Handler, Next, Reply, Shared, Stage
 
 
-def build_stages(config: Config, clock: Callable[[], float]) -> list[Stage]:
+def build_stages(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> list[Stage]:
     """The two-method stages in the order a request meets them: admission (rate limits and the
     priority queue, then budgets), then the caches (exact, semantic), then prompt shaping for
     provider prompt caching."""
@@ -38,7 +38,7 @@ def build_stages(config: Config, clock: Callable[[], float]) -> list[Stage]:
     if "budgets" in sections:
         from costops.control.budgets import budgets_stage
 
-        stages.append(budgets_stage(config, clock))
+        stages.append(budgets_stage(config, clock, shared))
     cache = sections.get("cache") or {}
     exact: Any = None
     semantic: Any = None

@@ -104,6 +104,17 @@ class Handler(Protocol):
     async def handle(self, call: Call, next: Next) -> Reply | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What ``create_app`` builds once and hands to the stages that need it, so a price catalog
+    given to the gateway also prices budget estimates and one ledger connection serves all."""
+
+    pricer: Any = None
+    """The gateway's :class:`~costops.pricing.quote.Pricer`; None: a stage builds its own (offline tools)."""
+    store: Callable[[], Any] | None = None
+    """The gateway's ledger store once it is open (it opens at start-up, after the stages are built)."""
+
+
 class Stage(Protocol):
     """The two-method step: ``before`` may refuse, redirect or answer; ``after`` settles."""
 
