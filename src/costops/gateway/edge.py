@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from costops.config import ServerConfig
+from costops.control.bucket import Bucket, refill
 from costops.errors import CostopsError, Forbidden, MethodNotAllowed, NotFound, Unauthorized
 from costops.guarded_http import EdgeCounters, EdgeLimits
 
@@ -135,16 +136,16 @@ def error_headers(error: CostopsError) -> list[tuple[bytes, bytes]]:
 
 
 class RowBudget:
-    """A token bucket: ``rate`` rows a second, bursts up to ``rate``."""
+    """A token bucket (the rate limits' own :func:`~costops.control.bucket.refill`): ``rate``
+    rows a second, bursts up to ``rate``."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.clock = rate, clock
+        self.bucket, self.clock = Bucket("edge:refused-rows", "refused-key rows", rate, rate), clock
         self.tokens, self.last = rate, clock()
 
     def take(self) -> bool:
         now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
-        self.last = now
+        self.tokens, self.last = refill(self.tokens, self.last, now, self.bucket), max(now, self.last)
         if self.tokens >= 1:
             self.tokens -= 1
             return True
