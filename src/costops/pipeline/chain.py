@@ -23,6 +23,7 @@ from costops.config import Config
 from costops.errors import Forbidden
 from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Handler, Next, Reply, Shared, Stage
+from costops.routing.cascade import POLICY
 
 
 def build_stages(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> list[Stage]:
@@ -110,8 +111,6 @@ class Route:
                 call.record.route = "learned"
                 requested = policy.pick(call)
             else:
-                from costops.routing.cascade import POLICY
-
                 call.state[POLICY] = policy
                 call.record.route = "cascade"
                 requested = policy.models[0]
