@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,57 @@ def plan(api: str, body: dict[str, Any], *, minimum: int, count: Callable[[str],
     return Placement(tuple(p for p, _ in chosen), tuple(n for _, n in chosen))
 
 
+def _ttl(mark: Any) -> str | None:
+    if not isinstance(mark, dict) or not mark:
+        return None
+    return "1h" if mark.get("ttl") == "1h" else "5m"
+
+
+def client_breakpoints(api: str, body: dict[str, Any], count: Callable[[str], int]) -> tuple[tuple[int, str], ...]:
+    """The client's own ``cache_control`` marks as (tokens of the prefix up to it, ttl), in
+    Anthropic's prefix order (tools, system, messages): what the provider will write to its cache
+    and bill at the write premium. A top-level ``cache_control`` (automatic caching) marks the end."""
+    marks: list[tuple[int, str]] = []
+    total = 0
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict):
+            total += count(orjson.dumps(tool).decode())
+            if ttl := _ttl(tool.get("cache_control")):
+                marks.append((total, ttl))
+    messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+    if api == "anthropic":
+        system = body.get("system")
+        heads: list[Any] = system if isinstance(system, list) else ([system] if system else [])
+    else:
+        heads = [p for m in messages if m.get("role") in ("system", "developer") for p in _parts(m.get("content"))]
+        messages = [m for m in messages if m.get("role") not in ("system", "developer")]
+    parts = heads + [p for m in messages for p in _parts(m.get("content"))]
+    for part in parts:
+        total += count(_text(part))
+        if isinstance(part, dict) and (ttl := _ttl(part.get("cache_control"))):
+            marks.append((total, ttl))
+    if ttl := _ttl(body.get("cache_control")):
+        marks.append((total, ttl))
+    return tuple(marks)
+
+
+def write_tokens(marks: Sequence[tuple[int, str]], input_tokens: int) -> tuple[int, int]:
+    """(5 min, 1 h) cache-write tokens when every marked prefix is written (the worst case: a read
+    costs less than the plain input rate, a write more). Each stretch between two breakpoints is
+    written at the later one's TTL; never more than the prompt's own count."""
+    w5 = w1 = done = 0
+    for upto, ttl in marks:
+        upto = min(upto, input_tokens)
+        if upto <= done:
+            continue
+        if ttl == "1h":
+            w1 += upto - done
+        else:
+            w5 += upto - done
+        done = upto
+    return w5, w1
+
+
 def apply(api: str, body: dict[str, Any], placement: Placement, ttl: str) -> dict[str, Any]:
     """A copy of ``body`` with ``cache_control`` at ``placement``; only the touched parts are copied."""
     mark: dict[str, Any] = {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
@@ -177,6 +228,19 @@ class _MemoCount:
         return n
 
 
+PLAN = "prompt_cache_plan"
+"""``call.state`` key of the planned breakpoints: (body, model, placement)."""
+
+
+def memo_counter(counters: dict[str, _MemoCount], model: str) -> _MemoCount:
+    count = counters.get(model)
+    if count is None:
+        if len(counters) > 256:
+            counters.clear()
+        count = counters[model] = _MemoCount(model)
+    return count
+
+
 class PromptCacheStage:
     name = "prompt-cache"
 
@@ -190,17 +254,24 @@ class PromptCacheStage:
     async def stop(self) -> None:
         return None
 
-    async def before(self, call: Call) -> Reply | None:
+    def planned(self, call: Call) -> Placement | None:
+        """The breakpoints this stage will add to the call (None: it leaves the call alone).
+        Planned once per body and model: the budgets stage, which runs first, prices the cache
+        writes they cause, and this stage then applies the same plan."""
         deployment = call.deployment
         if deployment is None or deployment.kind != "anthropic" or call.endpoint == "embeddings":
             return None
-        count = self._counters.get(call.model)
-        if count is None:
-            if len(self._counters) > 256:
-                self._counters.clear()
-            count = self._counters[call.model] = _MemoCount(call.model)
+        seen = call.state.get(PLAN)
+        if seen is not None and seen[0] is call.body and seen[1] == call.model:
+            return seen[2]  # type: ignore[no-any-return]
+        count = memo_counter(self._counters, call.model)
         placement = plan(call.api, call.body, minimum=min_cacheable(call.model, self.cfg), count=count, place=self.cfg.place)
-        if placement.paths:
+        call.state[PLAN] = (call.body, call.model, placement)
+        return placement
+
+    async def before(self, call: Call) -> Reply | None:
+        placement = self.planned(call)
+        if placement is not None and placement.paths:
             call.body = apply(call.api, call.body, placement, self.cfg.ttl)
             call.raw = orjson.dumps(call.body)
             call.response_headers.append((b"x-costops-prompt-cache", str(len(placement.paths)).encode()))

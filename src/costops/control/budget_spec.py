@@ -2,7 +2,8 @@
 
     budgets:
       thresholds: [50, 75, 90, 100]      # alert levels, % of the limit (default for every budget)
-      expected_output_tokens: 1024       # estimate when a request names no max_tokens
+      expected_output_tokens: 1024       # the least a request with no max_tokens is granted
+      max_output_tokens: {default: 4096, "my-model*": 32000}  # the most (built-in table below first)
       reservation_ttl_s: 600             # an unsettled reservation (crash, hang) expires after this
       check_interval_s: 60               # forecasts, spikes, digest, shared definitions
       backend: auto                      # auto (redis when a redis: section exists) | memory | redis
@@ -52,6 +53,18 @@ DEFAULT_DOWNGRADE: Mapping[str, str] = {
 }
 """The cheaper tier of each premium model, used by ``downgrade: default``."""
 
+DEFAULT_MAX_OUTPUT: Mapping[str, int] = {
+    "gpt-4o*": 16384, "chatgpt-4o*": 16384, "gpt-4.1*": 32768, "gpt-5*": 128000, "o1*": 100000, "o3*": 100000,
+    "o4*": 100000, "gpt-4-turbo*": 4096, "gpt-3.5*": 4096,
+    "claude-opus-4-5*": 64000, "claude-opus-4*": 32000, "claude-sonnet-4*": 64000, "claude-haiku-4*": 64000,
+    "claude-3-7-sonnet*": 64000, "claude-3-5*": 8192, "claude-3*": 4096,
+    "gemini-2.5*": 65536, "gemini-2.0*": 8192, "gemini-1.5*": 8192,
+}
+"""The most each model family writes in one answer: what a request naming no ``max_tokens``
+reserves and is capped at when the budget has room. A fallback: genai-prices records context
+windows, not output limits, and the routing capability catalog does not carry them yet.
+``budgets.max_output_tokens`` entries go first; a model matching none gets its ``default`` (4096)."""
+
 SCOPE_KEYS = ("tenant", "team", "project", "key", "user", "model", "provider", "deployment", "tag")
 BUDGET_KEYS = {
     "name", "scope", "limit_usd", "window", "timezone", "days", "start", "end", "thresholds",
@@ -59,7 +72,7 @@ BUDGET_KEYS = {
 }
 SECTION_KEYS = {
     "list", "thresholds", "expected_output_tokens", "reservation_ttl_s", "check_interval_s", "backend",
-    "on_state_error", "downgrade", "redis_prefix",
+    "on_state_error", "downgrade", "redis_prefix", "max_output_tokens",
 }
 
 
@@ -122,6 +135,8 @@ class BudgetsConfig:
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     expected_output_tokens: int = 1024
     expected_output_by_model: Mapping[str, int] = field(default_factory=dict)
+    max_output_tokens: int = 4096
+    max_output_by_model: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_OUTPUT))
     reservation_ttl_s: float = 600.0
     check_interval_s: float = 60.0
     backend: str = "auto"
@@ -135,6 +150,14 @@ class BudgetsConfig:
                 return tokens
         return self.expected_output_tokens
 
+    def max_output(self, model: str) -> int:
+        """The most a request naming no cap may write (and is capped at): see ``DEFAULT_MAX_OUTPUT``."""
+        name = model.rsplit("/", 1)[-1]
+        for pattern, tokens in self.max_output_by_model.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return tokens
+        return self.max_output_tokens
+
 
 def parse_budgets(raw: Any) -> BudgetsConfig:
     if not isinstance(raw, Mapping):
@@ -147,6 +170,11 @@ def parse_budgets(raw: Any) -> BudgetsConfig:
     if isinstance(expected, Mapping):  # {default: 1024, "claude-*": 2048}
         by_model = {str(k): _posint(v, f"budgets.expected_output_tokens.{k}") for k, v in expected.items() if k != "default"}
         expected = expected.get("default", 1024)
+    most = raw.get("max_output_tokens", {})
+    if not isinstance(most, Mapping):
+        most = {"default": most}
+    max_by_model = {str(k): _posint(v, f"budgets.max_output_tokens.{k}") for k, v in most.items() if k != "default"}
+    max_by_model.update((k, v) for k, v in DEFAULT_MAX_OUTPUT.items() if k not in max_by_model)
     backend = raw.get("backend", "auto")
     if backend not in ("auto", "memory", "redis"):
         raise ConfigError(f"budgets.backend: {backend!r} is not one of auto, memory, redis")
@@ -157,6 +185,8 @@ def parse_budgets(raw: Any) -> BudgetsConfig:
         thresholds=thresholds,
         expected_output_tokens=_posint(expected, "budgets.expected_output_tokens"),
         expected_output_by_model=by_model,
+        max_output_tokens=_posint(most.get("default", 4096), "budgets.max_output_tokens.default"),
+        max_output_by_model=max_by_model,
         reservation_ttl_s=_posfloat(raw.get("reservation_ttl_s", 600), "budgets.reservation_ttl_s"),
         check_interval_s=_posfloat(raw.get("check_interval_s", 60), "budgets.check_interval_s"),
         backend=backend,

@@ -19,8 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import orjson
+
+from costops.cache.prompt import PLAN, client_breakpoints, has_cache_control, memo_counter, write_tokens
 from costops.config import Config
 from costops.control.admission import (
     Level,
@@ -35,7 +39,7 @@ from costops.control.admission import (
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
-from costops.control.estimate import call_input_tokens, estimate_nanos
+from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.reservations import BudgetState, Claim, MemoryState
@@ -44,6 +48,7 @@ from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
 from costops.money import from_nanos, usd_str
 from costops.pipeline.contract import Call, Shared
+from costops.providers.anthropic_client_format import is_reasoning_model
 
 log = logging.getLogger("costops.budgets")
 
@@ -108,6 +113,9 @@ class BudgetsStage:
         self._pricer: Any = None
         self._store: Any = None
         self._task: asyncio.Task[None] | None = None
+        self.prompt_cache: Any = None
+        """The prompt-cache stage, when one runs after this one: the writes its breakpoints cause are priced here."""
+        self._counters: dict[str, Any] = {}
         from costops.control.budget_admin import admin_routes
 
         self.admin_routes = admin_routes(self)
@@ -229,15 +237,18 @@ class BudgetsStage:
                 self._emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
                            f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: sending "
                            f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
-        # 2. estimate, then reserve in every applicable budget at once
-        estimate, priced = estimate_nanos(
+        # 2. estimate (cache writes at their premium), then reserve in every applicable budget at once
+        prompt = call_input_tokens(call)
+        hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
-            call_input_tokens(call), at=now,
+            self.settings.max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
-        if not priced and call.model not in self.unpriced:
+        if hold.cap is not None and not any(b.hard for b, _ in active):  # nothing refuses: no cap to set
+            hold = replace(hold, most=hold.least, cap=None)
+        if not hold.priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
             log.warning("model %s has no price: its requests reserve nothing against budgets", call.model)
-        verdict, detail = await self._admit(call, estimate, now, active, queued=False)
+        verdict, detail = await self._admit(call, hold, now, active, queued=False)
         if verdict.ok:
             return None
         if self.queue is None:
@@ -245,7 +256,7 @@ class BudgetsStage:
             raise BudgetPaced(detail, retry_after=verdict.wait)
 
         async def attempt() -> Verdict:
-            return (await self._admit(call, estimate, self.clock(), None, queued=True))[0]
+            return (await self._admit(call, hold, self.clock(), None, queued=True))[0]
 
         try:
             await self.queue.wait(attempt, verdict, call.headers, self.clock, None, reason=PACE_REASON, frees=PACE_FREES)
@@ -257,7 +268,7 @@ class BudgetsStage:
         return None
 
     async def _admit(
-        self, call: Call, estimate: int, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool
+        self, call: Call, hold: Hold, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool
     ) -> tuple[Verdict, str]:
         """Reserve in every applicable budget at once, against each paced budget's allowance by
         ``now``: admitted (the hold is in ``call.state``), or 429 budget_exceeded at a hard limit,
@@ -278,14 +289,17 @@ class BudgetsStage:
         ]
         claims = self.claims(active, allowed)
         rid = call.record.request_id
+        estimate = hold.least
         try:
-            admission = await self.state.reserve(rid, claims, estimate, now, now + self.settings.reservation_ttl_s)
+            admission = await self.state.reserve(rid, claims, hold.most, now, now + self.settings.reservation_ttl_s, estimate)
         except Exception as exc:
             self._state_failed(exc)
             return ADMITTED, ""
         self._observe(active, admission.levels)
         if admission.admitted:
-            call.state["budgets"] = (rid, claims, active, estimate)
+            call.state["budgets"] = (rid, claims, active, admission.held)
+            if hold.cap is not None:
+                self._set_cap(call, hold.cap_for(admission.held))
             return ADMITTED, ""
         levels = [Level(lv.spent, lv.reserved, b.limit_nanos) for (b, _), lv in zip(active, admission.levels, strict=True)]
         for (budget, window), level in zip(active, levels, strict=True):
@@ -312,7 +326,7 @@ class BudgetsStage:
         held = call.state.get("budgets")
         if held is None:
             return
-        rid, claims, active, _estimate = held
+        rid, claims, active, _held = held
         record = call.record
         actual = record.cost.total_nanos() if record.priced else 0
         now = self.clock()
@@ -324,6 +338,30 @@ class BudgetsStage:
                     self.queue.wake(_line(budget), now)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _cache_writes(self, call: Call, prompt_tokens: int) -> tuple[int, int]:
+        """(5 min, 1 h) tokens the provider will write to its prompt cache: up to the client's own
+        breakpoints, or those the prompt-cache stage (which runs later) will place."""
+        deployment = call.deployment
+        if deployment is None or deployment.kind != "anthropic" or call.endpoint == "embeddings":
+            return (0, 0)
+        if has_cache_control(call.body):
+            marks = client_breakpoints(call.api, call.body, memo_counter(self._counters, call.model))
+        elif self.prompt_cache is not None and (placement := self.prompt_cache.planned(call)) is not None:
+            marks = tuple((n, self.prompt_cache.cfg.ttl) for n in placement.prefix_tokens)
+        else:
+            return (0, 0)
+        return write_tokens(marks, prompt_tokens)
+
+    @staticmethod
+    def _set_cap(call: Call, tokens: int) -> None:
+        """Send upstream the output cap the hold pays for (the client named none)."""
+        key = "max_completion_tokens" if is_reasoning_model(call.model) else "max_tokens"
+        old, call.body = call.body, {**call.body, key: tokens}
+        call.raw = orjson.dumps(call.body)
+        planned = call.state.get(PLAN)
+        if planned is not None and planned[0] is old:  # the cap moves no breakpoint: keep the plan
+            call.state[PLAN] = (call.body, *planned[1:])
 
     def _last_level(self, budget: Budget, window: Window) -> Level:
         seen = self.last.get(budget.name)

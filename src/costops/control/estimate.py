@@ -1,20 +1,29 @@
 """What a request may cost at most, before it is sent: the amount a budget reserves.
 
 Input tokens are counted with the model's own tokenizer where one exists offline (OpenAI's),
-estimated elsewhere; output is the request's own cap (``max_tokens``, ``max_completion_tokens``,
-times ``n`` choices), or the configured expectation for the model when it names none. Priced
-with the same tables that price the answer, so a request that uses its whole cap settles at
-about its reservation and never far above it.
+estimated elsewhere; the part of the prompt a ``cache_control`` breakpoint will write to the
+provider's cache (the client's own, or those the prompt-cache stage will add) is priced at the
+write premium (1.25x for 5 min, 2x for 1 h on Anthropic), since a write costs more than plain
+input and a read less. Output is the request's own cap (``max_tokens``, ``max_completion_tokens``,
+times ``n`` choices).
+
+A request that names no cap gets one from costops (:class:`Hold`): it reserves the model's
+maximum output, or, when the budget has less room, as much as the room pays for but at least
+the expected output, and the cap it was granted is sent upstream, so the provider itself stops
+the answer where the reservation ends. Priced with the same tables that price the answer, so a
+call never settles above its reservation (but for the tokenizer's estimate of the prompt).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from costops.config import Deployment
 from costops.pricing.quote import Pricer
 from costops.tokens import content_text, counter
+from costops.usage import Usage
 
 if TYPE_CHECKING:
     from costops.pipeline.contract import Call
@@ -50,16 +59,86 @@ def call_input_tokens(call: Call) -> int:
     return n
 
 
-def output_tokens(api: str, endpoint: str, body: dict[str, Any], expected: int) -> int:
+def client_cap(api: str, endpoint: str, body: dict[str, Any]) -> int | None:
+    """The output cap per choice the request names itself (0 for embeddings), or None."""
     if endpoint == "embeddings":
         return 0
     cap = body.get("max_completion_tokens") if api == "openai" else None
     if cap is None:
         cap = body.get("max_tokens")
     if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
-        cap = expected
-    choices = body.get("n") if api == "openai" else 1
-    return cap * (choices if isinstance(choices, int) and choices > 1 else 1)
+        return None
+    return cap
+
+
+def choices(api: str, body: dict[str, Any]) -> int:
+    n = body.get("n") if api == "openai" else 1
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+def output_tokens(api: str, endpoint: str, body: dict[str, Any], expected: int) -> int:
+    cap = client_cap(api, endpoint, body)
+    return (expected if cap is None else cap) * choices(api, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What one request reserves in nano-dollars: ``most`` when the budget has room, down to
+    ``least`` when costops sets the request's output cap itself (``cap`` given)."""
+
+    most: int
+    least: int
+    priced: bool
+    cap: tuple[int, int, int] | None = None
+    """(fewest, most output tokens per choice, choices) when the client named no cap."""
+
+    def cap_for(self, held: int) -> int:
+        """The output cap per choice that ``held`` nanos pay for (cost is linear in output tokens)."""
+        assert self.cap is not None
+        lo, hi, n = self.cap
+        if self.most <= self.least or held >= self.most:
+            return hi
+        total = lo * n + (max(held, self.least) - self.least) * (hi - lo) * n // (self.most - self.least)
+        return max(1, min(hi, total // n))
+
+
+def hold_for(
+    pricer: Pricer,
+    api: str,
+    endpoint: str,
+    body: dict[str, Any],
+    deployment: Deployment | None,
+    model: str,
+    expected_output: Callable[[str], int],
+    max_output: Callable[[str], int],
+    prompt_tokens: int,
+    writes: tuple[int, int] = (0, 0),
+    at: float | None = None,
+) -> Hold:
+    """The hold for one request. An unpriced model reserves nothing: its calls are recorded as
+    unpriced, not charged. ``writes``: (5 min, 1 h) cache-write tokens among ``prompt_tokens``."""
+    tier = body.get("service_tier")
+    tier = tier if isinstance(tier, str) else None
+    w5, w1 = writes
+    plain = max(0, prompt_tokens - w5 - w1)
+    n = choices(api, body)
+
+    def cost(out: int) -> int | None:
+        if not (w5 or w1):
+            return pricer.estimate_nanos(deployment, model, plain, out, service_tier=tier, at=at)
+        usage = Usage(input_tokens=plain, cache_write_5m_tokens=w5, cache_write_1h_tokens=w1, output_tokens=out)
+        return pricer.usage_nanos(deployment, model, usage, service_tier=tier, at=at)
+
+    cap = client_cap(api, endpoint, body)
+    if cap is not None:
+        nanos = cost(cap * n)
+        return Hold(0, 0, False) if nanos is None else Hold(nanos, nanos, True)
+    hi = max_output(model)
+    lo = min(expected_output(model), hi)
+    most, least = cost(hi * n), cost(lo * n)
+    if most is None or least is None:
+        return Hold(0, 0, False)
+    return Hold(most, least, True, (lo, hi, n))
 
 
 def estimate_nanos(
@@ -73,15 +152,8 @@ def estimate_nanos(
     prompt_tokens: int | None = None,
     at: float | None = None,
 ) -> tuple[int, bool]:
-    """(the most this request should cost in nano-dollars, whether its model has a price).
-    An unpriced model reserves nothing: its calls are recorded as unpriced, not charged.
-    ``prompt_tokens``: the prompt's count when the caller has it (:func:`call_input_tokens`);
-    ``at``: when the call was made (its prices), the clock if omitted."""
-    tier = body.get("service_tier")
-    nanos = pricer.estimate_nanos(
-        deployment, model,
-        input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens,
-        output_tokens(api, endpoint, body, expected_output(model)),
-        service_tier=tier if isinstance(tier, str) else None, at=at,
-    )
-    return (0, False) if nanos is None else (nanos, True)
+    """(what the request costs with its own cap, or the expected output when it names none, in
+    nano-dollars; whether its model has a price). The budgets stage reserves a :class:`Hold`."""
+    tokens = input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens
+    hold = hold_for(pricer, api, endpoint, body, deployment, model, expected_output, expected_output, tokens, at=at)
+    return hold.most, hold.priced

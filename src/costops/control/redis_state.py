@@ -48,11 +48,12 @@ local function spent(b, first, nb)
 end
 """
 
-# KEYS: b1, e1, b2, e2...  ARGV: now, expires_at, rid, estimate, n, then per budget:
-# limit, keep_s, nbuckets, bucket...
+# KEYS: b1, e1, b2, e2...  ARGV: now, expires_at, rid, estimate, n, least, then per budget:
+# limit, keep_s, nbuckets, bucket...  Holds min(estimate, the smallest room) when that is >= least.
 RESERVE = _PURGE + """
 local now, exp_at, rid, est, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local idx, out, refused = 6, {}, 0
+local least = tonumber(ARGV[6])
+local idx, out, refused, grant = 7, {}, 0, est
 local keep = {}
 for i = 1, n do
   local b, e = KEYS[2 * i - 1], KEYS[2 * i]
@@ -63,19 +64,22 @@ for i = 1, n do
   idx = idx + 3 + nb
   local r = tonumber(redis.call('HGET', b, 'r') or '0')
   out[3 * i - 2], out[3 * i - 1], out[3 * i] = s, r, limit
-  if refused == 0 and not (s + r < limit and s + r + est <= limit) then refused = i end
+  if refused == 0 and not (s + r < limit and s + r + least <= limit) then refused = i end
+  if limit - s - r < grant then grant = limit - s - r end
 end
-if refused == 0 and est > 0 then
+if grant < least then grant = least end
+if refused == 0 and grant > 0 then
   for i = 1, n do
     local b, e = KEYS[2 * i - 1], KEYS[2 * i]
-    redis.call('HSET', b, 'x:' .. rid, est)
-    redis.call('HINCRBY', b, 'r', est)
+    redis.call('HSET', b, 'x:' .. rid, grant)
+    redis.call('HINCRBY', b, 'r', grant)
     redis.call('ZADD', e, exp_at, rid)
     redis.call('EXPIRE', b, keep[i])
     redis.call('EXPIRE', e, keep[i])
-    out[3 * i - 1] = out[3 * i - 1] + est
+    out[3 * i - 1] = out[3 * i - 1] + grant
   end
 end
+table.insert(out, 1, refused == 0 and grant or 0)
 table.insert(out, 1, refused)
 return out
 """
@@ -164,14 +168,17 @@ class RedisState:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
-        args: list[Any] = [repr(now), repr(expires_at), rid, estimate, len(claims)]
+    async def reserve(
+        self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
+    ) -> Admission:
+        least = estimate if least is None else least
+        args: list[Any] = [repr(now), repr(expires_at), rid, estimate, len(claims), least]
         for c in claims:
             args += [level_limit(c), c.keep_s, len(c.buckets), *c.buckets]
         out = await self._reserve(keys=self._keys(claims), args=args)
         refused = int(out[0])
-        levels = tuple(Level(int(out[1 + 3 * i]), int(out[2 + 3 * i]), int(out[3 + 3 * i])) for i in range(len(claims)))
-        return Admission(refused == 0, levels, refused - 1 if refused else None)
+        levels = tuple(Level(int(out[2 + 3 * i]), int(out[3 + 3 * i]), int(out[4 + 3 * i])) for i in range(len(claims)))
+        return Admission(refused == 0, levels, refused - 1 if refused else None, int(out[1]))
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         args: list[Any] = [repr(now), rid, actual, int(now // HOUR), len(claims)]

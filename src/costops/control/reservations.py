@@ -38,6 +38,8 @@ class Admission:
     levels: tuple[Level, ...]
     refused_by: int | None = None
     """Index of the first claim that did not fit."""
+    held: int = 0
+    """Nanos held in every claim: the estimate, or less (never below ``least``) when the room is smaller."""
 
 
 class BudgetState(Protocol):
@@ -45,7 +47,12 @@ class BudgetState(Protocol):
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
-    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission: ...
+    async def reserve(
+        self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
+    ) -> Admission:
+        """Hold ``estimate`` in every claim when all fit; or, given ``least``, the smallest room
+        left among them when that is less than ``estimate`` but at least ``least``."""
+        ...
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]: ...
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]: ...
     async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool: ...
@@ -115,19 +122,23 @@ class MemoryState:
         if memo is not None and bucket in memo[1]:
             self._totals[name] = (memo[0], memo[1], memo[2] + nanos)
 
-    async def reserve(self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float) -> Admission:
+    async def reserve(
+        self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
+    ) -> Admission:
         self._purge(now)
+        least = estimate if least is None else least
         levels = [self._level(c) for c in claims]
         for i, level in enumerate(levels):
-            if not fits(level, estimate):
+            if not fits(level, least):
                 return Admission(False, tuple(levels), i)
-        if estimate > 0:
-            self.holds[rid] = {c.name: estimate for c in claims}
+        held = max(least, min([estimate, *(lv.limit - lv.committed for lv in levels)]))
+        if held > 0:
+            self.holds[rid] = {c.name: held for c in claims}
             heapq.heappush(self._expiry, (expires_at, rid))
             for c in claims:
-                self.reserved[c.name] += estimate
-            levels = [Level(lv.spent, lv.reserved + estimate, lv.limit) for lv in levels]
-        return Admission(True, tuple(levels))
+                self.reserved[c.name] += held
+            levels = [Level(lv.spent, lv.reserved + held, lv.limit) for lv in levels]
+        return Admission(True, tuple(levels), None, held)
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         self._release(rid)  # a hold that already expired is simply gone; the spend still counts

@@ -32,6 +32,7 @@ def build_stages(config: Config, clock: Callable[[], float], shared: Shared | No
     provider prompt caching."""
     sections = config.sections
     stages: list[Stage | None] = []
+    budgets: Any = None
     if "limits" in sections or "queue" in sections:
         from costops.control.limits import limits_stage
 
@@ -39,7 +40,7 @@ def build_stages(config: Config, clock: Callable[[], float], shared: Shared | No
     if "budgets" in sections:
         from costops.control.budgets import budgets_stage
 
-        stages.append(budgets_stage(config, clock, shared))
+        stages.append(budgets := budgets_stage(config, clock, shared))
     cache = sections.get("cache") or {}
     exact: Any = None
     semantic: Any = None
@@ -56,7 +57,9 @@ def build_stages(config: Config, clock: Callable[[], float], shared: Shared | No
     if cache.get("prompt") is not None:
         from costops.cache.prompt import prompt_cache_stage
 
-        stages.append(prompt_cache_stage(config, clock))
+        stages.append(prompt := prompt_cache_stage(config, clock))
+        if budgets is not None:  # budgets reserve for the cache writes the breakpoints cause
+            budgets.prompt_cache = prompt
     return [s for s in stages if s is not None]
 
 

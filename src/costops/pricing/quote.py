@@ -53,6 +53,12 @@ class Tables:
             return input_tokens * self.rates[0] + output_tokens * self.rates[1]
         return to_nanos(self.effective.cost(Usage(input_tokens=input_tokens, output_tokens=output_tokens)).total)
 
+    def usage_nanos(self, usage: Usage) -> int:
+        """The effective cost in nanos of any usage (cache writes and reads priced at their rates)."""
+        if not (usage.cache_read_tokens or usage.cache_write_5m_tokens or usage.cache_write_1h_tokens):
+            return self.estimate_nanos(usage.input_tokens, usage.output_tokens)
+        return to_nanos(self.effective.cost(usage).total)
+
 
 def resolve_tables(
     catalog: PriceCatalog, deployment: Deployment | None, model: str, service_tier: str | None, at: datetime
@@ -131,3 +137,11 @@ class Pricer:
         """What plain input and output tokens cost at the deployment, in nanos; None: no price."""
         tables = self.tables(deployment, model, service_tier, at)
         return None if tables is None else tables.estimate_nanos(input_tokens, output_tokens)
+
+    def usage_nanos(
+        self, deployment: Deployment | None, model: str, usage: Usage, *,
+        service_tier: str | None = None, at: datetime | float | None = None,
+    ) -> int | None:
+        """What ``usage`` costs at the deployment, in nanos (cache writes at their premium); None: no price."""
+        tables = self.tables(deployment, model, service_tier, at)
+        return None if tables is None else tables.usage_nanos(usage)

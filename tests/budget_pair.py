@@ -1,0 +1,100 @@
+"""Two `costops serve` replicas sharing one Redis and one PostgreSQL ledger, each budget scoped to
+its own project (and virtual key), for the tests that prove a budget holds across replicas.
+
+``BudgetPair.spent(name)`` is what Redis counts, ``ledger(project)`` what the ledger recorded;
+``overspend(name)`` prints and returns how far the ledger's spend went past the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from costops.ledger.query import Filters
+from costops.ledger.store import open_store
+from costops.money import from_nanos, to_nanos
+from tests.pinned import PINNED
+from tests.replicas import Replica
+
+FOREVER = "window: fixed, start: 2000-01-01, end: 2100-01-01"
+"""A window the wall clock never leaves: these tests run real processes on the real clock."""
+
+
+class BudgetPair:
+    def __init__(self, run: str, prefix: str, pg: str, replicas: tuple[Replica, Replica], limits: dict[str, str],
+                 redis_url: str) -> None:
+        self.run, self.prefix, self.pg, self.replicas, self.limits, self.redis_url = run, prefix, pg, replicas, limits, redis_url
+
+    def key(self, project: str) -> str:
+        return f"sk-{project}-{self.run}"
+
+    def spent(self, name: str) -> tuple[int, int]:
+        """(spent, reserved) nanos in Redis."""
+        import redis
+
+        state = redis.Redis.from_url(self.redis_url).hgetall(f"{{{self.prefix}}}:b:{name}")
+        return sum(int(v) for k, v in state.items() if k.startswith(b"s:")), int(state.get(b"r", 0))
+
+    def ledger(self, project: str, requests: int | None = None, timeout: float = 20) -> dict[str, Any]:
+        """The ledger's totals for a project, once ``requests`` rows are in (the writer batches)."""
+        store = open_store(self.pg)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                totals = store.totals(Filters(tenant=f"t-{self.run}", project=project))
+                if requests is None or totals["requests"] >= requests or time.monotonic() > deadline:
+                    return totals
+                time.sleep(0.1)
+        finally:
+            store.close()
+
+    def overspend(self, name: str, spent: int) -> int:
+        limit = to_nanos(Decimal(self.limits[name]))
+        over = spent - limit
+        print(f"\n[{name}] spent ${from_nanos(spent)} of ${self.limits[name]}: overspend ${from_nanos(max(0, over))}")
+        return over
+
+
+def start_pair(simulator: Any, tmp: Path, pg_server: str, redis_url: str, budgets: dict[str, str], extra: str = "",
+               section: str = "") -> Iterator[BudgetPair]:
+    """``budgets``: name -> limit in USD; budget ``name`` covers project ``name``, whose key is
+    ``pair.key(name)``. ``section``: more ``budgets:`` settings; ``extra``: more top-level config."""
+    import psycopg
+    import redis
+
+    run = uuid.uuid4().hex[:8]
+    prefix, schema = f"test-{run}", f"costops_test_{run}"
+    pg = f"{pg_server}?schema={schema}"
+    keys = ", ".join(f"{{id: {n}, key: sk-{n}-{run}, tenant: t-{run}, project: {n}}}" for n in budgets)
+    listed = "".join(f"    - {{name: {n}, scope: {{project: {n}}}, limit_usd: {v}, {FOREVER}}}\n" for n, v in budgets.items())
+    config = tmp / "costops.yaml"
+    config.write_text(
+        PINNED
+        + "ledger: {flush_interval_s: 0.05}\n"
+        + f"redis: {{url: '{redis_url}'}}\n"
+        + f"keys: [{keys}]\n"
+        + f"budgets:\n  redis_prefix: {prefix}\n{section}  list:\n{listed}"
+        + extra
+    )
+    a = Replica(config, simulator.url, tmp, 0, db=pg)
+    b = Replica(config, simulator.url, tmp, 1, db=pg)
+    try:
+        yield BudgetPair(run, prefix, pg, (a.wait_ready(), b.wait_ready()), budgets, redis_url)
+    finally:
+        a.stop()
+        b.stop()
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(f"{{{prefix}}}:*"):
+            client.delete(key)
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def gather_calls(n: int, call: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    """``call(i)`` for i in 0..n-1 at once; each result or the exception it raised."""
+    return list(await asyncio.gather(*(call(i) for i in range(n)), return_exceptions=True))

@@ -1,0 +1,118 @@
+"""A hard budget holds across two replicas (one Redis, one PostgreSQL ledger) in the cases a
+client does not help with: no ``max_tokens``, prompt-cache writes (the client's breakpoints and
+the ones costops's prompt-cache stage adds), calls that outlive a reservation's TTL.
+
+Each case sends concurrent waves through both replicas with the official SDKs and checks the
+ledger's spend against the limit: the overspend is printed (``-s``) and must be at most zero
+here (the bound is one call's reservation; these calls never exceed theirs), and what Redis
+counts equals what the ledger recorded, to the nano-dollar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import anthropic
+import openai
+import pytest
+
+from tests.budget_pair import BudgetPair, gather_calls, start_pair
+from tests.ledger_fixtures import pg_server_fixture  # noqa: F401
+from tests.replicas import redis_or_skip
+
+LIMITS = {"nomax": "0.02", "cachew": "0.1", "cachestage": "0.1"}
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory, pg_server) -> Iterator[BudgetPair]:
+    yield from start_pair(
+        simulator, tmp_path_factory.mktemp("holds"), pg_server, redis_or_skip(), LIMITS,
+        extra="cache: {prompt: {ttl: 1h}}\nalerts: {digest_at: null}\n",
+    )
+
+
+def _settled(pair: BudgetPair, name: str, requests: int) -> int:
+    totals = pair.ledger(name, requests)
+    assert totals["requests"] == requests
+    spent, reserved = pair.spent(name)
+    assert reserved == 0 and spent == totals["cost_nanos"]  # Redis and the ledger agree to the nano-dollar
+    return int(totals["cost_nanos"])
+
+
+def _refused_by_budget(results: list, status_error: type[Exception]) -> int:
+    refused = [r for r in results if isinstance(r, Exception)]
+    for error in refused:
+        assert isinstance(error, status_error) and error.status_code == 429, error  # type: ignore[attr-defined]
+        assert "is exhausted" in str(error) and "budget" in str(error)
+    return len(refused)
+
+
+def test_no_max_tokens_reserves_the_models_most_and_caps_the_call(pair: BudgetPair) -> None:
+    """Calls that name no cap and answer 3,000 tokens (a 1,024-token expectation reserved a third
+    of that): each reserves gpt-4o-mini's 16,384-token maximum, or what the budget's room pays
+    for, and that cap goes upstream, so the provider stops where the reservation ends."""
+    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("nomax"), max_retries=0) for r in pair.replicas]
+
+    async def one(i: int) -> openai.types.chat.ChatCompletion:
+        return await clients[i % 2].chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"{i} tell [[sim:tokens=3000]] [[sim:delay=0.1]]"}])
+
+    async def waves() -> list:
+        out = []
+        for _ in range(3):
+            out += await gather_calls(16, one)
+        return out
+
+    results = asyncio.run(waves())
+    answered = [r for r in results if not isinstance(r, Exception)]
+    refused = _refused_by_budget(results, openai.APIStatusError)
+    assert answered and refused and len(answered) + refused == 48
+    assert all(r.usage is not None and r.usage.completion_tokens <= 16384 for r in answered)
+    spent = _settled(pair, "nomax", 48)
+    assert pair.overspend("nomax", spent) <= 0
+
+
+def _long_system(i: int) -> str:
+    return f"Reference {i}. " + "The quick brown fox jumps over the lazy dog. " * 300
+
+
+def test_cache_writes_are_reserved_at_their_premium(pair: BudgetPair) -> None:
+    """Claude calls whose client marks a 1-hour ``cache_control`` breakpoint on a long system
+    prompt (a fresh one per call, so every call writes): the write costs twice the input rate."""
+    clients = [anthropic.AsyncAnthropic(base_url=r.url, api_key=pair.key("cachew"), max_retries=0) for r in pair.replicas]
+
+    async def one(i: int) -> anthropic.types.Message:
+        return await clients[i % 2].messages.create(
+            model="claude-sonnet-4-6", max_tokens=50,
+            system=[{"type": "text", "text": _long_system(i), "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            messages=[{"role": "user", "content": "hi [[sim:delay=0.1]]"}],
+        )
+
+    results = asyncio.run(gather_calls(16, one))
+    answered = [r for r in results if not isinstance(r, Exception)]
+    refused = _refused_by_budget(results, anthropic.APIStatusError)
+    assert answered and refused
+    assert all(r.usage.cache_creation_input_tokens for r in answered)  # the calls did write
+    spent = _settled(pair, "cachew", 16)
+    assert pair.overspend("cachew", spent) <= 0
+
+
+def test_breakpoints_the_prompt_cache_stage_adds_are_reserved(pair: BudgetPair) -> None:
+    """The same calls with no breakpoint of their own: costops's prompt-cache stage (``ttl: 1h``)
+    marks the system prompt after the budgets stage ran, and the budget reserved for it."""
+    clients = [anthropic.AsyncAnthropic(base_url=r.url, api_key=pair.key("cachestage"), max_retries=0) for r in pair.replicas]
+
+    async def one(i: int) -> anthropic.types.Message:
+        return await clients[i % 2].messages.create(
+            model="claude-sonnet-4-6", max_tokens=50, system=_long_system(1000 + i),
+            messages=[{"role": "user", "content": "hi [[sim:delay=0.1]]"}],
+        )
+
+    results = asyncio.run(gather_calls(16, one))
+    answered = [r for r in results if not isinstance(r, Exception)]
+    refused = _refused_by_budget(results, anthropic.APIStatusError)
+    assert answered and refused
+    assert all(r.usage.cache_creation_input_tokens for r in answered)
+    spent = _settled(pair, "cachestage", 16)
+    assert pair.overspend("cachestage", spent) <= 0
