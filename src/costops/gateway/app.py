@@ -73,7 +73,7 @@ class Gateway:
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
         self.handlers, self.chain = build_chain(
             config, self.stages, self.attempt,
-            record_attempt=self._record_attempt, record_failed_attempt=self._record_failed_attempt,
+            record_attempt=self._record_attempt, record_failed_attempt=self._record_failed_attempt, shared=shared,
         )
         self.admin_routes: dict[tuple[str, str], Any] = {}
         for stage in self.stages:

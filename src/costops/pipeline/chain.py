@@ -16,14 +16,12 @@ built only when its config section asks for it, so a gateway with no ``limits:``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from costops.config import Config
-from costops.errors import Forbidden
-from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Handler, Next, Reply, Shared, Stage
-from costops.routing.cascade import POLICY
+from costops.routing.route import Route
 
 
 def build_stages(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> list[Stage]:
@@ -85,47 +83,6 @@ class StageHandler:
         return reply if reply is not None else await next(call)
 
 
-class Route:
-    """The model name and deployment the call goes to (aliases, ``deployment/model``, patterns).
-
-    A pure function of the config, memoized: the config is immutable, so a name's route never
-    changes. Routing policies (cheapest capable, learned, cascades) take over here."""
-
-    name = "route"
-
-    def __init__(self, config: Config, policies: Mapping[str, Any] | None = None) -> None:
-        self.config = config
-        self.policies = policies or {}
-        """Virtual model names bound to a routing policy (a cascade)."""
-        self._routes: dict[str, Any] = {}
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def handle(self, call: Call, next: Next) -> Reply | None:
-        requested = call.record.model_requested
-        if not call.key.allows(requested):
-            raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
-        policy = self.policies.get(requested)
-        if policy is not None:
-            call.record.policy = policy.name
-            if hasattr(policy, "pick"):  # a learned router chooses the model from the prompt
-                call.record.route = "learned"
-                requested = policy.pick(call)
-            else:
-                call.state[POLICY] = policy
-                call.record.route = "cascade"
-                requested = policy.models[0]
-        route = self._routes.get(requested)
-        if route is None:
-            route = resolve_model(self.config, requested)
-            if len(self._routes) < 10_000:
-                self._routes[requested] = route
-        call.deployment, call.model = route
-        return await next(call)
-
-
 def compose(handlers: Sequence[Handler], innermost: Handler) -> Next:
     """``handlers[0]`` outermost; each one's ``next`` is the rest of the chain."""
 
@@ -152,21 +109,37 @@ def build_chain(
     *,
     record_attempt: Callable[..., None],
     record_failed_attempt: Callable[..., None],
+    shared: Shared | None = None,
 ) -> tuple[list[Handler], Next]:
     """The handlers in order and the chain that runs them. ``record_attempt`` books an attempt
     that is not the answer; ``record_failed_attempt`` also prices what a failed one may cost."""
-    policies: dict[str, Any] = {}
-    routing: list[Handler] = []
     raw = config.sections.get("routing")
-    if raw:
-        from costops.routing.cascade import Cascade, parse_policies
-        from costops.routing.fallback import Fallbacks, parse_settings
+    if not raw:
+        handlers: list[Handler] = [Route(config), *(StageHandler(s) for s in stages)]
+        return handlers, compose(handlers, innermost)
+    from costops.routing.arbitrage import parse_arbitrage
+    from costops.routing.breaker import Breaker
+    from costops.routing.cascade import Cascade
+    from costops.routing.catalog import Catalog
+    from costops.routing.fallback import Fallbacks, parse_settings
+    from costops.routing.health import Health, Observe
+    from costops.routing.policies import parse_key_bindings, parse_policies
+    from costops.routing.route import budget_pressure
 
-        settings = parse_settings(raw)
-        policies = parse_policies(raw.get("policies"), config)
-        if any(not hasattr(p, "pick") for p in policies.values()):
-            routing.append(Cascade(config, record_attempt))
-        if settings.fallbacks:
-            routing.append(Fallbacks(config, settings, record_failed_attempt))
-    handlers: list[Handler] = [Route(config, policies), *(StageHandler(s) for s in stages), *routing]
+    settings = parse_settings(raw)
+    policies = parse_policies(raw.get("policies"), config)
+    by_key = parse_key_bindings(raw.get("keys"), policies, config)
+    arbitrage = parse_arbitrage(raw.get("arbitrage"))
+    health = Health(Breaker(settings.breaker))
+    catalog = Catalog(config, shared.pricer if shared is not None else None, raw)
+    budgets = next((s for s in stages if s.name == "budgets"), None)
+    route = Route(config, policies, by_key=by_key, catalog=catalog, health=health, arbitrage=arbitrage,
+                  budget_pct=budget_pressure(budgets) if budgets is not None else None)
+    routing: list[Handler] = []
+    if any(p.kind == "cascade" for p in policies.values()):
+        routing.append(Cascade(config, record_attempt))
+    if settings.fallbacks or policies or arbitrage is not None:  # a plan of several targets falls back in order
+        routing.append(Fallbacks(config, settings, record_failed_attempt, breaker=health.breaker))
+    routing.append(Observe(health))
+    handlers = [route, *(StageHandler(s) for s in stages), *routing]
     return handlers, compose(handlers, innermost)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from costops.config import Config, ConfigError
@@ -31,9 +31,8 @@ from costops.pipeline.attempts import close_attempt
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.acceptance import Acceptance, judge, parse_acceptance
 from costops.routing.fallback import failure_kind
-
-POLICY = "routing.policy"
-"""``call.state`` key: the :class:`CascadePolicy` the Route step found for the requested name."""
+from costops.routing.policy import Decision, View, decide
+from costops.routing.route import PLAN, POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,39 +40,31 @@ class CascadePolicy:
     name: str
     models: tuple[str, ...]
     accept: Acceptance
+    kind: str = "cascade"
+
+    def choose(self, view: View) -> Decision:
+        """The capable models only, in order: a model that cannot serve the request is skipped,
+        not tried and rejected."""
+        choices = view.choices(self.models)
+        if not choices:
+            raise view.refuse(self.name)
+        plan = replace(self, models=tuple(c.name for c in choices))
+        return decide(choices[0], self.kind, f"{choices[0].best.label} first of {len(choices)}", plan=plan)
 
 
-def parse_policies(raw: Any, config: Config) -> dict[str, Any]:
-    """Virtual model names -> a :class:`CascadePolicy` or a learned policy."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("routing.policies: a mapping of policy name -> {kind, models, accept}")
-    out: dict[str, Any] = {}
-    for name, spec in raw.items():
-        where = f"routing.policies.{name}"
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"{where}: {{kind: cascade, models: [...], accept: {{...}}}}")
-        if spec.get("kind") == "learned":
-            from costops.routing.learned_policy import parse_learned
-
-            out[str(name)] = parse_learned(str(name), spec, config, where)
-            continue
-        unknown = set(spec) - {"kind", "models", "accept"}
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: accept, kind, models)")
-        if spec.get("kind") != "cascade":
-            raise ConfigError(f"{where}.kind: {spec.get('kind')!r} is not a policy kind; use cascade or learned")
-        models = spec.get("models")
-        if not isinstance(models, list) or len(models) < 2 or not all(isinstance(m, str) and m for m in models):
-            raise ConfigError(f"{where}.models: at least two models, cheapest first, e.g. [gpt-4o-mini, gpt-4o]")
-        for model in models:
-            try:
-                resolve_model(config, model)
-            except CostopsError as exc:
-                raise ConfigError(f"{where}.models: {model!r}: {exc.message}") from None
-        out[str(name)] = CascadePolicy(str(name), tuple(models), parse_acceptance(spec.get("accept"), f"{where}.accept"))
-    return out
+def parse_cascade(name: str, spec: Mapping[str, Any], config: Config, where: str) -> CascadePolicy:
+    unknown = set(spec) - {"kind", "models", "accept"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: accept, kind, models)")
+    models = spec.get("models")
+    if not isinstance(models, list) or len(models) < 2 or not all(isinstance(m, str) and m for m in models):
+        raise ConfigError(f"{where}.models: at least two models, cheapest first, e.g. [gpt-4o-mini, gpt-4o]")
+    for model in models:
+        try:
+            resolve_model(config, model)
+        except CostopsError as exc:
+            raise ConfigError(f"{where}.models: {model!r}: {exc.message}") from None
+    return CascadePolicy(name, tuple(models), parse_acceptance(spec.get("accept"), f"{where}.accept"))
 
 
 class Cascade:
@@ -94,7 +85,9 @@ class Cascade:
         wants_delivery = call.deliver
         last = len(policy.models) - 1
         for i, name in enumerate(policy.models):
-            call.deployment, call.model = resolve_model(self.config, name)
+            if i > 0:  # the first model's target is the Route step's (its deployments ranked, admitted)
+                call.deployment, call.model = resolve_model(self.config, name)
+                call.state.pop(PLAN, None)
             call.deliver = wants_delivery if i == last else False
             began = time.perf_counter()
             if i == last:

@@ -28,6 +28,7 @@ from costops.ledger.record import UsageRecord
 from costops.pipeline.attempts import close_failed_attempt
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.breaker import Breaker, BreakerSettings
+from costops.routing.route import PLAN
 
 KINDS = ("rate_limit", "server_error", "timeout", "connection", "context_length")
 _CONTEXT = re.compile(
@@ -66,9 +67,10 @@ def parse_settings(raw: Any) -> FallbackSettings:
     where = "routing"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping with fallbacks, fallback_on, circuit_breaker")
-    unknown = set(raw) - {"fallbacks", "fallback_on", "circuit_breaker", "policies"}
+    known = {"fallbacks", "fallback_on", "circuit_breaker", "policies", "keys", "models", "tiers", "arbitrage"}
+    unknown = set(raw) - known
     if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: circuit_breaker, fallback_on, fallbacks, policies)")
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: {', '.join(sorted(known))})")
     fallbacks: dict[str, tuple[str, ...]] = {}
     for model, targets in (raw.get("fallbacks") or {}).items():
         if isinstance(targets, str):
@@ -101,11 +103,14 @@ class Fallbacks:
         settings: FallbackSettings,
         record_attempt: Callable[[UsageRecord, Call, CostopsError], None],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        breaker: Breaker | None = None,
     ) -> None:
         self.config, self.settings, self.clock = config, settings, clock
         self.record_attempt = record_attempt
         """Books a failed attempt's row (prices what it may have been billed, journals, queues)."""
-        self.breaker = Breaker(settings.breaker)
+        self.breaker = breaker or Breaker(settings.breaker)
+        """Read here; fed by :class:`costops.routing.health.Observe`, which sees every attempt."""
         for model, targets in settings.fallbacks.items():  # a typo fails at start, not at 3 a.m.
             for target in targets:
                 try:
@@ -118,9 +123,13 @@ class Fallbacks:
     async def stop(self) -> None: ...
 
     def targets(self, call: Call) -> list[tuple[Deployment, str]]:
-        """The call's own target, then its fallbacks (pure: config and the request)."""
+        """The call's own target, the rest of the Route step's plan (the same model's other
+        deployments, ranked), then the configured fallbacks (pure: config and the request)."""
         assert call.deployment is not None
         out = [(call.deployment, call.model)]
+        plan = call.state.get(PLAN)
+        if plan and plan[0] == out[0]:  # a stage in between (a downgrade) may have changed the target
+            out.extend(t for t in plan[1:] if t not in out)
         for name in self.settings.fallbacks.get(call.record.model_requested) or self.settings.fallbacks.get(call.model) or ():
             target = resolve_model(self.config, name)
             if target not in out:
@@ -143,14 +152,11 @@ class Fallbacks:
                 reply = await next(call)
             except CostopsError as error:
                 kind = failure_kind(error)
-                if kind is not None:
-                    self.breaker.failure(deployment.name, self.clock())
                 if kind not in self.settings.on or i == len(targets) - 1 or call.out is not None and call.out.started:
                     raise
                 last = error
                 row = close_failed_attempt(call, error, (time.perf_counter() - began) * 1000, "fallback")
                 self.record_attempt(row, call, error)
                 continue
-            self.breaker.success(deployment.name)
             return reply
         raise last or UpstreamUnavailable("every deployment for this model is unavailable (circuits open)")

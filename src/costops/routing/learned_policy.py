@@ -24,8 +24,7 @@ from typing import Any
 from costops.config import Config, ConfigError
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
-from costops.pipeline.contract import Call
-from costops.tokens import content_text
+from costops.routing.policy import Decision, View, decide
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +36,16 @@ class LearnedPolicy:
     targets: Mapping[str, str]
     """The router's model name -> the name this gateway resolves."""
 
-    def pick(self, call: Call) -> str:
-        choice = self.router.choose(prompt_text(call), self.threshold, candidates=list(self.targets))
-        return self.targets[choice.model]
+    kind: str = "learned"
 
-
-def prompt_text(call: Call) -> str:
-    """What the router reads: the system prompt and the messages' text, in order."""
-    body = call.body
-    parts = [content_text(body.get("system"))] if call.api == "anthropic" and body.get("system") else []
-    messages = body.get("messages")
-    for message in messages if isinstance(messages, list) else ():
-        if isinstance(message, dict):
-            parts.append(content_text(message.get("content")))
-    return "\n".join(p for p in parts if p)
+    def choose(self, view: View) -> Decision:
+        """The router's pick among the targets whose models can serve the request."""
+        choices = {c.name: c for c in view.choices(list(dict.fromkeys(self.targets.values())))}
+        candidates = [m for m, target in self.targets.items() if target in choices]
+        if not candidates:
+            raise view.refuse(self.name)
+        picked = self.router.choose(view.request.text(), self.threshold, candidates=candidates)
+        return decide(choices[self.targets[picked.model]], self.kind)
 
 
 def parse_learned(name: str, spec: Mapping[str, Any], config: Config, where: str) -> LearnedPolicy:

@@ -13,6 +13,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from costops.tasks import classify_task as classify_task  # re-exported
+
 # -- test markers -------------------------------------------------------------------------------
 
 _MARKER = re.compile(r"\[\[sim:(\w+)(?:=([^\]]*))?\]\]")
@@ -55,17 +57,6 @@ _NO_MARKERS = Markers()
 
 # -- tasks and output lengths -------------------------------------------------------------------
 
-# (task, keywords); the first task with a keyword in the prompt wins, so the order matters. A
-# keyword matches at the start of a word ("summar" finds "summary"; "story" not "history").
-_TASKS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("translate", ("translate", "translation", "into french", "into spanish", "into german")),
-    ("summarize", ("summar", "tl;dr", "tldr", "condense", "key points", "recap")),
-    ("classify", ("classify", "categori", "sentiment", "label", "which category", "yes or no", "true or false")),
-    ("extract", ("extract", "parse", "pull out", "list all", "identify the", "named entit")),
-    ("code", ("code", "function", "python", "javascript", "typescript", "sql", "postgres", "mysql", "implement", "refactor", "bug", "def ", "```")),
-    ("creative", ("story", "poem", "essay", "creative", "blog post", "article", "lyrics", "novel")),
-    ("reasoning", ("step by step", "prove", "solve", "calculate", "how many", "math", "puzzle")),
-)
 # Median visible answer length in tokens and the spread (sigma of a log-normal) per task.
 _LENGTH: dict[str, tuple[float, float]] = {
     "classify": (4, 0.6),
@@ -79,18 +70,6 @@ _LENGTH: dict[str, tuple[float, float]] = {
 }
 _WORDS_LIMIT = re.compile(r"\b(?:in|under|within|about|at most)\s+(\d{1,4})\s+words\b")
 MAX_DRAWN_TOKENS = 4000
-
-
-def classify_task(text: str) -> str:
-    low = text.lower()
-    for task, keywords in _TASKS:
-        for keyword in keywords:
-            at = low.find(keyword)
-            while at >= 0:
-                if at == 0 or not low[at - 1].isalpha():
-                    return task
-                at = low.find(keyword, at + 1)
-    return "chat"
 
 
 def draw_length(task: str, prompt: str, prompt_tokens: int, rng: random.Random) -> int:

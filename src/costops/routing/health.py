@@ -1,0 +1,100 @@
+"""Live health per deployment: the circuit breaker, and moving averages of latency and errors.
+
+The :class:`Observe` handler sits just outside the provider attempt, so it sees every attempt
+(the first, a fallback's, a cascade's escalation) with its own deployment. Latency is the time
+to the first token for a streamed request and to the whole answer otherwise, from the attempt's
+start. Routing reads a :meth:`Health.snapshot`: plain values, so the choice made from them is
+a pure function (replayable). State is per process, like the breaker's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from costops.errors import CostopsError
+from costops.pipeline.contract import Call, Next, Reply
+from costops.routing.breaker import Breaker
+
+ALPHA = 0.2
+"""Weight of the newest observation: about the last ten attempts count."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentHealth:
+    circuit: str = "closed"
+    """``closed``, ``open`` or ``half-open``."""
+    latency_ms: float | None = None
+    """Moving average of successful attempts; None before the first."""
+    error_rate: float = 0.0
+    """Moving average of provider failures (0 = none, 1 = all)."""
+    attempts: int = 0
+
+
+HEALTHY = DeploymentHealth()
+
+
+class Health:
+    def __init__(self, breaker: Breaker, clock: Callable[[], float] = time.monotonic) -> None:
+        self.breaker, self.clock = breaker, clock
+        self._latency: dict[str, float] = {}
+        self._errors: dict[str, float] = {}
+        self._attempts: dict[str, int] = {}
+
+    def success(self, name: str, latency_ms: float) -> None:
+        self.breaker.success(name)
+        seen = self._latency.get(name)
+        self._latency[name] = latency_ms if seen is None else seen + ALPHA * (latency_ms - seen)
+        self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA)
+        self._attempts[name] = self._attempts.get(name, 0) + 1
+
+    def failure(self, name: str) -> None:
+        self.breaker.failure(name, self.clock())
+        self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA) + ALPHA
+        self._attempts[name] = self._attempts.get(name, 0) + 1
+
+    def of(self, name: str, now: float | None = None) -> DeploymentHealth:
+        if name not in self._attempts:
+            return HEALTHY
+        return DeploymentHealth(
+            self.breaker.state(name, self.clock() if now is None else now),
+            self._latency.get(name), self._errors.get(name, 0.0), self._attempts[name],
+        )
+
+    def snapshot(self) -> Mapping[str, DeploymentHealth]:
+        now = self.clock()
+        return {name: self.of(name, now) for name in self._attempts}
+
+
+class Observe:
+    """Feeds :class:`Health` from every provider attempt."""
+
+    name = "observe"
+
+    def __init__(self, health: Health) -> None:
+        from costops.routing.fallback import failure_kind
+
+        self.health, self.failure_kind = health, failure_kind
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        deployment = call.deployment
+        if deployment is None:
+            return await next(call)
+        began = time.perf_counter()
+        try:
+            reply = await next(call)
+        except CostopsError as error:
+            if self.failure_kind(error) is not None:
+                self.health.failure(deployment.name)
+            raise
+        end = time.perf_counter()
+        ttft = call.record.ttft_ms
+        if call.stream and ttft is not None and call.started + ttft / 1000 >= began:
+            end = call.started + ttft / 1000
+        self.health.success(deployment.name, (end - began) * 1000)
+        return reply

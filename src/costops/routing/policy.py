@@ -1,0 +1,149 @@
+"""The routing policy protocol, and what a policy sees: the request's needs and a snapshot.
+
+    class Policy(Protocol):
+        name: str                      # the virtual model name clients send (or the key binding's)
+        kind: str                      # recorded as the row's ``route``
+        def choose(self, view: View) -> Decision: ...
+
+``choose`` is a pure function of its :class:`View`: the request as routing reads it
+(:class:`Request`: the needs, tags, caller, prompt text) and a :class:`Snapshot` of the state
+(now, health per deployment, the fullest budget's level), plus the catalog's static facts. No
+I/O, no clock: the same view gives the same decision, so a replay of recorded traffic decides
+alike. A policy names models; :meth:`View.choices` turns names into :class:`Choice` values
+(the model's deployments, ranked by arbitrage, with what each can do and costs), already
+filtered to the models the request's key may use and whose capabilities fit; :meth:`View.refuse`
+is the 400 when none does.
+
+**How an experiment arm or a new policy plugs in:** implement ``choose(view)``; to wrap
+another policy (an A/B split, a bandit), call ``arm.choose(view)`` and return its decision with
+``arm`` set (``dataclasses.replace(decision, arm="b")``); the row records ``arm``, ``policy``
+and ``route``. Register a kind in :func:`costops.routing.policies.parse_policy`'s table.
+The Route step applies the decision: ``targets[0]`` is called, the rest are the fallbacks in
+order (other deployments of the same model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from costops.errors import BadRequest
+from costops.routing.arbitrage import ArbitrageSettings, rank
+from costops.routing.catalog import Target
+from costops.routing.health import HEALTHY, DeploymentHealth
+from costops.routing.needs import Needs, lacks
+
+
+class NoCapableModel(BadRequest):
+    code = "no_capable_model"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    api: str
+    requested: str
+    needs: Needs
+    tags: Mapping[str, str] = field(default_factory=dict)
+    key_id: str = ""
+    allowed: Callable[[str], bool] = lambda name: True
+    """The key's model restriction: a policy never routes a key to a model it may not use."""
+    text: Callable[[], str] = lambda: ""
+    """The prompt's text (read on demand: only the policies that classify need it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    now: float
+    health: Mapping[str, DeploymentHealth] = field(default_factory=dict)
+    budget_pct: float | None = None
+    """The fullest budget covering the caller: committed spend as % of its limit, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One model a policy may pick, with its deployments best first."""
+
+    name: str
+    targets: tuple[Target, ...]
+
+    @property
+    def best(self) -> Target:
+        return self.targets[0]
+
+    @property
+    def tier(self) -> str | None:
+        return self.best.tier
+
+    @property
+    def cost_key(self) -> tuple[int, float]:
+        """Cheapest first; an unpriced model after every priced one."""
+        cost = self.best.cost_nanos
+        return (1, 0.0) if cost is None else (0, float(cost))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    targets: tuple[Target, ...]
+    """``targets[0]`` is called; the rest are tried in order if it fails before answering."""
+    route: str
+    """The policy kind (or ``arbitrage``): the row's ``route``."""
+    reason: str = ""
+    """Why, for a person: the ``x-costops-route`` response header."""
+    arm: str | None = None
+    plan: Any = None
+    """A multi-attempt plan for a handler further in (a cascade's models)."""
+
+
+class Policy(Protocol):
+    name: str
+    kind: str
+
+    def choose(self, view: View) -> Decision: ...
+
+
+class View:
+    """A request and a state snapshot, with the catalog's static facts to read them against."""
+
+    def __init__(
+        self, request: Request, snapshot: Snapshot, targets: Callable[[str], Sequence[Target]],
+        cost: Callable[[Target, Needs], int | None], arbitrage: ArbitrageSettings,
+    ) -> None:
+        self.request, self.snapshot = request, snapshot
+        self._targets, self._cost, self._arbitrage = targets, cost, arbitrage
+        self._rejected: dict[str, str] = {}
+
+    def choices(self, names: Sequence[str]) -> list[Choice]:
+        """The models among ``names`` this request may go to, in the order given."""
+        out = []
+        needs = self.request.needs
+        for name in names:
+            if not self.request.allowed(name):
+                self._rejected[name] = f"key {self.request.key_id!r} may not use it"
+                continue
+            usable = []
+            for target in self._targets(name):
+                why = lacks(target.caps, needs)
+                if why is not None:
+                    self._rejected.setdefault(name, why)
+                    continue
+                usable.append(self.priced(target))
+            if usable:
+                out.append(Choice(name, rank(usable, self._arbitrage)))
+        return out
+
+    def priced(self, target: Target) -> Target:
+        """``target`` with the snapshot's health of its deployment and this request's cost there."""
+        health = self.snapshot.health.get(target.deployment.name, HEALTHY)
+        return replace(target, health=health, cost_nanos=self._cost(target, self.request.needs))
+
+    def refuse(self, policy: str) -> NoCapableModel:
+        reasons = "; ".join(f"{name}: {why}" for name, why in self._rejected.items()) or "it lists none"
+        return NoCapableModel(
+            f"no model that policy {policy!r} may use can serve this request (it needs {self.request.needs.describe()}): "
+            f"{reasons}. Remove what the request asks for that these models lack, or add a model that has it to the policy"
+        )
+
+
+def decide(choice: Choice, route: str, reason: str = "", plan: Any = None) -> Decision:
+    return Decision(choice.targets, route, reason or f"{choice.best.label}", plan=plan)

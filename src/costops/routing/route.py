@@ -1,0 +1,133 @@
+"""The Route step: which model and deployment a call goes to, first in the chain.
+
+1. the key may use the requested name (403 otherwise);
+2. a policy, when the name is a virtual model bound to one (``routing.policies``) or the key is
+   (``routing.keys``): the policy's pure ``choose(view)`` decides (:mod:`costops.routing.policy`);
+   the row records ``policy``, ``route`` and ``arm``, and ``x-costops-route`` tells the client;
+3. else, with ``routing.arbitrage`` on and several deployments serving the name, the ranked
+   deployments (:mod:`costops.routing.arbitrage`);
+4. else the name's one route (aliases, ``deployment/model``, patterns), memoized: a gateway with
+   no routing pays a dict lookup.
+
+The chosen targets after the first are the plan the fallbacks step tries next (``PLAN``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from costops.config import Config
+from costops.control.estimate import PROMPT_TOKENS, input_tokens
+from costops.errors import Forbidden
+from costops.gateway.resolve import resolve_model
+from costops.pipeline.contract import Call, Next, Reply
+from costops.routing.arbitrage import ArbitrageSettings, rank
+from costops.routing.catalog import Catalog, Target
+from costops.routing.health import Health
+from costops.routing.needs import Needs, needs_of, prompt_text
+from costops.routing.policy import Decision, Request, Snapshot, View
+
+PLAN = "routing.plan"
+"""``call.state`` key: the (deployment, model) targets in order, the first being the call's own."""
+POLICY = "routing.policy"
+"""``call.state`` key: a decision's plan for a handler further in (a cascade's capable models)."""
+ASSUMED_OUTPUT = 300
+"""Output tokens priced for a request that names no ``max_tokens``, to compare models' costs."""
+
+
+class Route:
+    name = "route"
+
+    def __init__(
+        self, config: Config, policies: Mapping[str, Any] | None = None, *, by_key: Mapping[str, Any] | None = None,
+        catalog: Catalog | None = None, health: Health | None = None, arbitrage: ArbitrageSettings | None = None,
+        budget_pct: Callable[[Call, float], float | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.policies = policies or {}
+        """Virtual model names bound to a routing policy."""
+        self.by_key = by_key or {}
+        self.catalog, self.health, self.arbitrage, self.budget_pct = catalog, health, arbitrage, budget_pct
+        self._routes: dict[str, Any] = {}
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        requested = call.record.model_requested
+        if not call.key.allows(requested):
+            raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
+        policy = self.policies.get(requested) or self.by_key.get(call.key.id)
+        if policy is not None:
+            decision = policy.choose(self.view(call, requested))
+            call.record.policy, call.record.route, call.record.arm = policy.name, decision.route, decision.arm
+            if decision.plan is not None:
+                call.state[POLICY] = decision.plan
+            self._apply(call, decision)
+            return await next(call)
+        if self.arbitrage is not None and self.catalog is not None:
+            targets = self.catalog.targets(requested, call.now)
+            if len(targets) > 1:
+                view = self.view(call, targets[0].model)
+                ranked = rank([view.priced(t) for t in targets], self.arbitrage)
+                call.record.route = "arbitrage"
+                self._apply(call, Decision(ranked, "arbitrage", ranked[0].label))
+                return await next(call)
+        route = self._routes.get(requested)
+        if route is None:
+            route = resolve_model(self.config, requested)
+            if len(self._routes) < 10_000:
+                self._routes[requested] = route
+        call.deployment, call.model = route
+        return await next(call)
+
+    def view(self, call: Call, count_as: str) -> View:
+        """The request as routing reads it, and the state snapshot now (the only reads of state)."""
+        tokens = input_tokens(call.api, call.endpoint, call.body, count_as)
+        call.state[PROMPT_TOKENS] = (call.body, count_as, tokens)
+        needs = needs_of(call.api, call.body, tokens)
+        body, api = call.body, call.api
+        request = Request(
+            call.api, call.record.model_requested, needs, call.record.tags, call.key.id,
+            call.key.allows, lambda: prompt_text(api, body),
+        )
+        snapshot = Snapshot(
+            call.now, self.health.snapshot() if self.health is not None else {},
+            self.budget_pct(call, call.now) if self.budget_pct is not None else None,
+        )
+        assert self.catalog is not None
+        catalog, pricer = self.catalog, self.catalog.pricer
+
+        def cost(target: Target, n: Needs) -> int | None:
+            if pricer is None:
+                return None
+            return pricer.estimate_nanos(target.deployment, target.model, n.input_tokens, n.output_tokens or ASSUMED_OUTPUT,
+                                         at=call.now)
+
+        return View(request, snapshot, lambda name: catalog.targets(name, call.now), cost, self.arbitrage or ArbitrageSettings())
+
+    def _apply(self, call: Call, decision: Decision) -> None:
+        first = decision.targets[0]
+        call.deployment, call.model = first.deployment, first.model
+        if len(decision.targets) > 1:
+            call.state[PLAN] = tuple((t.deployment, t.model) for t in decision.targets)
+        label = f"{decision.route}; {decision.reason}" if decision.reason else decision.route
+        call.response_headers.append((b"x-costops-route", label.encode("latin-1", "replace")))
+
+
+def budget_pressure(stage: Any) -> Callable[[Call, float], float | None]:
+    """The fullest budget covering the caller, from the budgets stage's last snapshot of each
+    (what it saw at its latest reservation or settlement): committed spend as % of the limit."""
+
+    def pct(call: Call, now: float) -> float | None:
+        worst = None
+        for budget, window in stage.applicable(call, now):
+            seen = stage.last.get(budget.name)
+            level = seen[1] if seen is not None and seen[0] == window.id else None
+            value = 0.0 if level is None else level.pct
+            worst = value if worst is None else max(worst, value)
+        return worst
+
+    return pct
