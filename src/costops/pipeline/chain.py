@@ -1,11 +1,12 @@
 """The request path built in one place: which handlers, in which order.
 
-    route (the model and deployment the call goes to)
+    route (the model and deployment the call goes to: a policy, arbitrage, or the name's route)
       -> admit (rate limits and the priority queue, then budgets)
       -> cache (exact, then semantic)
       -> shape (provider prompt-cache markers)
       -> cascade (cheapest model first, escalating when its answer fails the checks; ``routing.policies``)
-      -> fallbacks (the next target when one fails before answering; ``routing:``)
+      -> fallbacks (the next target when one fails before answering: the route's plan, ``routing.fallbacks``)
+      -> observe (each attempt's latency and failures, for the breaker and arbitrage)
       -> attempt (one provider call; the innermost handler)
 
 Authentication and reading the body happen before, at the HTTP edge (:mod:`costops.gateway.app`):

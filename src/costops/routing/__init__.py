@@ -1,6 +1,10 @@
 """Model choice: which model gets a request, and what happens when it fails or falls short.
 
 In the gateway (built by :func:`costops.pipeline.chain.build_chain` from the ``routing:`` section):
+``route`` (the Route step), ``policy`` (the protocol: ``choose(view) -> Decision``, pure),
+``policies`` (fixed, cheapest-capable, tiered, budget-aware, and the config that binds them),
+``capabilities`` / ``catalog`` / ``needs`` (what each deployment's models can do and cost, what
+a request needs), ``arbitrage`` (ranking a model's deployments), ``health`` (per deployment),
 ``cascade`` (cheapest model first, escalating when :mod:`.acceptance`'s pure checks reject its
 answer), ``fallback`` (the next target when a deployment fails before answering, with a circuit
 breaker per deployment, :mod:`.breaker`) and ``learned_policy`` (a trained router picks the model).

@@ -12,7 +12,8 @@ Order, best first:
 4. then the lowest *expected* cost of this request there: its effective price (discounts and
    custom prices applied) divided by the chance that the attempt succeeds, since a failed
    attempt is paid again elsewhere; an unpriced deployment after the priced ones;
-5. ties: the lower latency, then config order.
+5. ties: the lower measured latency (a measured deployment before one not yet measured), then
+   config order.
 
 The rest of the order is the fallback list: the call moves to the next when one fails.
 """
@@ -61,6 +62,7 @@ def rank(targets: Sequence[Target], settings: ArbitrageSettings) -> tuple[Target
         h = t.health
         slow = limit is not None and h.latency_ms is not None and h.latency_ms > limit
         cost = float("inf") if t.cost_nanos is None else t.cost_nanos / max(0.05, 1.0 - h.error_rate)
-        return (h.circuit == "open", h.error_rate > settings.max_error_rate, slow, cost, h.latency_ms or 0.0, i)
+        latency = h.latency_ms if h.latency_ms is not None else float("inf")
+        return (h.circuit == "open", h.error_rate > settings.max_error_rate, slow, cost, latency, i)
 
     return tuple(t for _, t in sorted(enumerate(targets), key=key))
