@@ -185,3 +185,24 @@ def test_bad_policy_config_names_the_setting(pinned_gateway) -> None:
         pinned_gateway("routing:\n  models: {gpt-4o: {tools: maybe}}\n")
     with pytest.raises(ConfigError, match=r"routing.keys.ghost: no virtual key"):
         pinned_gateway("routing:\n  policies: {a: {kind: fixed, model: gpt-4o}}\n  keys: {ghost: a}\n")
+
+
+def test_router_catalog_prints_what_routing_knows(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from costops.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "deployments:\n  - {name: azure, kind: openai, base_url: 'https://azure.example/v1', api_key: k, models: [gpt-4o], "
+        "discount_pct: 20}\nrouting:\n  models: {gpt-4o: {tools: false}}\n"
+    )
+    result = CliRunner().invoke(main, ["router", "catalog", "--config", str(path), "--json"], env={"OPENAI_API_KEY": "sk-x"})
+    assert result.exit_code == 0, result.output
+    rows = {r["deployment"]: r for r in map(json.loads, result.output.splitlines())}
+    assert set(rows) == {"azure", "openai"}  # the built-in OpenAI deployment serves gpt-4o too, with its key
+    assert Decimal(rows["azure"]["usd_per_mtok_blended"]) == Decimal(rows["openai"]["usd_per_mtok_blended"]) * Decimal("0.8")
+    assert rows["azure"]["tools"] is False and rows["azure"]["source"].endswith("; config")
+    assert rows["azure"]["context_window"] == from_data("openai", "gpt-4o").context_window

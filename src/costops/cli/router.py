@@ -3,6 +3,7 @@
     costops router train --data F.jsonl [--data G.jsonl] --out DIR [--models a,b] [--prices P.yaml]
     costops router choose --router DIR --data F.jsonl --threshold T     # {"id": ..., "model": ...} per row
     costops router eval --router DIR --data F.jsonl (--threshold T | --sweep) [--json]
+    costops router catalog [--config F] [--model M ...] [--json]        # what routing knows of each target
 
 Outcome rows: ``{"id", "prompt", "outcomes": {model: score in [0, 1] or null}, "cost_usd":
 {model: USD}}``; ``choose`` needs only ``id`` and ``prompt``. The gateway's routing policy loads
@@ -18,6 +19,7 @@ from typing import Any
 
 import click
 
+from costops.cli.options import config_option
 from costops.errors import CostopsError
 
 
@@ -144,6 +146,66 @@ def _render(result: dict[str, Any]) -> str:
         lines.append(f"  {name}{who}: quality {b['quality']:.4f} ({rel(b['quality'], strong['quality'])}), "
                      f"cost ${b['cost_usd']:.4f} ({rel(b['cost_usd'], strong['cost_usd'])})")
     return "\n".join(lines)
+
+
+@router_group.command("catalog")
+@config_option
+@click.option("--model", "models", multiple=True,
+              help="A model, alias or deployment/model to show (repeat); default: every model the config names.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per target.")
+def catalog_cmd(config_path: str | None, models: tuple[str, ...], as_json: bool) -> None:
+    """The capability catalog: each deployment serving a model, its effective price, tier and
+    capabilities (models.dev data and routing.models overrides), as routing would see them now."""
+    from costops.analysis.report import table
+    from costops.config import ConfigError, load_config
+    from costops.pricing import PriceCatalog
+    from costops.pricing.quote import Pricer
+    from costops.routing.catalog import Catalog, describe
+
+    try:
+        config = load_config(config_path)
+        catalog = Catalog(config, Pricer(PriceCatalog(config.prices)), config.sections.get("routing") or {})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = list(models) or configured_models(config)
+    if not names:
+        raise click.ClickException("the config names no models: pass --model gpt-4o-mini (repeat for more)")
+    now = time.time()
+    entries = []
+    for name in names:
+        try:
+            entries += [describe(t) for t in catalog.targets(name, now)]
+        except CostopsError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry))
+        return
+
+    def flag(value: Any) -> str:
+        return "?" if value is None else "yes" if value is True else "no" if value is False else f"{value:,}"
+
+    rows = [[e["name"], f"{e['deployment']}/{e['model']}", e["tier"] or "-", e["usd_per_mtok_blended"] or "unpriced",
+             flag(e["context_window"]), flag(e["max_output"]), flag(e["tools"]), flag(e["vision"]),
+             flag(e["json_schema"]), flag(e["reasoning"]), e["source"]] for e in entries]
+    click.echo(table(["name", "target", "tier", "USD/MTok 3:1", "context", "max out", "tools", "images", "schema",
+                      "reasoning", "source"], rows))
+
+
+def configured_models(config: Any) -> list[str]:
+    """Every model name the config spells out: deployments' exact names, aliases, policies' models."""
+    from costops.routing.catalog import is_builtin
+
+    names: list[str] = []
+    for d in config.deployments:
+        if not is_builtin(d):
+            names += [m for m in d.models if not any(c in m for c in "*?[")]
+    names += list(config.aliases)
+    for spec in ((config.sections.get("routing") or {}).get("policies") or {}).values():
+        if isinstance(spec, dict):
+            names += [m for m in (spec.get("models") or []) if isinstance(m, str)]
+            names += [spec["model"]] if isinstance(spec.get("model"), str) else []
+    return list(dict.fromkeys(names))
 
 
 COMMANDS = [router_group]

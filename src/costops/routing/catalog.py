@@ -102,7 +102,7 @@ class Catalog:
             return [first]  # deployment/model: pinned
         out = [first]
         for d in self.config.deployments:
-            if d is not first[0] and d.serves(model) and (d.api_key or not _default_family(d)):
+            if d is not first[0] and d.serves(model) and (d.api_key or not is_builtin(d)):
                 out.append((d, model))
         return out
 
@@ -116,7 +116,7 @@ class Catalog:
         return Target(deployment, model, caps, blended, tier, name)
 
 
-def _default_family(d: Deployment) -> bool:
+def is_builtin(d: Deployment) -> bool:
     """A built-in provider deployment (made from the environment): without its API key it can
     serve only a caller's own key, so it joins a model's arbitrage set only when resolved first."""
     from costops.config import DEFAULT_MODEL_PATTERNS
