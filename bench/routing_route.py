@@ -1,0 +1,82 @@
+"""What the Route step costs per request, in process: CPU microseconds of one routing decision
+for each way a name can be routed (the name's plain route, arbitrage over two deployments, and
+the fixed, cheapest-capable, tiered and budget-aware policies over four models), on a short
+chat request. Thread CPU time, so it stays usable on a busy machine; interleaved repeats.
+
+    .venv/bin/python bench/routing_route.py            # 20,000 decisions per case, 3 repeats
+    .venv/bin/python bench/routing_route.py -n 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+CONFIG = """
+deployments:
+  - {name: azure, kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: k, models: [gpt-4o, gpt-4o-mini], discount_pct: 20}
+routing:
+  arbitrage: {latency_target_ms: 2000}
+  policies:
+    fixed: {kind: fixed, model: gpt-4o}
+    cheapest: {kind: cheapest-capable, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5]}
+    tiered: {kind: tiered, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5], tiers: {code: premium, default: balanced}}
+    thrifty: {kind: budget-aware, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5]}
+"""
+CASES = {"plain route": "gpt-4.1", "arbitrage": "gpt-4o-mini", "fixed": "fixed", "cheapest-capable": "cheapest",
+         "tiered": "tiered", "budget-aware": "thrifty"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from costops.config import load_config
+    from costops.gateway.app import create_app
+    from costops.gateway.principal import ANONYMOUS
+    from costops.ledger.record import UsageRecord
+    from costops.pipeline.contract import Call
+
+    path = Path(tempfile.mkdtemp()) / "c.yaml"
+    path.write_text(CONFIG)
+    config = load_config(path, env={"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "k"})
+    gateway = create_app(config)
+    route = gateway.handlers[0]
+    key = ANONYMOUS
+
+    async def done(call: Call) -> None:
+        return None
+
+    async def run(name: str, n: int) -> float:
+        body = {"model": name, "messages": [{"role": "user", "content": "Write a haiku about the sea, please."}],
+                "max_tokens": 100}
+        started = time.thread_time()
+        for i in range(n):
+            record = UsageRecord(request_id=f"r{i}", ts=1_764_000_000.0, endpoint="chat.completions", model_requested=name)
+            call = Call("openai", "chat.completions", body, b"", key, record, {}, record.ts)
+            await route.handle(call, done)
+        return (time.thread_time() - started) / n * 1e6
+
+    async def all_cases() -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {case: [] for case in CASES}
+        for name in CASES.values():  # warm the memos (catalog, prices, capabilities)
+            await run(name, 50)
+        for _ in range(args.repeats):
+            for case, name in CASES.items():
+                out[case].append(await run(name, args.n))
+        return out
+
+    results = asyncio.run(all_cases())
+    print(f"Route step, CPU us per request ({args.n:,} requests x {args.repeats}, best of repeats):")
+    base = min(results["plain route"])
+    for case, values in results.items():
+        print(f"  {case:<18} {min(values):8.1f} us   x{min(values) / base:5.1f} of the plain route")
+
+
+if __name__ == "__main__":
+    main()
