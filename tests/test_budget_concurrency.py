@@ -146,3 +146,31 @@ def test_an_unsettled_reservation_expires_in_redis():
     r = redis.Redis.from_url(REDIS_URL)
     for key in r.scan_iter(f"{{{prefix}}}:*"):
         r.delete(key)
+
+
+def test_a_renewed_hold_outlives_its_ttl_and_a_settled_one_stays_gone():
+    redis_or_skip()
+    from costops.control.redis_state import RedisState
+    from costops.control.reservations import Claim, MemoryState
+
+    async def scenario(state) -> None:
+        await state.start()
+        claim = Claim("long", 100, ("d1",), "d1", 3600)
+        assert (await state.reserve("slow", [claim], 80, now=1000.0, expires_at=1030.0)).admitted
+        await state.renew([("slow", [claim], 80)], expires_at=1060.0)
+        assert not (await state.reserve("next", [claim], 30, now=1031.0, expires_at=1061.0)).admitted  # still held
+        await state.settle("slow", [claim], 70, now=1040.0)
+        await state.renew([("slow", [claim], 80)], expires_at=1090.0)  # raced the settle: not put back
+        assert (await state.levels([claim], now=1041.0))[0].reserved == 0
+        await state.renew([("lost", [claim], 20)], expires_at=1090.0, restore=True)  # the state lost it
+        assert (await state.levels([claim], now=1041.0))[0].reserved == 20
+        await state.close()
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    asyncio.run(scenario(RedisState(REDIS_URL, prefix)))
+    asyncio.run(scenario(MemoryState()))
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    for key in r.scan_iter(f"{{{prefix}}}:*"):
+        r.delete(key)

@@ -21,7 +21,7 @@ from tests.budget_pair import BudgetPair, gather_calls, start_pair
 from tests.ledger_fixtures import pg_server_fixture  # noqa: F401
 from tests.replicas import redis_or_skip
 
-LIMITS = {"nomax": "0.02", "cachew": "0.1", "cachestage": "0.1"}
+LIMITS = {"nomax": "0.02", "cachew": "0.1", "cachestage": "0.1", "long": "0.0025"}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,7 @@ def pair(simulator, tmp_path_factory, pg_server) -> Iterator[BudgetPair]:
     yield from start_pair(
         simulator, tmp_path_factory.mktemp("holds"), pg_server, redis_or_skip(), LIMITS,
         extra="cache: {prompt: {ttl: 1h}}\nalerts: {digest_at: null}\n",
+        section="  reservation_ttl_s: 1\n",  # holds lapse after 1 s unless renewed while their call runs
     )
 
 
@@ -116,3 +117,38 @@ def test_breakpoints_the_prompt_cache_stage_adds_are_reserved(pair: BudgetPair) 
     assert all(r.usage.cache_creation_input_tokens for r in answered)
     spent = _settled(pair, "cachestage", 16)
     assert pair.overspend("cachestage", spent) <= 0
+
+
+def test_holds_are_renewed_while_long_streams_run(pair: BudgetPair) -> None:
+    """Four streamed calls that take 3 s hold the whole budget; holds live 1 s unless renewed. A
+    second wave sent 1.5 s after all four were held finds them still held and is refused (it used
+    to find them lapsed, and went in)."""
+    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("long"), max_retries=0) for r in pair.replicas]
+
+    async def streamed(i: int) -> int:
+        stream = await clients[i % 2].chat.completions.create(
+            model="gpt-4o-mini", max_tokens=1000, stream=True, stream_options={"include_usage": True},
+            messages=[{"role": "user", "content": f"{i} [[sim:tokens=1000]] [[sim:delay=3]]"}])
+        tokens = 0
+        async for chunk in stream:
+            if chunk.usage is not None:
+                tokens = chunk.usage.completion_tokens
+        return tokens
+
+    async def late(i: int) -> openai.types.chat.ChatCompletion:
+        return await clients[i % 2].chat.completions.create(
+            model="gpt-4o-mini", max_tokens=1000, messages=[{"role": "user", "content": f"late {i} [[sim:tokens=1000]]"}])
+
+    async def both() -> tuple[list, list]:
+        first = asyncio.ensure_future(gather_calls(4, streamed))
+        while pair.spent("long")[1] < 4 * 600_000:  # all four held (each about $0.0006)
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # past the holds' TTL: only a renewal keeps them
+        second = await gather_calls(4, late)
+        return await first, second
+
+    first, second = asyncio.run(both())
+    over = pair.overspend("long", _settled(pair, "long", 8))
+    assert first == [1000] * 4, first  # the long calls all ran to the end
+    assert _refused_by_budget(second, openai.APIStatusError) == 4
+    assert over <= 0

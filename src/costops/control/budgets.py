@@ -116,6 +116,10 @@ class BudgetsStage:
         self.prompt_cache: Any = None
         """The prompt-cache stage, when one runs after this one: the writes its breakpoints cause are priced here."""
         self._counters: dict[str, Any] = {}
+        self.in_flight: dict[str, tuple[str, list[Claim], int]] = {}
+        """The holds of admitted calls not yet settled, renewed while they run (a call may read
+        for longer than ``reservation_ttl_s``, with retries), put back if the state lost them."""
+        self._renewer: asyncio.Task[None] | None = None
         from costops.control.budget_admin import admin_routes
 
         self.admin_routes = admin_routes(self)
@@ -138,11 +142,13 @@ class BudgetsStage:
         await monitor.load_definitions(self)
         await monitor.refresh(self, initial=True)
         self._task = asyncio.create_task(monitor.loop(self), name="costops-budgets")
+        self._renewer = asyncio.create_task(self._renew_holds(), name="costops-budget-holds")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, self._renewer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.alerts.stop()
         await self.state.close()
         if self._store is not None:
@@ -298,6 +304,8 @@ class BudgetsStage:
         self._observe(active, admission.levels)
         if admission.admitted:
             call.state["budgets"] = (rid, claims, active, admission.held)
+            if admission.held:
+                self.in_flight[rid] = (rid, claims, admission.held)
             if hold.cap is not None:
                 self._set_cap(call, hold.cap_for(admission.held))
             return ADMITTED, ""
@@ -327,6 +335,7 @@ class BudgetsStage:
         if held is None:
             return
         rid, claims, active, _held = held
+        self.in_flight.pop(rid, None)
         record = call.record
         actual = record.cost.total_nanos() if record.priced else 0
         now = self.clock()
@@ -336,6 +345,20 @@ class BudgetsStage:
             for budget, _ in active:
                 if budget.pace is not None and _line(budget) in self.queue.lines:
                     self.queue.wake(_line(budget), now)
+
+    async def _renew_holds(self) -> None:
+        """Every third of ``reservation_ttl_s``: push the expiry of every hold still in flight."""
+        ttl = self.settings.reservation_ttl_s
+        while True:
+            await asyncio.sleep(ttl / 3)
+            if not self.in_flight:
+                continue
+            try:
+                await self.state.renew(list(self.in_flight.values()), self.clock() + ttl)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("cannot renew %d budget holds: %s", len(self.in_flight), exc)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -126,6 +126,32 @@ end
 return out
 """
 
+# KEYS: b1, e1...  ARGV: expires_at, restore, n, then per hold: rid, held, nclaims, keep_s...  (the
+# claims' keys in KEYS, in order): a hold still in flight gets its expiry pushed; one that is gone
+# is put back only with ``restore`` (state lost), else it was settled meanwhile and stays gone.
+RENEW = """
+local exp_at, restore, n = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
+local idx, k = 4, 1
+for i = 1, n do
+  local rid, held, nc = ARGV[idx], tonumber(ARGV[idx + 1]), tonumber(ARGV[idx + 2])
+  for j = 1, nc do
+    local b, e, keep = KEYS[k], KEYS[k + 1], ARGV[idx + 2 + j]
+    local present = redis.call('HGET', b, 'x:' .. rid)
+    if restore and not present then
+      redis.call('HSET', b, 'x:' .. rid, held)
+      redis.call('HINCRBY', b, 'r', held)
+      present = held
+    end
+    if present then redis.call('ZADD', e, exp_at, rid) end
+    redis.call('EXPIRE', b, keep)
+    redis.call('EXPIRE', e, keep)
+    k = k + 2
+  end
+  idx = idx + 3 + nc
+end
+return n
+"""
+
 # KEYS: b  ARGV: bucket, nanos, keep_s: add the ledger's spend to a bucket Redis knows nothing of
 # (fresh or lost Redis). Any settle marks its bucket as known, so a replica starting mid-window
 # never adds the ledger's spend on top of what running replicas already counted.
@@ -163,6 +189,7 @@ class RedisState:
         self._settle = self.redis.register_script(SETTLE)
         self._levels = self.redis.register_script(LEVELS)
         self._seed = self.redis.register_script(SEED)
+        self._renew = self.redis.register_script(RENEW)
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -186,6 +213,16 @@ class RedisState:
             args += [c.keep_s, c.current, len(c.buckets), *c.buckets]
         out = await self._settle(keys=self._keys(claims), args=args)
         return tuple(Level(int(out[2 * i]), int(out[2 * i + 1]), level_limit(c)) for i, c in enumerate(claims))
+
+    async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
+        for start in range(0, len(holds), 200):  # one script per 200 holds: no long stall of Redis
+            part = holds[start:start + 200]
+            keys: list[str] = []
+            args: list[Any] = [repr(expires_at), int(restore), len(part)]
+            for rid, claims, held in part:
+                keys += self._keys(claims)
+                args += [rid, held, len(claims), *(c.keep_s for c in claims)]
+            await self._renew(keys=keys, args=args)
 
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
         args: list[Any] = [repr(now), len(claims)]

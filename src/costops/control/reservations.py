@@ -54,6 +54,10 @@ class BudgetState(Protocol):
         left among them when that is less than ``estimate`` but at least ``least``."""
         ...
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]: ...
+    async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
+        """Push the expiry of the holds of calls still in flight to ``expires_at``; with
+        ``restore`` (the state was lost), put back a hold that is gone while its call still runs."""
+        ...
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]: ...
     async def seed(self, name: str, bucket: str, nanos: int, keep_s: int) -> bool: ...
     async def hourly(self, name: str, hours: list[int]) -> list[int]: ...
@@ -79,6 +83,8 @@ class MemoryState:
         self.reserved: dict[str, int] = defaultdict(int)
         self.holds: dict[str, dict[str, int]] = {}
         self._expiry: list[tuple[float, str]] = []
+        self._expires: dict[str, float] = {}
+        """Each hold's current expiry; an older entry of the heap (before a renewal) is skipped."""
         self.hours: dict[str, dict[int, int]] = defaultdict(dict)
         self._once: dict[str, float] = {}
         self._defs: dict[str, bytes] = {}
@@ -94,10 +100,12 @@ class MemoryState:
 
     def _purge(self, now: float) -> None:
         while self._expiry and self._expiry[0][0] <= now:
-            _, rid = heapq.heappop(self._expiry)
-            self._release(rid)
+            at, rid = heapq.heappop(self._expiry)
+            if self._expires.get(rid) == at:
+                self._release(rid)
 
     def _release(self, rid: str) -> None:
+        self._expires.pop(rid, None)
         for name, amount in self.holds.pop(rid, {}).items():
             self.reserved[name] -= amount
 
@@ -134,6 +142,7 @@ class MemoryState:
         held = max(least, min([estimate, *(lv.limit - lv.committed for lv in levels)]))
         if held > 0:
             self.holds[rid] = {c.name: held for c in claims}
+            self._expires[rid] = expires_at
             heapq.heappush(self._expiry, (expires_at, rid))
             for c in claims:
                 self.reserved[c.name] += held
@@ -150,6 +159,17 @@ class MemoryState:
                 hours[hour] = hours.get(hour, 0) + actual
         self._purge(now)
         return tuple(self._level(c) for c in claims)
+
+    async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
+        for rid, claims, held in holds:
+            if rid not in self.holds:
+                if not restore:
+                    continue
+                self.holds[rid] = {c.name: held for c in claims}
+                for c in claims:
+                    self.reserved[c.name] += held
+            self._expires[rid] = expires_at
+            heapq.heappush(self._expiry, (expires_at, rid))
 
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
         self._purge(now)
