@@ -1,4 +1,5 @@
-"""costops cache stats | invalidate | warm: talk to a running gateway's exact cache.
+"""costops cache stats | invalidate | warm: talk to a running gateway's exact cache; eval | calibrate
+(in :mod:`costops.cli.cache_eval`) score the semantic cache offline on labelled prompt pairs.
 
 ``warm`` reads JSONL, one request per line, either a bare request body or an envelope::
 
@@ -23,6 +24,8 @@ from typing import Any
 
 import click
 
+from costops.cli.cache_eval import COMMANDS as EVAL_COMMANDS
+
 url_option = click.option("--url", default="http://127.0.0.1:4000", show_default=True, envvar="COSTOPS_URL",
                           help="The running gateway (env COSTOPS_URL).")
 admin_option = click.option("--admin-key", envvar="COSTOPS_ADMIN_KEY", default=None,
@@ -31,7 +34,12 @@ admin_option = click.option("--admin-key", envvar="COSTOPS_ADMIN_KEY", default=N
 
 @click.group("cache")
 def cache_group() -> None:
-    """The exact response cache of a running gateway: stats, invalidation, warming."""
+    """The exact response cache of a running gateway: stats, invalidation, warming; and the semantic
+    cache scored offline on labelled pairs: eval, calibrate."""
+
+
+for _command in EVAL_COMMANDS:
+    cache_group.add_command(_command)
 
 
 def _admin(method: str, url: str, admin_key: str | None, body: Any = None) -> Any:

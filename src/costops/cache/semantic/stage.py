@@ -17,7 +17,7 @@ import itertools
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -28,7 +28,7 @@ from costops.cache.keys import choose_namespace
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
-from costops.cache.semantic.index import Entry, SemanticIndex
+from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
 from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
@@ -140,18 +140,23 @@ class SemanticCacheStage:
         return None
 
     def _find(self, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
+        return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold)
+
+    def choose(self, text: str, neighbours: Iterable[Neighbour], threshold: float) -> Entry | None:
+        """The neighbour (most similar first) whose answer is served for ``text``, if any: the
+        one decision of a lookup, which ``costops cache eval`` also scores on labelled pairs."""
         query = None
-        for neighbour in self.index.search(lookup.scope, vector, NEIGHBOURS):
+        for neighbour in neighbours:
             if neighbour.similarity < threshold:
                 break
             if not self.cfg.verify:
                 return neighbour.entry
-            query = query or facts(lookup.text)
+            query = query or facts(text)
             reason = verify(query, self.index.facts_of(neighbour.entry), self._word_vector, self.cfg.synonym_min)
             if reason is None:
                 return neighbour.entry
             self.counts["rejected_by_verifier"] += 1
-            log.debug("semantic cache: %r is not %r: %s", lookup.text[:80], neighbour.entry.text[:80], reason)
+            log.debug("semantic cache: %r is not %r: %s", text[:80], neighbour.entry.text[:80], reason)
         return None
 
     def _word_vector(self, word: str) -> Any:
