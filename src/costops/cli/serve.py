@@ -22,12 +22,10 @@ def serve(config_path: str | None, db: str | None, host: str | None, port: int |
     import secrets
     from dataclasses import replace
 
-    import uvicorn
-
     from costops.config import ConfigError, load_config
     from costops.gateway.app import create_app
     from costops.ledger.store import _mask
-    from costops.serving import fit_fd_limit, uvicorn_config
+    from costops.serving import ServingServer, fit_fd_limit, uvicorn_config
 
     try:
         config = load_config(config_path, db=db, host=host, port=port)
@@ -52,7 +50,7 @@ def serve(config_path: str | None, db: str | None, host: str | None, port: int |
     if cap < wanted:
         click.echo(f"warning: the open-file limit allows {cap} connections, not {wanted}: server.max_connections is {cap}; "
                    "raise the hard limit (ulimit -Hn) to serve more", err=True)
-    server = uvicorn.Server(
+    server = ServingServer(
         uvicorn_config(create_app(config), config.server.host, config.server.port, log_level=log_level)
     )
     server.run()
