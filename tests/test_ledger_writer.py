@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 
+from costops.ledger.journal import decode, encode
 from costops.ledger.query import Filters
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import open_store
-from costops.ledger.writer import LedgerWriter, record_from_json, record_to_json
+from costops.ledger.writer import LedgerWriter, spill_record
 from costops.pricing import CostBreakdown
 from costops.usage import Usage
 from tests.ledger_fixtures import make_record
@@ -152,8 +152,7 @@ def test_overflow_spills_to_disk_and_is_replayed_when_the_store_recovers(tmp_pat
 
 def test_a_spill_file_left_by_a_crash_is_replayed_at_start(tmp_path: Path) -> None:
     spill = tmp_path / "ledger.spill.jsonl"
-    lines = [orjson.dumps(record_to_json(r)) for r in _records(7, prefix="crash-")]
-    spill.write_bytes(b"\n".join(lines) + b'\n{"request_id": "torn')  # died mid-append
+    spill.write_bytes(b"".join(encode(r) for r in _records(7, prefix="crash-")) + b'[1, "torn')  # died mid-append
     store = FlakyStore()
 
     async def main() -> None:
@@ -209,7 +208,7 @@ def test_behind_when_records_wait_too_long() -> None:
     assert writer.status() == {"pending": 1, "spilled": 0, "written": 0, "last_error": None, "behind": True}
 
 
-def test_records_survive_json_exactly() -> None:
+def test_the_spill_file_holds_journal_lines_and_an_older_spill_s_json_objects_still_replay(tmp_path: Path) -> None:
     record = make_record(
         3,
         tags={"feature": "ünïcode", "n": "1"},
@@ -221,7 +220,38 @@ def test_records_survive_json_exactly() -> None:
         latency_ms=None,
         stream=True,
     )
-    back = record_from_json(json.loads(orjson.dumps(record_to_json(record))))
-    assert back == record
-    assert back.list_cost.input == Decimal("0.000000000123456789")
-    assert isinstance(back.usage, Usage) and back.row() == record.row()
+    # a line as the spill wrote it before it took the journal's format, with a key since removed
+    older = orjson.dumps({
+        "request_id": "old-1", "ts": 1_793_491_200.5, "endpoint": "chat.completions", "model_requested": "gpt-4o",
+        "model": "gpt-4o", "tenant": "acme", "tags": {"feature": "chat"}, "status": 200, "priced": True,
+        "usage": {"input_tokens": 10, "cache_read_tokens": 0, "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0,
+                  "output_tokens": 5, "reasoning_tokens": 0},
+        "cost": {"input": "0.000025", "cache_read": "0", "cache_write": "0", "output": "0.00005"},
+        "list_cost": {"input": "0.000025", "cache_read": "0", "cache_write": "0", "output": "0.00005"},
+        "avoided_cost": "0", "a_field_since_removed": 1,
+    })
+    spill = tmp_path / "ledger.spill.jsonl"
+    spill.write_bytes(older + b"\n")
+    store = FlakyStore()
+    store.down = True
+    lines: list[bytes] = []
+
+    async def main() -> None:
+        writer = LedgerWriter(store, flush_interval_s=0.005, spill_path=str(spill), max_buffer=1, retry_base_s=0.001)
+        await writer.start()
+        writer.submit(make_record(1, request_id="held"))
+        writer.submit(record)  # past max_buffer: to the spill file
+        await _until(lambda: len(spill.read_bytes().splitlines()) == 2)
+        lines.extend(spill.read_bytes().splitlines(keepends=True))
+        store.down = False
+        await writer.close()
+
+    asyncio.run(main())
+    assert lines == [older + b"\n", encode(record)]  # appended after the older line, in the journal's format
+    assert sorted(store.ids()) == sorted(["old-1", "held", record.request_id])
+    back = spill_record(encode(record))
+    assert back == record and decode(encode(record)) == back
+    assert back.list_cost.input == Decimal("0.000000000123456789") and back.row() == record.row()
+    old = spill_record(older)
+    assert (old.request_id, old.tenant, old.usage.output_tokens, old.cost.total) == ("old-1", "acme", 5, Decimal("0.000075"))
+    assert old.tags == {"feature": "chat"} and old.attempt == 1  # a field the old line lacks takes its default

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import costops.pricing.table as table_mod
 from costops.config import load_config
+from costops.ledger.journal import decode, encode
 from costops.ledger.record import UsageRecord
-from costops.ledger.writer import record_from_json, record_to_json
 from costops.money import to_nanos
 from costops.pipeline.attempt import Settler
 from costops.pricing import PriceCatalog, PriceOverride, PriceTable, Rate
@@ -123,11 +123,11 @@ def test_a_costs_nanos_are_rounded_once_and_each_caller_gets_its_own_dict(monkey
     assert cost == CostBreakdown(D("0.0000015"), D(0), D("0.00000025"), D("0.000004"))  # the memo is not compared
 
 
-def test_a_record_with_computed_nanos_still_round_trips_through_json() -> None:
+def test_a_record_with_computed_nanos_still_round_trips_through_the_journal_line() -> None:
     record = UsageRecord(request_id="r", ts=TS_2024, endpoint="chat.completions", model_requested="m")
     record.cost = CostBreakdown(D("0.0000015"), D(0), D(0), D("0.000004"))
     record.cost.nanos()
-    back = record_from_json(record_to_json(record))
+    back = decode(encode(record))
     assert back.cost == record.cost and back.cost.nanos() == record.cost.nanos()
 
 

@@ -6,7 +6,8 @@
    ``asyncio.to_thread(store.write, batch)``. A batch leaves the deque only once the store has
    accepted it; on a failure it stays, and the task retries with exponential backoff (capped).
    Writes are idempotent by ``request_id``, so a retry after an unclear failure is harmless.
-3. Past ``max_buffer`` pending records, new ones go to a JSONL spill file instead of memory;
+3. Past ``max_buffer`` pending records, new ones go to a spill file instead of memory (one
+   line per record, the journal's format);
    once the store accepts writes again the file is replayed and then truncated. A spill file
    found at ``start()`` (left by a crash or by a shutdown while the store was down) is replayed
    the same way.
@@ -33,11 +34,10 @@ from typing import Any
 
 import orjson
 
-from costops.ledger.journal import Journal
+from costops.ledger.journal import Journal, decode, encode
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import LedgerStore
 from costops.pricing import CostBreakdown
-from costops.pricing.table import COST_KINDS
 from costops.usage import Usage
 
 log = logging.getLogger("costops.ledger")
@@ -46,38 +46,29 @@ DEFAULT_SPILL = "costops-ledger.spill.jsonl"
 BEHIND_AFTER_S = 5.0
 
 
-# -- records as JSON, exactly --------------------------------------------------------------------
-
-
-def record_to_json(record: UsageRecord) -> dict[str, Any]:
-    """A JSON-safe dict: Decimals as strings (exact), Usage and costs as nested objects."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        if isinstance(value, Decimal):
-            value = str(value)
-        elif isinstance(value, CostBreakdown):
-            value = {kind: str(getattr(value, kind)) for kind in COST_KINDS}
-        elif isinstance(value, Usage):
-            value = dataclasses.asdict(value)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        out[f.name] = value
-    return out
+# -- the spill file: the journal's lines ----------------------------------------------------------
 
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(UsageRecord))
 
 
-def record_from_json(data: Mapping[str, Any]) -> UsageRecord:
-    """The inverse of :func:`record_to_json`. Keys the record no longer has are ignored (a spill
-    file may outlive an upgrade); fields added since take their defaults."""
+def _record_from_object(data: Mapping[str, Any]) -> UsageRecord:
+    """A spill line written before the spill file took the journal's line format: one JSON
+    object per record (Decimals as strings, usage and costs nested). Still read, so a spill file
+    left by an older version is replayed; keys the record no longer has are ignored, fields
+    added since take their defaults."""
     kwargs = {k: v for k, v in data.items() if k in _FIELDS}
     kwargs["usage"] = Usage(**kwargs.get("usage", {}))
     for name in ("cost", "list_cost"):
         kwargs[name] = CostBreakdown(**{k: Decimal(v) for k, v in kwargs.get(name, {}).items()})
     kwargs["avoided_cost"] = Decimal(kwargs.get("avoided_cost", "0"))
     return UsageRecord(**kwargs)
+
+
+def spill_record(line: bytes) -> UsageRecord:
+    """One spill line: the journal's line (:func:`~costops.ledger.journal.encode`), or an older
+    spill's JSON object."""
+    return _record_from_object(orjson.loads(line)) if line.lstrip().startswith(b"{") else decode(line)
 
 
 def _read_spill(path: str, offset: int, limit: int) -> tuple[list[UsageRecord], int, int, bool]:
@@ -96,14 +87,14 @@ def _read_spill(path: str, offset: int, limit: int) -> tuple[list[UsageRecord], 
                 continue
             lines += 1
             try:
-                records.append(record_from_json(orjson.loads(line)))
-            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+                records.append(spill_record(line))
+            except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
                 log.warning("ledger spill %s: skipping an unreadable line at byte %d: %s", path, offset - len(line), exc)
         return records, offset, lines, fh.read(1) == b""
 
 
 def _append_spill(path: str, records: list[UsageRecord]) -> None:
-    data = b"".join(orjson.dumps(record_to_json(r)) + b"\n" for r in records)
+    data = b"".join(encode(r) for r in records)
     with open(path, "ab") as fh:
         fh.write(data)
         fh.flush()
