@@ -60,6 +60,52 @@ class BudgetPair:
         return over
 
 
+class PrivateRedis:
+    """A ``redis-server`` of the test's own (no persistence) that it may kill and restart: a Redis
+    restart that loses its state, without touching the Redis the other tests share."""
+
+    def __init__(self, tmp: Path) -> None:
+        import shutil
+
+        from costops.serving import free_port
+
+        if shutil.which("redis-server") is None:
+            import pytest
+
+            pytest.skip("needs redis-server on PATH")
+        self.port, self.tmp = free_port(), tmp
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: Any = None
+        self.start()
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: every connection drops, every key is gone."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+
 def start_pair(simulator: Any, tmp: Path, pg_server: str, redis_url: str, budgets: dict[str, str], extra: str = "",
                section: str = "") -> Iterator[BudgetPair]:
     """``budgets``: name -> limit in USD; budget ``name`` covers project ``name``, whose key is
@@ -88,9 +134,12 @@ def start_pair(simulator: Any, tmp: Path, pg_server: str, redis_url: str, budget
     finally:
         a.stop()
         b.stop()
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(f"{{{prefix}}}:*"):
-            client.delete(key)
+        try:
+            client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+            for key in client.scan_iter(f"{{{prefix}}}:*"):
+                client.delete(key)
+        except redis.RedisError:
+            pass  # a test's own Redis, already stopped
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 

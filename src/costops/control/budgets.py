@@ -42,7 +42,8 @@ from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
 from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
-from costops.control.reservations import BudgetState, Claim, MemoryState
+from costops.control.recovery import Recovery
+from costops.control.reservations import BudgetState, Claim, MemoryState, StateLost
 from costops.control.windows import Window, current_window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
@@ -120,6 +121,7 @@ class BudgetsStage:
         """The holds of admitted calls not yet settled, renewed while they run (a call may read
         for longer than ``reservation_ttl_s``, with retries), put back if the state lost them."""
         self._renewer: asyncio.Task[None] | None = None
+        self.recovery = Recovery(self)
         from costops.control.budget_admin import admin_routes
 
         self.admin_routes = admin_routes(self)
@@ -135,7 +137,7 @@ class BudgetsStage:
         await self.state.start()
         if self.state.shared:  # an unreachable Redis is handled per request (budgets.on_state_error)
             try:
-                await self.state.redis.ping()  # type: ignore[attr-defined]
+                await self.state.join()  # type: ignore[attr-defined]
             except Exception as exc:
                 log.error("budget state (Redis) unreachable at start: %s", exc)
         await self.alerts.start()
@@ -297,9 +299,15 @@ class BudgetsStage:
         rid = call.record.request_id
         estimate = hold.least
         try:
-            admission = await self.state.reserve(rid, claims, hold.most, now, now + self.settings.reservation_ttl_s, estimate)
+            admission = await self._reserve(rid, claims, hold, now)
         except Exception as exc:
-            self._state_failed(exc)
+            self._state_failed(exc)  # block: 503; allow: go in, holding the least in flight
+            call.state["budgets"] = (rid, claims, active, estimate)
+            if estimate:
+                self.in_flight[rid] = (rid, claims, estimate)
+                self.recovery.restore_needed = True
+            if hold.cap is not None:
+                self._set_cap(call, hold.cap_for(estimate))
             return ADMITTED, ""
         self._observe(active, admission.levels)
         if admission.admitted:
@@ -339,24 +347,39 @@ class BudgetsStage:
         record = call.record
         actual = record.cost.total_nanos() if record.priced else 0
         now = self.clock()
-        levels = await self.state.settle(rid, claims, actual, now)
+        levels = await self.recovery.settle(rid, claims, actual, now)
+        if levels is None:
+            return
         self._observe(active, levels)
         if self.queue is not None and self.queue.lines:  # a refund may let a paced waiter go
             for budget, _ in active:
                 if budget.pace is not None and _line(budget) in self.queue.lines:
                     self.queue.wake(_line(budget), now)
 
+    async def _reserve(self, rid: str, claims: list[Claim], hold: Hold, now: float) -> Any:
+        """Reserve; when the state was lost, recover (rebuild or adopt) and try once more."""
+        expires = now + self.settings.reservation_ttl_s
+        try:
+            return await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
+        except StateLost as lost:
+            if not await self.recovery.recover(lost):
+                raise
+        return await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
+
     async def _renew_holds(self) -> None:
-        """Every third of ``reservation_ttl_s``: push the expiry of every hold still in flight."""
+        """Every third of ``reservation_ttl_s`` (at least every 2 s): push the expiry of every
+        hold still in flight, put back holds the state lost, apply journaled settles."""
         ttl = self.settings.reservation_ttl_s
         while True:
-            await asyncio.sleep(ttl / 3)
-            if not self.in_flight:
-                continue
+            await asyncio.sleep(min(ttl / 3, 2.0))
             try:
-                await self.state.renew(list(self.in_flight.values()), self.clock() + ttl)
+                if self.in_flight and not self.recovery.restore_needed:
+                    await self.state.renew(list(self.in_flight.values()), self.clock() + ttl)
+                await self.recovery.tick()
             except asyncio.CancelledError:
                 raise
+            except StateLost as lost:
+                await self.recovery.recover(lost)
             except Exception as exc:
                 log.error("cannot renew %d budget holds: %s", len(self.in_flight), exc)
 

@@ -106,16 +106,20 @@ async def seed(stage: BudgetsStage, budgets: list[Budget]) -> None:
             continue
         stage.seeded.add((budget.name, window.id))
         try:
-            if budget.window.kind == "rolling":
-                per_day = await asyncio.to_thread(daily_spend, stage.store(), budget.scope, window.start, now + 1)
-                parts = {_last_hour_of(day, window): n for day, n in per_day.items()}
-            else:
-                parts = {window.current: await asyncio.to_thread(scope_spend, stage.store(), budget.scope, window.start, now + 1)}
+            parts = await asyncio.to_thread(ledger_parts, stage.store(), budget, window, now)
             keep = int(window.length) + 86400
             for bucket, nanos in parts.items():
                 await stage.state.seed(budget.name, bucket, nanos, keep)
         except Exception as exc:
             log.error("budget %s: cannot load its spend so far from the ledger: %s", budget.name, exc)
+
+
+def ledger_parts(store: Any, budget: Budget, window: Window, now: float) -> dict[str, int]:
+    """The window's spend so far as the ledger has it, per bucket (synchronous: run in a thread)."""
+    if budget.window.kind == "rolling":
+        per_day = daily_spend(store, budget.scope, window.start, now + 1)
+        return {_last_hour_of(day, window): n for day, n in per_day.items()}
+    return {window.current: scope_spend(store, budget.scope, window.start, now + 1)}
 
 
 def _last_hour_of(day: str, window: Window) -> str:

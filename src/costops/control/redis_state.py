@@ -12,6 +12,13 @@ slot and one script may touch several budgets):
     {prefix}:e:<name>   zset  reservation -> expiry (Unix seconds)
     {prefix}:once:<key> string, alert deduplication (SET NX EX)
     {prefix}:defs       hash  budget name -> JSON definition from the admin API
+    {prefix}:epoch      string, the marker: which incarnation of the state this is
+    {prefix}:rebuild    string, held (SET NX EX) by the replica rebuilding a lost state
+
+The marker is how a replica notices that Redis lost its state (a restart without persistence, a
+flush, a failover to an empty replica): every reserve, settle and renew names the epoch the
+replica knows, and the script does nothing and answers "lost" when the marker is gone or
+different. :mod:`costops.control.recovery` then rebuilds the windows from the ledger.
 
 Money is integer nano-dollars; Lua's numbers are doubles, exact up to 2**53 nanos ($9M) per
 budget window.
@@ -22,9 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 from costops.control.admission import Level
-from costops.control.reservations import Admission, Claim, level_limit
+from costops.control.reservations import Admission, Claim, StateLost, level_limit
 from costops.control.windows import HOUR
 
+_ALIVE = """
+if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return {-1, redis.call('GET', KEYS[#KEYS]) or ''} end
+"""
 _PURGE = """
 local function purge(b, e, now)
   local dead = redis.call('ZRANGEBYSCORE', e, '-inf', now)
@@ -50,10 +60,12 @@ end
 
 # KEYS: b1, e1, b2, e2...  ARGV: now, expires_at, rid, estimate, n, least, then per budget:
 # limit, keep_s, nbuckets, bucket...  Holds min(estimate, the smallest room) when that is >= least.
-RESERVE = _PURGE + """
+RESERVE = _ALIVE + _PURGE + """
 local now, exp_at, rid, est, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local least = tonumber(ARGV[6])
 local idx, out, refused, grant = 7, {}, 0, est
+local again = redis.call('HGET', KEYS[1], 'x:' .. rid)
+if again then grant, least = tonumber(again), tonumber(again) end  -- a retried reserve: the same hold
 local keep = {}
 for i = 1, n do
   local b, e = KEYS[2 * i - 1], KEYS[2 * i]
@@ -68,7 +80,7 @@ for i = 1, n do
   if limit - s - r < grant then grant = limit - s - r end
 end
 if grant < least then grant = least end
-if refused == 0 and grant > 0 then
+if refused == 0 and grant > 0 and not again then
   for i = 1, n do
     local b, e = KEYS[2 * i - 1], KEYS[2 * i]
     redis.call('HSET', b, 'x:' .. rid, grant)
@@ -84,10 +96,12 @@ table.insert(out, 1, refused)
 return out
 """
 
-# KEYS: b1, e1...  ARGV: now, rid, actual, hour, n, then per budget: keep_s, current, nbuckets, bucket...
-SETTLE = _PURGE + """
+# KEYS: b1, e1..., done, epoch  ARGV: now, rid, actual, hour, n, then per budget: keep_s, current,
+# nbuckets, bucket..., epoch. ``done`` (2 min) makes a retried settle (its reply lost) count once.
+SETTLE = _ALIVE + _PURGE + """
 local now, rid, actual, hour, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local idx, out = 6, {}
+if not redis.call('SET', KEYS[#KEYS - 1], 1, 'NX', 'EX', 120) then actual = 0 end  -- settled already: a retry
 for i = 1, n do
   local b, e = KEYS[2 * i - 1], KEYS[2 * i]
   local amt = redis.call('HGET', b, 'x:' .. rid)
@@ -129,7 +143,7 @@ return out
 # KEYS: b1, e1...  ARGV: expires_at, restore, n, then per hold: rid, held, nclaims, keep_s...  (the
 # claims' keys in KEYS, in order): a hold still in flight gets its expiry pushed; one that is gone
 # is put back only with ``restore`` (state lost), else it was settled meanwhile and stays gone.
-RENEW = """
+RENEW = _ALIVE + """
 local exp_at, restore, n = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
 local idx, k = 4, 1
 for i = 1, n do
@@ -152,6 +166,17 @@ end
 return n
 """
 
+# KEYS: b, epoch  ARGV: n, then bucket, nanos... , keep_s, epoch: a window rebuilt from the ledger
+# after the state was lost: its buckets set (not added to) and marked as known.
+REBUILD = """
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  redis.call('HSET', KEYS[1], 's:' .. ARGV[2 * i], ARGV[2 * i + 1], 'seeded:' .. ARGV[2 * i], 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2 * n + 2])
+return n
+"""
+
 # KEYS: b  ARGV: bucket, nanos, keep_s: add the ledger's spend to a bucket Redis knows nothing of
 # (fresh or lost Redis). Any settle marks its bucket as known, so a replica starting mid-window
 # never adds the ledger's spend on top of what running replicas already counted.
@@ -171,6 +196,56 @@ class RedisState:
     def __init__(self, url: str, prefix: str = "costops") -> None:
         self.url, self.prefix = url, prefix
         self.redis: Any = None
+        self.epoch: str | None = None
+        """The incarnation of the state this replica counts in; None until joined."""
+
+    @property
+    def _marker(self) -> str:
+        return f"{{{self.prefix}}}:epoch"
+
+    async def join(self) -> bool:
+        """Learn the state's epoch, creating it when there is none (a fresh Redis): True when this
+        call created it, so the caller must load every window from the ledger."""
+        import uuid
+
+        created = bool(await self.redis.set(self._marker, uuid.uuid4().hex, nx=True))
+        raw = await self.redis.get(self._marker)
+        self.epoch = raw.decode() if raw else None
+        return created
+
+    async def _epoch(self) -> str:
+        if self.epoch is None:
+            await self.join()
+        if self.epoch is None:
+            raise StateLost("")
+        return self.epoch
+
+    @staticmethod
+    def _check(out: Any) -> None:
+        if isinstance(out, list) and out and out[0] == -1:
+            raise StateLost(out[1].decode() if isinstance(out[1], bytes) else str(out[1]))
+
+    async def rebuild_lock(self, ttl_s: int = 30) -> bool:
+        return bool(await self.redis.set(f"{{{self.prefix}}}:rebuild", 1, nx=True, ex=ttl_s))
+
+    async def rebuild(self, windows: list[tuple[str, dict[str, int], int]]) -> str:
+        """Write each budget's buckets as the ledger has them, then a new epoch (released lock)."""
+        import uuid
+
+        for name, buckets, keep_s in windows:
+            args: list[Any] = [len(buckets)]
+            for bucket, nanos in buckets.items():
+                args += [bucket, nanos]
+            await self._rebuild(keys=[self._b(name), self._marker], args=[*args, keep_s])
+        epoch = uuid.uuid4().hex
+        await self.redis.set(self._marker, epoch)
+        await self.redis.delete(f"{{{self.prefix}}}:rebuild")
+        self.epoch = epoch
+        return epoch
+
+    async def current_epoch(self) -> str:
+        raw = await self.redis.get(self._marker)
+        return raw.decode() if raw else ""
 
     def _b(self, name: str) -> str:
         return f"{{{self.prefix}}}:b:{name}"
@@ -190,6 +265,7 @@ class RedisState:
         self._levels = self.redis.register_script(LEVELS)
         self._seed = self.redis.register_script(SEED)
         self._renew = self.redis.register_script(RENEW)
+        self._rebuild = self.redis.register_script(REBUILD)
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -202,7 +278,9 @@ class RedisState:
         args: list[Any] = [repr(now), repr(expires_at), rid, estimate, len(claims), least]
         for c in claims:
             args += [level_limit(c), c.keep_s, len(c.buckets), *c.buckets]
-        out = await self._reserve(keys=self._keys(claims), args=args)
+        epoch = await self._epoch()
+        out = await self._reserve(keys=[*self._keys(claims), self._marker], args=[*args, epoch])
+        self._check(out)
         refused = int(out[0])
         levels = tuple(Level(int(out[2 + 3 * i]), int(out[3 + 3 * i]), int(out[4 + 3 * i])) for i in range(len(claims)))
         return Admission(refused == 0, levels, refused - 1 if refused else None, int(out[1]))
@@ -211,7 +289,10 @@ class RedisState:
         args: list[Any] = [repr(now), rid, actual, int(now // HOUR), len(claims)]
         for c in claims:
             args += [c.keep_s, c.current, len(c.buckets), *c.buckets]
-        out = await self._settle(keys=self._keys(claims), args=args)
+        epoch = await self._epoch()
+        done = f"{{{self.prefix}}}:done:{rid}"
+        out = await self._settle(keys=[*self._keys(claims), done, self._marker], args=[*args, epoch])
+        self._check(out)
         return tuple(Level(int(out[2 * i]), int(out[2 * i + 1]), level_limit(c)) for i, c in enumerate(claims))
 
     async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
@@ -222,7 +303,8 @@ class RedisState:
             for rid, claims, held in part:
                 keys += self._keys(claims)
                 args += [rid, held, len(claims), *(c.keep_s for c in claims)]
-            await self._renew(keys=keys, args=args)
+            epoch = await self._epoch()
+            self._check(await self._renew(keys=[*keys, self._marker], args=[*args, epoch]))
 
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
         args: list[Any] = [repr(now), len(claims)]

@@ -19,6 +19,15 @@ from costops.control.admission import Level, fits
 from costops.control.windows import HOUR
 
 
+class StateLost(Exception):
+    """The shared state answered, but not as the state this replica knew: its marker is
+    ``current`` (empty: gone, the state was lost; else another replica rebuilt it)."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(f"budget state lost (epoch now {current or 'missing'})")
+        self.current = current
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """One budget's part in an admission."""

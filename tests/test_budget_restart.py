@@ -1,0 +1,71 @@
+"""A Redis restart mid-load, with two replicas and ``on_state_error: block``: the replicas notice
+the lost state (the marker key), one rebuilds the window from the PostgreSQL ledger, the calls
+that were in flight settle into the rebuilt state, requests during the outage get 503, and the
+budget still holds afterwards: what costops counts equals the ledger to the nano-dollar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from tests.budget_pair import BudgetPair, PrivateRedis, gather_calls, start_pair
+from tests.ledger_fixtures import pg_server_fixture  # noqa: F401
+
+LIMITS = {"restart": "0.0075"}  # a call here costs about $0.0006: the budget affords 12
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory, pg_server, own_redis: PrivateRedis) -> Iterator[BudgetPair]:
+    yield from start_pair(simulator, tmp_path_factory.mktemp("restart"), pg_server, own_redis.url, LIMITS,
+                          section="  on_state_error: block\n", extra="alerts: {digest_at: null}\n")
+
+
+def test_a_redis_restart_mid_load_keeps_the_books(pair: BudgetPair, own_redis: PrivateRedis) -> None:
+    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("restart"), max_retries=0) for r in pair.replicas]
+
+    def call(tag: str, delay: float):  # noqa: ANN202
+        async def one(i: int) -> openai.types.chat.ChatCompletion:
+            return await clients[i % 2].chat.completions.create(
+                model="gpt-4o-mini", max_tokens=1000,
+                messages=[{"role": "user", "content": f"{tag} {i} [[sim:tokens=1000]] [[sim:delay={delay}]]"}])
+        return one
+
+    async def scenario() -> tuple[list, list, list]:
+        await gather_calls(6, call("before", 0.05))  # settled before the restart: in the ledger
+        slow = asyncio.ensure_future(gather_calls(4, call("slow", 2.5)))  # in flight across it
+        while pair.spent("restart")[1] < 4 * 600_000:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(own_redis.kill)
+        during = await gather_calls(4, call("during", 0.05))  # Redis is down: block holds them back
+        await asyncio.to_thread(own_redis.start)  # back, and empty
+        in_flight = await slow
+        after = []
+        for _ in range(3):  # the rebuilt books admit only what is left (2 calls), wave after wave
+            after += await gather_calls(6, call("after", 0.05))
+        return during, in_flight, after
+
+    during, in_flight, after = asyncio.run(scenario())
+    answered = [r for r in after if not isinstance(r, Exception)]
+    refused = [r for r in after if isinstance(r, openai.APIStatusError) and r.status_code == 429]
+    totals = pair.ledger("restart", 6 + 4 + 4 + 18)
+    over = pair.overspend("restart", int(totals["cost_nanos"]))
+    assert all(isinstance(r, openai.APIStatusError) and r.status_code == 503 for r in during), during
+    assert all("budget state is unreachable" in str(r) for r in during)
+    assert not any(isinstance(r, Exception) for r in in_flight), in_flight
+    assert len(answered) == 2 and len(refused) == 16, (len(answered), [str(r)[:120] for r in after if isinstance(r, Exception)][:3])
+    assert over <= 0
+    spent, reserved = pair.spent("restart")
+    assert reserved == 0 and spent == totals["cost_nanos"]  # costops's books equal the ledger's after the restart
+
+
