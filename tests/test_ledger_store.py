@@ -202,7 +202,7 @@ def test_the_fast_row_builder_matches_the_record_row_column_by_column() -> None:
     from costops.ledger.store import STORE_COLUMNS, store_row, store_values
     from costops.pricing import CostBreakdown
 
-    record = make_record(3, tags={"a": "b"}, parent_id="p", attempt=3, attempt_reason="fallback", arm="x")
+    record = make_record(3, tags={"a": "b"}, parent_id="p", attempt=3, attempt_reason="fallback", arm="x", task="code", accepted=False)
     record.list_cost = CostBreakdown(Decimal("0.000001"), Decimal("0.0000002"), Decimal("0.000003"), Decimal("0.004"))
     record.avoided_cost = Decimal("0.0123")
     row = store_row(record)

@@ -76,8 +76,10 @@ class Gateway:
             record_attempt=self._record_attempt, record_failed_attempt=self._record_failed_attempt, shared=shared,
         )
         self.admin_routes: dict[tuple[str, str], Any] = {}
-        for stage in self.stages:
-            self.admin_routes.update(getattr(stage, "admin_routes", None) or {})
+        for handler in self.handlers:  # a stage's (through its handler) or a handler's own
+            self.admin_routes.update(getattr(getattr(handler, "stage", handler), "admin_routes", None) or {})
+        self.feedback_hooks = [getattr(h, "feedback") for h in self.handlers if callable(getattr(h, "feedback", None))]  # noqa: B009
+        """Handlers that learn from feedback (a bandit's arms): told each score before it is stored."""
         self._models_body: bytes | None = None
         self.recent = RecentRequests()
 
@@ -149,6 +151,11 @@ class Gateway:
                 raise unknown_request(given.request_id)
             if self.store is None:
                 raise InternalError("the ledger is not open yet")
+            for hook in self.feedback_hooks:
+                try:
+                    await hook(given.request_id, given.score)
+                except Exception:  # learning from a score must never lose the score itself
+                    log.exception("feedback for %s: a handler failed to learn from it", given.request_id)
             await asyncio.to_thread(
                 self.store.write_feedback, given.request_id, self.clock(), given.score, given.comment, given.source
             )
@@ -191,12 +198,12 @@ class Gateway:
             journal=self.journal,
         )
         await self.writer.start()
-        for stage in self.stages:
-            await stage.start()
+        for handler in self.handlers:  # a stage starts through its handler
+            await handler.start()
 
     async def shutdown(self) -> None:
-        for stage in self.stages:
-            await stage.stop()
+        for handler in self.handlers:
+            await handler.stop()
         if self.writer is not None:
             await self.writer.close()
         if self.store is not None:

@@ -57,7 +57,7 @@ def encode(r: UsageRecord) -> bytes:
             r.price_source, str(c.input), str(c.cache_read), str(c.cache_write), str(c.output),
             str(lc.input), str(lc.cache_read), str(lc.cache_write), str(lc.output), r.latency_ms,
             r.ttft_ms, r.cache, str(r.avoided_cost), r.parent_id, r.attempt, r.attempt_reason, r.route,
-            r.policy, r.arm,
+            r.policy, r.arm, r.task, r.accepted,
         ),
         option=orjson.OPT_APPEND_NEWLINE,
     )
@@ -80,6 +80,7 @@ def decode(line: bytes) -> UsageRecord:
         cost=CostBreakdown(*money[:4]), list_cost=CostBreakdown(*money[4:]),
         latency_ms=v[35], ttft_ms=v[36], cache=v[37], avoided_cost=Decimal(v[38]), parent_id=v[39],
         attempt=v[40], attempt_reason=v[41], route=v[42], policy=v[43], arm=v[44],
+        task=v[45] if len(v) > 45 else None, accepted=v[46] if len(v) > 46 else None,
     )
 
 

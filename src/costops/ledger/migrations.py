@@ -112,6 +112,12 @@ def _v2(dialect: str) -> Statements:
     )
 
 
+def _v4(dialect: str) -> Statements:
+    """What experiments and bandits learn from: the task type a bandit chose an arm for, and
+    whether the answer passed the policy's automatic acceptance checks (1, 0; NULL: not checked)."""
+    return ("ALTER TABLE usage ADD COLUMN task TEXT", "ALTER TABLE usage ADD COLUMN accepted INTEGER")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "usage and usage_tags", _v1),
     Migration(2, "attempts, route, policy and arm", _v2),
@@ -120,6 +126,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         f"  ts {_types(dialect)['float']} NOT NULL,\n  score {_types(dialect)['float']} NOT NULL,\n"
         "  comment TEXT,\n  source TEXT\n)",
     )),
+    Migration(4, "task and accepted", _v4),
 )
 
 

@@ -61,6 +61,7 @@ DIMENSIONS: dict[str, str] = {
     "route": "u.route",
     "policy": "u.policy",
     "arm": "u.arm",
+    "task": "u.task",
     "day": "",  # per dialect
 }
 """Group-by names and their columns; ``tag:<name>`` is accepted besides these."""

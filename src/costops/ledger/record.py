@@ -58,6 +58,11 @@ class UsageRecord:
     route: str | None = None
     policy: str | None = None
     arm: str | None = None
+    """The experiment or bandit arm that served it (``routing.experiments``, ``routing.bandit``)."""
+    task: str | None = None
+    """The task type a bandit chose the arm for."""
+    accepted: bool | None = None
+    """Whether the answer passed the policy's automatic acceptance checks; None: not checked."""
 
     def row(self) -> dict[str, Any]:
         """Flat storage form: token kinds apart, money in integer nano-dollars."""
@@ -101,6 +106,8 @@ class UsageRecord:
             "route": self.route,
             "policy": self.policy,
             "arm": self.arm,
+            "task": self.task,
+            "accepted": None if self.accepted is None else int(self.accepted),
         }
 
 

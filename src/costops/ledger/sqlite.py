@@ -27,7 +27,7 @@ BUSY_TIMEOUT_MS = 10_000
 # SQLite binds at most 32,766 parameters per statement (3.32+); statements take power-of-two row
 # counts, so however batches vary only a dozen distinct statements are ever prepared (sqlite3
 # caches prepared statements, and one of several hundred rows is a large program).
-_USAGE_MAX_ROWS = 512  # x 45 columns = 23,040 parameters
+_USAGE_MAX_ROWS = 512  # x 47 columns = 24,064 parameters
 _TAG_MAX_ROWS = 4096  # x 3
 _USAGE_HEAD = f"INSERT INTO usage ({', '.join(STORE_COLUMNS)}) VALUES "
 _TAGS_HEAD = "INSERT INTO usage_tags (request_id, key, value) VALUES "

@@ -63,6 +63,8 @@ class LedgerStore(Protocol):
     def write_feedback(self, request_id: str, ts: float, score: float, comment: str | None, source: str | None) -> None: ...
     def feedback(self, request_id: str) -> float | None: ...
     def request_tenant(self, request_id: str) -> str | None: ...
+    def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]: ...
+    def request_arm(self, request_id: str) -> dict[str, Any] | None: ...
     def close(self) -> None: ...
 
 
@@ -102,7 +104,8 @@ def store_values(r: UsageRecord) -> list[Any]:
         u.output_tokens, u.reasoning_tokens, r.service_tier, int(r.priced), r.price_source,
         li + lr + lw + lo, ei, er, ew, eo, ei + er + ew + eo, r.latency_ms, r.ttft_ms, r.cache,
         to_nanos(r.avoided_cost) if r.avoided_cost else 0,
-        r.parent_id, r.attempt, r.attempt_reason, r.route, r.policy, r.arm, li, lr, lw, lo,
+        r.parent_id, r.attempt, r.attempt_reason, r.route, r.policy, r.arm, r.task,
+        None if r.accepted is None else int(r.accepted), li, lr, lw, lo,
     ]
 
 
@@ -161,6 +164,8 @@ def record_from_row(row: Mapping[str, Any], tags: Mapping[str, str]) -> UsageRec
         route=row.get("route"),
         policy=row.get("policy"),
         arm=row.get("arm"),
+        task=row.get("task"),
+        accepted=None if row.get("accepted") is None else bool(row["accepted"]),
     )
 
 
@@ -276,6 +281,30 @@ class SqlLedger:
             )
             row = cur.fetchone()
         return None if row is None else str(row[0])
+
+    def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]:
+        """Per (policy, arm, task): what experiments and bandits served (:mod:`costops.ledger.arms`)."""
+        from costops.ledger.arms import arms_sql
+        from costops.ledger.arms import shape as shape_arm
+
+        sql, params = arms_sql(filters, self.dialect, policy)
+        with self._tx() as cur:
+            cur.execute(sql, params)
+            return [shape_arm(row) for row in cur.fetchall()]
+
+    def request_arm(self, request_id: str) -> dict[str, Any] | None:
+        """A logical request's policy, task, arm and automatic verdict, with the score it has."""
+        ph = self.dialect.ph
+        with self._tx() as cur:
+            cur.execute(
+                "SELECT u.policy, u.task, u.arm, u.accepted, f.score FROM usage u "
+                f"LEFT JOIN feedback f ON f.request_id = u.request_id WHERE u.request_id = {ph} AND u.parent_id IS NULL",
+                (request_id,),
+            )
+            row = cur.fetchone()
+        if row is None or row[2] is None:
+            return None
+        return {"policy": row[0], "task": row[1], "arm": row[2], "accepted": row[3], "score": row[4]}
 
     def update_costs(self, records: Iterable[UsageRecord]) -> None:
         """Rewrite the price columns of stored rows from these (re-priced) records, in one transaction."""

@@ -4,6 +4,7 @@
       -> admit (rate limits and the priority queue, then budgets)
       -> cache (exact, then semantic)
       -> shape (provider prompt-cache markers)
+      -> arms (an experiment's or a bandit's arm: checked, booked, learned from; ``routing.arms``)
       -> cascade (cheapest model first, escalating when its answer fails the checks; ``routing.policies``)
       -> fallbacks (the next target when one fails before answering: the route's plan, ``routing.fallbacks``)
       -> observe (each attempt's latency and failures, for the breaker and arbitrage)
@@ -137,6 +138,10 @@ def build_chain(
     route = Route(config, policies, by_key=by_key, catalog=catalog, health=health, arbitrage=arbitrage,
                   budget_pct=budget_pressure(budgets) if budgets is not None else None)
     routing: list[Handler] = []
+    from costops.routing.arms import Arms, arm_policies
+
+    if arm_policies(policies):  # settles arm calls: just inside the caches, outside a cascade
+        routing.append(Arms(config, policies, shared.store if shared is not None else None))
     if any(p.kind == "cascade" for p in policies.values()):
         routing.append(Cascade(config, record_attempt))
     if settings.fallbacks or policies or arbitrage is not None:  # a plan of several targets falls back in order

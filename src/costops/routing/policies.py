@@ -217,9 +217,17 @@ def parse_policy(name: str, spec: Mapping[str, Any], config: Config, where: str)
         from costops.routing.cascade import parse_cascade
 
         return parse_cascade(name, spec, config, where)
+    if kind == "experiment":
+        from costops.routing.experiments import parse_experiment
+
+        return parse_experiment(name, spec, config, where)
+    if kind == "bandit":
+        from costops.routing.bandit import parse_bandit
+
+        return parse_bandit(name, spec, config, where)
     parse = KINDS.get(kind)  # type: ignore[arg-type]
     if parse is None:
-        known = ", ".join([*KINDS, "cascade", "learned"])
+        known = ", ".join([*KINDS, "cascade", "learned", "experiment", "bandit"])
         raise ConfigError(f"{where}.kind: {kind!r} is not a policy kind; use one of {known}")
     return parse(name, spec, config, where)
 

@@ -50,6 +50,11 @@ class Request:
     """The key's model restriction: a policy never routes a key to a model it may not use."""
     text: Callable[[], str] = lambda: ""
     """The prompt's text (read on demand: only the policies that classify need it)."""
+    tenant: str = ""
+    user: str | None = None
+    """What an experiment's assignment sticks to (with ``key_id`` and ``tenant``)."""
+    request_id: str = ""
+    """Seeds a bandit's draw, so a replay of the request draws alike."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,8 @@ class Decision:
     reason: str = ""
     """Why, for a person: the ``x-costops-route`` response header."""
     arm: str | None = None
+    task: str | None = None
+    """The task type a bandit chose the arm for (the row's ``task``)."""
     plan: Any = None
     """A multi-attempt plan for a handler further in (a cascade's models)."""
 

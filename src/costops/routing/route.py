@@ -63,6 +63,8 @@ class Route:
         if policy is not None:
             decision = policy.choose(self.view(call, requested))
             call.record.policy, call.record.route, call.record.arm = policy.name, decision.route, decision.arm
+            if decision.task is not None:
+                call.record.task = decision.task
             if decision.plan is not None:
                 call.state[POLICY] = decision.plan
             self._apply(call, decision)
@@ -91,7 +93,8 @@ class Route:
         body, api = call.body, call.api
         request = Request(
             call.api, call.record.model_requested, needs, call.record.tags, call.key.id,
-            call.key.allows, lambda: prompt_text(api, body),
+            call.key.allows, lambda: prompt_text(api, body), call.record.tenant, call.record.user,
+            call.record.request_id,
         )
         snapshot = Snapshot(
             call.now, self.health.snapshot() if self.health is not None else {},
