@@ -100,16 +100,23 @@ def test_threshold_alerts_sent_once_each_with_retries(pinned_gateway):
     c = client(gw, "x")
     statuses = [chat(c, model="gpt-4o", tokens=300)[0] for _ in range(6)]  # ~30% of the budget each
     assert statuses == [200, 200, 200, 429, 429, 429]
-    alerts = hook.wait("/hook", 3)
+    alerts = hook.wait("/hook", 8)
     time.sleep(0.2)  # nothing more arrives
     alerts = hook.bodies("/hook")
-    assert [(a["event"], a.get("threshold")) for a in alerts] == [("threshold", 50), ("threshold", 90), ("blocked", None)]
-    first = alerts[0]
+    # every threshold, on settled spend; "projected" apart when only spend + holds reached it;
+    # 100 % at the first refusal (admission stops short of it)
+    assert [(a["event"], a.get("threshold")) for a in alerts] == [
+        ("projected", 50), ("threshold", 50), ("projected", 75), ("projected", 90), ("threshold", 75),
+        ("threshold", 90), ("threshold", 100), ("blocked", None)]
+    first = next(a for a in alerts if a["event"] == "threshold")
     assert first["budget"] == "cap" and first["limit_usd"] == "0.01" and first["window"].startswith("d")
     assert "reached 50% of $0.01" in first["text"] and first["resets_at"] == next_day(clock())
-    assert "budget 'cap' (global, daily) is exhausted" in alerts[2]["text"]
+    assert Decimal(first["spent_usd"]) >= Decimal("0.005") and first["basis"] == "settled"
+    assert "is projected at 50%" in alerts[0]["text"] and alerts[0]["basis"] == "projected"
+    assert "reached 100% of $0.01: it refuses requests" in alerts[6]["text"] and alerts[6]["basis"] == "refused"
+    assert "budget 'cap' (global, daily) is exhausted" in alerts[7]["text"]
     slack = hook.bodies("/slack")
-    assert [list(s) for s in slack] == [["text"]] * 3 and slack[0]["text"] == first["text"]
+    assert [list(s) for s in slack] == [["text"]] * 5 and slack[0]["text"] == first["text"]
 
 
 def test_forecast_alert_before_the_limit_is_reached(pinned_gateway):

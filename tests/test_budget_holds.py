@@ -1,6 +1,7 @@
 """A hard budget holds across two replicas (one Redis, one PostgreSQL ledger) in the cases a
 client does not help with: no ``max_tokens``, prompt-cache writes (the client's breakpoints and
-the ones costops's prompt-cache stage adds), calls that outlive a reservation's TTL.
+the ones costops's prompt-cache stage adds), calls that outlive a reservation's TTL; and its
+alerts tell the truth (settled spend, projected apart, every threshold, 100 % at the first refusal).
 
 Each case sends concurrent waves through both replicas with the official SDKs and checks the
 ledger's spend against the limit: the overspend is printed (``-s``) and must be at most zero
@@ -18,17 +19,26 @@ import openai
 import pytest
 
 from tests.budget_pair import BudgetPair, gather_calls, start_pair
+from tests.hook_sink import HookSink
 from tests.ledger_fixtures import pg_server_fixture  # noqa: F401
 from tests.replicas import redis_or_skip
 
-LIMITS = {"nomax": "0.02", "cachew": "0.1", "cachestage": "0.1", "long": "0.0025"}
+LIMITS = {"nomax": "0.02", "cachew": "0.1", "cachestage": "0.1", "long": "0.0025", "alerts": "0.01"}
 
 
 @pytest.fixture(scope="module")
-def pair(simulator, tmp_path_factory, pg_server) -> Iterator[BudgetPair]:
+def hook() -> Iterator[HookSink]:
+    sink = HookSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory, pg_server, hook: HookSink) -> Iterator[BudgetPair]:
     yield from start_pair(
         simulator, tmp_path_factory.mktemp("holds"), pg_server, redis_or_skip(), LIMITS,
-        extra="cache: {prompt: {ttl: 1h}}\nalerts: {digest_at: null}\n",
+        extra=f"cache: {{prompt: {{ttl: 1h}}}}\nalerts: {{digest_at: null, backoff_s: 0.05, sinks: "
+              f"[{{type: webhook, url: '{hook.url}', budgets: [alerts]}}]}}\n",
         section="  reservation_ttl_s: 1\n",  # holds lapse after 1 s unless renewed while their call runs
     )
 
@@ -152,3 +162,41 @@ def test_holds_are_renewed_while_long_streams_run(pair: BudgetPair) -> None:
     assert first == [1000] * 4, first  # the long calls all ran to the end
     assert _refused_by_budget(second, openai.APIStatusError) == 4
     assert over <= 0
+
+
+def test_alerts_judge_settled_spend_and_report_every_threshold(pair: BudgetPair, hook: HookSink) -> None:
+    """Six calls in flight hold 72 % of the budget while nothing is spent: only "projected"
+    alerts. Then one call spends 93 % at once: 50, 75 and 90 % each arrive, once across both
+    replicas, with the spend that crossed them. The next call cannot fit: the 100 % alert."""
+    from decimal import Decimal
+
+    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("alerts"), max_retries=0) for r in pair.replicas]
+
+    def call(max_tokens: int, tokens: int, delay: float):  # noqa: ANN202
+        async def one(i: int) -> openai.types.chat.ChatCompletion:
+            return await clients[i % 2].chat.completions.create(
+                model="gpt-4o-mini", max_tokens=max_tokens,
+                messages=[{"role": "user", "content": f"{i} [[sim:tokens={tokens}]] [[sim:delay={delay}]]"}])
+        return one
+
+    async def scenario() -> list:
+        await gather_calls(6, call(2000, 10, 0.5))  # each holds $0.0012 while it runs, costs ~$0.00001
+        await gather_calls(1, call(16000, 15500, 0.05))  # $0.0093 at once
+        return await gather_calls(2, call(2000, 10, 0.05))  # $0.0012 more cannot fit
+
+    last = asyncio.run(scenario())
+    assert _refused_by_budget(last, openai.APIStatusError) == 2
+    thresholds = hook.wait_for("alerts", "threshold", 4)
+    import time
+
+    time.sleep(0.3)  # a duplicate from the other replica would have arrived by now
+    thresholds = hook.events("alerts", "threshold")
+    assert sorted(a["threshold"] for a in thresholds) == [50, 75, 90, 100]  # every one, each once
+    for alert in thresholds:
+        if alert["basis"] == "settled":  # the spend that crossed it, not spend plus holds
+            assert Decimal(alert["spent_usd"]) * 100 >= alert["threshold"] * Decimal("0.01"), alert
+    assert [a["basis"] for a in thresholds if a["threshold"] == 100] == ["refused"]
+    projected = hook.events("alerts", "projected")
+    assert 50 in [a["threshold"] for a in projected]
+    assert all(Decimal(a["spent_usd"]) < Decimal("0.005") and "is projected at" in a["text"] for a in projected)
+    _settled(pair, "alerts", 9)

@@ -38,7 +38,7 @@ from costops.money import to_nanos
 
 log = logging.getLogger("costops.alerts")
 
-EVENTS = ("threshold", "blocked", "downgrade", "forecast", "spike", "digest")
+EVENTS = ("threshold", "projected", "blocked", "downgrade", "forecast", "spike", "digest")
 SINK_KEYS = {
     "log": {"type", "events", "budgets"},
     "webhook": {"type", "url", "headers", "events", "budgets", "timeout_s"},

@@ -321,6 +321,12 @@ class BudgetsStage:
         for (budget, window), level in zip(active, levels, strict=True):
             if budget.hard and not fits(level, estimate):  # the hard limit wins over any pacing
                 message = refusal(budget, window, level, estimate)
+                key = f"threshold:{budget.name}:{window.id}:100"
+                if 100 in budget.thresholds and key not in self.alerts.seen:  # admission stops short of 100 %
+                    self._emit(budget, window, "threshold", key,
+                               f"budget '{budget.name}' ({budget.scope.describe()}) reached 100% of "
+                               f"${usd_str(from_nanos(budget.limit_nanos))}: it refuses requests from now on: {message}",
+                               threshold=100, basis="refused")
                 self._emit(budget, window, "blocked", f"blocked:{budget.name}:{window.id}", f"blocking requests: {message}")
                 raise BudgetExceeded(message, retry_after=retry_after(window, now))
         worst: tuple[float, int] | None = None
@@ -416,32 +422,39 @@ class BudgetsStage:
         return seen[1]
 
     def _observe(self, active: list[tuple[Budget, Window]], levels: tuple[Level, ...]) -> None:
-        """Remember the levels and raise the threshold alerts they cross (once per window)."""
+        """Remember the levels and raise the alerts of every threshold they cross, once per window
+        each: ``threshold`` when the settled spend reached it, ``projected`` when only spend plus
+        the holds of calls in flight did (those calls may yet cost less)."""
         for (budget, window), level in zip(active, levels, strict=True):
             limit = budget.limit_nanos
             if level.limit != limit:
                 level = Level(level.spent, level.reserved, limit)
             self.last[budget.name] = (window.id, level)
             thresholds = budget.thresholds
-            if not thresholds or (limit > 0 and (level.spent + level.reserved) * 100 < thresholds[0] * limit):
+            if not thresholds or (limit > 0 and level.committed * 100 < thresholds[0] * limit):
                 continue  # below the lowest threshold (sorted at load): nothing crossed
-            reached = crossed(thresholds, level)
-            for t in reached[:-1]:  # one alert for the highest level reached, none for those it skipped
-                self.alerts.seen.add(f"threshold:{budget.name}:{window.id}:{t}")
-            for t in reached[-1:]:
-                key = f"threshold:{budget.name}:{window.id}:{t}"
-                # handed on already, so emit would drop it: skip building its text, which every
-                # request past a threshold paid for, before and after its call
-                if key in self.alerts.seen:
+            seen = self.alerts.seen
+            for t in thresholds:
+                if limit > 0 and level.committed * 100 < t * limit:
+                    break
+                settled = limit <= 0 or level.spent * 100 >= t * limit
+                key = f"{'threshold' if settled else 'projected'}:{budget.name}:{window.id}:{t}"
+                if key in seen:  # handed on already: skip building its text
                     continue
-                self._emit(
-                    budget, window, "threshold", key,
-                    f"budget '{budget.name}' ({budget.scope.describe()}) reached {t}% of "
-                    f"${usd_str(from_nanos(budget.limit_nanos))} this {budget.window.describe()} window: spent "
-                    f"${usd_str(from_nanos(level.spent))}, ${usd_str(from_nanos(level.reserved))} in flight; "
-                    f"resets {iso(window.end, budget.window.timezone)}",
-                    threshold=t,
-                )
+                self._emit(budget, window, "threshold" if settled else "projected", key,
+                           self._threshold_text(budget, window, level, t, settled), threshold=t,
+                           basis="settled" if settled else "projected")
+
+    def _threshold_text(self, budget: Budget, window: Window, level: Level, t: int, settled: bool) -> str:
+        head = f"budget '{budget.name}' ({budget.scope.describe()}) "
+        limit = f"${usd_str(from_nanos(budget.limit_nanos))}"
+        flight = f"${usd_str(from_nanos(level.reserved))} held by requests in flight"
+        tail = f"; resets {iso(window.end, budget.window.timezone)}"
+        if settled:
+            return (f"{head}reached {t}% of {limit} this {budget.window.describe()} window: spent "
+                    f"${usd_str(from_nanos(level.spent))}, {flight}{tail}")
+        return (f"{head}is projected at {t}% of {limit} this {budget.window.describe()} window: spent "
+                f"${usd_str(from_nanos(level.spent))} so far, plus {flight} (they may cost less){tail}")
 
     def _emit(self, budget: Budget, window: Window, event: str, key: str, text: str, **data: Any) -> None:
         level = self._last_level(budget, window)
