@@ -98,5 +98,5 @@ def test_no_threshold_check_below_the_lowest_threshold(tmp_path, monkeypatch) ->
     stage._observe(active, (Level(limit // 2 - 2, 1, -1), Level(0, 0, -1)))
     assert seen == [] and emitted == []
     assert stage.last["acme"][1] == Level(limit // 2 - 2, 1, limit)  # the level is still remembered
-    stage._observe(active, (Level(limit // 2 - 1, 1, -1), Level(0, 0, -1)))  # exactly 50 %
-    assert len(seen) == 1 and emitted == [f"threshold:acme:{active[0][1].id}:50"]
+    stage._observe(active, (Level(limit // 2 - 1, 1, -1), Level(0, 0, -1)))  # exactly 50 %, with the hold
+    assert len(seen) == 1 and emitted == [f"projected:acme:{active[0][1].id}:50"]

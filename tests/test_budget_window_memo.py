@@ -84,4 +84,7 @@ def test_a_threshold_alert_is_built_once_not_on_every_request(tmp_path):
     for _request in range(3):
         stage._observe(active, at_80_pct)
         stage.alerts.seen.update(emitted)  # what AlertDispatcher.emit records when it queues one
-    assert sorted(emitted) == ["threshold:acme-daily:d2026-05-14:75", f"threshold:bot-rolling:r1:h{int(now // 3600)}:75"]
+    hour = int(now // 3600)
+    assert sorted(emitted) == [  # every threshold crossed (50 and 75), each once, not once a request
+        "threshold:acme-daily:d2026-05-14:50", "threshold:acme-daily:d2026-05-14:75",
+        f"threshold:bot-rolling:r1:h{hour}:50", f"threshold:bot-rolling:r1:h{hour}:75"]

@@ -53,7 +53,8 @@ def test_admission_rule_and_thresholds():
     assert fits(Level(50, 20, 100), 30)
     assert not fits(Level(50, 20, 100), 31)
     assert not fits(Level(100, 0, 100), 0)  # a full budget admits nothing, even a free request
-    assert crossed((50, 75, 90, 100), Level(60, 16, 100)) == [50, 75]
+    assert crossed((50, 75, 90, 100), Level(60, 16, 100)) == [(50, True), (75, False)]  # 75: projected only
+    assert crossed((50, 75, 90, 100), Level(95, 0, 100)) == [(50, True), (75, True), (90, True)]  # all at once
 
 
 def test_scopes_match_every_given_field():

@@ -66,9 +66,15 @@ def fits(level: Level, estimate: int) -> bool:
     return level.committed < level.limit and level.committed + estimate <= level.limit
 
 
-def crossed(thresholds: Sequence[int], level: Level) -> list[int]:
-    """Thresholds (% of the limit) the committed spend has reached."""
-    return [t for t in thresholds if level.limit <= 0 or level.committed * 100 >= t * level.limit]
+def crossed(thresholds: Sequence[int], level: Level) -> list[tuple[int, bool]]:
+    """Thresholds (% of the limit, sorted) that spend plus holds has reached, each with whether the
+    settled spend alone reached it (True) or only with the holds of calls in flight (False)."""
+    out = []
+    for t in thresholds:
+        if level.limit > 0 and level.committed * 100 < t * level.limit:
+            break
+        out.append((t, level.limit <= 0 or level.spent * 100 >= t * level.limit))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -434,10 +434,7 @@ class BudgetsStage:
             if not thresholds or (limit > 0 and level.committed * 100 < thresholds[0] * limit):
                 continue  # below the lowest threshold (sorted at load): nothing crossed
             seen = self.alerts.seen
-            for t in thresholds:
-                if limit > 0 and level.committed * 100 < t * limit:
-                    break
-                settled = limit <= 0 or level.spent * 100 >= t * limit
+            for t, settled in crossed(thresholds, level):
                 key = f"{'threshold' if settled else 'projected'}:{budget.name}:{window.id}:{t}"
                 if key in seen:  # handed on already: skip building its text
                     continue
