@@ -29,7 +29,7 @@ def demo(n: int, db: str, seed: int, concurrency: int, latency_scale: float, wor
     from pathlib import Path
 
     from costops.analysis.report import render_table
-    from costops.demo.run import render_comparison, run_demo
+    from costops.demo.run import render_comparison, routing_targets, run_demo
     from costops.demo.workload import WorkItem, generate
 
     if workload:
@@ -55,8 +55,14 @@ def demo(n: int, db: str, seed: int, concurrency: int, latency_scale: float, wor
     click.echo(render_table(baseline.report))
     click.echo("\n== policies compared (same requests) ==")
     click.echo(render_comparison(runs))
+    click.echo("\nQuality is the mean score (0-100) the simulator's grades give the answers the clients got "
+               "(the gateway never sees the hidden difficulty; the routed policy learns from those scores "
+               "sent to POST /v1/feedback).")
+    for line in routing_targets(runs):
+        click.echo(line)
     click.echo(f"\nThe ledger is in {db}. Every run is tagged policy=<name>: for instance\n"
                f"  costops report --db {db} --tag policy={runs[-1].policy.name} --by tag:feature\n"
+               f"  costops experiments --db {db} --by-task     (what the bandits learned, per feature and arm)\n"
                "--json prints every policy's full report.")
 
 

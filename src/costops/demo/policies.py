@@ -33,4 +33,29 @@ BUDGETED = Policy(
     }]}, "alerts": {"sinks": [{"type": "log"}], "digest_at": None}},
 )
 
-POLICIES: tuple[Policy, ...] = (BASELINE, CACHED, BUDGETED)
+# The models the workload's applications ask for: each name is bound to a routing policy, so the
+# applications change nothing (the gateway decides what "gpt-4o" is served by).
+REQUESTED = ("gpt-4o", "gpt-4o-mini", "claude-sonnet-4-6", "gpt-5.4", "gemini-2.5-flash", "claude-haiku-4-5",
+             "gemini-2.5-pro", "gpt-5.4-mini")
+ARMS = ("gpt-4o-mini", "gemini-2.5-flash", "gpt-4.1", "claude-sonnet-4-6")
+"""Budget to premium, across three providers."""
+
+ROUTED = Policy(
+    "routed",
+    f"a bandit per feature over {', '.join(ARMS)}: Thompson sampling on quality - 40 x cost (USD), "
+    "learning from the users' scores (POST /v1/feedback)",
+    {"routing": {"policies": {model: {"kind": "bandit", "arms": list(ARMS), "lambda": 40, "explore": 0.02,
+                                      "task": "tag:feature"} for model in REQUESTED}}},
+    feedback=True,
+)
+
+CASCADE = Policy(
+    "cascade",
+    "gpt-4.1-mini first, the application's model only when the answer fails the checks "
+    "(a refusal or hedge, cut off, too short, not the JSON asked for)",
+    {"routing": {"policies": {model: {"kind": "cascade", "models": ["gpt-4.1-mini", model],
+                                      "accept": {"refusal": True, "truncated": True, "min_chars": 2}}
+                              for model in REQUESTED}}},
+)
+
+POLICIES: tuple[Policy, ...] = (BASELINE, CACHED, ROUTED, CASCADE, BUDGETED)

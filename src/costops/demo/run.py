@@ -29,6 +29,9 @@ class Policy:
     description: str
     config: dict[str, Any] = field(default_factory=dict)
     """Extra config sections merged over the demo's base config."""
+    feedback: bool = False
+    """Send each answer's grade to ``POST /v1/feedback``, as an application reporting its users'
+    ratings would (what a bandit learns from)."""
 
 
 BASELINE = Policy("baseline", "every request goes to the model the application asked for")
@@ -45,6 +48,14 @@ class PolicyRun:
     """Requests a budget refused (429 ``budget_exceeded``)."""
     downgraded: int = 0
     """Requests a budget sent to a cheaper model than the one asked for."""
+    scores: list[float] = field(default_factory=list)
+    """The simulator's grade (the score a user would give, 0-1) of every answer the client got."""
+    passed: int = 0
+
+    @property
+    def quality(self) -> float | None:
+        """Mean score of the answers, in points (0-100)."""
+        return 100 * sum(self.scores) / len(self.scores) if self.scores else None
 
 
 def demo_keys(items: Sequence[WorkItem]) -> dict[tuple[str, str], str]:
@@ -66,10 +77,39 @@ def base_config(sim_url: str, db: str, keys: dict[tuple[str, str], str]) -> dict
     }
 
 
+def response_id(body: bytes) -> str | None:
+    """The provider response id in a JSON answer or an SSE stream (its first event that has one)."""
+    import orjson
+
+    try:
+        if body[:1] == b"{":
+            value = orjson.loads(body).get("id")
+            return value if isinstance(value, str) else None
+        for line in body.split(b"\n"):
+            if line.startswith(b"data: {"):
+                data = orjson.loads(line[6:])
+                found = data.get("id") or (data.get("message") or {}).get("id")
+                if isinstance(found, str):
+                    return found
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return None
+
+
+def served_model(body: bytes) -> str | None:
+    """The model named in an answer (JSON, or an SSE stream's first event that names one)."""
+    import re
+
+    found = re.search(rb'"model":"([^"]+)"', body[:4096])
+    return found.group(1).decode() if found else None
+
+
 async def replay(
     url: str, items: Sequence[WorkItem], keys: dict[tuple[str, str], str], run_tags: str, concurrency: int,
-    progress: Any,
+    progress: Any, *, sim_url: str | None = None, run: PolicyRun | None = None, grades: Any = None,
 ) -> Counter[int]:
+    """Send every item; with ``sim_url`` and the simulator's ``grades`` (its grade book), read each
+    answer's grade into ``run.scores`` and, when the policy asks, report it as feedback."""
     import aiohttp
 
     statuses: Counter[int] = Counter()
@@ -89,14 +129,42 @@ async def replay(
                     headers["anthropic-version"] = "2023-06-01"
                 try:
                     async with session.post(url + path, json=item.body, headers=headers) as resp:
-                        await resp.read()
+                        body = await resp.read()
                         statuses[resp.status] += 1
+                        request_id = resp.headers.get("x-costops-request-id")
+                    if sim_url is not None and run is not None and grades is not None and resp.status == 200:
+                        await grade(session, sim_url, url, headers, body, request_id, run, path, item.body,
+                                    served_model(body), grades)
                 except aiohttp.ClientError:
                     statuses[0] += 1
                 progress(sum(statuses.values()), statuses)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
+
+
+async def grade(session: Any, sim_url: str, url: str, headers: dict[str, str], body: bytes, request_id: str | None,
+                run: PolicyRun, path: str, request: dict[str, Any], model: str | None, book: Any) -> None:
+    """The answer's grade from the simulator; as feedback to the gateway when the policy learns from it."""
+    answer = response_id(body)
+    if answer is None:
+        return
+    found = book.get(answer)  # what GET /sim/grade?id= answers, read in process (30,000 fewer requests)
+    if found is None and model is not None:
+        # an answer translated from Gemini carries the gateway's id, not the simulator's: grade the
+        # request for the model that answered instead (the same pure draw gives the same grade)
+        api = "anthropic" if path.endswith("/messages") else "openai"
+        async with session.post(f"{sim_url}/sim/grade", json={"api": api, "model": model, "request": request}) as resp:
+            found = await resp.json() if resp.status == 200 else None
+    if found is None:
+        return
+    run.scores.append(found["score"])
+    run.passed += bool(found["passed"])
+    if run.policy.feedback and request_id:
+        auth = {"authorization": headers["authorization"]}
+        async with session.post(f"{url}/v1/feedback", json={"request_id": request_id, "score": found["score"]},
+                                headers=auth) as resp:
+            await resp.read()
 
 
 def run_demo(
@@ -124,7 +192,12 @@ def run_demo(
     keys = demo_keys(items)
     run_id = uuid.uuid4().hex[:8]
     runs: list[PolicyRun] = []
-    sim = create_simulator(SimConfig(seed=seed, latency_scale=latency_scale, error_rate_429=0.01, error_rate_5xx=0.004))
+    from costops.demo.workload import difficulties
+    from costops.providers.simulator.grading import Grading
+
+    # the simulator grades every answer against each prompt's hidden difficulty; the gateway never sees it
+    sim = create_simulator(SimConfig(seed=seed, latency_scale=latency_scale, error_rate_429=0.01, error_rate_5xx=0.004,
+                                     grading=Grading(difficulties=difficulties(items, seed=seed))))
     with BackgroundServer(sim) as simulator:
         for policy in policies:
             config_dict = {**base_config(simulator.url, db, keys), **policy.config}
@@ -155,7 +228,8 @@ def run_demo(
             out.write(f"{policy.name}: {policy.description}\n")
             with BackgroundServer(create_app(config)) as gateway:
                 run.statuses = asyncio.run(
-                    replay(gateway.url, items, keys, f"policy={policy.name},demo_run={run_id}", concurrency, progress)
+                    replay(gateway.url, items, keys, f"policy={policy.name},demo_run={run_id}", concurrency, progress,
+                           sim_url=simulator.url, run=run, grades=sim.grades)
                 )
             # leaving the block shut the gateway down, which flushed its ledger
             run.seconds = time.perf_counter() - started
@@ -192,18 +266,47 @@ def render_comparison(runs: Sequence[PolicyRun]) -> str:
     from costops.analysis.report import money, table
 
     base = Decimal(runs[0].report["total_cost_usd"]) if runs else Decimal(0)
+    base_quality = runs[0].quality if runs else None
     rows = []
     for run in runs:
         spend = Decimal(run.report["total_cost_usd"])
         saved = (base - spend) / base * 100 if base else Decimal(0)
+        quality = run.quality
         rows.append([
             run.policy.name, f"{run.report['requests']:,}", f"{run.report['errors']:,}", money(spend),
-            money(spend / max(run.report["requests"], 1)), f"{saved:.1f}%", *_cache_cells(run.report),
+            money(spend / max(run.report["requests"], 1)), f"{saved:.1f}%",
+            "-" if quality is None else f"{quality:.1f}",
+            "-" if quality is None or base_quality is None else f"{quality - base_quality:+.1f}",
+            f"{100 * run.passed / len(run.scores):.1f}%" if run.scores else "-", *_cache_cells(run.report),
             f"{run.requests / run.seconds:,.0f}", f"{run.blocked:,}", f"{run.downgraded:,}",
         ])
-    headers = ["policy", "requests", "errors", "spend", "per request", "saved vs baseline",
-               "exact hits", "semantic hits", "prompt-cache hits", "cache saved", "req/s", "budget-blocked", "downgraded"]
+    headers = ["policy", "requests", "errors", "spend", "per request", "saved vs baseline", "quality", "Δ quality",
+               "good answers", "exact hits", "semantic hits", "prompt-cache hits", "cache saved", "req/s",
+               "budget-blocked", "downgraded"]
     return table(headers, rows)
+
+
+TARGET_SAVED_PCT = 60
+TARGET_QUALITY_POINTS = 1.0
+
+
+def routing_targets(runs: Sequence[PolicyRun]) -> list[str]:
+    """One line per routing policy: its spend cut and quality change against the baseline, and
+    whether it meets the target (at least 60 % cheaper, quality at most one point lower)."""
+    if not runs or runs[0].quality is None:
+        return []
+    base, base_quality = Decimal(runs[0].report["total_cost_usd"]), runs[0].quality
+    lines = []
+    for run in runs[1:]:
+        if "routing" not in run.policy.config or run.quality is None or not base:
+            continue
+        saved = float((base - Decimal(run.report["total_cost_usd"])) / base * 100)
+        change = run.quality - base_quality
+        met = saved >= TARGET_SAVED_PCT and change >= -TARGET_QUALITY_POINTS
+        lines.append(f"{run.policy.name}: {saved:.1f}% less spend, quality {change:+.1f} points -> "
+                     f"{'meets' if met else 'misses'} the target (>= {TARGET_SAVED_PCT}% cut, "
+                     f"quality within {TARGET_QUALITY_POINTS:g} point)")
+    return lines
 
 
 def _cache_cells(report: dict[str, Any]) -> list[str]:

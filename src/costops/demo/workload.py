@@ -81,15 +81,27 @@ _TICKETS = (
     "Customer writes: the {p} shows an error 500 when I upload a CSV larger than 10 MB.",
     "Customer writes: please refund my last payment for the {p}, I upgraded by mistake.",
 )
-_CODE = (
-    "Write a Python function that parses ISO-8601 durations like PT1H30M into seconds.",
-    "Refactor this loop into a list comprehension and explain the change:\nresult = []\nfor x in items:\n    if x.ok:\n        result.append(x.value * 2)",
-    "Write a SQL query that returns the top 5 customers by revenue in the last 30 days.",
-    "Explain why this JavaScript prints undefined: const f = () => { this.x }; console.log(f());",
-    "Write a unit test for a function slugify(title) that lowercases and replaces spaces with dashes.",
-    "Implement an LRU cache class in TypeScript with get and put in O(1).",
-    "Review this Go code for race conditions: a map written from two goroutines without a mutex.",
+# Code work in many shapes: each request picks a job, a subject and a language, so the prompts
+# differ (hundreds of distinct ones) and a router has words to learn from, as in real traffic.
+_CODE_JOBS = (
+    "Write a {lang} function that {what}.",
+    "Write a {lang} function that {what}, with unit tests.",
+    "Review this {lang} code that {what} for bugs and edge cases.",
+    "Explain step by step how a {lang} implementation that {what} works.",
+    "Refactor a {lang} module that {what} into small, typed functions.",
+    "Find the performance problem in a {lang} routine that {what}.",
 )
+_CODE_WHAT = (
+    "parses ISO-8601 durations like PT1H30M into seconds", "returns the top 5 customers by revenue",
+    "slugifies a title", "implements an LRU cache with get and put in O(1)",
+    "merges overlapping time intervals", "validates an email address", "retries an HTTP call with backoff",
+    "deduplicates a list while keeping order", "computes a moving average over a stream",
+    "reads a CSV file and sums a column", "walks a directory tree and finds duplicate files",
+    "schedules jobs with a priority queue", "guards a shared map written from two threads",
+    "paginates a SQL query with a keyset cursor", "diffs two JSON documents",
+    "rate-limits calls with a token bucket", "parses command-line flags", "formats money with two decimals",
+)
+_CODE_LANGS = ("Python", "TypeScript", "Go", "Rust", "Java", "SQL")
 _DOCS = (
     "Quarterly report: revenue grew 12% to $4.2M, driven by the Enterprise plan; churn fell to 2.1%; "
     "headcount rose from 48 to 55; the mobile app launch slipped to Q3 because of an SDK dependency. ",
@@ -99,13 +111,23 @@ _DOCS = (
     "for three enterprise customers, and revisit pricing for the Starter plan next quarter. ",
 )
 _TRANSLATE = ("Welcome back! Your order has shipped.", "Your subscription renews on the 1st of each month.",
-              "We could not process your payment. Please update your card.", "Thanks for your feedback!")
-_LANGS = ("French", "German", "Spanish", "Japanese", "Portuguese")
-_CHAT = ("What's a good name for a coffee shop that is also a bookstore?", "Explain compound interest to a teenager.",
-         "Plan a three-day trip to Lisbon on a budget.", "What are the pros and cons of remote work?",
-         "Give me a 20-minute bodyweight workout.", "How do vaccines train the immune system?")
+              "We could not process your payment. Please update your card.", "Thanks for your feedback!",
+              "Your password was changed. If this was not you, contact support.",
+              "The {p} will be down for maintenance on Sunday night.", "Your invoice for the {p} is ready.",
+              "Invite your team to the {p} and work together.")
+_LANGS = ("French", "German", "Spanish", "Japanese", "Portuguese", "Italian", "Dutch", "Korean")
+_CHAT = ("What's a good name for a coffee shop that is also a bookstore?", "Explain {topic} to a teenager.",
+         "Plan a three-day trip to {city} on a budget.", "What are the pros and cons of {topic}?",
+         "Give me a 20-minute bodyweight workout.", "How does {topic} work, in simple words?",
+         "Write a short history of {topic}.", "What should I pack for a week in {city}?",
+         "Compare {topic} with its main alternative.")
+_TOPICS = ("compound interest", "remote work", "vaccines", "solar power", "index funds", "sleep cycles",
+           "electric cars", "the immune system", "inflation", "machine translation", "composting", "jet lag")
+_CITIES = ("Lisbon", "Kyoto", "Mexico City", "Oslo", "Cape Town", "Montreal", "Hanoi", "Edinburgh")
 _CREATIVE = ("Write a tagline for the {p}.", "Write a short product announcement for the new {p}.",
-             "Write three subject lines for an email about the {p}.")
+             "Write three subject lines for an email about the {p}.", "Write a tweet launching the {p} for {aud}.",
+             "Write a landing-page headline for the {p} aimed at {aud}.")
+_AUDIENCES = ("startups", "hospitals", "schools", "agencies", "retailers", "banks")
 
 _SUPPORT_SYSTEM = (
     "You are Acme's support assistant. Answer briefly and politely. Policies: refunds within 30 days of "
@@ -148,17 +170,19 @@ def _prompt(rng: random.Random, task: str, feature: str) -> tuple[str | None, st
         doc = "".join(rng.choice(_DOCS) for _ in range(rng.randint(3, 12)))
         return "Summarize the document in three bullet points.", doc, 400
     if task == "code":
-        return _long(_CODE_SYSTEM, 1200), rng.choice(_CODE), 1200
+        job = rng.choice(_CODE_JOBS).format(lang=rng.choice(_CODE_LANGS), what=rng.choice(_CODE_WHAT))
+        return _long(_CODE_SYSTEM, 1200), job, 1200
     if task == "extract":
-        doc = rng.choice(_DOCS)
+        doc = rng.choice(_DOCS) + (f"Q{rng.randint(1, 4)} bookings: {rng.randint(100, 999)} orders worth "
+                                   f"${rng.randint(10, 99)}k from {rng.randint(2, 40)} countries.")
         return "Extract every number with its unit and meaning as JSON.", doc, 300
     if task == "translate":
-        return None, f"Translate into {rng.choice(_LANGS)}: {rng.choice(_TRANSLATE)}", 120
+        return None, f"Translate into {rng.choice(_LANGS)}: {rng.choice(_TRANSLATE).format(p=p)}", 120
     if task == "creative":
-        return "You write upbeat marketing copy.", rng.choice(_CREATIVE).format(p=p), 200
+        return "You write upbeat marketing copy.", rng.choice(_CREATIVE).format(p=p, aud=rng.choice(_AUDIENCES)), 200
     if task == "qa":
         return None, _faq_question(rng), 300
-    return None, rng.choice(_CHAT), 600
+    return None, rng.choice(_CHAT).format(topic=rng.choice(_TOPICS), city=rng.choice(_CITIES)), 600
 
 
 def generate(n: int = 6000, seed: int = 7) -> Iterator[WorkItem]:
