@@ -80,6 +80,8 @@ class Verdict:
     """Seconds until the refusing bucket holds enough; for a full slot limit, a hint."""
     slot: bool = False
     """Refused by a concurrency limit: a release, not time, will free it."""
+    each: float = 0.0
+    """Seconds the refusing bucket takes to refill one such request: how fast a line behind it moves."""
 
 
 ADMITTED = Verdict(True)
@@ -104,8 +106,12 @@ def judge(levels: Sequence[float], demands: Sequence[tuple[Bucket, float]]) -> V
     for level, (bucket, amount) in zip(levels, demands, strict=True):
         wait = wait_for(level, amount, bucket)
         if wait > 0 and (worst is None or wait > worst.wait):
-            worst = Verdict(False, bucket.ident, bucket.label, bucket.scope, wait)
+            worst = Verdict(False, bucket.ident, bucket.label, bucket.scope, wait, each=_each(amount, bucket))
     return worst or ADMITTED
+
+
+def _each(amount: float, bucket: Bucket) -> float:
+    return min(amount, bucket.capacity) / bucket.rate if bucket.rate > 0 else 0.0
 
 
 class LocalBuckets:
@@ -127,18 +133,18 @@ class LocalBuckets:
         the longest wait refuses (the first of equal waits), else every bucket is charged."""
         levels = self.levels
         after: list[tuple[Bucket, float]] = []
-        worst: tuple[float, Bucket] | None = None
+        worst: tuple[float, Bucket, float] | None = None
         for bucket, is_tokens in plan.shape:
             amount = tokens if is_tokens else 1.0
             state = levels.get(bucket.ident)
             level = bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
             wait = wait_for(level, amount, bucket)
             if wait > 0 and (worst is None or wait > worst[0]):
-                worst = (wait, bucket)
+                worst = (wait, bucket, amount)
             after.append((bucket, level - amount))
         if worst is not None:
-            wait, bucket = worst
-            return Verdict(False, bucket.ident, bucket.label, bucket.scope, wait)
+            wait, bucket, amount = worst
+            return Verdict(False, bucket.ident, bucket.label, bucket.scope, wait, each=_each(amount, bucket))
         for s in plan.slots:
             if self.in_use.get(s.ident, 0) >= s.limit:
                 return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)

@@ -138,8 +138,9 @@ class RedisBuckets:
         if index == 0:
             return ADMITTED
         if index <= len(demands):
-            bucket = demands[index - 1][0]
-            return Verdict(False, bucket.ident, bucket.label, bucket.scope, float(result[1]))
+            bucket, amount = demands[index - 1]
+            each = min(float(amount), bucket.capacity) / bucket.rate if bucket.rate > 0 else 0.0
+            return Verdict(False, bucket.ident, bucket.label, bucket.scope, float(result[1]), each=each)
         s = plan.slots[index - 1 - len(demands)]
         return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
 

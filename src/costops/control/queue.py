@@ -17,10 +17,17 @@ stream of high ones is still served within a bounded time (no starvation). A req
 deadline has ``max_wait_s`` after its arrival as its deadline.
 
 A request never waits in silence: when its deadline passes, or when the limit's own refill time
-says it cannot be served before its deadline, it gets a 429 naming the limit; when the queue
-holds ``max_size`` requests, a new one gets a 503 at once.
+says it cannot be served before its deadline, it gets a 429 naming the limit; a request whose
+place in line shows it cannot make it (the requests ranked ahead of it, each taking the
+limit's refill time for one request, after the wait of the first) gets that 429 at once, not at
+its deadline; when the queue holds ``max_size`` requests, a new one gets a 503 at once.
 
-The queue is per replica: replicas share the buckets (through Redis), not the waiting line.
+The queue is per replica: replicas share the buckets (through Redis), not the waiting line, so
+priority orders the requests waiting in one replica; across replicas each line's head competes
+for the shared bucket by timing alone (a low request at the head of one replica's line may go
+before a high one waiting in another's). The early answer counts only this replica's line, so
+it never refuses a request that could have made it; with other replicas queueing on the same
+limit some requests still wait until their deadline.
 """
 
 from __future__ import annotations
@@ -136,6 +143,8 @@ class WaitQueue:
         self.config = config
         self.waiters: list[Waiter] = []
         self.lines: dict[str, int] = {}
+        self.ready: dict[str, tuple[float, float]] = {}
+        """Per line: when its limit lets the next request go, and its refill time for one more."""
         self._seq = 0
 
     def __len__(self) -> int:
@@ -206,11 +215,15 @@ class WaitQueue:
             give_up, why = deadline, "its x-costops-deadline passes"
         if not verdict.slot and now + verdict.wait > give_up:
             raise _late(verdict, 0.0, why, words)
+        if not verdict.slot and verdict.wait > 0:
+            self.ready[verdict.ident] = (now + verdict.wait, verdict.each)
         try:
             waiter = self.enter(priority, give_up, now, verdict.ident)
         except QueueFull:
             raise _full(verdict, self.config.max_size, reason) from None
         try:
+            if not verdict.slot and (late := self._hopeless(waiter, now)) is not None:
+                raise _behind(verdict, late, why, words)
             while True:
                 waiter.woken.clear()
                 now = clock()
@@ -221,6 +234,8 @@ class WaitQueue:
                         return
                     now = clock()
                     self.move(waiter, verdict.ident, now)
+                    if not verdict.slot and verdict.wait > 0:
+                        self.ready[verdict.ident] = (now + verdict.wait, verdict.each)
                     if not verdict.slot and now + verdict.wait > give_up:
                         raise _late(verdict, now - waiter.arrived, why, words)
                     poll = verdict.wait if not verdict.slot else (slot_poll_s or verdict.wait)
@@ -237,12 +252,23 @@ class WaitQueue:
     def depth(self) -> dict[str, int]:
         return dict(self.lines)
 
+    def _hopeless(self, waiter: Waiter, now: float) -> tuple[int, float] | None:
+        """(requests ahead, the limit's refill time for one) when its turn comes past its deadline."""
+        ready = self.ready.get(waiter.line)
+        if ready is None or ready[1] <= 0:
+            return None
+        mine = rank(waiter, now, self.config.aging_s)
+        ahead = sum(1 for w in self.waiters if w.line == waiter.line and rank(w, now, self.config.aging_s) < mine)
+        earliest = max(ready[0], now) + ahead * ready[1]
+        return (ahead, ready[1]) if earliest > waiter.deadline else None
+
     def _drop_line(self, line: str) -> None:
         left = self.lines[line] - 1
         if left:
             self.lines[line] = left
         else:
             del self.lines[line]
+            self.ready.pop(line, None)
 
 
 def _late(verdict: Verdict, waited: float, why: str, words: tuple[str, str]) -> RateLimited:
@@ -254,6 +280,18 @@ def _late(verdict: Verdict, waited: float, why: str, words: tuple[str, str]) -> 
     return RateLimited(
         f"{reason} {verdict.label}; waited {waited:.1f}s in the queue and {why} before {frees}",
         retry_after=verdict.wait,
+        code="queue_deadline_exceeded",
+    )
+
+
+def _behind(verdict: Verdict, late: tuple[int, float], why: str, words: tuple[str, str]) -> RateLimited:
+    ahead, each = late
+    reason, _ = words
+    ready = f"{ahead} request{'s' if ahead != 1 else ''} ahead of it in the queue"
+    return RateLimited(
+        f"{reason} {verdict.label}; with {ready}, each taking the limit {each:.1f}s to refill, "
+        f"{why} before its turn: answered now instead of at its deadline",
+        retry_after=max(verdict.wait, 1.0),
         code="queue_deadline_exceeded",
     )
 

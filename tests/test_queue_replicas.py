@@ -1,0 +1,73 @@
+"""Two replicas sharing one rpm bucket through Redis, each with its own queue: a request whose
+place in its replica's line shows it cannot be served before ``max_wait_s`` gets its 429 at
+once, naming the line ahead of it, instead of waiting out the whole ``max_wait_s``."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests import rawhttp, replicas
+from tests.replicas import REDIS_URL, redis_or_skip
+
+MAX_WAIT_S = 4.0
+
+
+@pytest.fixture(scope="module")
+def pair(simulator, tmp_path_factory) -> Iterator[tuple[str, list[replicas.Replica]]]:
+    redis_or_skip()
+    tmp = tmp_path_factory.mktemp("queue-replicas")
+    run = uuid.uuid4().hex[:8]
+    config = tmp / "costops.yaml"
+    config.write_text(f"""keys: [{{id: q-{run}, key: sk-q-{run}, tenant: q-{run}}}]
+limits: {{rules: [{{scope: key, id: q-{run}, rpm: 30}}]}}
+queue: {{max_size: 100, max_wait_s: {MAX_WAIT_S}}}
+redis: {{url: "{REDIS_URL}"}}
+""")
+    group = [replicas.Replica(config, simulator.url, tmp, n, db=f"sqlite:///{tmp}/r{n}.db") for n in range(2)]
+    try:
+        for r in group:
+            r.wait_ready()
+        yield run, group
+    finally:
+        for r in group:
+            r.stop()
+
+
+def _post(replica: replicas.Replica, key: str) -> tuple[int, dict, float]:
+    started = time.monotonic()
+    body = {"model": "gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    resp = rawhttp.post(f"{replica.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+    return resp.status, resp.json(), time.monotonic() - started
+
+
+def test_a_request_that_cannot_make_it_is_answered_at_once(pair) -> None:
+    run, (a, b) = pair
+    key = f"sk-q-{run}"
+    for i in range(30):  # the burst: rpm 30 holds 30, then refills one every 2 s
+        assert _post((a, b)[i % 2], key)[0] == 200
+    results: list[tuple[int, dict, float]] = []
+    lock = threading.Lock()
+
+    def one(replica: replicas.Replica) -> None:
+        out = _post(replica, key)
+        with lock:
+            results.append(out)
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in (a, b) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    early = [(s, body, took) for s, body, took in results if s == 429 and "ahead of it in the queue" in body["error"]["message"]]
+    # in each replica's line of four, the fourth cannot be served within 4 s (2 s a request after the first's wait)
+    assert len(early) >= 2, [(s, body.get("error", {}).get("message"), round(took, 2)) for s, body, took in results]
+    for _status, body, took in early:
+        assert body["error"]["code"] == "queue_deadline_exceeded"
+        assert "each taking the limit 2.0s to refill" in body["error"]["message"]
+        assert took < MAX_WAIT_S / 2, took  # answered at once, not at its deadline
+    assert any(s == 200 for s, _, _ in results)  # the heads of the lines were served
