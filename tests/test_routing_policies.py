@@ -217,3 +217,33 @@ def test_a_streamed_anthropic_request_is_routed_and_translated(gw) -> None:
     row = gw.record(request_id)
     assert (row.model, row.provider, row.policy, row.route, row.stream) == ("gpt-4o-mini", "openai", "auto", "cheapest-capable", True)
     assert row.cost.total > 0
+
+
+def test_a_budget_downgrade_is_decided_before_admission_and_only_to_a_capable_model(pinned_gateway) -> None:
+    from tests.clock import Clock
+
+    gw = pinned_gateway(
+        "budgets:\n  list:\n    - {name: cap, limit_usd: 0.02, window: monthly, downgrade: default, downgrade_at: 25}\n"
+        "limits:\n  - {scope: model, id: gpt-4o-mini, rpm: 1}\n"
+        "routing:\n  models: {gpt-4o-mini: {tools: false}}\n",
+        clock=Clock(ticking=True),
+    )
+    oa = client(gw, "unused")
+
+    def ask(**kw: Any) -> Any:
+        messages = [{"role": "user", "content": "hi [[sim:tokens=300]]"}]
+        return oa.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages, max_tokens=300, **kw)
+
+    for _ in range(2):  # $0.003 of gpt-4o each: 0 % -> 15 % -> 30 %, past the soft limit
+        assert "x-costops-budget" not in ask().headers
+    weather = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}}}
+    kept = ask(tools=[weather])  # the cheaper model cannot call tools: no downgrade for this one
+    assert "x-costops-budget" not in kept.headers
+    down = ask()
+    assert down.headers["x-costops-budget"].startswith("cap=")
+    # the rate limit on gpt-4o-mini judges the downgraded calls (it was checked against gpt-4o before)
+    with pytest.raises(openai.RateLimitError, match="gpt-4o-mini"):
+        ask()
+    rows = gw.records(5)
+    assert [(r.model, r.status) for r in rows[:4]] == [("gpt-4o", 200)] * 3 + [("gpt-4o-mini", 200)]
+    assert rows[4].status == 429 and "gpt-4o-mini" in rows[4].error_message

@@ -1,7 +1,9 @@
 """The budgets stage: reserve a request's most likely-worst cost in every budget that covers it,
 before the call; settle the actual cost after; downgrade or refuse when a budget runs out.
 
-    before: budgets that apply -> soft limit? downgrade the model -> estimate -> reserve in all
+    route:  soft limit? downgrade the model (:meth:`BudgetsStage.downgrade`, called by the Route
+            step, so admission judges the model actually called)
+    before: budgets that apply -> estimate -> reserve in all
             (atomic: a lock-free event-loop step in one process, a Lua script across replicas)
             -> refused? 429 budget_exceeded naming the budget, spend, limit and reset time
             -> fits the limit but not a paced budget's allowance by now
@@ -25,7 +27,7 @@ from typing import Any
 import orjson
 
 from costops.cache.prompt import PLAN, client_breakpoints, has_cache_control, memo_counter, write_tokens
-from costops.config import Config
+from costops.config import Config, Deployment
 from costops.control.admission import (
     Level,
     Subject,
@@ -225,27 +227,41 @@ class BudgetsStage:
             for (b, w), limit in zip(active, limits, strict=True)
         ]
 
-    async def before(self, call: Call) -> None:
-        now = call.now
-        active = self.applicable(call, now)
+    def downgrade(self, call: Call, fits: Callable[[Deployment, str], bool] | None = None) -> None:
+        """The soft limit: a cheaper model when a budget past its ``downgrade_at`` names one for
+        ``call.model``, decided on the last snapshot (a soft decision may be stale). Called by the
+        Route step once it has chosen the target, before admission, so the rate limits and this
+        stage's reservation judge the model that is actually called. ``fits``: whether a target
+        can serve the request (routing's capability catalog); an unfit one is not taken."""
+        active = self.applicable(call, call.now)
         if not active:
-            return None
-        # 1. soft limit: a cheaper model, decided on the last snapshot (a soft decision may be stale)
+            return
         snapshot = [(b, self._last_level(b, w)) for b, w in active]
         downgrade = choose_downgrade(call.model, snapshot)
-        if downgrade is not None:
-            try:
-                call.deployment, call.model = resolve_model(self.config, downgrade.model)
-            except CostopsError:
-                log.warning("budget %s: downgrade target %r is not served; keeping %s", downgrade.budget, downgrade.model, call.model)
-            else:
-                pct = f"{downgrade.pct:.0f}"
-                call.response_headers.append((b"x-costops-budget", f"{downgrade.budget}={pct}%".encode()))
-                budget, window = next((b, w) for b, w in active if b.name == downgrade.budget)
-                self._emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
-                           f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: sending "
-                           f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
-        # 2. estimate (cache writes at their premium), then reserve in every applicable budget at once
+        if downgrade is None:
+            return
+        try:
+            deployment, model = resolve_model(self.config, downgrade.model)
+        except CostopsError:
+            log.warning("budget %s: downgrade target %r is not served; keeping %s", downgrade.budget, downgrade.model, call.model)
+            return
+        if fits is not None and not fits(deployment, model):
+            log.info("budget %s: downgrade target %s cannot serve this request; keeping %s", downgrade.budget, model, call.model)
+            return
+        call.deployment, call.model = deployment, model
+        pct = f"{downgrade.pct:.0f}"
+        call.response_headers.append((b"x-costops-budget", f"{downgrade.budget}={pct}%".encode()))
+        budget, window = next((b, w) for b, w in active if b.name == downgrade.budget)
+        self._emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
+                   f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: sending "
+                   f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
+
+    async def before(self, call: Call) -> None:
+        now = call.now
+        active = self.applicable(call, now)  # for the model actually called (a downgrade happened at the Route step)
+        if not active:
+            return None
+        # estimate (cache writes at their premium), then reserve in every applicable budget at once
         prompt = call_input_tokens(call)
         hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,

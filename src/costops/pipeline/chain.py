@@ -116,8 +116,10 @@ def build_chain(
     """The handlers in order and the chain that runs them. ``record_attempt`` books an attempt
     that is not the answer; ``record_failed_attempt`` also prices what a failed one may cost."""
     raw = config.sections.get("routing")
+    budgets = next((s for s in stages if s.name == "budgets"), None)
+    retarget = [budgets.downgrade] if budgets is not None and hasattr(budgets, "downgrade") else []  # type: ignore[attr-defined]
     if not raw:
-        handlers: list[Handler] = [Route(config), *(StageHandler(s) for s in stages)]
+        handlers: list[Handler] = [Route(config, retarget=retarget), *(StageHandler(s) for s in stages)]
         return handlers, compose(handlers, innermost)
     from costops.routing.arbitrage import parse_arbitrage
     from costops.routing.breaker import Breaker
@@ -134,9 +136,8 @@ def build_chain(
     arbitrage = parse_arbitrage(raw.get("arbitrage"))
     health = Health(Breaker(settings.breaker))
     catalog = Catalog(config, shared.pricer if shared is not None else None, raw)
-    budgets = next((s for s in stages if s.name == "budgets"), None)
     route = Route(config, policies, by_key=by_key, catalog=catalog, health=health, arbitrage=arbitrage,
-                  budget_pct=budget_pressure(budgets) if budgets is not None else None)
+                  budget_pct=budget_pressure(budgets) if budgets is not None else None, retarget=retarget)
     routing: list[Handler] = []
     from costops.routing.arms import Arms, arm_policies
 

@@ -7,25 +7,30 @@
 3. else, with ``routing.arbitrage`` on and several deployments serving the name, the ranked
    deployments (:mod:`costops.routing.arbitrage`);
 4. else the name's one route (aliases, ``deployment/model``, patterns), memoized: a gateway with
-   no routing pays a dict lookup.
+   no routing pays a dict lookup;
+5. then the ``retarget`` hooks, which may still change the target before admission (a budget past
+   its soft limit downgrades the model: :meth:`costops.control.budgets.BudgetsStage.downgrade`),
+   never to a model the catalog says cannot serve the request. So the rate limits and the budget
+   reservation that follow judge the model actually called.
 
 The chosen targets after the first are the plan the fallbacks step tries next (``PLAN``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from costops.config import Config
-from costops.control.estimate import PROMPT_TOKENS, input_tokens
+from costops.config import Config, Deployment
+from costops.control.estimate import PROMPT_TOKENS, call_input_tokens, input_tokens
 from costops.errors import Forbidden
 from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.arbitrage import ArbitrageSettings, rank
+from costops.routing.capabilities import capabilities
 from costops.routing.catalog import Catalog, Target
 from costops.routing.health import Health
-from costops.routing.needs import Needs, needs_of, prompt_text
+from costops.routing.needs import Needs, lacks, needs_of, prompt_text
 from costops.routing.policy import Decision, Request, Snapshot, View
 
 PLAN = "routing.plan"
@@ -43,12 +48,16 @@ class Route:
         self, config: Config, policies: Mapping[str, Any] | None = None, *, by_key: Mapping[str, Any] | None = None,
         catalog: Catalog | None = None, health: Health | None = None, arbitrage: ArbitrageSettings | None = None,
         budget_pct: Callable[[Call, float], float | None] | None = None,
+        retarget: Sequence[Callable[..., None]] = (),
     ) -> None:
         self.config = config
         self.policies = policies or {}
         """Virtual model names bound to a routing policy."""
         self.by_key = by_key or {}
         self.catalog, self.health, self.arbitrage, self.budget_pct = catalog, health, arbitrage, budget_pct
+        self.retarget = tuple(retarget)
+        """``hook(call, fits)``: may change ``call.model`` / ``call.deployment``; ``fits(deployment,
+        model)`` says whether a target can serve the request (None without a catalog)."""
         self._routes: dict[str, Any] = {}
 
     async def start(self) -> None: ...
@@ -68,22 +77,37 @@ class Route:
             if decision.plan is not None:
                 call.state[POLICY] = decision.plan
             self._apply(call, decision)
-            return await next(call)
-        if self.arbitrage is not None and self.catalog is not None:
-            targets = self.catalog.targets(requested, call.now)
-            if len(targets) > 1:
-                view = self.view(call, targets[0].model)
-                ranked = rank([view.priced(t) for t in targets], self.arbitrage)
-                call.record.route = "arbitrage"
-                self._apply(call, Decision(ranked, "arbitrage", ranked[0].label))
-                return await next(call)
-        route = self._routes.get(requested)
-        if route is None:
-            route = resolve_model(self.config, requested)
-            if len(self._routes) < 10_000:
-                self._routes[requested] = route
-        call.deployment, call.model = route
+        elif self.arbitrage is not None and self.catalog is not None and len(
+            targets := self.catalog.targets(requested, call.now)
+        ) > 1:
+            view = self.view(call, targets[0].model)
+            ranked = rank([view.priced(t) for t in targets], self.arbitrage)
+            call.record.route = "arbitrage"
+            self._apply(call, Decision(ranked, "arbitrage", ranked[0].label))
+        else:
+            route = self._routes.get(requested)
+            if route is None:
+                route = resolve_model(self.config, requested)
+                if len(self._routes) < 10_000:
+                    self._routes[requested] = route
+            call.deployment, call.model = route
+        for hook in self.retarget:
+            hook(call, self.fits(call) if self.catalog is not None else None)
         return await next(call)
+
+    def fits(self, call: Call) -> Callable[[Deployment, str], bool]:
+        """Whether a target can serve this request, by the catalog (the request's needs read on
+        the first question: most requests are never retargeted)."""
+        assert self.catalog is not None
+        catalog = self.catalog
+        needs: list[Needs] = []
+
+        def check(deployment: Deployment, model: str) -> bool:
+            if not needs:
+                needs.append(needs_of(call.api, call.body, call_input_tokens(call)))
+            return lacks(capabilities(model, deployment.catalog_provider, catalog.overrides), needs[0]) is None
+
+        return check
 
     def view(self, call: Call, count_as: str) -> View:
         """The request as routing reads it, and the state snapshot now (the only reads of state)."""
