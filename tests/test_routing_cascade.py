@@ -166,3 +166,17 @@ def test_acceptance_reads_anthropic_answers_and_schemas() -> None:
     assert judge(Acceptance(required_fields=("b",)), "anthropic", {}, body).reason == "JSON without required field 'b'"
     schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"required": ["b"]}}}
     assert not judge(Acceptance(), "openai", {"response_format": schema}, _openai('{"a": 1}')).ok
+
+
+def test_the_budget_counts_every_attempt_of_a_cascade(make_gateway) -> None:
+    from tests import rawhttp
+
+    upstream = scripted_upstream()
+    with BackgroundServer(upstream) as srv:
+        gw = make_gateway(CONFIG % srv.url + "budgets:\n  list:\n    - {name: all, limit_usd: 100, window: monthly}\n")
+        oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+        oa.chat.completions.create(model="support", messages=HI)  # rejected cheap try, then the strong model
+        rows = gw.records(2)
+        (status,) = rawhttp.get(f"{gw.url}/admin/budgets/status").json()["budgets"]
+    assert len(rows) == 2 and all(r.cost.total > 0 for r in rows)
+    assert Decimal(status["spent_usd"]) == sum(r.cost.total for r in rows)  # not only the answer's

@@ -50,6 +50,7 @@ from costops.control.windows import Window, current_window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
 from costops.money import from_nanos, usd_str
+from costops.pipeline.attempts import spent_nanos
 from costops.pipeline.contract import Call, Shared
 from costops.providers.anthropic_client_format import is_reasoning_model
 
@@ -366,8 +367,7 @@ class BudgetsStage:
             return
         rid, claims, active, _held = held
         self.in_flight.pop(rid, None)
-        record = call.record
-        actual = record.cost.total_nanos() if record.priced else 0
+        actual = spent_nanos(call)  # every attempt's cost: a cascade's rejected tries and failed attempts too
         now = self.clock()
         levels = await self.recovery.settle(rid, claims, actual, now)
         if levels is None:

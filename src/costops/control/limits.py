@@ -52,6 +52,7 @@ from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
 from costops.pipeline.admin import admin_doc
+from costops.pipeline.attempts import used_tokens
 from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.limits")
@@ -240,7 +241,7 @@ class LimitsStage:
         if taken is None:
             return
         plan = taken.plan
-        extra = record.usage.prompt_tokens + record.usage.output_tokens - taken.tokens if plan.token_buckets else 0
+        extra = used_tokens(call) - taken.tokens if plan.token_buckets else 0  # every attempt's tokens
         now = self.clock()
         if taken.shared and self.shared is not None:
             self._leases.pop(taken.lease, None)

@@ -6,6 +6,7 @@ attempts are ``<request id>.<n>``, each with its own tokens and cost."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from costops.errors import CostopsError
 from costops.ledger.record import UsageRecord
@@ -34,4 +35,26 @@ def close_attempt(
     r.attempt += 1
     r.attempt_reason = next_reason
     r.usage, r.cost, r.list_cost, r.priced, r.price_source = Usage(), CostBreakdown(), CostBreakdown(), True, None
+    call.state.setdefault(EARLIER, []).append(row)
     return row
+
+
+EARLIER = "attempts.earlier"
+"""``call.state`` key: the rows of the attempts that were not the answer, in order."""
+
+
+def earlier_attempts(call: Call) -> Sequence[UsageRecord]:
+    """The call's attempts before the answering one (priced by the time the stages settle), so
+    the budgets and the token limits count what a retry, a fallback or a cascade spent too."""
+    return call.state.get(EARLIER, ())
+
+
+def spent_nanos(call: Call) -> int:
+    """What every attempt of the call cost, in nanos: the answer's and the earlier ones'."""
+    rows = [*earlier_attempts(call), call.record]
+    return sum(r.cost.total_nanos() for r in rows if r.priced)
+
+
+def used_tokens(call: Call) -> int:
+    """Prompt plus output tokens of every attempt of the call."""
+    return sum(r.usage.prompt_tokens + r.usage.output_tokens for r in (*earlier_attempts(call), call.record))
