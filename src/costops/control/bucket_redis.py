@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from costops.control.adaptive import Health
 from costops.control.bucket import (
@@ -106,18 +107,21 @@ return 0
 
 
 class RedisBuckets:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, client: Any = None) -> None:
         from costops.redis_client import async_redis
 
         self.url = url
-        self.client = async_redis(url)
+        self.owned = client is None
+        """False: the gateway's shared client, which the gateway closes."""
+        self.client = async_redis(url) if client is None else client
         self._take = self.client.register_script(_TAKE)
         self._settle = self.client.register_script(_SETTLE)
         self._health = self.client.register_script(_HEALTH)
         self.known: dict[str, Bucket | Slots] = {}
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self.owned:
+            await self.client.aclose()
 
     async def ping(self) -> None:
         await self.client.ping()

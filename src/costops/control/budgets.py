@@ -98,7 +98,7 @@ class BudgetsStage:
         self.alerts_config = parse_alerts(config.sections.get("alerts"))
         self.configured: dict[str, Budget] = {b.name: b for b in self.settings.budgets}
         self.budgets: dict[str, Budget] = dict(self.configured)
-        self.state: BudgetState = state or _state_for(config, self.settings)
+        self.state: BudgetState = state or _state_for(config, self.settings, self.shared)
         self.alerts = AlertDispatcher(self.alerts_config, lambda key, ttl: self.state.once(key, ttl))
         queue_config = parse_queue(config.sections.get("queue"))
         self.queue = WaitQueue(queue_config) if queue_config else None
@@ -518,7 +518,7 @@ def _retry_ms(call: Call, seconds: float) -> None:
     call.response_headers.append((b"retry-after-ms", str(max(1, round(seconds * 1000))).encode()))
 
 
-def _state_for(config: Config, settings: BudgetsConfig) -> BudgetState:
+def _state_for(config: Config, settings: BudgetsConfig, shared: Shared) -> BudgetState:
     url = config.redis_url
     if settings.backend == "redis" or (settings.backend == "auto" and url):
         if not url:
@@ -527,7 +527,7 @@ def _state_for(config: Config, settings: BudgetsConfig) -> BudgetState:
             raise ConfigError("budgets.backend: redis needs a 'redis: {url: redis://host:6379/0}' section")
         from costops.control.redis_state import RedisState
 
-        return RedisState(str(url), settings.redis_prefix)
+        return RedisState(str(url), settings.redis_prefix, client=shared.redis)
     return MemoryState()
 
 

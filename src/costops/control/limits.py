@@ -74,9 +74,11 @@ class Taken:
 class LimitsStage:
     name = "limits"
 
-    def __init__(self, config: Config, clock: Callable[[], float]) -> None:
+    def __init__(self, config: Config, clock: Callable[[], float], redis: Callable[[], Any] | None = None) -> None:
         sections = config.sections
         self.config, self.clock = config, clock
+        self.redis = redis
+        """The gateway's shared Redis client (``Shared.redis``); None: the stage opens its own."""
         self.settings = parse_limits(sections.get("limits"))
         self.adaptive = self.settings.adaptive
         queue_config = parse_queue(sections.get("queue"))
@@ -98,7 +100,7 @@ class LimitsStage:
     async def start(self) -> None:
         if self.redis_url is None:
             return
-        self.shared = RedisBuckets(self.redis_url)
+        self.shared = RedisBuckets(self.redis_url, self.redis() if self.redis is not None else None)
         try:
             await self.shared.ping()
         except Exception as exc:
@@ -364,5 +366,6 @@ def _retry_ms(call: Call, seconds: float) -> None:
     call.response_headers.append((b"retry-after-ms", str(max(1, round(seconds * 1000))).encode()))
 
 
-def limits_stage(config: Config, clock: Callable[[], float]) -> LimitsStage:
-    return LimitsStage(config, clock)
+def limits_stage(config: Config, clock: Callable[[], float], redis: Callable[[], Any] | None = None) -> LimitsStage:
+    """``redis``: the gateway's shared client (``Shared.redis``); None opens one of its own."""
+    return LimitsStage(config, clock, redis)

@@ -26,6 +26,7 @@ budget window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from costops.control.admission import Level
@@ -193,9 +194,11 @@ return 0
 class RedisState:
     shared = True
 
-    def __init__(self, url: str, prefix: str = "costops") -> None:
+    def __init__(self, url: str, prefix: str = "costops", *, client: Callable[[], Any] | None = None) -> None:
         self.url, self.prefix = url, prefix
         self.redis: Any = None
+        self._client = client
+        """The gateway's shared client (it closes it); None: this state opens and closes its own."""
         self.epoch: str | None = None
         """The incarnation of the state this replica counts in; None until joined."""
 
@@ -259,7 +262,7 @@ class RedisState:
     async def start(self) -> None:
         from costops.redis_client import async_redis
 
-        self.redis = async_redis(self.url)
+        self.redis = self._client() if self._client is not None else async_redis(self.url)
         self._reserve = self.redis.register_script(RESERVE)
         self._settle = self.redis.register_script(SETTLE)
         self._levels = self.redis.register_script(LEVELS)
@@ -268,7 +271,7 @@ class RedisState:
         self._rebuild = self.redis.register_script(REBUILD)
 
     async def close(self) -> None:
-        if self.redis is not None:
+        if self.redis is not None and self._client is None:
             await self.redis.aclose()
 
     async def reserve(

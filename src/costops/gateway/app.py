@@ -68,7 +68,8 @@ class Gateway:
         self.writer: Any = None
         self.journal: Journal | None = None
         self.settle = Settler(config, self.pricer)
-        shared = Shared(pricer=self.pricer, store=lambda: self.store)
+        self._redis: Any = None
+        shared = Shared(pricer=self.pricer, store=lambda: self.store, redis=self.redis if config.redis_url else None)
         self.stages: list[Stage] = build_stages(config, clock, shared) if stages is None else stages
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
         self.handlers, self.chain = build_chain(
@@ -201,9 +202,21 @@ class Gateway:
         for handler in self.handlers:  # a stage starts through its handler
             await handler.start()
 
+    def redis(self) -> Any:
+        """The one asyncio Redis client the budgets and the rate limits share (a bounded pool:
+        :mod:`costops.redis_client`), made on first use."""
+        if self._redis is None:
+            from costops.redis_client import async_redis
+
+            assert self.config.redis_url is not None
+            self._redis = async_redis(self.config.redis_url)
+        return self._redis
+
     async def shutdown(self) -> None:
         for handler in self.handlers:
             await handler.stop()
+        if self._redis is not None:
+            await self._redis.aclose()
         if self.writer is not None:
             await self.writer.close()
         if self.store is not None:

@@ -36,7 +36,7 @@ def build_stages(config: Config, clock: Callable[[], float], shared: Shared | No
     if "limits" in sections or "queue" in sections:
         from costops.control.limits import limits_stage
 
-        stages.append(limits_stage(config, clock))
+        stages.append(limits_stage(config, clock, shared.redis if shared is not None else None))
     if "budgets" in sections:
         from costops.control.budgets import budgets_stage
 

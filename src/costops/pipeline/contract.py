@@ -113,6 +113,9 @@ class Shared:
     """The gateway's :class:`~costops.pricing.quote.Pricer`; None: a stage builds its own (offline tools)."""
     store: Callable[[], Any] | None = None
     """The gateway's ledger store once it is open (it opens at start-up, after the stages are built)."""
+    redis: Callable[[], Any] | None = None
+    """The gateway's one asyncio Redis client for ``redis.url`` (made on first use, closed by the
+    gateway at shutdown); None: a stage opens its own (offline tools)."""
 
 
 class Stage(Protocol):
