@@ -171,11 +171,17 @@ class Usage:
         }
 
 
+NO_TOKENS = Usage()
+"""The empty usage, shared (a Usage is immutable): a record's default, and what a provider that
+reported nothing is compared with."""
+
 _FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
            "reasoning_tokens")
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:  # what providers send: checked first, in one test
+        return value if value > 0 else 0
     if value is None or isinstance(value, bool):
         return 0
     try:

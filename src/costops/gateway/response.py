@@ -30,7 +30,10 @@ class ClientResponse:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-            self.streaming = any(k == b"content-type" and v.startswith(b"text/event-stream") for k, v in message["headers"])
+            for name, value in message["headers"]:  # content-type comes first (see gateway.http)
+                if name == b"content-type":
+                    self.streaming = value.startswith(b"text/event-stream")
+                    break
         elif not message.get("more_body", False) and not self.ended:
             self.ended = True
             if self._before_end is not None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from costops.money import to_nanos
 from costops.pricing import CostBreakdown
-from costops.usage import Usage
+from costops.pricing.table import NO_COST
+from costops.usage import NO_TOKENS, Usage
 
 
 @dataclass(slots=True)
@@ -35,13 +36,14 @@ class UsageRecord:
     status: int = 200
     error_type: str | None = None
     error_message: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = NO_TOKENS
+    """Immutable values (this one and the costs) are shared defaults: a record is built per call."""
     service_tier: str | None = None
     priced: bool = True
     """False when no price was known: the row is *unpriced*, not free, and reports say so."""
     price_source: str | None = None
-    list_cost: CostBreakdown = field(default_factory=CostBreakdown)
-    cost: CostBreakdown = field(default_factory=CostBreakdown)
+    list_cost: CostBreakdown = NO_COST
+    cost: CostBreakdown = NO_COST
     """Effective cost, after configured discounts and custom deployment prices."""
     latency_ms: float | None = None
     ttft_ms: float | None = None

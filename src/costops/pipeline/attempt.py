@@ -29,7 +29,7 @@ from costops.pipeline.contract import Call, Next, Reply
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, interrupted_usage, make_exchange
 from costops.providers.upstream import Upstream
-from costops.usage import ESTIMATED, NO_USAGE, Usage
+from costops.usage import ESTIMATED, NO_TOKENS, NO_USAGE, Usage
 
 
 class Settler:
@@ -118,7 +118,7 @@ class ProviderAttempt:
         record.ttft_ms = (time.perf_counter() - call.started) * 1000
         if not upstream_streams:
             out, usage = exchange.response(upstream_body)
-        self.settle(record, usage, reported=usage != Usage())
+        self.settle(record, usage, reported=usage != NO_TOKENS)
         if getattr(exchange, "estimated", False) and record.price_source:
             record.price_source += "; tokens estimated (the provider reports none)"
         if not call.deliver:
@@ -159,7 +159,7 @@ class ProviderAttempt:
         usage, estimated = relay.usage, None
         if record.status >= 400:  # broke off: the provider bills what it generated, not the counts parsed so far
             usage, estimated = interrupted_usage(usage, relay.delivered(), call.model, lambda: call_input_tokens(call))
-        self.settle(record, usage, reported=usage != Usage() or record.status >= 400, estimated=estimated)
+        self.settle(record, usage, reported=usage != NO_TOKENS or record.status >= 400, estimated=estimated)
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         if captured is not None and record.status < 400:
             captured.append(tail)

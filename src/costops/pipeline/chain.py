@@ -18,7 +18,7 @@ built only when its config section asks for it, so a gateway with no ``limits:``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from costops.config import Config
@@ -86,18 +86,60 @@ class StageHandler:
 
 
 def compose(handlers: Sequence[Handler], innermost: Handler) -> Next:
-    """``handlers[0]`` outermost; each one's ``next`` is the rest of the chain."""
+    """``handlers[0]`` outermost; each one's ``next`` is the rest of the chain.
 
-    def link(handler: Handler, rest: Next) -> Next:
-        async def step(call: Call) -> Reply | None:
-            return await handler.handle(call, rest)
-
-        return step
-
-    chain: Next = lambda call: innermost.handle(call, _end)  # noqa: E731
-    for handler in reversed(handlers):
-        chain = link(handler, chain)
+    Every await further in (each upstream read) resumes through every coroutine frame of the
+    chain, so the chain keeps few: ``next`` calls the handler without a frame of its own, and
+    consecutive two-method stages run their ``before``s in one frame (:class:`_Stages`)."""
+    steps: list[Handler] = []
+    for handler in handlers:
+        if type(handler) is StageHandler:
+            if steps and isinstance(steps[-1], _Stages):
+                steps[-1] = _Stages((*steps[-1].stages, handler.stage))
+            else:
+                steps.append(_Stages((handler.stage,)))
+        else:
+            steps.append(handler)
+    chain: Next = _Link(innermost, _end)
+    for step in reversed(steps):
+        chain = _Link(step, chain)
     return chain
+
+
+class _Link:
+    """``next`` for the rest of the chain: the handler's coroutine, returned as it is (an
+    ``async def`` wrapper around it would be one more frame in every resumption)."""
+
+    __slots__ = ("handler", "rest")
+
+    def __init__(self, handler: Handler, rest: Next) -> None:
+        self.handler, self.rest = handler, rest
+
+    def __call__(self, call: Call) -> Awaitable[Reply | None]:
+        return self.handler.handle(call, self.rest)
+
+
+class _Stages:
+    """Consecutive two-method stages as one handler: each ``before`` in order, as nested
+    :class:`StageHandler` s would run them (an answer or a refusal stops the rest), in one frame."""
+
+    __slots__ = ("stages",)
+    name = "stages"
+
+    def __init__(self, stages: tuple[Stage, ...]) -> None:
+        self.stages = stages
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def handle(self, call: Call, next: Next) -> Reply | None:
+        for stage in self.stages:
+            call.entered.append(stage)
+            reply = await stage.before(call)
+            if reply is not None:
+                return reply
+        return await next(call)
 
 
 async def _end(call: Call) -> Reply | None:

@@ -176,3 +176,7 @@ class CostBreakdown:
         """``nanos()["cost_nanos"]`` without building the dict."""
         parts = self.parts_nanos()
         return parts[0] + parts[1] + parts[2] + parts[3]
+
+
+NO_COST = CostBreakdown()
+"""The zero cost, shared (a CostBreakdown is immutable): a record's default before it is priced."""
