@@ -14,6 +14,8 @@
         max_memory_mb: 64            # the in-process tier's bound (LRU by bytes)
         max_entry_kb: 512            # larger answers are not stored
         redis: true                  # share entries through redis.url when it is configured
+        single_flight_wait_s: 30     # identical requests in flight: followers wait this long for the
+                                     # leader's answer (then go upstream themselves); 0 = off
       prompt:
         ttl: 5m                      # or 1h (Anthropic's extended cache TTL)
         place: [tools, system, context]
@@ -49,6 +51,7 @@ class ExactCacheConfig:
     max_memory_bytes: int = 64 * 1024 * 1024
     max_entry_bytes: int = 512 * 1024
     redis_url: str | None = None
+    single_flight_wait_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ class PromptCacheConfig:
 
 _EXACT_KEYS = {
     "default_ttl_s", "max_ttl_s", "ttl_by_tag", "ttl_by_model", "ttl_by_endpoint", "deterministic_only",
-    "shared_namespaces", "max_memory_mb", "max_entry_kb", "redis",
+    "shared_namespaces", "max_memory_mb", "max_entry_kb", "redis", "single_flight_wait_s",
 }
 
 
@@ -104,6 +107,7 @@ def parse_exact(sections: Mapping[str, Any], redis_url_setting: str | None = Non
         max_memory_bytes=int(_number(raw.get("max_memory_mb", 64), f"{where}.max_memory_mb") * 1024 * 1024),
         max_entry_bytes=int(_number(raw.get("max_entry_kb", 512), f"{where}.max_entry_kb") * 1024),
         redis_url=redis_url,
+        single_flight_wait_s=wait_seconds(raw.get("single_flight_wait_s", 30), f"{where}.single_flight_wait_s"),
     )
     return cfg
 
@@ -139,6 +143,13 @@ def _seconds(value: Any, where: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{where}: {value!r} must be a whole number >= {minimum}")
     return value
+
+
+def wait_seconds(value: Any, where: str) -> float:
+    """A bound on a wait: seconds >= 0 (0 switches the wait off)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+        raise ConfigError(f"{where}: {value!r} must be seconds from 0 (off) to 3600, e.g. 30")
+    return float(value)
 
 
 def _number(value: Any, where: str) -> float:

@@ -8,11 +8,16 @@ successful answer in its neutral JSON form in both tiers.
 
 Every response carries ``x-costops-cache`` (``exact``, ``miss`` or ``bypass``: no lookup was
 made) and the ledger row's ``cache`` column says the same.
+
+A miss that may be stored is single-flight (:mod:`costops.cache.flights`): while one request for
+a key is upstream, the others for the same key wait for its answer (``single_flight_wait_s``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +26,7 @@ import orjson
 
 from costops.cache.config import ENDPOINTS, ExactCacheConfig, parse_exact
 from costops.cache.control import BODY_FIELD, NO_CONTROL, control_text, parse_control, set_cache_header
+from costops.cache.flights import TIMED_OUT, Claims, Flights, poll, wait_header
 from costops.cache.keys import choose_namespace, choose_ttl, decide, entry_key, request_hash
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.tiers import Entry, MemoryTier, RedisTier, Selector
@@ -32,6 +38,7 @@ from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.cache")
 STATE = "exact"
+FLIGHT = "exact-flight"
 SELECTOR_SCHEMA = {
     "type": "object",
     "description": "What to drop; {\"pattern\": \"*\"} drops everything. Give namespace or tenant, not both.",
@@ -64,6 +71,11 @@ class ExactCacheStage:
         self.l1 = MemoryTier(cfg.max_memory_bytes, clock)
         self.l2 = RedisTier(cfg.redis_url, on_invalidate=self.l1.invalidate) if cfg.redis_url else None
         self.counts: Counter[str] = Counter()
+        self.flights = Flights()
+        self.claims: Claims | None = None
+        if self.l2 is not None:
+            client = self.l2.client
+            self.claims = Claims(lambda: client, self.l2.prefix + "flight:")
         self.also_invalidate: list[Callable[[Selector], Awaitable[int]]] = []
         """Other caches one invalidation must clear too (the semantic cache), wired in build_stages."""
         self.admin_routes = {
@@ -101,6 +113,12 @@ class ExactCacheStage:
         key = entry_key(namespace, model, request_hash(call.api, call.endpoint, call.body))
         if decision.read:
             entry = await self._lookup(key)
+            if entry is None and decision.store and self.cfg.single_flight_wait_s > 0:
+                started = time.perf_counter()
+                entry = await self._follow_or_lead(call, key)
+                if entry is not None:
+                    self.counts["followers"] += 1
+                    call.response_headers.append(wait_header(started))
             if entry is not None:
                 self._mark(call, "exact")
                 age = max(0, int(self.clock() - entry.stored_at))
@@ -113,26 +131,65 @@ class ExactCacheStage:
                 call.capture_stream = True
         return None
 
+    async def _follow_or_lead(self, call: Call, key: str) -> Entry | None:
+        """The answer of the request for ``key`` already in flight (here, or on another replica
+        through Redis), or None: then this request goes upstream, leading when no one else does."""
+        wait = self.cfg.single_flight_wait_s
+        if key in self.flights:
+            entry = await self.flights.follow(key, wait)
+            if entry is None:
+                self.counts["followers_upstream"] += 1
+                call.state[TIMED_OUT] = True
+            return entry
+        self.flights.lead(key)
+        token = None
+        claims = self.claims
+        if claims is not None:
+            token = call.record.request_id or uuid.uuid4().hex
+            if not await claims.claim(key, token, wait):  # another replica leads: wait for its answer
+                entry = await self.flights.waiting_for(poll(lambda: self._lookup(key), lambda: claims.held(key), wait))
+                if entry is not None:
+                    self.flights.land(key, entry)
+                    return entry
+                self.counts["followers_upstream"] += 1
+                call.state[TIMED_OUT] = True
+                token = None
+        call.state[FLIGHT] = (key, token)
+        return None
+
     async def after(self, call: Call) -> None:
+        flight = call.state.pop(FLIGHT, None)
+        entry = None
+        try:
+            entry = await self._store(call)
+        finally:
+            if flight is not None:  # followers get the answer even when it is too large to keep
+                key, token = flight
+                self.flights.land(key, entry)
+                if token is not None and self.claims is not None:
+                    await self.claims.release(key, token)
+
+    async def _store(self, call: Call) -> Entry | None:
         pending = call.state.pop(STATE, None)
         if pending is None or call.record.status != 200 or not call.response_body:
-            return
+            return None
         key, ttl = pending
         body = call.response_body
         if call.stream:
             folded = json_from_sse(call.api, body, call.record.usage)
             if folded is None:
-                return
+                return None
             body = folded
-        if len(body) > self.cfg.max_entry_bytes:
-            self.counts["too_large"] += 1
-            return
         now = self.clock()
         entry = Entry(call.api, body, call.record.usage, now, now + ttl)
+        if len(body) > self.cfg.max_entry_bytes:
+            self.counts["too_large"] += 1
+            return entry
         self.l1.put(key, entry)
         if self.l2 is not None:
             await self.l2.put(key, entry.encode(), ttl)
         self.counts["stores"] += 1
+        return entry
 
     async def _lookup(self, key: str) -> Entry | None:
         entry = self.l1.get(key)
@@ -182,6 +239,9 @@ class ExactCacheStage:
             "bypass": c["bypass"],
             "stores": c["stores"],
             "too_large": c["too_large"],
+            "followers": c["followers"],
+            "followers_upstream": c["followers_upstream"],
+            "waiting": self.flights.waiting,
             "hit_rate": round(c["exact"] / lookups, 4) if lookups else None,
             "entries": len(self.l1),
             "bytes": self.l1.bytes,

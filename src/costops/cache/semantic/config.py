@@ -18,6 +18,7 @@
         redis: true                # share entries with other replicas through redis.url
         redis_key: costops:semantic:v1          # the Redis stream's name
         max_query_chars: 20000     # longer final user turns are not cached
+        single_flight_wait_s: 30   # a request matching one in flight waits this long for its answer; 0 = off
 
 The default threshold 0.5 comes from ``bench/semantic_eval.py``: with the verifier, precision
 stays at 1.000 on the paraphrase set from 0.3 to 0.97 and recall falls as the threshold rises
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from costops.cache.config import wait_seconds
 from costops.config import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
@@ -37,6 +39,7 @@ DEFAULT_THRESHOLD = 0.5
 _KEYS = {
     "threshold", "routes", "verify", "synonym_min", "allow_multi_turn", "allow_tools", "deterministic_only",
     "ttl_s", "max_ttl_s", "max_entries", "index_path", "save_interval_s", "redis", "redis_key", "max_query_chars",
+    "single_flight_wait_s",
 }
 
 
@@ -57,6 +60,7 @@ class SemanticCacheConfig:
     redis_url: str | None = None
     redis_key: str = "costops:semantic:v1"
     max_query_chars: int = 20_000
+    single_flight_wait_s: float = 30.0
 
     def threshold_for(self, tags: Mapping[str, str]) -> float:
         route = tags.get("route") or tags.get("feature")
@@ -101,6 +105,7 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
         redis_url=redis_url,
         redis_key=redis_key,
         max_query_chars=_whole(raw.get("max_query_chars", 20_000), f"{where}.max_query_chars", 1),
+        single_flight_wait_s=wait_seconds(raw.get("single_flight_wait_s", 30), f"{where}.single_flight_wait_s"),
     )
 
 

@@ -56,6 +56,11 @@ class SharedEntries:
             if client is not None:
                 await client.aclose()
 
+    @property
+    def client(self) -> Any:
+        """The connection for short commands (single-flight claims use it too)."""
+        return self._client
+
     async def publish(self, entry: Entry) -> None:
         try:
             payload = orjson.dumps({**entry.to_json(), "origin": self.origin})

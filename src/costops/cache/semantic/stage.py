@@ -7,15 +7,23 @@ before (after the exact cache missed):
      (same numbers, units, entities, negation, directions and content words)
   4. otherwise remember what to store, and ask for the stream's bytes if it streams
 after (status 200): store the answer as the client API's JSON, share it through Redis.
+
+Single-flight (:mod:`costops.cache.flights`): a miss that the verifier would serve from a request
+still in flight (the same text, or a paraphrase) waits for that request's answer instead of
+going upstream, for at most ``single_flight_wait_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
+import math
 import os
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +32,7 @@ import orjson
 
 from costops.cache.config import parse_exact
 from costops.cache.control import BODY_FIELD, NO_CONTROL, control_text, parse_control, set_cache_header
+from costops.cache.flights import TIMED_OUT, Claims, Flights, poll, wait_header
 from costops.cache.keys import choose_namespace
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
@@ -41,6 +50,7 @@ from costops.usage import Usage
 
 log = logging.getLogger("costops.cache.semantic")
 STATE = "semantic"
+FLIGHT = "semantic-flight"
 NEIGHBOURS = 4
 
 
@@ -59,6 +69,10 @@ class SemanticCacheStage:
         self.shared: Any = None
         self._saver: asyncio.Task[None] | None = None
         self._word_vectors: dict[str, Any] = {}
+        self.flights = Flights()
+        self._in_flight: dict[str, dict[str, tuple[Entry, Any]]] = {}
+        """scope -> leader id -> (its query as an entry without an answer, its vector)"""
+        self.claims: Claims | None = None
         self.admin_routes = {
             ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
             ("POST", "/admin/cache/semantic/invalidate"): self.admin_invalidate,
@@ -79,6 +93,8 @@ class SemanticCacheStage:
             self.shared = SharedEntries(self.cfg.redis_url, self.cfg.redis_key, self.origin, self.cfg.max_entries,
                                         self._ingest, self.index.invalidate)
             await self.shared.start()
+            shared = self.shared
+            self.claims = Claims(lambda: shared.client, self.cfg.redis_key + ":flight:")
 
     async def stop(self) -> None:
         if self.shared is not None:
@@ -124,7 +140,15 @@ class SemanticCacheStage:
             return None
         vector = self.embedder.embed(lookup.text)
         if not control.no_cache:
-            found = self._find(lookup, vector, self.cfg.threshold_for(call.record.tags))
+            threshold = self.cfg.threshold_for(call.record.tags)
+            found = self._find(lookup, vector, threshold)
+            if (found is None and not control.no_store and self.cfg.single_flight_wait_s > 0
+                    and not call.state.get(TIMED_OUT)):
+                started = time.perf_counter()
+                found = await self._follow_or_lead(call, lookup, vector, threshold)
+                if found is not None:
+                    self.counts["followers"] += 1
+                    call.response_headers.append(wait_header(started))
             if found is not None:
                 self.counts["hits"] += 1
                 call.record.cache = "semantic"
@@ -138,6 +162,53 @@ class SemanticCacheStage:
             if call.stream:
                 call.capture_stream = True
         return None
+
+    async def _follow_or_lead(self, call: Call, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
+        """The answer of a request in flight that this one would be served from (judged as a
+        cached entry would be), or None: then this request goes upstream, as a leader."""
+        wait = self.cfg.single_flight_wait_s
+        in_flight = self._in_flight.get(lookup.scope)
+        if in_flight:
+            near = sorted((Neighbour(e, float(vector @ v)) for e, v in in_flight.values()), key=lambda n: -n.similarity)
+            leader = self.choose(lookup.text, near[:NEIGHBOURS], threshold)
+            if leader is not None:
+                entry: Entry | None = await self.flights.follow(leader.id, wait)
+                if entry is None:
+                    self.counts["followers_upstream"] += 1
+                    call.state[TIMED_OUT] = True
+                return entry
+        flight_id = f"{self.origin}-flight-{next(self._ids)}"
+        question = Entry(id=flight_id, scope=lookup.scope, text=lookup.text, body=b"", usage={}, created=0.0,
+                         expires=math.inf)
+        self._in_flight.setdefault(lookup.scope, {})[flight_id] = (question, vector)
+        self.flights.lead(flight_id)
+        claim = f"{lookup.scope}:{hashlib.sha256(lookup.text.encode()).hexdigest()[:32]}"
+        token = None
+        claims = self.claims
+        if claims is not None:  # across replicas, the same text only: another replica may lead it
+            token = call.record.request_id or uuid.uuid4().hex
+            if not await claims.claim(claim, token, wait):
+
+                async def find() -> Entry | None:
+                    return self._find(lookup, vector, threshold)
+
+                entry = await self.flights.waiting_for(poll(find, lambda: claims.held(claim), wait))
+                if entry is not None:
+                    self._land(flight_id, lookup.scope, entry)
+                    return entry
+                self.counts["followers_upstream"] += 1
+                call.state[TIMED_OUT] = True
+                token = None
+        call.state[FLIGHT] = (flight_id, lookup.scope, claim, token)
+        return None
+
+    def _land(self, flight_id: str, scope: str, entry: Entry | None) -> None:
+        self.flights.land(flight_id, entry)
+        in_flight = self._in_flight.get(scope)
+        if in_flight is not None:
+            in_flight.pop(flight_id, None)
+            if not in_flight:
+                del self._in_flight[scope]
 
     def _find(self, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
         return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold)
@@ -181,15 +252,27 @@ class SemanticCacheStage:
             set_cache_header(call.response_headers, kind)
 
     async def after(self, call: Call) -> None:
+        flight = call.state.pop(FLIGHT, None)
+        entry = None
+        try:
+            entry = await self._store(call)
+        finally:
+            if flight is not None:
+                flight_id, scope, claim, token = flight
+                self._land(flight_id, scope, entry)
+                if token is not None and self.claims is not None:
+                    await self.claims.release(claim, token)
+
+    async def _store(self, call: Call) -> Entry | None:
         pending = call.state.pop(STATE, None)
         if pending is None or call.record.status != 200 or not call.response_body or call.record.cache == "semantic":
-            return
+            return None
         lookup, vector, ttl, namespace = pending
         body: bytes | None = call.response_body
         if call.stream:
             body = json_from_sse(call.api, call.response_body, call.record.usage)
         if body is None:
-            return
+            return None
         now = self.clock()
         usage = call.record.usage
         entry = Entry(
@@ -201,13 +284,16 @@ class SemanticCacheStage:
         self.counts["stores"] += 1
         if self.shared is not None:
             await self.shared.publish(entry)
+        return entry
 
     # -- admin --------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         c = self.counts
         lookups = c["hits"] + c["misses"]
-        return {**{k: c[k] for k in ("hits", "misses", "bypass", "stores", "rejected_by_verifier", "shared_in")},
+        return {**{k: c[k] for k in ("hits", "misses", "bypass", "stores", "rejected_by_verifier", "shared_in",
+                                     "followers", "followers_upstream")},
+                "waiting": self.flights.waiting,
                 "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
                 "threshold": self.cfg.threshold, "embedder": self.embedder.name}
 

@@ -147,6 +147,12 @@ class Simulator:
         except _Disconnect:
             return
 
+    @property
+    def requests(self) -> int:
+        """Provider calls received (chat, embeddings, token counts; not models, health or
+        /sim routes): what a test counts to prove the gateway did not call upstream."""
+        return self._requests
+
     def memo(self, model: str) -> MemoCounter:
         memo = self._memos.get(model)
         if memo is None:

@@ -1,0 +1,127 @@
+"""Single-flight: identical concurrent cacheable requests make one upstream call.
+
+The first request for a cache key (the *leader*) goes upstream. A request for the same key that
+arrives while the leader is in flight (a *follower*) waits for the leader's answer instead of
+paying for its own, for at most ``wait_s``; then, or at once if the leader fails, it goes
+upstream itself. Followers are answered as cache hits (``x-costops-cache: exact`` or
+``semantic``, the ledger row's ``cache`` the same, the cost avoided booked), with
+``x-costops-cache-wait-ms`` saying how long they waited.
+
+Across replicas, best effort: the leader also *claims* the key in Redis (``SET NX PX wait_s``).
+A request on another replica that finds the key claimed leads there only for its own replica:
+it polls the shared tier for the answer until the answer is there, the claim is gone or its wait
+is over. If Redis is down every replica acts alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("costops.cache")
+
+WAIT_HEADER = b"x-costops-cache-wait-ms"
+TIMED_OUT = "flight-timed-out"
+"""``call.state`` key set by a cache stage whose follower waited in vain: the next cache stage
+(semantic after exact) does not make the request wait a second time."""
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class Flights:
+    """The leaders in flight in this process, by key; each holds a future its followers await."""
+
+    def __init__(self) -> None:
+        self._leaders: dict[str, asyncio.Future[Any]] = {}
+        self.waiting = 0
+        """Followers waiting right now (the stage's stats show it)."""
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._leaders
+
+    def lead(self, key: str) -> None:
+        """Make the caller the leader for ``key``; nothing may be awaited between the check
+        that no one leads and this call, so two requests never both lead in one process."""
+        assert key not in self._leaders, key
+        self._leaders[key] = asyncio.get_running_loop().create_future()
+
+    def land(self, key: str, answer: Any) -> None:
+        """The leader is done: its followers get ``answer`` (None: go upstream yourselves)."""
+        future = self._leaders.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    async def follow(self, key: str, wait_s: float) -> Any:
+        """The leader's answer, or None after ``wait_s`` or when the leader failed."""
+        future = self._leaders[key]
+        try:
+            return await self.waiting_for(asyncio.wait_for(asyncio.shield(future), wait_s))
+        except asyncio.TimeoutError:
+            return None
+
+    async def waiting_for(self, answer: Awaitable[Any]) -> Any:
+        """``answer`` awaited as a follower (of a leader here, or on another replica)."""
+        self.waiting += 1
+        try:
+            return await answer
+        finally:
+            self.waiting -= 1
+
+
+class Claims:
+    """Leaders' claims shared by the replicas through Redis; every failure reads as 'not claimed'
+    (a request goes upstream as it would without single-flight)."""
+
+    def __init__(self, client: Callable[[], Any], prefix: str) -> None:
+        self._client, self.prefix = client, prefix
+        self.errors = 0
+
+    async def claim(self, key: str, token: str, wait_s: float) -> bool:
+        """True when this request may lead (or Redis cannot say otherwise)."""
+        try:
+            return bool(await self._client().set(self.prefix + key, token, nx=True, px=max(1, int(wait_s * 1000))))
+        except Exception as exc:
+            self._failed("claim", exc)
+            return True
+
+    async def held(self, key: str) -> bool:
+        try:
+            return bool(await self._client().exists(self.prefix + key))
+        except Exception as exc:
+            self._failed("read a claim", exc)
+            return False
+
+    async def release(self, key: str, token: str) -> None:
+        try:
+            await self._client().eval(_RELEASE, 1, self.prefix + key, token)
+        except Exception as exc:
+            self._failed("release a claim", exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.errors += 1
+        if self.errors == 1 or self.errors % 1000 == 0:
+            log.warning("single-flight: Redis could not %s (%s errors so far): %s", what, self.errors, exc)
+
+
+async def poll(find: Callable[[], Awaitable[Any]], claimed: Callable[[], Awaitable[bool]], wait_s: float) -> Any:
+    """What another replica's leader stored, found by ``find`` (None while absent), polled with a
+    growing pause until found, the claim is released (one last look) or ``wait_s`` is over."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.02
+    while True:
+        found = await find()
+        if found is not None:
+            return found
+        if time.monotonic() + pause > deadline:
+            return None
+        if not await claimed():
+            await asyncio.sleep(pause)  # the answer is stored before the claim goes, but it may be travelling
+            return await find()
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 0.25)
+
+
+def wait_header(started: float) -> tuple[bytes, bytes]:
+    return WAIT_HEADER, str(int((time.perf_counter() - started) * 1000)).encode()
