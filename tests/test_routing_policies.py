@@ -122,6 +122,11 @@ def test_tiered_reads_the_task_from_a_tag_or_the_prompt(gw) -> None:
 def test_a_key_bound_to_a_policy_is_routed_whatever_model_it_names(gw) -> None:
     model, row = routed(gw, key="bulk-secret", model="gpt-4o")
     assert model == "gpt-4o-mini" and (row.model_requested, row.policy) == ("gpt-4o", "auto")
+    # ... its embeddings are not chat requests: they go to the model named, and a policy name is refused
+    embedded = client(gw, "bulk-secret").embeddings.create(model="text-embedding-3-small", input="hello")
+    assert embedded.data and embedded.model == "text-embedding-3-small"
+    with pytest.raises(openai.BadRequestError, match="'auto' is a routing policy for chat requests"):
+        client(gw).embeddings.create(model="auto", input="hello")
     # a key restricted to some models is never routed to another: gpt-4.1 is its cheapest allowed
     assert routed(gw, key="narrow-secret", model="auto")[0] == "gpt-4.1"
 
@@ -232,7 +237,9 @@ def test_a_budget_downgrade_is_decided_before_admission_and_only_to_a_capable_mo
 
     def ask(**kw: Any) -> Any:
         messages = [{"role": "user", "content": "hi [[sim:tokens=300]]"}]
-        return oa.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages, max_tokens=300, **kw)
+        raw = oa.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages, max_tokens=300, **kw)
+        gw.record(raw.headers["x-costops-request-id"])  # booked: the budget has settled it, for the next decision
+        return raw
 
     for _ in range(2):  # $0.003 of gpt-4o each: 0 % -> 15 % -> 30 %, past the soft limit
         assert "x-costops-budget" not in ask().headers

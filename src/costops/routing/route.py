@@ -23,7 +23,7 @@ from typing import Any
 
 from costops.config import Config, Deployment
 from costops.control.estimate import PROMPT_TOKENS, call_input_tokens, input_tokens
-from costops.errors import Forbidden
+from costops.errors import BadRequest, Forbidden
 from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.arbitrage import ArbitrageSettings, rank
@@ -68,7 +68,13 @@ class Route:
         requested = call.record.model_requested
         if not call.key.allows(requested):
             raise Forbidden(f"key {call.key.id!r} may not use model {requested!r}")
-        policy = self.policies.get(requested) or self.by_key.get(call.key.id)
+        policy = self.policies.get(requested)
+        if call.endpoint == "embeddings":  # policies choose chat models: an embedding names its model
+            if policy is not None:
+                raise BadRequest(f"{requested!r} is a routing policy for chat requests; embeddings need a model name, "
+                                 "e.g. text-embedding-3-small", code="invalid_value")
+        elif policy is None:
+            policy = self.by_key.get(call.key.id)
         if policy is not None:
             decision = policy.choose(self.view(call, requested))
             call.record.policy, call.record.route, call.record.arm = policy.name, decision.route, decision.arm
