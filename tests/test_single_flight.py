@@ -221,13 +221,18 @@ def test_a_paraphrase_follows_a_semantic_leader_and_a_near_miss_does_not(gate, g
     assert all(r.cost.total == 0 and r.avoided_cost > 0 for r in records if r.cache == "semantic")
 
 
-def test_across_replicas_a_request_waits_for_the_other_replicas_leader(gate, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache, stats_path, served_as", [
+    ("{exact: {default_ttl_s: 120}}", "/admin/cache/stats", "exact"),
+    ("{semantic: {redis_key: 'costops:test:RUN'}}", "/admin/cache/semantic/stats", "semantic"),
+])
+def test_across_replicas_a_request_waits_for_the_other_replicas_leader(gate, tmp_path: Path, cache: str,
+                                                                       stats_path: str, served_as: str) -> None:
     url = redis_or_skip()
     g, sim_url = gate
-    run = uuid.uuid4().hex[:8]  # a tenant of its own: the claims and entries of other runs never match
+    run = uuid.uuid4().hex[:8]  # a tenant (and a stream) of its own: other runs' claims and entries never match
     config = tmp_path / "costops.yaml"
     config.write_text(f"redis: {{url: '{url}'}}\nkeys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
-                      "cache: {exact: {default_ttl_s: 120}}\n")
+                      f"cache: {cache.replace('RUN', run)}\n")
     a = Replica(config, sim_url, tmp_path, 0, db=f"sqlite:///{tmp_path}/a.db")
     b = Replica(config, sim_url, tmp_path, 1, db=f"sqlite:///{tmp_path}/b.db")
     try:
@@ -238,14 +243,18 @@ def test_across_replicas_a_request_waits_for_the_other_replicas_leader(gate, tmp
             first = pool.submit(ask, a.url, question, f"sk-{run}")
             until(lambda: g.arrived >= 1, "replica A's leader to reach the provider")
             rest = [pool.submit(ask, b.url, question, f"sk-{run}") for _ in range(3)]
-            until(lambda: stats(b.url)["waiting"] == 3, "three requests on replica B waiting")
+            until(lambda: stats(b.url, stats_path)["waiting"] == 3, "three requests on replica B waiting")
             g.open()
             (lead, answer), followers = first.result(), [f.result() for f in rest]
         assert g.calls(question) == 1, f"{g.arrived} calls reached the provider's port"
         assert g.sim.requests - before >= 1
         assert lead["x-costops-cache"] == "miss"
-        assert all(h["x-costops-cache"] == "exact" and "x-costops-cache-wait-ms" in h and t == answer
+        assert all(h["x-costops-cache"] == served_as and "x-costops-cache-wait-ms" in h and t == answer
                    for h, t in followers)
     finally:
         a.stop()
         b.stop()
+        if served_as == "semantic":
+            import redis
+
+            redis.Redis.from_url(url).delete(f"costops:test:{run}")
