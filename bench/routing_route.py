@@ -1,6 +1,7 @@
 """What the Route step costs per request, in process: CPU microseconds of one routing decision
 for each way a name can be routed (the name's plain route, arbitrage over two deployments, and
-the fixed, cheapest-capable, tiered and budget-aware policies over four models), on a short
+the fixed, cheapest-capable, tiered and budget-aware policies over four models, an A/B
+experiment of two, a Thompson bandit of four with learned statistics), on a short
 chat request. Thread CPU time, so it stays usable on a busy machine; interleaved repeats.
 
     .venv/bin/python bench/routing_route.py            # 20,000 decisions per case, 3 repeats
@@ -25,9 +26,11 @@ routing:
     cheapest: {kind: cheapest-capable, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5]}
     tiered: {kind: tiered, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5], tiers: {code: premium, default: balanced}}
     thrifty: {kind: budget-aware, models: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5]}
+    ab: {kind: experiment, arms: {control: gpt-4o, cheap: gpt-4o-mini}}
+    bandit: {kind: bandit, arms: [gpt-4o-mini, gpt-4.1, gpt-4o, claude-sonnet-4-5], lambda: 20}
 """
 CASES = {"plain route": "gpt-4.1", "arbitrage": "gpt-4o-mini", "fixed": "fixed", "cheapest-capable": "cheapest",
-         "tiered": "tiered", "budget-aware": "thrifty"}
+         "tiered": "tiered", "budget-aware": "thrifty", "experiment": "ab", "bandit": "bandit"}
 
 
 def main() -> None:
@@ -48,6 +51,11 @@ def main() -> None:
     gateway = create_app(config)
     route = gateway.handlers[0]
     key = ANONYMOUS
+    from costops.routing.bandit import ArmStats
+
+    bandit = route.policies["bandit"]  # a bandit that has learned: every arm with evidence
+    bandit.snapshot = {"default": {arm: ArmStats(200, 150.0, 120.0, 200, 200, 200 * (i + 1) * 10**6)
+                                   for i, arm in enumerate(bandit.arms)}}
 
     async def done(call: Call) -> None:
         return None

@@ -188,3 +188,13 @@ def test_what_the_bandit_learned_is_rebuilt_from_the_ledger_after_a_restart(make
     old = before["code"][target["arm"]]
     assert arm["quality_n"] == old["quality_n"]
     assert arm["mean_quality"] == pytest.approx(old["mean_quality"] - target["score"] / old["quality_n"])
+
+
+def test_the_task_type_comes_from_a_tag_the_prompt_or_nowhere() -> None:
+    from costops.routing.bandit import CLASSIFY, task_of
+
+    assert task_of({"feature": "faq"}, "feature") == "faq"
+    assert task_of({}, "feature") == "default"
+    assert task_of({"feature": "faq"}, None) == "default"
+    assert task_of({}, CLASSIFY, lambda: "Write a Python function that slugifies a title") == "code"
+    assert task_of({}, CLASSIFY, lambda: "Translate into French: your order has shipped") == "translate"

@@ -5,6 +5,8 @@ integer nanos (each request's cost includes its earlier attempts'), and the sums
 squares that means and confidence intervals need (floats: these are statistics, not books).
 Quality has three views: the feedback scores, the automatic checks, and what a bandit learns
 from (the score where there is one, else the check), over answered requests only.
+``answered_cost_nanos`` is what a bandit counts: the answering attempt's own cost, as it sees it
+live (a failed earlier attempt is usually free, and is priced after the bandit has settled).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def arms_sql(filters: Filters, d: Dialect, policy: str | None = None) -> tuple[s
         "CASE WHEN u.status < 400 THEN u.accepted END AS accepted, "
         "CASE WHEN u.status < 400 THEN f.score END AS score, "
         "CASE WHEN u.status < 400 THEN COALESCE(f.score, u.accepted) END AS q, "
+        "u.cost_nanos AS own, "
         "u.cost_nanos + COALESCE((SELECT SUM(a.cost_nanos) FROM usage a WHERE a.parent_id = u.request_id), 0) AS cost "
         "FROM usage u LEFT JOIN feedback f ON f.request_id = u.request_id "
         f"WHERE {' AND '.join(conditions)}"
@@ -43,7 +46,7 @@ def arms_sql(filters: Filters, d: Dialect, policy: str | None = None) -> tuple[s
     sql = (
         "SELECT r.policy, r.arm, r.task, COUNT(*), "
         "SUM(CASE WHEN r.status >= 400 THEN 1 ELSE 0 END), SUM(r.cost), SUM(1.0 * r.cost * r.cost), "
-        "SUM(CASE WHEN r.status < 400 THEN 1 ELSE 0 END), SUM(CASE WHEN r.status < 400 THEN r.cost ELSE 0 END), "
+        "SUM(CASE WHEN r.status < 400 THEN 1 ELSE 0 END), SUM(CASE WHEN r.status < 400 THEN r.own ELSE 0 END), "
         "COUNT(r.latency_ms), SUM(r.latency_ms), SUM(r.latency_ms * r.latency_ms), "
         "COUNT(r.score), SUM(r.score), SUM(r.score * r.score), COUNT(r.accepted), SUM(r.accepted), "
         "COUNT(r.q), SUM(r.q), SUM(r.q * r.q), SUM(CASE WHEN r.q > 0 AND r.q < 1 THEN 1 ELSE 0 END) "

@@ -6,7 +6,8 @@ handler sits just inside the caches (a cache hit never reached an arm, so it tea
 and settles each arm call once its answer is out:
 
 1. the policy's ``accept`` checks, if any, judge the answer the client got: ``accepted`` on its
-   ledger row (1 / 0), and, for a bandit, a binary quality observation;
+   ledger row (1 / 0), and, for a bandit, a binary quality observation (only when the arm's own
+   model answered: a budget's downgrade or a fallback to another model teaches it nothing);
 2. a bandit books the call's cost and that observation in its state (:mod:`.arm_state`), in
    Redis when the gateway has ``redis:`` (every replica learns from every call), else in this
    process, rebuilt from the ledger and the feedback table at start;
@@ -47,6 +48,8 @@ from costops.routing.bandit import BanditPolicy
 
 log = logging.getLogger("costops.routing")
 HINTS = 100_000
+CHOSEN = "arms.model"
+"""``call.state`` key: the model the arm chose, to tell whether it is the one that answered."""
 
 
 def arm_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,6 +127,7 @@ class Arms:
             self._hints[call.record.request_id] = (policy.name, call.record.task or "default", call.record.arm or "")
             if len(self._hints) > HINTS:
                 self._hints.popitem(last=False)
+        call.state[CHOSEN] = call.model
         call.entered.append(self)  # type: ignore[arg-type]  # settled in after(), once the answer is out
         return await next(call)
 
@@ -142,6 +146,9 @@ class Arms:
             record.accepted = judge(policy.accept, call.api, call.body, body).ok
         bandit = self.bandits.get(policy.name)
         if bandit is None or record.arm is None:
+            return
+        if record.model != call.state.get(CHOSEN):  # a budget's downgrade or a fallback answered, not the arm
+            self._hints.pop(record.request_id, None)
             return
         quality = None if record.accepted is None else float(record.accepted)
         task, cost = record.task or "default", to_nanos(record.cost.total)

@@ -7,7 +7,7 @@
           arms: [gpt-4o-mini, claude-haiku-4-5, gpt-4o]   # or {arm: model}
           lambda: 20             # quality points one USD is worth: reward = quality - lambda * cost
           explore: 0.05          # exploration floor: this share of calls go to an arm drawn uniformly
-          task: tag:feature      # the task type each arm is learned for: tag:<name> | none
+          task: tag:feature      # the task type each arm is learned for: tag:<name> | classify | none
           accept: {refusal: true}   # optional: automatic checks score answers that get no feedback
           redis_key: costops:bandit:auto   # where replicas share the state (with `redis:`)
 
@@ -115,10 +115,18 @@ def thompson(arms: Sequence[str], stats: Mapping[str, ArmStats], lam: float, exp
     return best
 
 
-def task_of(tags: Mapping[str, str], source: str | None) -> str:
-    """The task type the call's arm is learned for: a tag's value, or one task for all."""
+CLASSIFY = "\x00classify"
+
+
+def task_of(tags: Mapping[str, str], source: str | None, text: Any = None) -> str:
+    """The task type the call's arm is learned for: a tag's value, the prompt's keywords
+    (:func:`costops.tasks.classify_task`, with ``task: classify``), or one task for all."""
     if source is None:
         return DEFAULT_TASK
+    if source == CLASSIFY:
+        from costops.tasks import classify_task
+
+        return classify_task(text() if callable(text) else "")
     value = tags.get(source)
     return value[:100] if value else DEFAULT_TASK
 
@@ -139,7 +147,7 @@ class BanditPolicy:
 
     def choose(self, view: View) -> Decision:
         """Thompson's draw among the arms whose model can serve the request."""
-        task = task_of(view.request.tags, self.task_tag)
+        task = task_of(view.request.tags, self.task_tag, view.request.text)
         capable = {c.name: c for c in view.choices(list(self.arms.values()))}
         arms = [arm for arm, model in self.arms.items() if model in capable]
         if not arms:
@@ -180,10 +188,13 @@ def parse_bandit(name: str, spec: Mapping[str, Any], config: Config, where: str)
     task = spec.get("task", "none")
     if task == "none":
         task_tag = None
+    elif task == "classify":
+        task_tag = CLASSIFY
     elif isinstance(task, str) and task.startswith("tag:") and len(task) > 4:
         task_tag = task[4:]
     else:
-        raise ConfigError(f"{where}.task: tag:<name> (the task type is that tag's value, e.g. tag:feature) or none")
+        raise ConfigError(f"{where}.task: tag:<name> (the task type is that tag's value, e.g. tag:feature), "
+                          "classify (from the prompt's keywords) or none")
     redis_key = spec.get("redis_key", f"costops:bandit:{name}")
     if not isinstance(redis_key, str) or not redis_key:
         raise ConfigError(f"{where}.redis_key: a key prefix, e.g. costops:bandit:{name}")
