@@ -1,7 +1,9 @@
 """What each request-path stage costs per request, in process, without HTTP: CPU microseconds
 in ``before`` and ``after`` of every stage built from a config (default: the costops-stages
 target's bench/costops-stages.yaml), one unique request after another (the exact cache misses
-and stores, as in the HTTP benchmark).
+and stores, as in the HTTP benchmark). The ``metrics`` row is what ``/metrics`` costs a request:
+the gateway's :class:`~costops.metrics.tally.Tally` taking the finished row (its batched folds
+included), as ``Gateway.call`` does.
 
 It measures the thread's CPU time (not wall time), so it stays usable on a busy machine, and is
 the before/after check for an optimisation of one stage; bench/gateway.py measures the whole
@@ -38,6 +40,7 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: 
     from costops.gateway.resolve import resolve_model
     from costops.ledger.record import UsageRecord
     from costops.ledger.store import open_store
+    from costops.metrics.tally import Tally
     from costops.pipeline.chain import build_stages
     from costops.pipeline.contract import Call
     from costops.pricing import PriceCatalog
@@ -63,7 +66,8 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: 
     pricer = Pricer(PriceCatalog(config.prices))
     usage = Usage.from_openai(orjson.loads(UPSTREAM_BODY)["usage"])
     template = body_bytes(REQUEST).decode()
-    names = ["baseline", *(s.name for s in stages)]
+    names = ["baseline", *(s.name for s in stages), "metrics"]
+    tally = Tally()
     clock = time.thread_time_ns
 
     async def one(i: int, spent: dict[str, list[int]]) -> None:
@@ -93,6 +97,9 @@ async def run(config_path: Path, n: int, repeat: int, profile: bool, spent_pct: 
             t = clock()
             await stage.after(call)
             spent[stage.name][1] += clock() - t
+        t = clock()
+        tally.add(record)
+        spent["metrics"][1] += clock() - t
 
     async def loop(base: int) -> dict[str, list[int]]:
         spent = {name: [0, 0] for name in names}

@@ -130,6 +130,9 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     admin_key: str | None = None
     """Required as a bearer token by ``/admin/*`` (env ``COSTOPS_ADMIN_KEY``)."""
+    metrics_key: str | None = None
+    """A bearer token that reads ``/metrics`` and nothing else (env ``COSTOPS_METRICS_KEY``), so a
+    Prometheus scraper need not hold the admin key; the admin key reads it too."""
     max_header_bytes: int = 64 * 1024
     """Request line plus headers; more is answered 431 before the parser sees it (its cost grows
     with the square of a header's size)."""
@@ -279,7 +282,7 @@ def load_config(
 
 
 _SERVER_KEYS = {
-    "host", "port", "max_body_bytes", "admin_key", "max_header_bytes", "header_timeout_s", "body_timeout_s",
+    "host", "port", "max_body_bytes", "admin_key", "metrics_key", "max_header_bytes", "header_timeout_s", "body_timeout_s",
     "max_connections", "allowed_origins", "allowed_hosts", "unauthenticated_rows_per_s",
 }
 
@@ -312,6 +315,7 @@ def _server(raw: Mapping[str, Any], env: Mapping[str, str], host: str | None, po
         port=int(port if port is not None else section.get("port", env.get("COSTOPS_PORT", 4000))),
         max_body_bytes=int(section.get("max_body_bytes", DEFAULT_MAX_BODY)),
         admin_key=section.get("admin_key") or env.get("COSTOPS_ADMIN_KEY") or None,
+        metrics_key=section.get("metrics_key") or env.get("COSTOPS_METRICS_KEY") or None,
         max_header_bytes=positive("max_header_bytes", int),
         header_timeout_s=positive("header_timeout_s", float),
         body_timeout_s=positive("body_timeout_s", float),

@@ -29,6 +29,7 @@ from costops.gateway.principal import authenticate, credential, request_tags
 from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
+from costops.metrics.tally import Tally
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
 from costops.pipeline.chain import build_chain, build_stages
 from costops.pipeline.contract import Call, Reply, Shared, Stage
@@ -83,6 +84,8 @@ class Gateway:
         """Handlers that learn from feedback (a bandit's arms): told each score before it is stored."""
         self._models_body: bytes | None = None
         self.recent = RecentRequests()
+        self.tally = Tally()
+        """What ``/metrics`` counts: every finished row, appended (see :mod:`costops.metrics`)."""
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -108,6 +111,8 @@ class Gateway:
                 await self.admin(scope, receive, send)
             elif scope["path"] == "/health" and scope["method"] in edge.READ_METHODS:
                 await respond(send, 200, self.health())
+            elif scope["path"] == "/metrics" and scope["method"] in edge.READ_METHODS:
+                await self.metrics(scope, send)
             elif scope["method"] == "GET" and scope["path"] == "/openapi.json":
                 from costops.gateway.openapi import document_bytes  # built on the first request, then kept
 
@@ -134,9 +139,26 @@ class Gateway:
         except CostopsError as error:
             await respond(send, error.status, error.render("openai"), edge.error_headers(error))
 
+    async def metrics(self, scope: Scope, send: Send) -> None:
+        """``GET /metrics`` for Prometheus, behind ``server.metrics_key`` or the admin key."""
+        try:
+            given = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), None)
+            refused = edge.metrics_refusal(self.config.server, given)
+            if refused is not None:
+                raise refused
+            try:
+                from costops.metrics.exposition import scrape
+            except ImportError as exc:
+                raise InternalError(f"GET /metrics needs prometheus-client ({exc}): pip install 'costops[metrics]'",
+                                    status=501, code="metrics_unavailable") from None
+            body, content_type = await scrape(self, header(scope, b"accept"))
+            await respond(send, 200, b"" if scope["method"] == "HEAD" else body, content_type=content_type.encode())
+        except CostopsError as error:
+            await respond(send, error.status, error.render("openai"), edge.error_headers(error))
+
     def route_table(self) -> list[tuple[str, str]]:
         """Every (method, path) the gateway answers: for 405's Allow and CORS preflights."""
-        small = [(m, p) for p in ("/health", "/v1/models", "/models") for m in sorted(edge.READ_METHODS)]
+        small = [(m, p) for p in ("/health", "/v1/models", "/models", "/metrics") for m in sorted(edge.READ_METHODS)]
         return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json")]
 
     async def feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -281,6 +303,7 @@ class Gateway:
                         await stage.after(call)
                     except Exception:  # a stage's bookkeeping must never lose the ledger record
                         log.exception("stage %s failed after request %s", stage.name, record.request_id)
+            self.tally.add(record)
             if self.writer is not None and self.edge.keep_row(record.status):  # refused keys: rate-limited rows
                 self.writer.submit(record)
                 if record.status < 400:
@@ -315,6 +338,7 @@ class Gateway:
         self._record_attempt(record)
 
     def _record_attempt(self, record: UsageRecord) -> None:
+        self.tally.add(record)
         if self.journal is not None:
             self.journal.append(record)
         if self.writer is not None:

@@ -117,6 +117,17 @@ def admin_refusal(server: ServerConfig, method: str, given: str | None) -> Costo
     return None
 
 
+def metrics_refusal(server: ServerConfig, given: str | None) -> CostopsError | None:
+    """Who may read ``/metrics``: the holder of ``server.metrics_key`` (a read-only token for a
+    scraper), or whoever may read the admin API."""
+    if server.metrics_key and same_secret(given, server.metrics_key):
+        return None
+    refused = admin_refusal(server, "GET", given)
+    if refused is not None and server.metrics_key:
+        return Unauthorized("GET /metrics: send server.metrics_key (or the admin key) as 'Authorization: Bearer <key>'")
+    return refused
+
+
 def same_secret(given: str | None, expected: str) -> bool:
     """Constant-time: the time taken says nothing about how much of the key was right."""
     return hmac.compare_digest((given or "").encode(), expected.encode())

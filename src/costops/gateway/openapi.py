@@ -8,7 +8,8 @@ answers are made from, and each is described by the code that serves it:
    to the provider untouched, so ``additionalProperties`` stays open and the provider judges it);
 2. an admin route (a stage's ``admin_routes``): the handler declares its body, query and answer
    with :func:`admin_doc`, next to its code;
-3. the gateway's own endpoints (health, models, this document): :data:`_OWN` below.
+3. the gateway's own endpoints (health, models, this document): :data:`_OWN` below; ``/metrics``
+   (Prometheus text, not JSON): :func:`_metrics`.
 
 A route nothing describes still appears, flagged ``x-costops-undocumented`` (a test fails on
 the flag), so a new route cannot go missing from the document.
@@ -56,6 +57,9 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
             operation = _proxied(path, *route, keyed)
         elif (method, path) == ("POST", "/v1/feedback"):
             operation = _feedback(keyed)
+        elif path == "/metrics":
+            server = gateway.config.server
+            operation = _metrics(method, admin_secured or bool(server.metrics_key) or not server.loopback)
         elif (method, path) in gateway.admin_routes:
             doc = getattr(gateway.admin_routes[method, path], ATTRIBUTE, None)
             # the admin key, when set, guards every call; without it a loopback gateway lets
@@ -188,6 +192,7 @@ _ERROR_TEXT = {
     413: "The request body is over server.max_body_bytes.",
     429: "A budget, rate limit or the provider refused it for now; see retry-after.",
     500: "The gateway failed; the body carries the request id.",
+    501: "A feature's optional dependency is not installed; the message names the extra to install.",
     502: "The provider failed or answered something unreadable.",
     503: "The provider is unreachable.",
     504: "The provider timed out.",
@@ -280,6 +285,23 @@ def _own(method: str, path: str) -> dict[str, Any]:
     if path not in _OWN:
         operation["x-costops-undocumented"] = True
     return operation
+
+
+def _metrics(method: str, secured: bool) -> dict[str, Any]:
+    summary = ("Prometheus metrics: requests, tokens by kind, cost (list and effective), latency and time to first "
+               "token, cache hits, budgets, refusals, queue depth, the ledger's write lag, upstream errors")
+    ok: dict[str, Any] = {"description": "The text exposition format (OpenMetrics when Accept asks for it)"}
+    if method != "HEAD":
+        ok["content"] = {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}}
+    return {
+        "operationId": _operation_id(method, "/metrics"),
+        "summary": summary,
+        "description": "Read with server.metrics_key (a token that reads this and nothing else) or the admin key, "
+                       "as 'Authorization: Bearer <key>'; open on a loopback gateway with neither.",
+        "tags": ["gateway"],
+        "security": _security(required=secured),
+        "responses": {"200": ok, **_errors((401, 403, 501), "openai", request_id=False)},
+    }
 
 
 # -- the stages' admin API -------------------------------------------------------------------------

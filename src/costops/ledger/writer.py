@@ -174,6 +174,7 @@ class LedgerWriter:
             "spilled": spilled,
             "written": self._written,
             "last_error": self._last_error,
+            "oldest_pending_s": round(waited, 3),
             "behind": bool(self._last_error) or spilled > 0 or waited > BEHIND_AFTER_S,
         }
 

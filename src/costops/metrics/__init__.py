@@ -1,0 +1,2 @@
+"""Prometheus metrics: counters the request path feeds cheaply (:mod:`.tally`), exposed at scrape
+time (:mod:`.exposition`)."""
