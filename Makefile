@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev lint
+.PHONY: demo test install dev lint focus-validator
 
 $(BIN)/costops: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,10 +13,24 @@ $(BIN)/costops: pyproject.toml
 
 install: $(BIN)/costops
 
+# The FinOps Foundation's focus-validator (tests/test_focus_export.py runs it on our FOCUS export).
+# Its FOCUS 1.2 releases need Python 3.12+, so it lives in a venv of its own; its pyarrow is held
+# below 21, the last releases that run on the NumPy 1.x it requires.
+PY312 ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.1[23]*/bin/python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && { command -v $$p || echo $$p; } && break; done)
+FOCUS_VENV := .venv-focus
+$(FOCUS_VENV)/bin/focus-validator:
+	@test -n "$(PY312)" || { echo "focus-validator needs Python 3.12+: set PY312=/path/to/python3.12"; exit 1; }
+	$(PY312) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/pip install --quiet 'focus-validator==2.2.1' 'pyarrow<21'
+	touch $@
+
+focus-validator: $(FOCUS_VENV)/bin/focus-validator
+
 demo: install
 	$(BIN)/costops demo
 
-test: install
+test: install focus-validator
 	bash .ci/services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider

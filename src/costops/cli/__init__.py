@@ -14,9 +14,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from costops.cli import budgets, cache, demo, experiments, prices, report, router, serve, simulate
+    from costops.cli import budgets, cache, demo, experiments, export, prices, report, router, serve, simulate
 
-    for module in (serve, demo, report, prices, cache, budgets, simulate, router, experiments):
+    for module in (serve, demo, report, prices, cache, budgets, simulate, router, experiments, export):
         for command in module.COMMANDS:
             main.add_command(command)
 
