@@ -72,7 +72,8 @@ def test_many_submits_make_few_batched_writes(tmp_path: Path) -> None:
         for r in _records(1000):
             writer.submit(r)
         await writer.close()
-        assert writer.status() == {"pending": 0, "spilled": 0, "written": 1000, "last_error": None, "behind": False}
+        assert writer.status() == {"pending": 0, "spilled": 0, "written": 1000, "last_error": None,
+                                   "oldest_pending_s": 0.0, "behind": False}
 
     asyncio.run(main())
     assert store.count() == 1000
@@ -205,7 +206,8 @@ def test_behind_when_records_wait_too_long() -> None:
     writer.submit(make_record(1))
     assert writer.status()["behind"] is False
     now[0] += 10
-    assert writer.status() == {"pending": 1, "spilled": 0, "written": 0, "last_error": None, "behind": True}
+    assert writer.status() == {"pending": 1, "spilled": 0, "written": 0, "last_error": None,
+                               "oldest_pending_s": 10.0, "behind": True}  # /metrics' write lag
 
 
 def test_the_spill_file_holds_journal_lines_and_an_older_spill_s_json_objects_still_replay(tmp_path: Path) -> None:
