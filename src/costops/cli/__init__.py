@@ -14,9 +14,21 @@ def main() -> None:
 
 
 def _register() -> None:
-    from costops.cli import budgets, cache, demo, experiments, export, prices, report, router, serve, simulate
+    from costops.cli import (
+        budgets,
+        cache,
+        demo,
+        experiments,
+        export,
+        prices,
+        reconcile,
+        report,
+        router,
+        serve,
+        simulate,
+    )
 
-    for module in (serve, demo, report, prices, cache, budgets, simulate, router, experiments, export):
+    for module in (serve, demo, report, prices, cache, budgets, simulate, router, experiments, export, reconcile):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -32,13 +32,15 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from costops.providers.simulator import anthropic, embeddings, gemini, grading, openai
+from costops.providers.simulator import anthropic, billing, embeddings, gemini, grading, openai
 from costops.providers.simulator.behaviour import classify_task, latency_for, make_id
+from costops.providers.simulator.billing import BillingLog
 from costops.providers.simulator.config import SimConfig
 from costops.providers.simulator.generate import Answer, Turn, answer
 from costops.providers.simulator.prompt_cache import MemoCounter, PrefixStore
 from costops.providers.simulator.wire import Meta, SimError
 from costops.tokens import counter
+from costops.usage import Usage
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -98,6 +100,10 @@ def route(method: str, path: str) -> tuple[Api, str, str] | None:
             return _OPENAI, "health", ""
         if path == "/sim/grade":
             return _OPENAI, "grade", ""
+        if path in ("/v1/organization/usage/completions", "/v1/organization/costs"):
+            return _OPENAI, "usage" if path.endswith("completions") else "costs", ""
+        if path in ("/v1/organizations/usage_report/messages", "/v1/organizations/cost_report"):
+            return _ANTHROPIC, "usage" if path.endswith("messages") else "costs", ""
     return None
 
 
@@ -126,6 +132,8 @@ class Simulator:
         self._catalog = catalog
         self._skills: dict[str, float] = {}
         self.grades = grading.GradeBook(config.grading.kept if config.grading else 1)
+        self.billing = BillingLog()
+        """Every answered chat call, for the usage and cost report APIs (:mod:`.billing`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -173,6 +181,14 @@ class Simulator:
             return
         if op == "grade":
             await _send(send, 200, self._stored_grade(query))
+            return
+        if op in ("usage", "costs"):
+            if self._catalog is None:
+                from costops.pricing import PriceCatalog
+
+                self._catalog = PriceCatalog()
+            report = billing.openai_report if api is _OPENAI else billing.anthropic_report
+            await _send(send, 200, report(self.billing, op, query, self._catalog, self.config.bill_skew))
             return
         key = api_key(api, headers, query)
         if self.config.require_key and not key:
@@ -231,6 +247,10 @@ class Simulator:
         turn.prompt_tokens = prompt.total
         answers, grades = self._answers(api, turn, body, model, memo, ids, now)
         meta = Meta(api.id_prefix + make_id(ids, api.id_size), int(now), turn.model)
+        self.billing.add(api.name, now, turn.model, Usage(
+            input_tokens=prompt.uncached, cache_read_tokens=prompt.cached, cache_write_5m_tokens=prompt.write_5m,
+            cache_write_1h_tokens=prompt.write_1h, output_tokens=sum(a.output_tokens for a in answers),
+            reasoning_tokens=sum(a.reasoning_tokens for a in answers)))
         if grades is not None:
             self.grades.put(meta.id, turn.model, grades)
         headers = [(b"x-request-id", b"req_" + meta.id.encode())]

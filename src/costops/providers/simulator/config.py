@@ -3,8 +3,9 @@ answer the same request sequence with the same bytes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from costops.providers.simulator.billing import BillSkew
 from costops.providers.simulator.grading import Grading
 
 
@@ -24,6 +25,9 @@ class SimConfig:
     grading: Grading | None = None
     """Grade every answer (``grading``): failing answers show it, ``/sim/grade`` reports it.
     None (the default) answers exactly as before and records nothing."""
+    bill_skew: BillSkew = field(default_factory=BillSkew)
+    """How the usage and cost reports (``/v1/organization/costs``, ``/v1/organizations/cost_report``...)
+    differ from what was served: calls around the gateway, prices it does not know."""
 
     def __post_init__(self) -> None:
         for name in ("error_rate_429", "error_rate_5xx"):
