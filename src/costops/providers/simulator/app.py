@@ -249,7 +249,7 @@ class Simulator:
         meta = Meta(api.id_prefix + make_id(ids, api.id_size), int(now), turn.model)
         self.billing.add(api.name, now, turn.model, Usage(
             input_tokens=prompt.uncached, cache_read_tokens=prompt.cached, cache_write_5m_tokens=prompt.write_5m,
-            cache_write_1h_tokens=prompt.write_1h, output_tokens=sum(a.output_tokens for a in answers),
+            cache_write_1h_tokens=prompt.write_1h, output_tokens=sum(a.output_tokens + a.reasoning_tokens for a in answers),
             reasoning_tokens=sum(a.reasoning_tokens for a in answers)))
         if grades is not None:
             self.grades.put(meta.id, turn.model, grades)
