@@ -14,6 +14,7 @@ import pytest
 
 from tests.budget_pair import BudgetPair, PrivateRedis, gather_calls, start_pair
 from tests.ledger_fixtures import pg_server_fixture  # noqa: F401
+from tests.tcp_proxy import TcpProxy
 
 LIMITS = {"restart": "0.0075"}  # a call here costs about $0.0006: the budget affords 12
 
@@ -69,3 +70,55 @@ def test_a_redis_restart_mid_load_keeps_the_books(pair: BudgetPair, own_redis: P
     assert reserved == 0 and spent == totals["cost_nanos"]  # costops's books equal the ledger's after the restart
 
 
+
+
+@pytest.fixture(scope="module")
+def cut_pair(simulator, tmp_path_factory, pg_server) -> Iterator[tuple[BudgetPair, TcpProxy]]:
+    """Two replicas that reach the shared Redis through a proxy the test can cut (state kept)."""
+    from tests.replicas import REDIS_URL, redis_or_skip
+
+    redis_or_skip()
+    proxy = TcpProxy(int(REDIS_URL.rsplit(":", 1)[1].split("/")[0]))
+    try:
+        for pair in start_pair(simulator, tmp_path_factory.mktemp("cut"), pg_server, f"redis://127.0.0.1:{proxy.port}/0",
+                               {"away": "0.0075"}, section="  on_state_error: allow\n", extra="alerts: {digest_at: null}\n"):
+            yield pair, proxy
+    finally:
+        proxy.close()
+
+
+def test_calls_admitted_while_redis_is_away_are_held_and_counted_when_it_is_back(cut_pair) -> None:
+    """``on_state_error: allow``: four calls go in unchecked while Redis is unreachable; once it
+    answers again their holds are put back and their spend counted, so the calls that follow are
+    admitted only into what is really left."""
+    pair, proxy = cut_pair
+    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("away"), max_retries=0) for r in pair.replicas]
+
+    def call(tag: str, delay: float):  # noqa: ANN202
+        async def one(i: int) -> openai.types.chat.ChatCompletion:
+            return await clients[i % 2].chat.completions.create(
+                model="gpt-4o-mini", max_tokens=1000,
+                messages=[{"role": "user", "content": f"{tag} {i} [[sim:tokens=1000]] [[sim:delay={delay}]]"}])
+        return one
+
+    async def scenario() -> tuple[list, list]:
+        await gather_calls(4, call("before", 0.05))
+        await asyncio.to_thread(proxy.down)
+        away = asyncio.ensure_future(gather_calls(4, call("away", 4)))  # admitted unchecked
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(proxy.up)  # Redis answers again, its state intact
+        deadline = asyncio.get_running_loop().time() + 3
+        while pair.spent("away")[1] < 4 * 600_000 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)  # the holds of the calls still in flight are put back
+        after = await gather_calls(12, call("after", 0.05))
+        return await away, after
+
+    away, after = asyncio.run(scenario())
+    assert not any(isinstance(r, Exception) for r in away), away
+    totals = pair.ledger("away", 4 + 4 + 12)
+    over = pair.overspend("away", int(totals["cost_nanos"]))
+    answered = [r for r in after if not isinstance(r, Exception)]
+    assert len(answered) == 4, len(answered)  # $0.0075 - 8 x $0.0006 leaves room for four
+    assert over <= 0
+    spent, reserved = pair.spent("away")
+    assert reserved == 0 and spent == totals["cost_nanos"]

@@ -3,7 +3,7 @@
     budgets:
       thresholds: [50, 75, 90, 100]      # alert levels, % of the limit (default for every budget)
       expected_output_tokens: 1024       # the least a request with no max_tokens is granted
-      max_output_tokens: {default: 4096, "my-model*": 32000}  # the most (built-in table below first)
+      max_output_tokens: {default: 4096, "my-model*": 32000}  # the most (else the capability catalog's)
       reservation_ttl_s: 600             # an unsettled reservation (crash, hang) expires after this
       check_interval_s: 60               # forecasts, spikes, digest, shared definitions
       backend: auto                      # auto (redis when a redis: section exists) | memory | redis
@@ -52,18 +52,6 @@ DEFAULT_DOWNGRADE: Mapping[str, str] = {
     "gemini-2.5-pro": "gemini-2.5-flash",
 }
 """The cheaper tier of each premium model, used by ``downgrade: default``."""
-
-DEFAULT_MAX_OUTPUT: Mapping[str, int] = {
-    "gpt-4o*": 16384, "chatgpt-4o*": 16384, "gpt-4.1*": 32768, "gpt-5*": 128000, "o1*": 100000, "o3*": 100000,
-    "o4*": 100000, "gpt-4-turbo*": 4096, "gpt-3.5*": 4096,
-    "claude-opus-4-5*": 64000, "claude-opus-4*": 32000, "claude-sonnet-4*": 64000, "claude-haiku-4*": 64000,
-    "claude-3-7-sonnet*": 64000, "claude-3-5*": 8192, "claude-3*": 4096,
-    "gemini-2.5*": 65536, "gemini-2.0*": 8192, "gemini-1.5*": 8192,
-}
-"""The most each model family writes in one answer: what a request naming no ``max_tokens``
-reserves and is capped at when the budget has room. A fallback: genai-prices records context
-windows, not output limits, and the routing capability catalog does not carry them yet.
-``budgets.max_output_tokens`` entries go first; a model matching none gets its ``default`` (4096)."""
 
 SCOPE_KEYS = ("tenant", "team", "project", "key", "user", "model", "provider", "deployment", "tag")
 BUDGET_KEYS = {
@@ -136,7 +124,9 @@ class BudgetsConfig:
     expected_output_tokens: int = 1024
     expected_output_by_model: Mapping[str, int] = field(default_factory=dict)
     max_output_tokens: int = 4096
-    max_output_by_model: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_OUTPUT))
+    """The most a request naming no cap may write, for a model the capability catalog
+    (models.dev's data, ``routing.models``) has no output limit for."""
+    max_output_by_model: Mapping[str, int] = field(default_factory=dict)
     reservation_ttl_s: float = 600.0
     check_interval_s: float = 60.0
     backend: str = "auto"
@@ -150,13 +140,12 @@ class BudgetsConfig:
                 return tokens
         return self.expected_output_tokens
 
-    def max_output(self, model: str) -> int:
-        """The most a request naming no cap may write (and is capped at): see ``DEFAULT_MAX_OUTPUT``."""
-        name = model.rsplit("/", 1)[-1]
+    def max_output(self, model: str) -> int | None:
+        """``max_output_tokens``' entry for the model, None when it names none (ask the catalog)."""
         for pattern, tokens in self.max_output_by_model.items():
-            if fnmatch.fnmatchcase(name, pattern):
+            if fnmatch.fnmatchcase(model, pattern):
                 return tokens
-        return self.max_output_tokens
+        return None
 
 
 def parse_budgets(raw: Any) -> BudgetsConfig:
@@ -174,7 +163,6 @@ def parse_budgets(raw: Any) -> BudgetsConfig:
     if not isinstance(most, Mapping):
         most = {"default": most}
     max_by_model = {str(k): _posint(v, f"budgets.max_output_tokens.{k}") for k, v in most.items() if k != "default"}
-    max_by_model.update((k, v) for k, v in DEFAULT_MAX_OUTPUT.items() if k not in max_by_model)
     backend = raw.get("backend", "auto")
     if backend not in ("auto", "memory", "redis"):
         raise ConfigError(f"budgets.backend: {backend!r} is not one of auto, memory, redis")

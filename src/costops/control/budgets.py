@@ -120,6 +120,7 @@ class BudgetsStage:
         self.prompt_cache: Any = None
         """The prompt-cache stage, when one runs after this one: the writes its breakpoints cause are priced here."""
         self._counters: dict[str, Any] = {}
+        self._max_outputs: dict[tuple[str, str | None], int] = {}
         self.in_flight: dict[str, tuple[str, list[Claim], int]] = {}
         """The holds of admitted calls not yet settled, renewed while they run (a call may read
         for longer than ``reservation_ttl_s``, with retries), put back if the state lost them."""
@@ -266,7 +267,7 @@ class BudgetsStage:
         prompt = call_input_tokens(call)
         hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
-            self.settings.max_output, prompt, self._cache_writes(call, prompt), at=now,
+            self._max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
         if hold.cap is not None and not any(b.hard for b, _ in active):  # nothing refuses: no cap to set
             hold = replace(hold, most=hold.least, cap=None)
@@ -315,8 +316,14 @@ class BudgetsStage:
         claims = self.claims(active, allowed)
         rid = call.record.request_id
         estimate = hold.least
+        expires = now + self.settings.reservation_ttl_s
         try:
-            admission = await self._reserve(rid, claims, hold, now)
+            try:
+                admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
+            except StateLost as lost:  # Redis lost its state: rebuild (or adopt) it, then once more
+                if not await self.recovery.recover(lost):
+                    raise
+                admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
         except Exception as exc:
             self._state_failed(exc)  # block: 503; allow: go in, holding the least in flight
             call.state["budgets"] = (rid, claims, active, estimate)
@@ -378,16 +385,6 @@ class BudgetsStage:
                 if budget.pace is not None and _line(budget) in self.queue.lines:
                     self.queue.wake(_line(budget), now)
 
-    async def _reserve(self, rid: str, claims: list[Claim], hold: Hold, now: float) -> Any:
-        """Reserve; when the state was lost, recover (rebuild or adopt) and try once more."""
-        expires = now + self.settings.reservation_ttl_s
-        try:
-            return await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
-        except StateLost as lost:
-            if not await self.recovery.recover(lost):
-                raise
-        return await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
-
     async def _renew_holds(self) -> None:
         """Every third of ``reservation_ttl_s`` (at least every 2 s): push the expiry of every
         hold still in flight, put back holds the state lost, apply journaled settles."""
@@ -420,6 +417,23 @@ class BudgetsStage:
         else:
             return (0, 0)
         return write_tokens(marks, prompt_tokens)
+
+    def _max_output(self, model: str, deployment: Any) -> int:
+        """The most ``model`` writes in one answer: ``budgets.max_output_tokens``' entry, else the
+        capability catalog's (models.dev's data, ``routing.models``), else its ``default``."""
+        provider = deployment.catalog_provider if deployment is not None else None
+        found = self._max_outputs.get((model, provider))
+        if found is None:
+            found = self.settings.max_output(model)
+            if found is None:
+                from costops.routing.capabilities import capabilities, parse_overrides
+
+                overrides = parse_overrides((self.config.sections.get("routing") or {}).get("models"))
+                found = capabilities(model, provider, overrides).max_output or self.settings.max_output_tokens
+            if len(self._max_outputs) > 4096:
+                self._max_outputs.clear()
+            self._max_outputs[(model, provider)] = found
+        return found
 
     @staticmethod
     def _set_cap(call: Call, tokens: int) -> None:

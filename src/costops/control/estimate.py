@@ -110,7 +110,7 @@ def hold_for(
     deployment: Deployment | None,
     model: str,
     expected_output: Callable[[str], int],
-    max_output: Callable[[str], int],
+    max_output: Callable[[str, Deployment | None], int],
     prompt_tokens: int,
     writes: tuple[int, int] = (0, 0),
     at: float | None = None,
@@ -120,8 +120,12 @@ def hold_for(
     tier = body.get("service_tier")
     tier = tier if isinstance(tier, str) else None
     w5, w1 = writes
+    cap = client_cap(api, endpoint, body)
+    n = choices(api, body) if api == "openai" and "n" in body else 1
+    if cap is not None and not (w5 or w1):  # the common case: the client's cap, no cache writes
+        nanos = pricer.estimate_nanos(deployment, model, prompt_tokens, cap * n, service_tier=tier, at=at)
+        return _UNPRICED if nanos is None else Hold(nanos, nanos, True)
     plain = max(0, prompt_tokens - w5 - w1)
-    n = choices(api, body)
 
     def cost(out: int) -> int | None:
         if not (w5 or w1):
@@ -129,16 +133,18 @@ def hold_for(
         usage = Usage(input_tokens=plain, cache_write_5m_tokens=w5, cache_write_1h_tokens=w1, output_tokens=out)
         return pricer.usage_nanos(deployment, model, usage, service_tier=tier, at=at)
 
-    cap = client_cap(api, endpoint, body)
     if cap is not None:
         nanos = cost(cap * n)
-        return Hold(0, 0, False) if nanos is None else Hold(nanos, nanos, True)
-    hi = max_output(model)
+        return _UNPRICED if nanos is None else Hold(nanos, nanos, True)
+    hi = max_output(model, deployment)
     lo = min(expected_output(model), hi)
     most, least = cost(hi * n), cost(lo * n)
     if most is None or least is None:
-        return Hold(0, 0, False)
+        return _UNPRICED
     return Hold(most, least, True, (lo, hi, n))
+
+
+_UNPRICED = Hold(0, 0, False)
 
 
 def estimate_nanos(
@@ -155,5 +161,5 @@ def estimate_nanos(
     """(what the request costs with its own cap, or the expected output when it names none, in
     nano-dollars; whether its model has a price). The budgets stage reserves a :class:`Hold`."""
     tokens = input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens
-    hold = hold_for(pricer, api, endpoint, body, deployment, model, expected_output, expected_output, tokens, at=at)
+    hold = hold_for(pricer, api, endpoint, body, deployment, model, expected_output, lambda m, _: expected_output(m), tokens, at=at)
     return hold.most, hold.priced

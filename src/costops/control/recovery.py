@@ -81,6 +81,14 @@ class Recovery:
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Any, ...] | None:
         """Settle, riding out an outage or a rebuild; None: journaled (Redis stayed away)."""
+        try:
+            return tuple(await self.state.settle(rid, claims, actual, now))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return await self._settle_again(rid, claims, actual, now)
+
+    async def _settle_again(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Any, ...] | None:
         deadline = time.monotonic() + SETTLE_WAIT_S
         while True:
             try:

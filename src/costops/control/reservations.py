@@ -148,7 +148,11 @@ class MemoryState:
         for i, level in enumerate(levels):
             if not fits(level, least):
                 return Admission(False, tuple(levels), i)
-        held = max(least, min([estimate, *(lv.limit - lv.committed for lv in levels)]))
+        held = estimate
+        if estimate != least:  # costops sets the cap: as much as the smallest room pays for
+            for lv in levels:
+                held = min(held, lv.limit - lv.committed)
+            held = max(least, held)
         if held > 0:
             self.holds[rid] = {c.name: held for c in claims}
             self._expires[rid] = expires_at
