@@ -162,3 +162,20 @@ def test_the_experiments_report_shows_each_arms_cost_and_quality_with_intervals(
     assert "== support ==" in table.output and "control" in table.output and "Δ quality" in table.output
     missing = CliRunner().invoke(main, ["experiments", "--db", db, "--policy", "nope"])
     assert missing.exit_code != 0 and "policy 'nope' has served no request" in missing.output
+
+
+def test_an_arm_on_a_reasoning_model_gets_the_clients_max_tokens_as_max_completion_tokens(make_gateway) -> None:
+    gw = make_gateway(PINNED + """
+routing:
+  policies:
+    mixed: {kind: experiment, arms: {chat: gpt-4o, reasoning: gpt-5.4}, sticky: request}
+""")
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    seen = Counter()
+    for _ in range(16):  # gpt-5.4 refuses max_tokens; the gateway renames it when routing changed the model
+        arm, answer, _ = _ask(client, "mixed")
+        seen[(arm, answer.model)] += 1
+    assert set(seen) == {("mixed/chat", "gpt-4o"), ("mixed/reasoning", "gpt-5.4")}
+    direct = client.chat.completions.with_raw_response  # a client naming gpt-5.4 itself gets the provider's answer
+    with pytest.raises(openai.BadRequestError, match="max_completion_tokens"):
+        direct.create(model="gpt-5.4", messages=[{"role": "user", "content": "hi"}], max_tokens=50)

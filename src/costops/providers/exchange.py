@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from costops.errors import BadRequest, UpstreamError
+from costops.providers.anthropic_client_format import is_reasoning_model
 from costops.providers.sse import SSEEvent, SSEParser, encode_event
 from costops.providers.validate import opt_obj
 from costops.usage import Usage
@@ -117,6 +118,9 @@ class OpenAIPassthrough:
 
     def request_body(self) -> bytes:
         body, changed = self._body, self._body.get("model") != self._model
+        if changed and "max_tokens" in body and "max_completion_tokens" not in body and is_reasoning_model(self._model):
+            # routed to an o-series or gpt-5 model, which refuses max_tokens: the same cap, in its name
+            body = {k: v for k, v in body.items() if k != "max_tokens"} | {"max_completion_tokens": body["max_tokens"]}
         if self.stream and not self.client_wants_usage:  # ask for usage; the relay hides it again
             body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
             changed = True
