@@ -7,7 +7,7 @@ import anthropic
 import openai
 import pytest
 
-from costops.cache.prompt import apply, min_cacheable, plan
+from costops.cache.prompt import apply, has_cache_control, min_cacheable, plan
 from costops.pricing import PriceCatalog
 
 SHORT = "You are terse."
@@ -132,3 +132,11 @@ def test_other_providers_are_forwarded_as_sent(make_gateway, kind) -> None:
     resp = client.chat.completions.with_raw_response.create(
         model=model, max_tokens=20, messages=[{"role": "system", "content": LONG}, {"role": "user", "content": "hi"}])
     assert "x-costops-prompt-cache" not in resp.headers
+
+
+def test_breakpoints_are_looked_for_only_where_the_body_has_lists() -> None:
+    """A body whose tools or messages are not lists is the provider's to refuse: looking for the
+    client's breakpoints must not fail on it (a 500 schemathesis found through the budgets stage)."""
+    assert has_cache_control({"model": "claude-haiku-4-5", "tools": 5, "messages": 3}) is False
+    assert has_cache_control({"messages": [{"role": "user", "content": [{"type": "text", "text": "x",
+                                                                         "cache_control": {"type": "ephemeral"}}]}]})

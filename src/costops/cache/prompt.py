@@ -55,12 +55,13 @@ def has_cache_control(body: dict[str, Any]) -> bool:
     """Did the client place breakpoints of its own (anywhere Anthropic or our translation reads them)?"""
     if body.get("cache_control"):
         return True
-    if any(isinstance(t, dict) and t.get("cache_control") for t in body.get("tools") or ()):
+    tools, messages = body.get("tools"), body.get("messages")  # wrong types are the provider's to refuse
+    if isinstance(tools, list) and any(isinstance(t, dict) and t.get("cache_control") for t in tools):
         return True
     system = body.get("system")
     if isinstance(system, list) and any(isinstance(b, dict) and b.get("cache_control") for b in system):
         return True
-    for message in body.get("messages") or ():
+    for message in messages if isinstance(messages, list) else ():
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list) and any(isinstance(b, dict) and b.get("cache_control") for b in content):
             return True
