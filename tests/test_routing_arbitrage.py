@@ -1,9 +1,9 @@
 """Arbitrage over real HTTP: when several deployments serve the same model, the call goes to
 the one with the lowest effective price among the healthy ones within the latency target.
 
-Each deployment is a simulator of its own (the simulator's settings are per server): one
-that fails every call, one five times slower than the real model, and healthy ones at list
-price; prices differ by the deployments' discounts at the pinned prices."""
+One simulator serves every deployment (``SimConfig.hosts``, under ``/h/<name>/``): one that fails
+every call, one five times slower than the real model, and healthy ones; prices differ by the
+deployments' discounts at the pinned prices."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import openai
 import pytest
 
 from costops.config import load_config
-from costops.providers.simulator import SimConfig, create_simulator
+from costops.providers.simulator import Host, SimConfig, create_simulator
 from costops.routing.arbitrage import ArbitrageSettings, rank
 from costops.routing.capabilities import UNKNOWN
 from costops.routing.catalog import Target
@@ -26,16 +26,11 @@ HI = [{"role": "user", "content": "Say hello. [[sim:tokens=5]]"}]
 
 
 @pytest.fixture
-def sims() -> Iterator[dict[str, BackgroundServer]]:
-    servers = {
-        "failing": BackgroundServer(create_simulator(SimConfig(latency_scale=0, error_rate_5xx=1.0))),
-        "slow": BackgroundServer(create_simulator(SimConfig(latency_scale=5))),
-    }
-    for server in servers.values():
-        server.start()
-    yield servers
-    for server in servers.values():
-        server.stop()
+def sims() -> Iterator[dict[str, str]]:
+    """Base URLs of the deployments one simulator serves."""
+    hosts = (Host("failing", latency_scale=0, error_rate_5xx=1.0), Host("slow", latency_scale=5), Host("quick", latency_scale=0))
+    with BackgroundServer(create_simulator(SimConfig(latency_scale=0, hosts=hosts))) as server:
+        yield {h.name: f"{server.url}/h/{h.name}" for h in hosts}
 
 
 def deployment(name: str, url: str, discount: int = 0) -> str:
@@ -60,7 +55,7 @@ def test_the_cheapest_healthy_deployment_serves_and_pays_its_discount(pinned_gat
 
 def test_a_failing_deployment_falls_back_then_its_circuit_opens_and_it_is_skipped(pinned_gateway, sims, simulator) -> None:
     gw = pinned_gateway(
-        "deployments:\n" + deployment("cheap-but-down", sims["failing"].url, 50) + deployment("steady", simulator.url)
+        "deployments:\n" + deployment("cheap-but-down", sims["failing"], 50) + deployment("steady", simulator.url)
         + "routing:\n  arbitrage: {max_error_rate: 0.9}\n  circuit_breaker: {failures: 2, cooldown_s: 600}\n"
     )
     for _ in range(2):  # still the cheapest: tried first, fails, the next in the ranking answers
@@ -75,7 +70,7 @@ def test_a_failing_deployment_falls_back_then_its_circuit_opens_and_it_is_skippe
 
 def test_a_deployment_slower_than_the_latency_target_gives_way(pinned_gateway, sims, simulator) -> None:
     gw = pinned_gateway(
-        "deployments:\n" + deployment("cheap-but-slow", sims["slow"].url, 30) + deployment("quick", simulator.url)
+        "deployments:\n" + deployment("cheap-but-slow", sims["slow"], 30) + deployment("quick", sims["quick"])
         + "routing:\n  arbitrage: {latency_target_ms: 400}\n"
     )
     _, first = ask(gw)  # not measured yet: counts as within the target, and it is the cheaper
@@ -104,3 +99,17 @@ def test_the_ranking_is_a_pure_function_of_prices_and_health() -> None:
     ]
     assert [t.name for t in rank(targets, settings)] == ["cheap", "flaky-cheap", "pricey", "unpriced", "slow", "erratic", "open"]
     assert [t.name for t in rank(targets[3:5], ArbitrageSettings())] == ["cheap", "pricey"]
+
+
+def test_the_simulator_serves_deployments_of_their_own(sims) -> None:
+    quick = openai.OpenAI(base_url=f"{sims['quick']}/v1", api_key="k", max_retries=0)
+    assert quick.chat.completions.create(model="gpt-4o-mini", messages=HI).choices[0].message.content
+    failing = openai.OpenAI(base_url=f"{sims['failing']}/v1", api_key="k", max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        failing.chat.completions.create(model="gpt-4o-mini", messages=HI)
+    with pytest.raises(ValueError, match="error_rate_5xx"):
+        SimConfig(hosts=(Host("bad", error_rate_5xx=2.0),))
+    from costops.cli.simulate import parse_host
+
+    assert parse_host("slow:latency=5,5xx=0.2") == Host("slow", latency_scale=5.0, error_rate_5xx=0.2)
+    assert parse_host("plain") == Host("plain")

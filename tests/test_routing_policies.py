@@ -95,6 +95,11 @@ def test_a_request_no_model_can_serve_gets_a_400_in_its_own_api_shape(gw) -> Non
     assert "no tool calling" in refused.value.body["error"]["message"]
 
 
+def test_policies_are_listed_as_models(gw) -> None:
+    listed = {m.id: m.owned_by for m in client(gw).models.list()}
+    assert {name: listed.get(name) for name in ("auto", "pinned", "by-task")} == dict.fromkeys(("auto", "pinned", "by-task"), "costops")
+
+
 def test_fixed_pins_one_model_and_checks_its_context_and_output_room(gw) -> None:
     model, row = routed(gw, model="pinned")
     assert model == "gpt-4o-mini" and (row.policy, row.route) == ("pinned", "fixed")

@@ -512,7 +512,7 @@ def test_cli_exports_the_simulate_command():
 def test_public_api():
     import costops.providers.simulator as sim
 
-    assert set(sim.__all__) == {"Grading", "SimConfig", "Simulator", "create_simulator", "item_key"}
+    assert set(sim.__all__) == {"Grading", "Host", "SimConfig", "Simulator", "create_simulator", "item_key"}
     with pytest.raises(ValueError, match="error_rate_429"):
         SimConfig(error_rate_429=1.5)
 

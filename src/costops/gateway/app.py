@@ -356,6 +356,8 @@ class Gateway:
             seen: dict[str, str] = {}
             for alias in self.config.aliases:
                 seen.setdefault(alias, "costops")
+            for policy in (self.config.sections.get("routing") or {}).get("policies") or {}:
+                seen.setdefault(str(policy), "costops")  # a virtual model: a routing policy picks the model
             for deployment in self.config.deployments:
                 for pattern in deployment.models:
                     if not any(c in pattern for c in "*?["):

@@ -18,6 +18,11 @@ request without answering it. The difficulty never travels with the request: it 
 from the prompt's text (task, words, hash) or told by the workload (``Grading.difficulties``),
 so the gateway cannot read it; the demo's routing, cascade and bandit effects come from it.
 
+Several deployments from one server (``SimConfig(hosts=(Host("slow", latency_scale=5),
+Host("flaky", error_rate_5xx=0.3)))``, or ``costops simulate --deployment slow:latency=5``):
+each answers under ``/h/<name>/`` with its own speed and error rates, so arbitrage between
+providers of one model is tested offline.
+
 Modules: ``app`` (ASGI routing, failures, latency, sending), ``behaviour`` (tasks, lengths,
 words, latency profiles, markers), ``generate`` (one API-neutral answer), ``grading`` (the item
 response model, skills, difficulties, grades), ``flaws`` (how a failing answer reads), ``fill``
@@ -26,7 +31,7 @@ response model, skills, difficulties, grades), ``flaws`` (how a failing answer r
 """
 
 from costops.providers.simulator.app import Simulator, create_simulator
-from costops.providers.simulator.config import SimConfig
+from costops.providers.simulator.config import Host, SimConfig
 from costops.providers.simulator.grading import Grading, item_key
 
-__all__ = ["Grading", "SimConfig", "Simulator", "create_simulator", "item_key"]
+__all__ = ["Grading", "Host", "SimConfig", "Simulator", "create_simulator", "item_key"]

@@ -24,7 +24,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -134,6 +134,12 @@ class Simulator:
         self.grades = grading.GradeBook(config.grading.kept if config.grading else 1)
         self.billing = BillingLog()
         """Every answered chat call, for the usage and cost report APIs (:mod:`.billing`)."""
+        self.hosts = {
+            h.name: Simulator(replace(config, hosts=(), latency_scale=h.latency_scale, error_rate_429=h.error_rate_429,
+                                      error_rate_5xx=h.error_rate_5xx), clock, catalog)
+            for h in config.hosts
+        }
+        """The ``/h/<name>/`` deployments, each a simulator of its own settings."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -142,6 +148,12 @@ class Simulator:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
+        if path.startswith("/h/") and self.hosts:
+            name, _, rest = path[3:].partition("/")
+            host = self.hosts.get(name)
+            if host is not None:
+                await host({**scope, "path": "/" + rest}, receive, send)
+                return
         matched = route(method, path)
         api = matched[0] if matched else api_of(path)
         try:
