@@ -19,24 +19,25 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from costops.analysis.engine import Reader
 from costops.config import Deployment
 from costops.ledger.query import Filters
-from costops.ledger.store import LedgerStore
 from costops.money import from_nanos, usd_str
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import resolve_tables
 from costops.pricing.table import MTOK
 
 HIT_KINDS = ("exact", "semantic")
+PROMPT_CACHE_DIMS = ("deployment", "provider", "model")
 
 
-def prompt_cache(store: LedgerStore, filters: Filters, catalog: PriceCatalog | None = None) -> dict[str, Any]:
+def prompt_cache(store: Reader, filters: Filters, catalog: PriceCatalog | None = None) -> dict[str, Any]:
     """Hit rate (cache-read / prompt tokens) and net saving per route, and over all routes."""
     routes = []
     total_prompt = total_read = 0
     total_saving = Decimal(0)
     unpriced: list[str] = []
-    for row in store.aggregate(["deployment", "provider", "model"], filters):
+    for row in store.aggregate(PROMPT_CACHE_DIMS, filters):
         read, w5, w1 = row["cache_read_tokens"], row["cache_write_5m_tokens"], row["cache_write_1h_tokens"]
         prompt = row["input_tokens"] + read + w5 + w1
         if not prompt or row["provider"] is None:
@@ -82,7 +83,7 @@ def net_saving(
     return ((inp - read_rate) * read - (w5_rate - inp) * write_5m - (w1_rate - inp) * write_1h) / MTOK
 
 
-def by_cache_kind(store: LedgerStore, filters: Filters) -> list[dict[str, Any]]:
+def by_cache_kind(store: Reader, filters: Filters) -> list[dict[str, Any]]:
     """Requests per ``cache`` value (exact, semantic, miss, bypass; none = no cache stage), each
     with its share of all requests and, for hits, the cost they avoided."""
     rows = store.aggregate(["cache"], filters)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from costops.analysis.engine import Prefetched, Reader
 from costops.config import Config
 from costops.ledger.query import Filters, check_dimension
 from costops.ledger.record import UsageRecord
@@ -42,7 +43,7 @@ TOKEN_NAMES = {
 }
 
 
-def default_dims(store: LedgerStore, filters: Filters, extra: Iterable[str] = ()) -> tuple[str, ...]:
+def default_dims(store: Reader, filters: Filters, extra: Iterable[str] = ()) -> tuple[str, ...]:
     """The base dimensions, one ``tag:<key>`` per tag key seen (up to 20), then ``extra``."""
     dims = list(BASE_DIMS) + [f"tag:{k}" for k in store.tag_keys(filters)[:MAX_TAG_KEYS]]
     for dim in extra:
@@ -52,19 +53,21 @@ def default_dims(store: LedgerStore, filters: Filters, extra: Iterable[str] = ()
 
 
 def build_report(
-    store: LedgerStore,
+    store: Reader,
     filters: Filters | None = None,
     dims: Sequence[str] | None = None,
     catalog: PriceCatalog | None = None,
 ) -> dict[str, Any]:
-    """The report over ``filters``; ``dims=None`` means :func:`default_dims`. ``catalog`` prices
-    the prompt-cache net saving (the default catalog when ``None``)."""
-    from costops.analysis.cache_savings import by_cache_kind, prompt_cache
+    """The report over ``filters`` from a ledger store or an analytics engine; ``dims=None``
+    means :func:`default_dims`. ``catalog`` prices the prompt-cache net saving (the default
+    catalog when ``None``). An engine answers every breakdown in one scan."""
+    from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, prompt_cache
 
     filters = filters or Filters()
     dims = default_dims(store, filters) if dims is None else tuple(dims)
     for dim in dims:
         check_dimension(dim)
+    store = Prefetched(store, [(), *((d,) for d in dims), ("cache",), PROMPT_CACHE_DIMS, _UNPRICED_DIMS], filters)
     totals = store.totals(filters)
     report: dict[str, Any] = {"filters": _describe(filters), **_measures(totals)}
     report["cost_breakdown_usd"] = {
@@ -120,11 +123,14 @@ def _group(dim: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return {_label(dim): row[dim], **_measures(row, "cost_usd"), "_cost": row["cost_nanos"]}
 
 
-def _unpriced(store: LedgerStore, filters: Filters) -> dict[str, Any]:
+_UNPRICED_DIMS = ("model", "price_source")
+
+
+def _unpriced(store: Reader, filters: Filters) -> dict[str, Any]:
     """Unpriced calls by cause, because each has its own remedy: a model with no known price
     (add one, reprice), or a provider that reported no usage (nothing to price)."""
     by_cause: dict[str, dict[str | None, int]] = {"no_price": {}, "no_usage": {}}
-    for r in store.aggregate(["model", "price_source"], filters):
+    for r in store.aggregate(_UNPRICED_DIMS, filters):
         if r["unpriced"]:
             models = by_cause["no_usage" if r["price_source"] == NO_USAGE else "no_price"]
             models[r["model"]] = models.get(r["model"], 0) + r["unpriced"]

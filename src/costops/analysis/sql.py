@@ -1,0 +1,253 @@
+"""The analytics engines' SQL, written once for DuckDB and ClickHouse.
+
+The engines keep their own columnar copy of the ledger (``usage``), shaped for scans: the
+ledger's columns, integer time buckets computed at ingestion (``day`` and ``hour`` since the
+epoch, ``month`` as ``year * 12 + month - 1``) and the tags as one ``MAP(key, value)`` column,
+so a ``tag:<name>`` breakdown reads one column instead of joining a second table. Every query
+is the ledger's own measure list (:data:`costops.ledger.query.MEASURES`: integer nano-dollar
+sums, counted the same way) grouped by dimension expressions; a :class:`Dialect` supplies the
+few spellings that differ (string literals, integer division, a missing map key, the table a
+query reads). Values are inlined as quoted literals, never pasted: each dialect's ``literal``
+escapes what its parser treats specially.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from costops.ledger.query import DIMENSIONS, MEASURES, TOKEN_KINDS, Filters
+
+MONEY_COLUMNS = (
+    "list_cost_nanos",
+    "input_cost_nanos",
+    "cache_read_cost_nanos",
+    "cache_write_cost_nanos",
+    "output_cost_nanos",
+    "cost_nanos",
+    "avoided_cost_nanos",
+    "list_input_cost_nanos",
+    "list_cache_read_cost_nanos",
+    "list_cache_write_cost_nanos",
+    "list_output_cost_nanos",
+)
+TEXT_COLUMNS = (
+    "request_id", "endpoint", "model_requested", "model", "deployment", "provider", "tenant", "team",
+    "project", "user_id", "key_id", "error_type", "price_source", "service_tier", "cache", "parent_id",
+    "attempt_reason", "route", "policy", "arm",
+)
+INT_COLUMNS = ("stream", "status", "priced", "attempt")
+COLUMNS: tuple[str, ...] = (
+    "request_id", "ts", "day", "hour", "month", "endpoint", "model_requested", "model", "deployment",
+    "provider", "tenant", "team", "project", "user_id", "key_id", "stream", "status", "error_type",
+    "priced", "price_source", "service_tier", "cache", "parent_id", "attempt", "attempt_reason", "route",
+    "policy", "arm", *TOKEN_KINDS, *MONEY_COLUMNS, "latency_ms", "ttft_ms", "tags",
+)
+"""The engines' ``usage`` table, in this order in both."""
+
+TIME_DIMENSIONS = ("hour", "day", "week", "month")
+ENGINE_DIMENSIONS: tuple[str, ...] = (*(d for d in DIMENSIONS if d != "day"), "error_type", *TIME_DIMENSIONS)
+
+EXTRA_MEASURES: dict[str, str] = {
+    "users": "COUNT(DISTINCT u.user_id)",
+    "rated": "COALESCE(SUM(CASE WHEN f.score IS NOT NULL AND u.parent_id IS NULL THEN 1 ELSE 0 END), 0)",
+    "good": "COALESCE(SUM(CASE WHEN f.score >= {good} AND u.parent_id IS NULL THEN 1 ELSE 0 END), 0)",
+    "ok_output_tokens": "COALESCE(SUM(CASE WHEN u.status < 400 AND u.parent_id IS NULL THEN u.output_tokens ELSE 0 END), 0)",
+}
+"""Measures only some questions need (the unit economics): ``rated`` and ``good`` join the
+feedback table, so they are asked for by name, never computed by default."""
+FEEDBACK_MEASURES = ("rated", "good")
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    literal: Callable[[str], str]
+    idiv: Callable[[str, int], str]
+    tag: Callable[[str], str]
+    """The value of tag ``key`` (a quoted literal) as SQL, NULL where the row has no such tag."""
+    table: str
+    """What a report reads: ``usage`` (ClickHouse adds ``FINAL``: rows delivered twice count once)."""
+    feedback: str
+    settings: str = ""
+    """Appended to every query (ClickHouse: an outer join's missing side is NULL, as in SQL)."""
+
+
+def _duck_literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _ch_literal(text: str) -> str:
+    return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+DUCKDB = Dialect(
+    "duckdb",
+    _duck_literal,
+    lambda expr, n: f"(({expr}) // {n})",
+    lambda key: f"u.tags[{key}]",
+    "usage u",
+    "feedback AS f",
+)
+CLICKHOUSE = Dialect(
+    "clickhouse",
+    _ch_literal,
+    lambda expr, n: f"intDiv({expr}, {n})",
+    lambda key: f"if(mapContains(u.tags, {key}), u.tags[{key}], NULL)",
+    "usage AS u FINAL",
+    "feedback AS f FINAL",
+    " SETTINGS join_use_nulls = 1",
+)
+
+
+def check_dimension(dim: str) -> None:
+    if dim in ENGINE_DIMENSIONS or (dim.startswith("tag:") and len(dim) > 4):
+        return
+    raise ValueError(f"cannot group by {dim!r}: use one of {', '.join([*ENGINE_DIMENSIONS, 'tag:<name>'])}")
+
+
+def dimension_sql(dim: str, d: Dialect) -> str:
+    check_dimension(dim)
+    if dim.startswith("tag:"):
+        return d.tag(d.literal(dim[4:]))
+    if dim in ("day", "hour", "month"):
+        return f"u.{dim}"
+    if dim == "week":
+        return d.idiv("u.day + 3", 7)  # epoch day 0 was a Thursday: weeks start on Mondays
+    if dim == "error_type":
+        return "u.error_type"
+    return DIMENSIONS[dim]
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite time: {value!r}")
+    return repr(float(value))
+
+
+def where_sql(filters: Filters, d: Dialect) -> str:
+    parts: list[str] = []
+    if filters.since is not None:
+        parts.append(f"u.ts >= {_number(filters.since)}")
+    if filters.until is not None:
+        parts.append(f"u.ts < {_number(filters.until)}")
+    for column in ("tenant", "project", "model", "provider"):
+        value = getattr(filters, column)
+        if value is not None:
+            parts.append(f"u.{column} = {d.literal(value)}")
+    if filters.priced is not None:
+        parts.append(f"u.priced = {int(filters.priced)}")
+    for key, value in sorted(filters.tags.items()):
+        parts.append(f"{d.tag(d.literal(key))} = {d.literal(value)}")
+    return (" WHERE " + " AND ".join(parts)) if parts else ""
+
+
+def aggregate_sql(
+    group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5
+) -> str:
+    """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES`, then the ``extra`` measures."""
+    exprs = [dimension_sql(dim, d) for dim in group_by]
+    measures = dict(MEASURES)
+    for name in extra:
+        if name not in EXTRA_MEASURES:
+            raise ValueError(f"unknown measure {name!r}: use one of {', '.join(EXTRA_MEASURES)}")
+        measures[name] = EXTRA_MEASURES[name].format(good=_number(good_score))
+    select = [f"{e} AS d{i}" for i, e in enumerate(exprs)] + [f"{sql} AS {name}" for name, sql in measures.items()]
+    source = d.table
+    if any(name in FEEDBACK_MEASURES for name in extra):
+        source += f" LEFT JOIN {d.feedback} ON f.request_id = u.request_id"
+    sql = f"SELECT {', '.join(select)} FROM {source}{where_sql(filters, d)}"
+    if exprs:
+        positions = ", ".join(f"d{i}" for i in range(len(exprs)))
+        sql += f" GROUP BY {positions} ORDER BY {', '.join(f'd{i} NULLS FIRST' for i in range(len(exprs)))}"
+    return sql + d.settings
+
+
+def aggregate_sets_sql(
+    groupings: Sequence[Sequence[str]], filters: Filters, d: Dialect, extra: Sequence[str] = ()
+) -> tuple[str, list[str], list[int]]:
+    """Several breakdowns in one scan (``GROUPING SETS``): the SQL, the distinct dimensions it
+    selects (``d0..dN``), and per grouping the ``GROUPING(...)`` mask its rows carry (a bit set
+    for each dimension the grouping does not group by, as the SQL standard says)."""
+    dims: list[str] = []
+    for g in groupings:
+        for dim in g:
+            if dim not in dims:
+                dims.append(dim)
+    exprs = [dimension_sql(dim, d) for dim in dims]
+    measures = {**MEASURES, **{name: EXTRA_MEASURES[name] for name in extra}}
+    if any(name in FEEDBACK_MEASURES for name in extra):
+        raise ValueError("feedback measures are asked one breakdown at a time")
+    n = len(dims)
+    masks = [sum(1 << (n - 1 - i) for i, dim in enumerate(dims) if dim not in g) for g in groupings]
+    sets = ", ".join("(" + ", ".join(exprs[dims.index(dim)] for dim in g) + ")" for g in groupings)
+    select = [f"{e} AS d{i}" for i, e in enumerate(exprs)]
+    select.append(f"GROUPING({', '.join(exprs)}) AS gid" if exprs else "0 AS gid")
+    select += [f"{sql} AS {name}" for name, sql in measures.items()]
+    sql = f"SELECT {', '.join(select)} FROM {d.table}{where_sql(filters, d)}"
+    if exprs:
+        sql += f" GROUP BY GROUPING SETS ({sets})"
+    return sql + d.settings, dims, masks
+
+
+def split_sets(
+    rows: Sequence[Sequence[Any]], groupings: Sequence[Sequence[str]], dims: Sequence[str], masks: Sequence[int],
+    extra: Sequence[str] = (),
+) -> list[list[dict[str, Any]]]:
+    """The rows of :func:`aggregate_sets_sql`, shaped and split back into one list per grouping."""
+    n = len(dims)
+    by_mask: dict[int, list[Sequence[Any]]] = {}
+    for row in rows:
+        by_mask.setdefault(int(row[n]), []).append(row)
+    out = []
+    for g, mask in zip(groupings, masks, strict=True):
+        picked = []
+        for row in by_mask.get(mask, []):
+            values = [row[dims.index(dim)] for dim in g]
+            picked.append(shape([*values, *row[n + 1 :]], g, extra))
+        if not g and not picked:
+            picked = [shape([None] * (len(MEASURES) + len(extra)), (), extra)]
+        picked.sort(key=lambda r: tuple((r[dim] is not None, str(r[dim])) for dim in g))
+        out.append(picked)
+    return out
+
+
+def tag_keys_sql(filters: Filters, d: Dialect) -> str:
+    keys = "mapKeys(u.tags)" if d.name == "clickhouse" else "map_keys(u.tags)"
+    unnest = "arrayJoin" if d.name == "clickhouse" else "unnest"
+    return f"SELECT DISTINCT k FROM (SELECT {unnest}({keys}) AS k FROM {d.table}{where_sql(filters, d)}) AS t ORDER BY k{d.settings}"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bucket_label(dim: str, value: Any) -> Any:
+    """An integer time bucket as people (and the ledger's own ``day``) write it."""
+    if value is None or dim not in TIME_DIMENSIONS:
+        return value
+    n = int(value)
+    if dim == "day":
+        return (_EPOCH + timedelta(days=n)).strftime("%Y-%m-%d")
+    if dim == "hour":
+        return (_EPOCH + timedelta(hours=n)).strftime("%Y-%m-%dT%H:00:00Z")
+    if dim == "week":
+        return (_EPOCH + timedelta(days=n * 7 - 3)).strftime("%Y-%m-%d")
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def shape(row: Sequence[Any], group_by: Sequence[str], extra: Sequence[str] = ()) -> dict[str, Any]:
+    """One result row as ``{dim: value, ..., measure: int, ..., avg_latency_ms: float | None}``;
+    money and counts come back as Python ``int`` whatever integer type the engine summed in."""
+    out: dict[str, Any] = {}
+    n = len(group_by)
+    for dim, value in zip(group_by, row[:n], strict=True):
+        out[dim] = bucket_label(dim, value)
+    for name, value in zip([*MEASURES, *extra], row[n:], strict=True):
+        if name == "avg_latency_ms":
+            out[name] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        else:
+            out[name] = int(value or 0)
+    return out
