@@ -170,6 +170,7 @@ def test_the_ledger_streams_into_clickhouse_and_a_repeat_counts_once(tmp_path: P
     assert _exact(engine.totals(Filters())) == _exact(store.totals(Filters()))
     assert engine.totals(Filters())["attempts"] == 120
     streaming.close()
+    engine.close()
 
 
 def test_a_failed_stream_loses_nothing(tmp_path: Path) -> None:
@@ -185,6 +186,7 @@ def test_a_failed_stream_loses_nothing(tmp_path: Path) -> None:
     assert store.totals(Filters())["attempts"] == 30
     assert engine.sync() == 30 and _exact(engine.totals(Filters())) == _exact(store.totals(Filters()))
     broken.close()
+    engine.close()
 
 
 def test_unknown_engine_url_names_the_forms() -> None:

@@ -121,6 +121,9 @@ class LedgerConfig:
     """Journal each record to a local file before its response ends, so a crash loses no answered call."""
     journal_dir: str | None = None
     """Default: beside a SQLite ledger (``costops.db.journal/``), else ``./costops-ledger-<url hash>.journal/``."""
+    analytics: str | None = None
+    """The analytics engine reports and the dashboard read (``duckdb://`` in memory when unset);
+    ``clickhouse://...`` also streams every written batch into ClickHouse."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +236,7 @@ def load_config(
 
     server = _server(raw, env, host, port)
     ledger_raw = _section(
-        raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path", "journal", "journal_dir"}
+        raw, "ledger", {"db", "batch_size", "flush_interval_s", "max_buffer", "spill_path", "journal", "journal_dir", "analytics"}
     )
     ledger = LedgerConfig(
         db=db or env.get("COSTOPS_DB") or str(ledger_raw.get("db", DEFAULT_DB)),
@@ -243,6 +246,7 @@ def load_config(
         spill_path=ledger_raw.get("spill_path"),
         journal=_bool(ledger_raw.get("journal", True), "ledger.journal"),
         journal_dir=ledger_raw.get("journal_dir"),
+        analytics=_analytics_url(ledger_raw.get("analytics")),
     )
 
     deployments = [_deployment(d, i) for i, d in enumerate(_list(raw, "deployments"))]
@@ -503,6 +507,16 @@ def _override(raw: Any, where: str) -> PriceOverride:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return PriceOverride(model=str(raw["model"]), provider=raw.get("provider"), table=table)
+
+
+def _analytics_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    from costops.analysis.engine import ENGINE_FORMS
+
+    if not isinstance(value, str) or not value.startswith(("duckdb://", "clickhouse://", "clickhouses://", "chdb://")):
+        raise ConfigError(f"ledger.analytics: {value!r} is not an engine URL; use {ENGINE_FORMS}")
+    return value
 
 
 def _bool(value: Any, where: str) -> bool:

@@ -373,8 +373,8 @@ class StreamingStore:
             log.warning("analytics stream failed (%s); the next sync backfills these %d rows", exc, len(records))
 
     def close(self) -> None:
+        """Closes the ledger store; the engine is its owner's to close (the dashboard reads it)."""
         self._store.close()
-        self.engine.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -15,8 +15,10 @@ def main() -> None:
 
 def _register() -> None:
     from costops.cli import (
+        analytics,
         budgets,
         cache,
+        dashboard,
         demo,
         experiments,
         export,
@@ -28,7 +30,8 @@ def _register() -> None:
         simulate,
     )
 
-    for module in (serve, demo, report, prices, cache, budgets, simulate, router, experiments, export, reconcile):
+    for module in (serve, demo, report, analytics, dashboard, prices, cache, budgets, simulate, router, experiments,
+                   export, reconcile):
         for command in module.COMMANDS:
             main.add_command(command)
 

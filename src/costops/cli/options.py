@@ -20,3 +20,11 @@ config_option = click.option(
     default=None,
     help="YAML or TOML config: deployments, aliases, virtual keys, price overrides.",
 )
+engine_option = click.option(
+    "--engine",
+    "engine_url",
+    envvar="COSTOPS_ANALYTICS",
+    default=None,
+    help="Analytics engine: duckdb:// (default, in memory), duckdb:///path.duckdb (kept, synced incrementally), "
+    "clickhouse://user:pw@host:8123/db, or 'ledger' to query the ledger database itself (env COSTOPS_ANALYTICS).",
+)

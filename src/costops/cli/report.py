@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import click
 from click.core import ParameterSource
 
-from costops.cli.options import config_option, db_option
+from costops.cli.options import config_option, db_option, engine_option
 from costops.ledger.query import Filters, check_dimension
 from costops.ledger.store import LedgerStore, open_store
 
@@ -103,6 +103,7 @@ def open_ledger(url: str, *, must_exist: bool) -> LedgerStore:
     help="An extra breakdown (repeatable): team, user, key, deployment, endpoint, status, tag:<name>...",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON; money as exact decimal strings.")
+@engine_option
 def report_command(
     db: str,
     since: str | None,
@@ -114,9 +115,14 @@ def report_command(
     tags: tuple[str, ...],
     by: tuple[str, ...],
     as_json: bool,
+    engine_url: str | None,
 ) -> None:
-    """Spend, tokens and errors by model, provider, tenant, project, day and tag."""
+    """Spend, tokens and errors by model, provider, tenant, project, day and tag.
+
+    The report runs on the analytics engine (DuckDB in memory by default, reading the ledger
+    through its scanner); --engine ledger asks the ledger database itself."""
     from costops.analysis.report import build_report, default_dims, render_json, render_table
+    from costops.cli.analytics import reader
 
     for dim in by:
         try:
@@ -133,11 +139,8 @@ def report_command(
         provider=provider,
         tags=_tags(tags),
     )
-    store = open_ledger(db, must_exist=True)
-    try:
-        result = build_report(store, filters, default_dims(store, filters, by))
-    finally:
-        store.close()
+    with reader(db, engine_url) as source:
+        result = build_report(source, filters, default_dims(source, filters, by))
     click.echo(render_json(result) if as_json else render_table(result).rstrip("\n"))
 
 

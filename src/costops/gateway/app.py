@@ -86,6 +86,8 @@ class Gateway:
         self.recent = RecentRequests()
         self.tally = Tally()
         """What ``/metrics`` counts: every finished row, appended (see :mod:`costops.metrics`)."""
+        self._dashboard: Any = None
+        self._engine: Any = None
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class Gateway:
                 await self.feedback(scope, receive, send)
             elif scope["path"].startswith("/admin/"):
                 await self.admin(scope, receive, send)
+            elif scope["path"] == "/dashboard" or scope["path"].startswith("/dashboard/"):
+                await self.dashboard()(scope, receive, send)
             elif scope["path"] == "/health" and scope["method"] in edge.READ_METHODS:
                 await respond(send, 200, self.health())
             elif scope["path"] == "/metrics" and scope["method"] in edge.READ_METHODS:
@@ -159,7 +163,30 @@ class Gateway:
     def route_table(self) -> list[tuple[str, str]]:
         """Every (method, path) the gateway answers: for 405's Allow and CORS preflights."""
         small = [(m, p) for p in ("/health", "/v1/models", "/models", "/metrics") for m in sorted(edge.READ_METHODS)]
-        return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json")]
+        return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json"), ("GET", "/dashboard")]
+
+    def dashboard(self) -> Any:
+        """The dashboard (:mod:`costops.web.app`), built on its first visit: its engine (the
+        ClickHouse the ledger streams into, or DuckDB over the ledger) costs nothing until then."""
+        if self._dashboard is None:
+            from costops.web.app import Dashboard
+
+            self._dashboard = Dashboard(self.config.server, self._analytics_reader, budgets=self._budgets,
+                                        clock=self.clock, catalog=self.catalog)
+        return self._dashboard
+
+    def _analytics_reader(self) -> Any:
+        """A synced engine (it syncs at most every few seconds); runs in a worker thread."""
+        if self._engine is None:
+            from costops.analysis.engine import open_engine
+
+            self._engine = open_engine(self.config.ledger.analytics, self.config.ledger.db, min_sync_interval_s=5.0)
+        self._engine.sync()
+        return self._engine
+
+    def _budgets(self) -> list[Any]:
+        return [b for stage in self.stages if type(stage).__name__ == "BudgetsStage"
+                for b in getattr(stage, "budgets", {}).values()]
 
     async def feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/feedback``: a score for an answered call (see :mod:`costops.gateway.feedback`)."""
@@ -209,6 +236,12 @@ class Gateway:
         if self.store is None:
             self.store = open_store(self.config.ledger.db)
         await asyncio.to_thread(self.store.migrate)
+        analytics = self.config.ledger.analytics
+        if analytics and analytics.startswith(("clickhouse://", "clickhouses://", "chdb://")):
+            from costops.analysis.clickhouse import ClickHouseEngine, StreamingStore
+
+            self._engine = await asyncio.to_thread(ClickHouseEngine, analytics, self.config.ledger.db, min_sync_interval_s=5.0)
+            self.store = StreamingStore(self.store, self._engine)  # type: ignore[assignment]
         ledger = self.config.ledger
         directory = default_directory(self.store, ledger.journal_dir, ledger.db) if ledger.journal else None
         self.journal = Journal(directory) if directory else None
@@ -243,6 +276,9 @@ class Gateway:
             await self.writer.close()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+        if self._engine is not None:
+            await asyncio.to_thread(self._engine.close)
+            self._engine = None
         await self.attempt.stop()
 
     # -- the request's way -----------------------------------------------------------------
