@@ -31,6 +31,7 @@ from costops.analysis.sql import (
     shape,
     split_sets,
     tag_keys_sql,
+    top_sql,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
@@ -44,7 +45,7 @@ INSERTED = [c for c in COLUMNS if c not in ("day", "hour", "month")]
 PG_OVERLAP_S = 3600.0
 BATCH = 50_000
 _NULLABLE_TEXT = {"team", "project", "user_id", "key_id", "deployment", "provider", "error_type", "price_source",
-                  "service_tier", "cache", "parent_id", "attempt_reason", "route", "policy", "arm"}
+                  "service_tier", "cache", "parent_id", "attempt_reason", "route", "policy", "arm", "task"}
 
 
 def _column(name: str) -> str:
@@ -59,6 +60,8 @@ def _column(name: str) -> str:
         return f"month Int32 MATERIALIZED toInt32(toYear({at}) * 12 + toMonth({at}) - 1)"
     if name in ("latency_ms", "ttft_ms"):
         return f"{name} Nullable(Float64)"
+    if name == "accepted":
+        return "accepted Nullable(Int8)"
     if name in INT_COLUMNS:
         return f"{name} Int32"
     if name in TOKEN_KINDS or name in MONEY_COLUMNS:
@@ -182,6 +185,9 @@ class ClickHouseEngine:
             self._client = ConnectClient(url)
         for statement in DDL:
             self._client.command(statement)
+        for c in COLUMNS:  # a table made by an older costops: the columns since added (NULL in rows sent before)
+            if c not in ("day", "hour", "month"):
+                self._client.command(f"ALTER TABLE usage ADD COLUMN IF NOT EXISTS {_column(c)}")
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -312,6 +318,11 @@ class ClickHouseEngine:
         """Several breakdowns in one scan; one list of rows per grouping, in order."""
         sql, dims, masks = aggregate_sets_sql(groupings, filters, CLICKHOUSE, extra)
         return split_sets(self._client.rows(sql), groupings, dims, masks, extra)
+
+    def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
+        """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
+        rows = self._client.rows(top_sql(dim, filters, CLICKHOUSE, n))
+        return [shape(r[:-1], [dim]) for r in rows], int(rows[0][-1]) if rows else 0
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]

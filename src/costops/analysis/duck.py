@@ -37,6 +37,7 @@ from costops.analysis.sql import (
     shape,
     split_sets,
     tag_keys_sql,
+    top_sql,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
@@ -114,6 +115,11 @@ class DuckEngine:
         self._con = duckdb.connect(
             path, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": threads}
         )
+        held = [r[0] for r in self._con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'usage' ORDER BY ordinal_position").fetchall()]
+        if held and held != list(COLUMNS):  # a kept file from an older costops: a cache, so rebuilt
+            for table in ("usage", "feedback", "sync_state"):
+                self._con.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in DDL:
             self._con.execute(statement)
         self._source = self._attach(ledger_url)
@@ -286,6 +292,11 @@ class DuckEngine:
         """Several breakdowns in one scan; one list of rows per grouping, in order."""
         sql, dims, masks = aggregate_sets_sql(groupings, filters, DUCKDB, extra)
         return split_sets(self._all(sql), groupings, dims, masks, extra)
+
+    def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
+        """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
+        rows = self._all(top_sql(dim, filters, DUCKDB, n))
+        return [shape(r[:-1], [dim]) for r in rows], int(rows[0][-1]) if rows else 0
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]

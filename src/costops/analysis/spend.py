@@ -35,16 +35,26 @@ def _ratio(nanos: int, count: int) -> str | None:
 
 def by(reader: Reader, dim: str, filters: Filters, top: int | None = None) -> dict[str, Any]:
     """Spend by one dimension, largest first, each with its share; ``top`` folds the rest into
-    one ``(other)`` row so the total still adds up."""
-    rows = reader.aggregate([dim], filters)
-    rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], str(r[dim])))
-    total = sum(r["cost_nanos"] for r in rows)
-    shown, rest = (rows, []) if top is None else (rows[:top], rows[top:])
+    one ``(other)`` row so the total still adds up. An engine sends only the top rows out of
+    SQL (a breakdown by user has as many groups as users)."""
+    folded = ("cost_nanos", "list_cost_nanos", "requests", "errors", "avoided_cost_nanos")
+    engine_top = getattr(reader, "top", None)
+    if top is not None and engine_top is not None:
+        shown, groups = engine_top(dim, filters, top)
+        whole = reader.totals(filters)
+        total = whole["cost_nanos"]
+        rest = {k: whole[k] - sum(r[k] for r in shown) for k in folded}
+        n_rest = groups - len(shown)
+    else:
+        rows = reader.aggregate([dim], filters)
+        rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], str(r[dim])))
+        total = sum(r["cost_nanos"] for r in rows)
+        shown = rows if top is None else rows[:top]
+        rest = {k: sum(r[k] for r in rows[len(shown):]) for k in folded}
+        n_rest = len(rows) - len(shown)
     out = [_row(r[dim], r, total) for r in shown]
-    if rest:
-        merged = {k: sum(r[k] for r in rest) for k in ("cost_nanos", "list_cost_nanos", "requests", "attempts",
-                                                         "errors", "avoided_cost_nanos", "input_tokens", "output_tokens")}
-        out.append(_row("(other)", merged, total) | {"groups": len(rest)})
+    if n_rest:
+        out.append(_row("(other)", rest, total) | {"groups": n_rest})
     return {"dimension": dim, "total_cost_usd": usd(total), "rows": out}
 
 

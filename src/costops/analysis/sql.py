@@ -37,14 +37,14 @@ MONEY_COLUMNS = (
 TEXT_COLUMNS = (
     "request_id", "endpoint", "model_requested", "model", "deployment", "provider", "tenant", "team",
     "project", "user_id", "key_id", "error_type", "price_source", "service_tier", "cache", "parent_id",
-    "attempt_reason", "route", "policy", "arm",
+    "attempt_reason", "route", "policy", "arm", "task",
 )
-INT_COLUMNS = ("stream", "status", "priced", "attempt")
+INT_COLUMNS = ("stream", "status", "priced", "attempt", "accepted")
 COLUMNS: tuple[str, ...] = (
     "request_id", "ts", "day", "hour", "month", "endpoint", "model_requested", "model", "deployment",
     "provider", "tenant", "team", "project", "user_id", "key_id", "stream", "status", "error_type",
     "priced", "price_source", "service_tier", "cache", "parent_id", "attempt", "attempt_reason", "route",
-    "policy", "arm", *TOKEN_KINDS, *MONEY_COLUMNS, "latency_ms", "ttft_ms", "tags",
+    "policy", "arm", "task", "accepted", *TOKEN_KINDS, *MONEY_COLUMNS, "latency_ms", "ttft_ms", "tags",
 )
 """The engines' ``usage`` table, in this order in both."""
 
@@ -146,7 +146,8 @@ def where_sql(filters: Filters, d: Dialect) -> str:
 
 
 def aggregate_sql(
-    group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5
+    group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5,
+    *, inner: bool = False,
 ) -> str:
     """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES`, then the ``extra`` measures."""
     exprs = [dimension_sql(dim, d) for dim in group_by]
@@ -162,8 +163,18 @@ def aggregate_sql(
     sql = f"SELECT {', '.join(select)} FROM {source}{where_sql(filters, d)}"
     if exprs:
         positions = ", ".join(f"d{i}" for i in range(len(exprs)))
-        sql += f" GROUP BY {positions} ORDER BY {', '.join(f'd{i} NULLS FIRST' for i in range(len(exprs)))}"
-    return sql + d.settings
+        sql += f" GROUP BY {positions}"
+        if not inner:
+            sql += f" ORDER BY {', '.join(f'd{i} NULLS FIRST' for i in range(len(exprs)))}"
+    return sql if inner else sql + d.settings
+
+
+def top_sql(dim: str, filters: Filters, d: Dialect, n: int) -> str:
+    """The ``n`` values of ``dim`` that cost most, and (last column) how many values there are:
+    a breakdown by user or key has tens of thousands of groups, and only the top few leave SQL."""
+    inner = aggregate_sql([dim], filters, d, inner=True)
+    return (f"SELECT *, COUNT(*) OVER () AS n_groups FROM ({inner}) AS g "
+            f"ORDER BY cost_nanos DESC, requests DESC, d0 NULLS FIRST LIMIT {int(n)}{d.settings}")
 
 
 def aggregate_sets_sql(
