@@ -25,10 +25,48 @@ def _url(store: LedgerStore) -> str:
 
 @pytest.fixture(params=["duckdb://", "chdb://"])
 def engine(request: pytest.FixtureRequest, ledger: LedgerStore) -> Iterator[AnalyticsEngine]:
+    """A fresh ledger and engine, for the tests that write to them."""
     fill(ledger)
     e = open_engine(request.param, _url(ledger))
     assert e.sync() == 400
     yield e
+    e.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerStore]:
+    """One filled ledger per backend for the read-only tests (filling one per test is slow)."""
+    import uuid
+
+    from costops.ledger.store import open_store
+    from tests.ledger_fixtures import PG_URL, pg_available
+
+    if request.param == "postgres":
+        why = pg_available()
+        if why:
+            if __import__("os").environ.get("CI"):
+                pytest.fail(why)
+            pytest.skip(why)
+        schema = f"costops_test_{uuid.uuid4().hex[:12]}"
+        store = open_store(f"{PG_URL}?schema={schema}")
+    else:
+        store = open_store(f"sqlite:///{tmp_path_factory.mktemp('engine')}/ledger.db")
+    store.migrate()
+    fill(store)
+    yield store
+    store.close()
+    if request.param == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module", params=["duckdb://", "chdb://"])
+def shared(request: pytest.FixtureRequest, shared_ledger: LedgerStore) -> Iterator[tuple[AnalyticsEngine, LedgerStore]]:
+    e = open_engine(request.param, _url(shared_ledger))
+    assert e.sync() == 400
+    yield e, shared_ledger
     e.close()
 
 
@@ -59,7 +97,8 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=range(len(FILTERS)))
-def test_every_dimension_matches_the_ledger(engine: AnalyticsEngine, ledger: LedgerStore, filters: Filters) -> None:
+def test_every_dimension_matches_the_ledger(shared: tuple[AnalyticsEngine, LedgerStore], filters: Filters) -> None:
+    engine, ledger = shared
     for dim in [*DIMENSIONS, "tag:feature", "tag:env", "tag:o'k", "tag:naïve", "tag:missing"]:
         _same(engine.aggregate([dim], filters), ledger.aggregate([dim], filters), [dim])
     _same(engine.aggregate(["tenant", "tag:feature", "day"], filters), ledger.aggregate(["tenant", "tag:feature", "day"], filters),
@@ -68,19 +107,22 @@ def test_every_dimension_matches_the_ledger(engine: AnalyticsEngine, ledger: Led
     assert engine.tag_keys(filters) == ledger.tag_keys(filters)
 
 
-def test_one_scan_answers_several_breakdowns(engine: AnalyticsEngine) -> None:
+def test_one_scan_answers_several_breakdowns(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, _ = shared
     groupings = [(), ("model",), ("tag:feature",), ("deployment", "provider", "model"), ("cache",), ("week",)]
     f = Filters(tenant="beta")
     for grouping, rows in zip(groupings, engine.aggregate_sets(groupings, f), strict=True):
         _same(rows, engine.aggregate(grouping, f), list(grouping))
 
 
-def test_the_report_is_the_same_on_the_engine(engine: AnalyticsEngine, ledger: LedgerStore) -> None:
+def test_the_report_is_the_same_on_the_engine(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, ledger = shared
     f = Filters(since=T0 + DAY)
     assert build_report(engine, f) == build_report(ledger, f)
 
 
-def test_time_buckets_are_utc_days_weeks_from_monday_and_months(engine: AnalyticsEngine, ledger: LedgerStore) -> None:
+def test_time_buckets_are_utc_days_weeks_from_monday_and_months(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, ledger = shared
     days = {r["day"]: r["cost_nanos"] for r in ledger.aggregate(["day"], Filters())}
     from datetime import date, timedelta
 
@@ -108,7 +150,8 @@ def test_sync_takes_only_what_is_new(engine: AnalyticsEngine, ledger: LedgerStor
                                                                  key=lambda r: (r["tag:feature"] is not None, str(r["tag:feature"])))
 
 
-def test_unit_measures_count_users_feedback_and_useful_output(engine: AnalyticsEngine, ledger: LedgerStore) -> None:
+def test_unit_measures_count_users_feedback_and_useful_output(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, _ = shared
     rows = engine.aggregate(["tenant"], Filters(), extra=["users", "rated", "good", "ok_output_tokens"], good_score=0.8)
     records = varied_records(400)
     scored = {r.request_id: s for r, s in zip(records[::9], _scores(), strict=False)}
@@ -128,7 +171,8 @@ def _scores() -> list[float]:
     return [rnd.choice([0.0, 0.2, 0.8, 1.0]) for _ in range(400)]
 
 
-def test_rows_come_back_in_order_with_their_tags(engine: AnalyticsEngine) -> None:
+def test_rows_come_back_in_order_with_their_tags(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, _ = shared
     batches = list(engine.rows(Filters(tenant="acme"), ["request_id", "ts", "tags", "cost_nanos"], batch_size=37))
     rows = [r for b in batches for r in b]
     assert len(batches) > 1 and all(len(b) <= 37 for b in batches)
@@ -139,20 +183,24 @@ def test_rows_come_back_in_order_with_their_tags(engine: AnalyticsEngine) -> Non
         next(engine.rows(Filters(), ["password"]))
 
 
-def test_bad_dimension_is_refused_with_the_choices(engine: AnalyticsEngine) -> None:
+def test_bad_dimension_is_refused_with_the_choices(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
+    engine, _ = shared
     with pytest.raises(ValueError, match="cannot group by 'colour'.*model.*tag:<name>"):
         engine.aggregate(["colour"], Filters())
 
 
-def test_parquet_export_reads_back_the_same(engine: AnalyticsEngine, ledger: LedgerStore, tmp_path: Path) -> None:
-    if engine.name != "duckdb":
-        pytest.skip("the Parquet export is the DuckDB engine's")
+def test_parquet_export_reads_back_the_same(ledger: LedgerStore, tmp_path: Path) -> None:
+    fill(ledger)
+    engine = open_engine("duckdb://", _url(ledger))
+    engine.sync()
     path = tmp_path / "ledger.parquet"
     assert engine.export_parquet(str(path)) == 400  # type: ignore[attr-defined]
     back = open_engine(None, str(path))
     back.sync()
     assert _exact(back.totals(Filters())) == _exact(ledger.totals(Filters()))
     _same(back.aggregate(["tag:feature"], Filters()), ledger.aggregate(["tag:feature"], Filters()), ["tag:feature"])
+    back.close()
+    engine.close()
 
 
 def test_the_ledger_streams_into_clickhouse_and_a_repeat_counts_once(tmp_path: Path) -> None:

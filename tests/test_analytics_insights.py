@@ -138,3 +138,30 @@ def test_spend_by_folds_the_tail_and_keeps_the_total(engine) -> None:
     out = spend.by(engine, "user", Filters(), top=2)
     assert sum(Decimal(r["cost_usd"]) for r in out["rows"]) == Decimal(out["total_cost_usd"])
     assert out["rows"][-1]["value"] == "(other)" and out["rows"][-1]["groups"] == 2
+
+
+def test_cli_spend_views(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from costops.cli import main
+
+    db = _ledger(tmp_path)
+    run = CliRunner().invoke
+    by = run(main, ["spend", "--db", db, "--by", "tenant", "--json"])
+    assert by.exit_code == 0, by.output
+    rows = {r["value"]: r for r in json.loads(by.output)["rows"]}
+    assert set(rows) == {"steady", "jumpy"} and Decimal(rows["jumpy"]["cost_usd"]) == Decimal("10.9")
+    for view in ("series", "forecast", "anomalies", "unit"):
+        out = run(main, ["spend", "--db", db, "--view", view, "--by", "tag:feature"])
+        assert out.exit_code == 0 and out.output.strip(), (view, out.output)
+    on_ledger = run(main, ["spend", "--db", db, "--by", "tenant", "--json", "--engine", "ledger"])
+    assert json.loads(on_ledger.output) == json.loads(by.output)
+    bad = run(main, ["spend", "--db", db, "--by", "colour"])
+    assert bad.exit_code == 2 and "cannot group by 'colour'" in bad.output
+    bad = run(main, ["spend", "--db", db, "--engine", "mysql://x"])
+    assert bad.exit_code == 1 and "--engine: unsupported analytics engine URL" in bad.output
+    report = run(main, ["report", "--db", db, "--json"])
+    direct = run(main, ["report", "--db", db, "--json", "--engine", "ledger"])
+    assert json.loads(report.output) == json.loads(direct.output)

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -75,14 +76,15 @@ def _column(name: str) -> str:
     return f"{name} LowCardinality(String)"
 
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS usage (" + ", ".join(_column(c) for c in COLUMNS) + ") "
-    "ENGINE = ReplacingMergeTree ORDER BY (day, request_id)",
-    "CREATE TABLE IF NOT EXISTS feedback (request_id String, score Float64, ts Float64) "
-    "ENGINE = ReplacingMergeTree(ts) ORDER BY request_id",
-    "CREATE TABLE IF NOT EXISTS sync_state (source String, usage_mark Float64, tags_mark Float64, at Float64) "
-    "ENGINE = ReplacingMergeTree(at) ORDER BY source",
-)
+def ddl(db: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {db}.usage (" + ", ".join(_column(c) for c in COLUMNS) + ") "
+        "ENGINE = ReplacingMergeTree ORDER BY (day, request_id)",
+        f"CREATE TABLE IF NOT EXISTS {db}.feedback (request_id String, score Float64, ts Float64) "
+        "ENGINE = ReplacingMergeTree(ts) ORDER BY request_id",
+        f"CREATE TABLE IF NOT EXISTS {db}.sync_state (source String, usage_mark Float64, tags_mark Float64, at Float64) "
+        "ENGINE = ReplacingMergeTree(at) ORDER BY source",
+    )
 
 
 class Client(Protocol):
@@ -92,13 +94,24 @@ class Client(Protocol):
 
 
 class ChdbClient:
-    """chdb in process: the same server code as ClickHouse, no server."""
+    """chdb in process: the same server code as ClickHouse, no server. chdb allows one session
+    per process, so every client of a process shares it (counted, closed by the last), and each
+    engine keeps its tables in its own database."""
+
+    _shared: dict[str, Any] = {}  # the process's one chdb session: {"path", "session", "users", "lock"}
 
     def __init__(self, path: str | None) -> None:
         from chdb import session
 
-        self._session = session.Session(path) if path else session.Session()
-        self._lock = threading.Lock()
+        shared = ChdbClient._shared
+        if shared and shared["path"] != (path or ""):
+            raise RuntimeError(f"chdb runs one session per process: {shared['path'] or 'in memory'} is open, not {path!r}")
+        if not shared:
+            shared.update(path=path or "", session=session.Session(path) if path else session.Session(), users=0,
+                          lock=threading.Lock())
+        shared["users"] += 1
+        self._session = shared["session"]
+        self._lock = shared["lock"]
 
     def command(self, sql: str) -> None:
         with self._lock:
@@ -120,8 +133,12 @@ class ChdbClient:
             self._session.query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n" + body.decode())
 
     def close(self) -> None:
+        shared = ChdbClient._shared
         with self._lock:
-            self._session.close()
+            shared["users"] -= 1
+            if shared["users"] == 0:
+                self._session.close()
+                shared.clear()
 
 
 class ConnectClient:
@@ -141,7 +158,7 @@ class ConnectClient:
             port=parts.port or (8443 if secure else 8123),
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
-            database=parts.path.lstrip("/") or "default",
+            database=database_of(url),
             secure=secure,
             **extra,
         )
@@ -157,6 +174,20 @@ class ConnectClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def database_of(url: str) -> str:
+    """The database named by a ``clickhouse://`` URL's path (``default`` without one); for chdb
+    ``?database=`` (in memory: a database of its own per engine, as chdb shares one session)."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        options = dict(parse_qsl(parts.query))
+        if "database" in options:
+            return options["database"]
+        import uuid
+
+        return "costops" if parts.path else f"costops_{uuid.uuid4().hex[:12]}"
+    return parts.path.lstrip("/") or "default"
 
 
 def record_values(r: UsageRecord) -> list[Any]:
@@ -180,21 +211,28 @@ class ClickHouseEngine:
         if client is not None:
             self._client: Any = client
         elif url.startswith("chdb://"):
-            self._client = ChdbClient(url[len("chdb://") :] or None)
+            self._client = ChdbClient(urlsplit(url).path or None)
         else:
             self._client = ConnectClient(url)
-        for statement in DDL:
+        name = database_of(url)
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"ClickHouse database {name!r}: use letters, digits and underscores")
+        self.db = name
+        self.d = replace(CLICKHOUSE, table=f"{name}.usage AS u FINAL", feedback=f"{name}.feedback AS f FINAL")
+        if url.startswith("chdb://"):
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {name}")
+        for statement in ddl(name):
             self._client.command(statement)
         for c in COLUMNS:  # a table made by an older costops: the columns since added (NULL in rows sent before)
             if c not in ("day", "hour", "month"):
-                self._client.command(f"ALTER TABLE usage ADD COLUMN IF NOT EXISTS {_column(c)}")
+                self._client.command(f"ALTER TABLE {name}.usage ADD COLUMN IF NOT EXISTS {_column(c)}")
 
     # -- ingestion ---------------------------------------------------------------------------
 
     def stream(self, records: Sequence[UsageRecord]) -> None:
         """Send records the ledger has just stored (the writer's batch)."""
         if records:
-            self._client.insert("usage", INSERTED, [record_values(r) for r in records])
+            self._client.insert(f"{self.db}.usage", INSERTED, [record_values(r) for r in records])
 
     def sync(self, *, force: bool = False) -> int:
         """Backfill from the ledger; returns the rows the engine holds now and did not before."""
@@ -219,16 +257,16 @@ class ClickHouseEngine:
             return self._count() - before
 
     def _count(self) -> int:
-        return int(self._client.rows(f"SELECT count() FROM {CLICKHOUSE.table}")[0][0])
+        return int(self._client.rows(f"SELECT count() FROM {self.d.table}")[0][0])
 
     def _marks(self) -> tuple[float, float]:
         rows = self._client.rows(
-            f"SELECT usage_mark, tags_mark FROM sync_state FINAL WHERE source = {CLICKHOUSE.literal(self.ledger_url or '')}"
+            f"SELECT usage_mark, tags_mark FROM {self.db}.sync_state FINAL WHERE source = {CLICKHOUSE.literal(self.ledger_url or '')}"
         )
         return (float(rows[0][0]), float(rows[0][1])) if rows else (0.0, float("-inf"))
 
     def _save(self, usage_mark: float, tags_mark: float) -> None:
-        self._client.insert("sync_state", ["source", "usage_mark", "tags_mark", "at"],
+        self._client.insert(f"{self.db}.sync_state", ["source", "usage_mark", "tags_mark", "at"],
                             [[self.ledger_url, usage_mark, tags_mark, time.time()]])
 
     def _send(self, cur: Any, rows: list[tuple[Any, ...]], ph: str) -> None:
@@ -241,7 +279,7 @@ class ClickHouseEngine:
             for request_id, key, value in cur.fetchall():
                 tags.setdefault(request_id, {})[key] = value
         out = [[*(_plain(v) for v in r), tags.get(r[0], {})] for r in rows]
-        self._client.insert("usage", [*columns, "tags"], out)
+        self._client.insert(f"{self.db}.usage", [*columns, "tags"], out)
 
     def _sync_sqlite(self, store: LedgerStore) -> int:
         done, _ = self._marks()
@@ -267,7 +305,7 @@ class ClickHouseEngine:
     def _sync_postgres(self, store: LedgerStore) -> int:
         """Rows from an hour before the newest held; all of them again if the ledger then still
         counts more (a late row): the table's replacing merge keeps one copy of each."""
-        newest = self._client.rows("SELECT max(ts), count() FROM usage")
+        newest = self._client.rows(f"SELECT max(ts), count() FROM {self.db}.usage")
         since = float(newest[0][0]) - PG_OVERLAP_S if newest and int(newest[0][1]) else float("-inf")
         sent = self._pg_send(store, since)
         with store._tx() as cur:  # type: ignore[attr-defined]
@@ -302,40 +340,40 @@ class ClickHouseEngine:
             cur.execute("SELECT request_id, score, ts FROM feedback")
             rows = [[r[0], float(r[1]), float(r[2])] for r in cur.fetchall()]
         if rows:
-            self._client.insert("feedback", ["request_id", "score", "ts"], rows)
+            self._client.insert(f"{self.db}.feedback", ["request_id", "score", "ts"], rows)
 
     # -- questions ---------------------------------------------------------------------------
 
     def aggregate(
         self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = (), good_score: float = 0.5
     ) -> list[dict[str, Any]]:
-        rows = self._client.rows(aggregate_sql(group_by, filters, CLICKHOUSE, extra, good_score))
+        rows = self._client.rows(aggregate_sql(group_by, filters, self.d, extra, good_score))
         return [shape(row, group_by, extra) for row in rows]
 
     def aggregate_sets(
         self, groupings: Sequence[Sequence[str]], filters: Filters, extra: Sequence[str] = ()
     ) -> list[list[dict[str, Any]]]:
         """Several breakdowns in one scan; one list of rows per grouping, in order."""
-        sql, dims, masks = aggregate_sets_sql(groupings, filters, CLICKHOUSE, extra)
+        sql, dims, masks = aggregate_sets_sql(groupings, filters, self.d, extra)
         return split_sets(self._client.rows(sql), groupings, dims, masks, extra)
 
     def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
         """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
-        rows = self._client.rows(top_sql(dim, filters, CLICKHOUSE, n))
+        rows = self._client.rows(top_sql(dim, filters, self.d, n))
         return [shape(r[:-1], [dim]) for r in rows], int(rows[0][-1]) if rows else 0
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]
 
     def tag_keys(self, filters: Filters) -> list[str]:
-        return [row[0] for row in self._client.rows(tag_keys_sql(filters, CLICKHOUSE))]
+        return [row[0] for row in self._client.rows(tag_keys_sql(filters, self.d))]
 
     def rows(self, filters: Filters, columns: Sequence[str], batch_size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
         unknown = [c for c in columns if c not in COLUMNS]
         if unknown:
             raise ValueError(f"unknown column(s) {', '.join(unknown)}: use any of {', '.join(COLUMNS)}")
         select = ", ".join(["u.ts", "u.request_id", *(f"u.{c}" for c in columns)])
-        base = where_sql(filters, CLICKHOUSE)
+        base = where_sql(filters, self.d)
         after: tuple[float, str] | None = None
         while True:
             cond = base
@@ -343,7 +381,7 @@ class ClickHouseEngine:
                 key = f"(u.ts > {after[0]!r} OR (u.ts = {after[0]!r} AND u.request_id > {CLICKHOUSE.literal(after[1])}))"
                 cond = (cond + " AND " if cond else " WHERE ") + key
             page = self._client.rows(
-                f"SELECT {select} FROM {CLICKHOUSE.table}{cond} ORDER BY u.ts, u.request_id LIMIT {int(batch_size)}"
+                f"SELECT {select} FROM {self.d.table}{cond} ORDER BY u.ts, u.request_id LIMIT {int(batch_size)}"
             )
             if not page:
                 return

@@ -40,7 +40,9 @@ def serve(config_path: str | None, db: str | None, host: str | None, port: int |
     click.echo(
         f"costops gateway on http://{config.server.host}:{config.server.port}  ledger={_mask(config.ledger.db)}  "
         f"deployments={', '.join(d.name for d in config.deployments)}  "
-        f"keys={f'{len(config.keys)} virtual keys' if config.keys else 'none (loopback only)'}",
+        f"keys={f'{len(config.keys)} virtual keys' if config.keys else 'none (loopback only)'}\n"
+        f"dashboard: http://{config.server.host}:{config.server.port}/dashboard"
+        + ("  (admin key: open /dashboard?key=<server.admin_key> once)" if config.server.admin_key else ""),
         err=True,
     )
     if token is not None:

@@ -163,7 +163,7 @@ class Gateway:
     def route_table(self) -> list[tuple[str, str]]:
         """Every (method, path) the gateway answers: for 405's Allow and CORS preflights."""
         small = [(m, p) for p in ("/health", "/v1/models", "/models", "/metrics") for m in sorted(edge.READ_METHODS)]
-        return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json"), ("GET", "/dashboard")]
+        return [*ROUTES, ("POST", "/v1/feedback"), *self.admin_routes, *small, ("GET", "/openapi.json"), ("GET", "/dashboard"), ("HEAD", "/dashboard")]
 
     def dashboard(self) -> Any:
         """The dashboard (:mod:`costops.web.app`), built on its first visit: its engine (the

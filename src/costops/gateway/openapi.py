@@ -60,6 +60,8 @@ def build_document(gateway: Gateway) -> dict[str, Any]:
         elif path == "/metrics":
             server = gateway.config.server
             operation = _metrics(method, admin_secured or bool(server.metrics_key) or not server.loopback)
+        elif path == "/dashboard":
+            operation = _dashboard(method, admin_secured)
         elif (method, path) in gateway.admin_routes:
             doc = getattr(gateway.admin_routes[method, path], ATTRIBUTE, None)
             # the admin key, when set, guards every call; without it a loopback gateway lets
@@ -301,6 +303,25 @@ def _metrics(method: str, secured: bool) -> dict[str, Any]:
         "tags": ["gateway"],
         "security": _security(required=secured),
         "responses": {"200": ok, **_errors((401, 403, 501), "openai", request_id=False)},
+    }
+
+
+def _dashboard(method: str, secured: bool) -> dict[str, Any]:
+    """The web dashboard's page (its data comes from ``/dashboard/api/panels``, which it calls)."""
+    ok: dict[str, Any] = {"description": "The dashboard page (HTML; a login form when the admin key is missing)"}
+    if method != "HEAD":
+        ok["content"] = {"text/html": {"schema": {"type": "string"}}}
+    return {
+        "operationId": _operation_id(method, "/dashboard"),
+        "summary": "The web dashboard: spend, budgets, caches, rejections, routing; behind the admin key",
+        "tags": ["admin"],
+        "security": _security(required=secured),
+        "parameters": [{"name": "key", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "The admin key, checked once and kept in an HttpOnly cookie"}],
+        "responses": {"200": ok, "401": {"description": "The admin key is missing or wrong",
+                                         "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "403": {"description": "A gateway reachable from other machines without server.admin_key",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}},
     }
 
 

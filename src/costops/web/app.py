@@ -103,7 +103,7 @@ class Dashboard:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         path = scope["path"]
         if scope["method"] not in edge.READ_METHODS:
-            error: CostopsError = edge.no_route(scope["method"], path, [("GET", path)])
+            error: CostopsError = edge.no_route(scope["method"], path, [("GET", path), ("HEAD", path)])
             await respond(send, error.status, error.render("openai"), edge.error_headers(error))
             return
         query: dict[str, list[str]] = {}
