@@ -47,9 +47,18 @@ def _threshold(stage: Any, route: str | None) -> tuple[float, str]:
     cfg = stage.cfg
     if route is None:
         return cfg.threshold, "cache.semantic.threshold"
-    if route in cfg.routes:
-        return cfg.routes[route], f"cache.semantic.routes.{route}"
+    if route in cfg.routes and cfg.routes[route].threshold is not None:
+        return cfg.routes[route].threshold, f"cache.semantic.routes.{route}"
     return cfg.threshold, f"cache.semantic.threshold (route {route!r} has no threshold of its own)"
+
+
+def _judged(stage: Any) -> bool:
+    """Is the decision the judge's score (verifier: judge, the default), not the cosine alone?"""
+    return stage.scorer is not None and stage.cfg.verify
+
+
+def _accept(stage: Any, route: str | None) -> float | None:
+    return stage.accept_score({"route": route} if route else {}) if _judged(stage) else None
 
 
 @click.command("eval")
@@ -67,13 +76,16 @@ def eval_command(pairs_path: Path, config_path: str | None, route: str | None, t
 
     _, stage, pairs = _stage_and_pairs(config_path, pairs_path)
     t, source = (threshold, "--threshold") if threshold is not None else _threshold(stage, route)
-    r = report(pairs, served_by(stage, pairs, t))
-    settings = {"threshold": t, "threshold_from": source, "verify": stage.cfg.verify, "embedder": stage.embedder.name}
+    accept = _accept(stage, route)
+    r = report(pairs, served_by(stage, pairs, t, accept))
+    settings = {"threshold": t, "threshold_from": source, "verify": stage.cfg.verify, "embedder": stage.embedder.name,
+                "verifier": stage.cfg.verifier if stage.cfg.verify else None, "accept_score": accept}
     if as_json:
         click.echo(json.dumps({"pairs_file": str(pairs_path), "settings": settings, **r.to_json()}, indent=2))
         return
+    judged = f" (judge, accepting scores >= {accept:.4f})" if accept is not None else ""
     heading = (f"semantic cache on {pairs_path}: threshold {t:g} ({source}), verifier "
-               f"{'on' if stage.cfg.verify else 'off'}, embedder {stage.embedder.name}")
+               f"{'on' if stage.cfg.verify else 'off'}{judged}, embedder {stage.embedder.name}")
     click.echo(format_report(r, heading))
 
 
@@ -88,15 +100,20 @@ def eval_command(pairs_path: Path, config_path: str | None, route: str | None, t
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def calibrate_command(pairs_path: Path, target_precision: float, config_path: str | None, route: str | None,
                       write: bool, as_json: bool) -> None:
-    """The lowest cosine threshold at which the semantic cache reaches a precision on labelled pairs
-    (so the most recall there), with the config's embedder and verifier."""
-    from costops.cache.semantic.evaluate import calibrate, count, served_by, threshold_scores
+    """The lowest threshold at which the semantic cache reaches a precision on labelled pairs (so the
+    most recall there): the judge's acceptance score (min_score) when the judge decides, as it does
+    by default, else the cosine threshold."""
+    from costops.cache.semantic.evaluate import calibrate, count, judge_scores, served_by, threshold_scores
 
     if write and config_path is None:
         raise click.UsageError("--write needs --config FILE: the file to write the threshold into")
     _, stage, pairs = _stage_and_pairs(config_path, pairs_path)
-    result = calibrate(pairs, threshold_scores(stage, pairs), target_precision)
-    setting = f"cache.semantic.routes.{route}" if route else "cache.semantic.threshold"
+    judged = _judged(stage)
+    gate = _threshold(stage, route)[0]
+    result = calibrate(pairs, judge_scores(stage, pairs, gate) if judged else threshold_scores(stage, pairs),
+                       target_precision)
+    key = "min_score" if judged else "threshold"
+    setting = f"cache.semantic.routes.{route}" + (".min_score" if judged else "") if route else f"cache.semantic.{key}"
     if result.threshold is None:
         best = result.scores
         if as_json:
@@ -108,13 +125,15 @@ def calibrate_command(pairs_path: Path, target_precision: float, config_path: st
                 f"the best is precision {best.precision:.3f} at threshold {result.best_threshold:.4f} "
                 f"(recall {best.recall or 0:.3f})")
             click.echo(f"No threshold in (0, 1] reaches precision {target_precision} on {pairs_path}: {said}. "
-                       "The verifier accepts misses that score as high as hits; a higher threshold cannot separate them.")
+                       f"The {'judge scores' if judged else 'verifier accepts'} misses as high as hits; "
+                       "a higher threshold cannot separate them.")
         raise SystemExit(1)
     # the figures printed are the stage's own decisions at the chosen threshold
-    at = count(pairs, served_by(stage, pairs, result.threshold))
+    at = count(pairs, served_by(stage, pairs, gate, result.threshold) if judged
+               else served_by(stage, pairs, result.threshold))
     if write:
         assert config_path is not None
-        _write_threshold(Path(config_path), route, result.threshold)
+        _write_threshold(Path(config_path), route, result.threshold, key)
     if as_json:
         click.echo(json.dumps({"target_precision": target_precision, "threshold": result.threshold, "setting": setting,
                                "written": write, **at.to_json()}, indent=2))
@@ -128,14 +147,16 @@ def calibrate_command(pairs_path: Path, target_precision: float, config_path: st
         click.echo(f"set {setting}: {result.threshold:.4f} in the config (or run again with --write --config FILE)")
 
 
-def _write_threshold(path: Path, route: str | None, value: float) -> None:
-    """Set the threshold in a YAML config, keeping the old file as ``.bak``; the result must load."""
+def _write_threshold(path: Path, route: str | None, value: float, key: str = "threshold") -> None:
+    """Set the threshold (``threshold`` or the judge's ``min_score``) in a YAML config, keeping the old
+    file as ``.bak``; the result must load."""
     import yaml
 
     from costops.config import ConfigError, load_config
 
     if path.suffix == ".toml":
-        where = f"[cache.semantic.routes]\n{route} = {value:.4f}" if route else f"[cache.semantic]\nthreshold = {value:.4f}"
+        where = (f"[cache.semantic.routes.{route}]\n{key} = {value:.4f}" if route
+                 else f"[cache.semantic]\n{key} = {value:.4f}")
         raise click.ClickException(f"--write edits YAML configs only; put this into {path} yourself:\n{where}")
     old = path.read_text() if path.exists() else ""
     raw = yaml.safe_load(old) or {}
@@ -152,9 +173,16 @@ def _write_threshold(path: Path, route: str | None, value: float) -> None:
         routes = semantic.get("routes")
         if not isinstance(routes, dict):
             routes = semantic["routes"] = {}
-        routes[route] = value
+        old_route = routes.get(route)
+        if key == "threshold" and not isinstance(old_route, dict):
+            routes[route] = value
+        else:  # a mapping: keep what the route had (a bare number is its cosine threshold)
+            settings = dict(old_route) if isinstance(old_route, dict) else (
+                {} if old_route is None else {"threshold": old_route})
+            settings[key] = value
+            routes[route] = settings
     else:
-        semantic["threshold"] = value
+        semantic[key] = value
     if path.exists():
         shutil.copyfile(path, path.with_name(path.name + ".bak"))
     path.write_text(yaml.safe_dump(raw, sort_keys=False, default_flow_style=False))

@@ -2,10 +2,16 @@
 
     cache:
       semantic:
-        threshold: 0.5             # cosine a neighbour needs before the verifier looks at it
-        routes: {faq: 0.6}         # per-route thresholds; a request's route is its tag 'route' (else 'feature')
-        verify: true               # the lexical verification (numbers, units, entities, negation,
-                                   # directions, content words); false only for experiments
+        threshold: 0.35            # cosine a neighbour needs before the judge looks at it
+        target_precision: 0.98     # the judge's acceptance threshold is read off its calibration table
+                                   # for this precision (bench/train_judge.py; `costops cache calibrate`)
+        min_score: 0.83            # or an acceptance score set directly (wins over target_precision)
+        routes:                    # per route (a request's tag 'route', else 'feature'): a cosine
+          faq: 0.6                 # threshold, or a mapping of threshold / target_precision / min_score
+          payments: {target_precision: 0.995}
+        verify: true               # the judge (a trained model over pair features: word alignment,
+                                   # order, numbers, units, negation...); false only for experiments
+        verifier: judge            # or 'rules': the older lexical verifier alone
         synonym_min: 0.75          # verifier: word-vector cosine that makes two content words synonyms
         allow_multi_turn: false    # true: also cache conversations (earlier turns go into the scope)
         allow_tools: false         # true: also requests with tools or tool calls/results in them
@@ -34,20 +40,35 @@ from typing import Any
 from costops.cache.config import wait_seconds
 from costops.config import ConfigError
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.35
+DEFAULT_TARGET_PRECISION = 0.98
+VERIFIERS = ("judge", "rules")
 
 _KEYS = {
     "threshold", "routes", "verify", "synonym_min", "allow_multi_turn", "allow_tools", "deterministic_only",
     "ttl_s", "max_ttl_s", "max_entries", "index_path", "save_interval_s", "redis", "redis_key", "max_query_chars",
-    "single_flight_wait_s",
+    "single_flight_wait_s", "target_precision", "min_score", "verifier",
 }
+_ROUTE_KEYS = {"threshold", "target_precision", "min_score"}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    """One route's knobs; ``None`` takes the section's own."""
+
+    threshold: float | None = None
+    target_precision: float | None = None
+    min_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SemanticCacheConfig:
     threshold: float = DEFAULT_THRESHOLD
-    routes: Mapping[str, float] = field(default_factory=dict)
+    routes: Mapping[str, RouteSettings] = field(default_factory=dict)
     verify: bool = True
+    target_precision: float = DEFAULT_TARGET_PRECISION
+    min_score: float | None = None
+    verifier: str = "judge"
     synonym_min: float = 0.75
     allow_multi_turn: bool = False
     allow_tools: bool = False
@@ -62,9 +83,25 @@ class SemanticCacheConfig:
     max_query_chars: int = 20_000
     single_flight_wait_s: float = 30.0
 
+    def route(self, tags: Mapping[str, str]) -> RouteSettings:
+        name = tags.get("route") or tags.get("feature")
+        return self.routes.get(name, _NO_ROUTE) if name else _NO_ROUTE
+
     def threshold_for(self, tags: Mapping[str, str]) -> float:
-        route = tags.get("route") or tags.get("feature")
-        return self.routes.get(route, self.threshold) if route else self.threshold
+        """The cosine a neighbour needs to be judged at all."""
+        route = self.route(tags)
+        return self.threshold if route.threshold is None else route.threshold
+
+    def acceptance(self, tags: Mapping[str, str]) -> tuple[float | None, float]:
+        """(min_score or None, target_precision) for the request's route."""
+        route = self.route(tags)
+        min_score = route.min_score if route.min_score is not None else (
+            None if route.target_precision is not None else self.min_score)
+        target = route.target_precision if route.target_precision is not None else self.target_precision
+        return min_score, target
+
+
+_NO_ROUTE = RouteSettings()
 
 
 def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = None) -> SemanticCacheConfig:
@@ -79,8 +116,13 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
             raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_KEYS))})")
     routes_raw = raw.get("routes") or {}
     if not isinstance(routes_raw, Mapping):
-        raise ConfigError(f"{where}.routes: a mapping of route names to thresholds, e.g. {{faq: 0.6}}")
-    routes = {str(k): _fraction(v, f"{where}.routes.{k}") for k, v in routes_raw.items()}
+        raise ConfigError(f"{where}.routes: a mapping of route names to thresholds or settings, e.g. "
+                          "{faq: 0.6, payments: {target_precision: 0.995}}")
+    routes = {str(k): _route(v, f"{where}.routes.{k}") for k, v in routes_raw.items()}
+    verifier = raw.get("verifier", "judge")
+    if verifier not in VERIFIERS:
+        raise ConfigError(f"{where}.verifier: {verifier!r} is not one of {', '.join(VERIFIERS)}")
+    min_score = raw.get("min_score")
     redis_on = _bool(raw.get("redis", True), f"{where}.redis")
     redis_url = redis_url_setting if redis_on else None
     index_path = raw.get("index_path")
@@ -93,6 +135,9 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
         threshold=_fraction(raw.get("threshold", DEFAULT_THRESHOLD), f"{where}.threshold"),
         routes=routes,
         verify=_bool(raw.get("verify", True), f"{where}.verify"),
+        target_precision=_fraction(raw.get("target_precision", DEFAULT_TARGET_PRECISION), f"{where}.target_precision"),
+        min_score=None if min_score is None else _fraction(min_score, f"{where}.min_score"),
+        verifier=str(verifier),
         synonym_min=_fraction(raw.get("synonym_min", 0.75), f"{where}.synonym_min"),
         allow_multi_turn=_bool(raw.get("allow_multi_turn", False), f"{where}.allow_multi_turn"),
         allow_tools=_bool(raw.get("allow_tools", False), f"{where}.allow_tools"),
@@ -107,6 +152,15 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
         max_query_chars=_whole(raw.get("max_query_chars", 20_000), f"{where}.max_query_chars", 1),
         single_flight_wait_s=wait_seconds(raw.get("single_flight_wait_s", 30), f"{where}.single_flight_wait_s"),
     )
+
+
+def _route(value: Any, where: str) -> RouteSettings:
+    if not isinstance(value, Mapping):
+        return RouteSettings(threshold=_fraction(value, where))
+    for key in value:
+        if key not in _ROUTE_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_ROUTE_KEYS))})")
+    return RouteSettings(**{k: _fraction(v, f"{where}.{k}") for k, v in value.items()})
 
 
 def _fraction(value: Any, where: str) -> float:

@@ -210,9 +210,16 @@ def _candidates(stage: Any, pairs: Sequence[Pair]) -> list[tuple[str, Any]]:
     return out
 
 
-def served_by(stage: Any, pairs: Sequence[Pair], threshold: float) -> list[bool]:
-    """Whether the stage, at ``threshold``, serves each pair's cached answer for its new prompt."""
-    return [stage.choose(text, [n], threshold) is not None for text, n in _candidates(stage, pairs)]
+def served_by(stage: Any, pairs: Sequence[Pair], threshold: float, accept: float | None = None) -> list[bool]:
+    """Whether the stage, at the cosine ``threshold`` (and the judge's ``accept`` score, default the
+    configured one), serves each pair's cached answer for its new prompt."""
+    return [stage.choose(text, [n], threshold, accept) is not None for text, n in _candidates(stage, pairs)]
+
+
+def judge_scores(stage: Any, pairs: Sequence[Pair], threshold: float) -> list[float | None]:
+    """Per pair, the judge's score when its cosine reaches ``threshold`` (else None, never served):
+    with the judge on, the acceptance score is what a target precision calibrates."""
+    return [stage.judge_score(text, n) if n.similarity >= threshold else None for text, n in _candidates(stage, pairs)]
 
 
 def threshold_scores(stage: Any, pairs: Sequence[Pair]) -> list[float | None]:

@@ -3,8 +3,9 @@
 before (after the exact cache missed):
   1. may this request use it? (:func:`scope.prepare`: deterministic, single-turn, no tools...)
   2. embed the final user turn; search the scope's index for the nearest entries
-  3. serve the first neighbour over the route's threshold that the verifier accepts
-     (same numbers, units, entities, negation, directions and content words)
+  3. the judge scores each neighbour over the route's cosine threshold (P(the cached answer
+     answers this too), from word alignment, order, numbers, negation...); serve the best one
+     whose score reaches the route's acceptance threshold (set by its target precision)
   4. otherwise remember what to store, and ask for the stream's bytes if it streams
 after (status 200): store the answer as the client API's JSON, share it through Redis.
 
@@ -38,6 +39,7 @@ from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
+from costops.cache.semantic.judge import Scorer
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
 from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
@@ -73,6 +75,9 @@ class SemanticCacheStage:
         self._in_flight: dict[str, dict[str, tuple[Entry, Any]]] = {}
         """scope -> leader id -> (its query as an entry without an answer, its vector)"""
         self.claims: Claims | None = None
+        self.scorer = Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge" else None
+        self._profiles: dict[str, Any] = {}
+        """The last few query texts' profiles: a lookup judges up to four neighbours against one."""
         self.admin_routes = {
             ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
             ("POST", "/admin/cache/semantic/invalidate"): self.admin_invalidate,
@@ -141,11 +146,12 @@ class SemanticCacheStage:
         vector = self.embedder.embed(lookup.text)
         if not control.no_cache:
             threshold = self.cfg.threshold_for(call.record.tags)
-            found = self._find(lookup, vector, threshold)
+            accept = self._accept(call.record.tags)
+            found = self._find(lookup, vector, threshold, accept)
             if (found is None and not control.no_store and self.cfg.single_flight_wait_s > 0
                     and not call.state.get(TIMED_OUT)):
                 started = time.perf_counter()
-                found = await self._follow_or_lead(call, lookup, vector, threshold)
+                found = await self._follow_or_lead(call, lookup, vector, threshold, accept)
                 if found is not None:
                     self.counts["followers"] += 1
                     call.response_headers.append(wait_header(started))
@@ -163,14 +169,15 @@ class SemanticCacheStage:
                 call.capture_stream = True
         return None
 
-    async def _follow_or_lead(self, call: Call, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
+    async def _follow_or_lead(self, call: Call, lookup: Lookup, vector: Any, threshold: float,
+                              accept: float | None) -> Entry | None:
         """The answer of a request in flight that this one would be served from (judged as a
         cached entry would be), or None: then this request goes upstream, as a leader."""
         wait = self.cfg.single_flight_wait_s
         in_flight = self._in_flight.get(lookup.scope)
         if in_flight:
             near = sorted((Neighbour(e, float(vector @ v)) for e, v in in_flight.values()), key=lambda n: -n.similarity)
-            leader = self.choose(lookup.text, near[:NEIGHBOURS], threshold)
+            leader = self.choose(lookup.text, near[:NEIGHBOURS], threshold, accept)
             if leader is not None:
                 entry: Entry | None = await self.flights.follow(leader.id, wait)
                 if entry is None:
@@ -190,7 +197,7 @@ class SemanticCacheStage:
             if not await claims.claim(claim, token, wait):
 
                 async def find() -> Entry | None:
-                    return self._find(lookup, vector, threshold)
+                    return self._find(lookup, vector, threshold, accept)
 
                 entry = await self.flights.waiting_for(poll(find, lambda: claims.held(claim), wait))
                 if entry is not None:
@@ -210,18 +217,40 @@ class SemanticCacheStage:
             if not in_flight:
                 del self._in_flight[scope]
 
-    def _find(self, lookup: Lookup, vector: Any, threshold: float) -> Entry | None:
-        return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold)
+    def _find(self, lookup: Lookup, vector: Any, threshold: float, accept: float | None) -> Entry | None:
+        return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold, accept)
 
-    def choose(self, text: str, neighbours: Iterable[Neighbour], threshold: float) -> Entry | None:
-        """The neighbour (most similar first) whose answer is served for ``text``, if any: the
-        one decision of a lookup, which ``costops cache eval`` also scores on labelled pairs."""
+    def _accept(self, tags: dict[str, str]) -> float | None:
+        return self.accept_score(tags) if self.scorer is not None else None
+
+    def accept_score(self, tags: dict[str, str]) -> float:
+        """The judge score a hit needs on this route: its min_score, else its target precision's threshold."""
+        assert self.scorer is not None, "only with the judge"
+        min_score, target = self.cfg.acceptance(tags)
+        return min_score if min_score is not None else self.scorer.judge.threshold_for(target)
+
+    def choose(self, text: str, neighbours: Iterable[Neighbour], threshold: float,
+               accept: float | None = None) -> Entry | None:
+        """The neighbour whose answer is served for ``text``, if any: the one decision of a lookup,
+        which ``costops cache eval`` also scores on labelled pairs. Neighbours under the cosine
+        ``threshold`` are not looked at; of the others, the judge's best score at or over
+        ``accept`` (default: the default route's) wins; with ``verifier: rules``, the first the
+        lexical verifier accepts."""
+        gated = [n for n in neighbours if n.similarity >= threshold]
+        if not gated or not self.cfg.verify:
+            return gated[0].entry if gated else None
+        if self.scorer is not None:
+            best, best_score = None, self.accept_score({}) if accept is None else accept
+            for neighbour in gated:
+                score = self.judge_score(text, neighbour)
+                if score >= best_score:
+                    best, best_score = neighbour.entry, score
+                else:
+                    self.counts["rejected_by_verifier"] += 1
+                    log.debug("semantic cache: %r is not %r: score %.3f", text[:80], neighbour.entry.text[:80], score)
+            return best
         query = None
-        for neighbour in neighbours:
-            if neighbour.similarity < threshold:
-                break
-            if not self.cfg.verify:
-                return neighbour.entry
+        for neighbour in gated:
             query = query or facts(text)
             reason = verify(query, self.index.facts_of(neighbour.entry), self._word_vector, self.cfg.synonym_min)
             if reason is None:
@@ -229,6 +258,17 @@ class SemanticCacheStage:
             self.counts["rejected_by_verifier"] += 1
             log.debug("semantic cache: %r is not %r: %s", text[:80], neighbour.entry.text[:80], reason)
         return None
+
+    def judge_score(self, text: str, neighbour: Neighbour) -> float:
+        """The judge's P(the neighbour's answer answers ``text``): what ``costops cache calibrate`` calibrates."""
+        assert self.scorer is not None, "only with the judge"
+        profile = self._profiles.get(text)
+        if profile is None:
+            profile = self._profiles[text] = self.scorer.profile(text)
+            if len(self._profiles) > 8:
+                self._profiles.pop(next(iter(self._profiles)))
+        cached = self.scorer.profile(neighbour.entry.text, self.index.facts_of(neighbour.entry))
+        return self.scorer.score(profile, cached, neighbour.similarity)
 
     def _word_vector(self, word: str) -> Any:
         v = self._word_vectors.get(word)
@@ -295,7 +335,8 @@ class SemanticCacheStage:
                                      "followers", "followers_upstream")},
                 "waiting": self.flights.waiting,
                 "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
-                "threshold": self.cfg.threshold, "embedder": self.embedder.name}
+                "threshold": self.cfg.threshold, "embedder": self.embedder.name, "verifier": self.cfg.verifier,
+                "accept_score": None if self.scorer is None else self.accept_score({})}
 
     @admin_doc("Semantic cache counters: hits, misses, entries, threshold",
                response={"type": "object", "required": ["hits", "misses", "entries"]})

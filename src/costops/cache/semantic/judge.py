@@ -1,0 +1,458 @@
+"""The judge: does a cached question's answer also answer the new one? A probability, calibrated.
+
+The nearest neighbour by cosine is only a candidate: a static embedding is a sum of token
+vectors, blind to word order ("A to B" = "B to A") and to one word that changes the answer. The
+judge scores a (query, cached) pair from features that see what the sum does not, and a logistic
+model trained on pairs (``bench/train_judge.py``) turns them into P(same answer):
+
+- soft word alignment by the static table's word vectors (each word's best match on the other
+  side, weighted by how rare the word is): a synonym aligns, another entity or verb does not;
+- word order: aligned words whose order differs between the texts (a swap of sides or roles),
+  and the old verifier's swapped-sides rule around to / from / into / than;
+- the parts that differ: sentences of one text not in the other (with a pasted context, that is
+  the question asked about it), compared alone, so a long shared context cannot hide a changed
+  question;
+- the exact checks that are right (numbers, units, negation, periods, entities, opposite
+  directions, the question word, operators), as features; numbers, negation and periods also
+  veto outright, since no wording makes "5" answer "50".
+
+Why not a cross-encoder: one MiniLM-L6 pass over a 2 x 200-token pair is about 4 G multiply-adds (an
+estimate from its shape), tens of milliseconds on one core, past the 5 ms budget; these features cost well under a
+millisecond and ship as a few hundred bytes of weights (``data/judge.json``) with no new
+dependency. The calibration table in the same file maps a target precision to the acceptance
+threshold (:meth:`Judge.threshold_for`).
+
+Pure functions of the texts and the word vectors; no I/O but :meth:`Judge.load`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from costops.cache.semantic.embedder import StaticEmbedder
+from costops.cache.semantic.verify import (
+    Facts,
+    _content,
+    _directions,
+    _matches,
+    _near,
+    _stem,
+    facts,
+)
+
+DEFAULT_MODEL = "judge.json"
+MIN_ORDER_WEIGHT = 0.5
+_ARTICLES = {"the", "a", "an", "my", "your", "our", "their", "and", "or", "nor", "vs", "versus"}
+"""Not pivots: "A and B" is "B and A"; an article sits anywhere."""
+"""Words lighter than this (to, from, the) are not aligned for the order check."""
+CAP = 6.0
+"""A word weight (SIF-scaled norm) at or past which a word counts fully in the alignment."""
+WordInfo = Callable[[str], tuple[np.ndarray, float]]
+"""A lower-cased word's unit vector and its weight (the norm of its SIF-weighted row sum)."""
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*|(?<!\S)[-+*/=<>×÷](?!\S)")
+_CLAUSE = re.compile(r"[,;:.!?\n]+")
+_SCOPE = {"all", "every", "each", "some", "only", "none", "both", "either", "entire", "whole", "most", "several",
+          "everyone", "everything", "someone", "alone", "except"}
+_OPPOSITES = [("pro", "con"), ("pros", "cons"), ("advantage", "disadvantage"), ("advantages", "disadvantages"),
+              ("benefit", "drawback"), ("benefits", "drawbacks"), ("benefits", "risks"), ("strengths", "weaknesses"),
+              ("strength", "weakness"), ("safe", "dangerous"), ("safe", "risky"), ("safe", "unsafe"),
+              ("legal", "illegal"), ("allowed", "forbidden"), ("allowed", "banned"), ("true", "false"), ("hot", "cold"),
+              ("warm", "cool"), ("wet", "dry"), ("easy", "hard"), ("easy", "difficult"), ("good", "bad"),
+              ("success", "failure"), ("win", "lose"), ("winner", "loser"), ("accept", "reject"), ("accepted", "rejected"),
+              ("approve", "deny"), ("approved", "denied"), ("approve", "reject"), ("approved", "rejected"),
+              ("valid", "invalid"), ("public", "private"), ("internal", "external"), ("inside", "outside"),
+              ("input", "output"), ("inbound", "outbound"), ("incoming", "outgoing"), ("client", "server"),
+              ("sync", "async"), ("synchronous", "asynchronous"), ("left", "right"), ("north", "south"),
+              ("east", "west"), ("male", "female"), ("men", "women"), ("adult", "child"), ("adults", "children"),
+              ("employer", "employee"), ("landlord", "tenant"), ("buyer", "seller"), ("lender", "borrower"),
+              ("sender", "recipient"), ("parent", "child"), ("local", "remote"), ("online", "offline"),
+              ("domestic", "international"), ("import", "export"), ("like", "dislike"), ("love", "hate"),
+              ("agree", "disagree"), ("include", "exclude"), ("included", "excluded"), ("pass", "fail"),
+              ("passed", "failed"), ("open", "closed"), ("wins", "losses"), ("gains", "losses"), ("profit", "loss"),
+              ("income", "expenses"), ("debit", "credit"), ("asset", "liability"), ("assets", "liabilities"),
+              ("fresh", "frozen"), ("raw", "cooked"), ("ice", "heat"), ("fridge", "freezer")]
+"""Words whose answer is the other's opposite, though the static vectors put them side by side."""
+_OPPOSITE_OF: dict[str, set[str]] = {}
+for _x, _y in _OPPOSITES:
+    _OPPOSITE_OF.setdefault(_x, set()).add(_y)
+    _OPPOSITE_OF.setdefault(_y, set()).add(_x)
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION_WORDS = {
+    "why": "why", "when": "when", "where": "where", "who": "who", "whom": "who", "whose": "who", "which": "what",
+    "what": "what", "how": "how", "whether": "yes-no", "is": "yes-no", "are": "yes-no", "can": "yes-no",
+    "could": "yes-no", "do": "yes-no", "does": "yes-no", "did": "yes-no", "should": "yes-no", "will": "yes-no",
+    "would": "yes-no", "isn't": "yes-no", "can't": "yes-no",
+}
+_HOW_QUANTITY = {"many", "much", "long", "often", "far", "old", "early", "late", "big", "fast"}
+_HOW_WORDS = {"way", "ways", "steps", "step", "best", "procedure"}
+_WHAT_IS = {"price": "how-much", "cost": "how-much", "fee": "how-much", "amount": "how-much", "number": "how-many",
+            "time": "when", "date": "when", "day": "when", "place": "where", "reason": "why", "duration": "how-long"}
+"""What "what ..." asks when one of these follows it: "what is the price" asks "how much"."""
+_PHRASES = {("turn", "on"): "enable", ("switch", "on"): "enable", ("turn", "off"): "disable",
+            ("switch", "off"): "disable", ("sign", "up"): "register", ("set", "up"): "configure",
+            ("go", "up"): "increase", ("goes", "up"): "increase", ("went", "up"): "increase",
+            ("go", "down"): "decrease", ("goes", "down"): "decrease", ("went", "down"): "decrease",
+            ("log", "in"): "login", ("sign", "in"): "login", ("log", "out"): "logout", ("sign", "out"): "logout",
+            ("find", "out"): "learn", ("get", "rid"): "remove", ("check", "out"): "checkout"}
+"""Two-word verbs read as the one word they mean, so "turn on" aligns with "enable"."""
+_CHIT_CHAT = {"sorry", "bother", "bothering", "hope", "hoping", "well", "friend", "asking", "lost", "bit",
+              "wondering", "appreciate", "appreciated", "advance", "great", "awesome", "guys", "folks", "everyone",
+              "hiya", "ty", "regards", "best", "wishes", "hopefully", "maybe", "quickly", "confused", "stuck",
+              "curious", "basically", "actually", "honestly", "anyone", "somebody", "someone", "explain"}
+"""Greetings and hedges that say nothing about what is asked (with the verifier's stop words)."""
+_FUNCTION = set("""a an the i me my mine we us our you your it its this that these those there here what which who
+    whom whose when where why how is am are was were be been being do does did have has had can could would should
+    will shall may might must of and or so just also please kindly thanks thank thx hi hello hey dear morning
+    afternoon evening good quick question questions cheers tell know want need like love ok okay sure way ways
+    possible able steps step best s t d ll re ve let's i'm i've i'd you're it's what's that's there's""".split())
+"""Function words and politeness: what an answer does not depend on (rare words weigh in by their SIF weight)."""
+_FILLER = _FUNCTION | _CHIT_CHAT | set(_QUESTION_WORDS)
+_POLITE_OPENERS = _CHIT_CHAT | {"i", "was", "i'm", "a", "to", "hi", "hello", "hey", "thanks", "thank", "please",
+                                "cheers", "quick", "question", "tell", "me", "you", "could", "any", "help", "so",
+                                "good", "morning", "afternoon", "evening", "team", "one", "more", "thing", "dear"}
+
+FEATURES = (
+    "cosine", "unmatched_max", "unmatched_sum", "unmatched_top", "worst_match", "unmatched_words", "swaps", "swapped_sides",
+    "diff_cosine", "diff_unmatched", "numbers_differ", "units_differ", "negation_differs",
+    "periods_differ", "entities_only_in_one", "directions_differ", "content_rule", "question_word_differs",
+    "operators_differ", "scope_differs", "opposites", "length_gap",
+)
+VETOES = ("numbers_differ", "negation_differs", "periods_differ", "swaps", "opposites", "operators_differ")
+
+
+@dataclass(slots=True)
+class Profile:
+    """One text, read once (a cached entry keeps its own)."""
+
+    text: str
+    facts: Facts
+    words: tuple[str, ...]
+    """Words that carry meaning, lower-cased, in order (no filler)."""
+    vectors: np.ndarray
+    weights: np.ndarray
+    tokens: tuple[str, ...]
+    """Every word, lower-cased, in order (for the order check)."""
+    sentences: tuple[str, ...]
+    """Normalized sentences, to find the part that differs from another text."""
+    question: str
+    operators: frozenset[str]
+    scope: frozenset[str]
+    """Quantifiers (all, only, some, each...): "delete all messages" is not "delete only mine"."""
+
+
+def profile(text: str, word_info: WordInfo, known: Facts | None = None) -> Profile:
+    tokens = _phrases([t.lower() for t in _WORD.findall(text)])
+    words = tuple(t for t in tokens if t not in _FILLER and not t[0].isdigit() and t[0].isalnum())
+    dims = len(word_info("a")[0])
+    vectors = np.zeros((len(words), dims), np.float32)
+    weights = np.zeros(len(words), np.float32)
+    for i, w in enumerate(words):
+        vectors[i], weights[i] = word_info(w)
+    sentences = tuple(s for s in (" ".join(_WORD.findall(p.lower())) for p in _SENTENCES.split(text)) if s)
+    return Profile(text, known or facts(text), words, vectors, weights, tuple(tokens), sentences,
+                   _question_word(_CLAUSE.split(text.lower())), frozenset(t for t in tokens if not t[0].isalnum()),
+                   frozenset(t for t in tokens if t in _SCOPE))
+
+
+def _phrases(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in tokens:
+        joined = _PHRASES.get((out[-1], t)) if out else None
+        if joined:
+            out[-1] = joined
+        else:
+            out.append(t)
+    return out
+
+
+def _question_word(clauses: list[str]) -> str:
+    """The kind of question asked: its first question word, wherever it stands ("X: how do I do that?"),
+    past "could you" / "can you" ("could you tell me why..." asks why); "what's the way to" asks how,
+    "what is the price" how much. A yes-no word counts only at the start of a clause ("if X, is Y?")."""
+    for clause in clauses:
+        tokens = _phrases(_WORD.findall(clause))
+        for i, t in enumerate(tokens):
+            kind = _QUESTION_WORDS.get(t.replace("’", "'").split("'")[0])
+            if kind is None:
+                continue
+            nxt = tokens[i + 1 : i + 4]
+            if kind == "yes-no" and (nxt[:1] == ["you"] or not all(t in _POLITE_OPENERS for t in tokens[:i])):
+                continue
+            if kind == "how" and nxt[:1] and nxt[0] in _HOW_QUANTITY:
+                return "how-" + nxt[0]
+            if kind in ("what", "yes-no") and _HOW_WORDS & set(nxt):
+                return "how"
+            if kind == "what":
+                for word, same in _WHAT_IS.items():
+                    if word in nxt:
+                        return same
+            return kind
+    return "statement"
+
+
+def _importance(weights: np.ndarray) -> np.ndarray:
+    """A word's weight for the alignment: rare words count most, capped so one cannot dominate."""
+    return np.minimum(weights, CAP) / CAP
+
+
+_DERIVED = sorted(["ization", "isation", "ations", "ation", "ition", "ions", "ion", "izes", "ized", "ize", "ises",
+                   "ised", "ise", "ies", "y", "ments", "ment", "ance", "ence", "ity", "ive", "sis", "ses", "es", "s",
+                   "ed", "ing", "er", "ers"], key=len, reverse=True)
+
+
+def _root(word: str) -> str:
+    """A word less one derivational suffix ("summarize", "summary" -> "summar"): related words align."""
+    for suffix in _DERIVED:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _alignment(a: Profile, b: Profile) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's best match on the other side, in [0, 1] (an exact, stem or typo match is 1)."""
+    if not a.words or not b.words:
+        return np.zeros(len(a.words), np.float32), np.zeros(len(b.words), np.float32)
+    sim = np.clip(a.vectors @ b.vectors.T, 0.0, 1.0)
+    bset, aset = frozenset(b.words), frozenset(a.words)
+    bstems, astems = {_stem(w) for w in b.words}, {_stem(w) for w in a.words}
+    best_a = sim.max(axis=1)
+    best_b = sim.max(axis=0)
+    aroots, broots = {_root(w) for w in a.words}, {_root(w) for w in b.words}
+    for i, w in enumerate(a.words):
+        if best_a[i] < 1.0 and (_matches(w, bset, bstems) or _root(w) in broots):
+            best_a[i] = 1.0
+    for j, o in enumerate(b.words):
+        if best_b[j] < 1.0 and (_matches(o, aset, astems) or _root(o) in aroots):
+            best_b[j] = 1.0
+    return best_a, best_b
+
+
+def _swaps(a: Profile, b: Profile) -> int:
+    """Pairs of words whose order differs with a word between them in both texts: "A to B" / "B to A",
+    "Alice pays Bob" / "Bob pays Alice". A clause moved whole ("if X, is Y?" / "is Y if X?") reverses
+    words too, but nothing stays between them on both sides, so it is not counted. Words met once
+    in each text only; light words (to, the) can be a pivot but not a side."""
+    ca, cb = Counter(a.tokens), Counter(b.tokens)
+    pa = {t: i for i, t in enumerate(a.tokens) if ca[t] == 1 and cb[t] == 1}
+    pb = {t: i for i, t in enumerate(b.tokens) if t in pa}
+    at_a: dict[str, list[int]] = {}
+    at_b: dict[str, list[int]] = {}
+    for i, t in enumerate(a.tokens):
+        at_a.setdefault(t, []).append(i)
+    for i, t in enumerate(b.tokens):
+        if t in at_a and t not in _ARTICLES:
+            at_b.setdefault(t, []).append(i)
+    weight = dict(zip(a.words, a.weights, strict=True))
+    sides = sorted((w for w in pa if w[0].isdigit() or weight.get(w, 0.0) >= MIN_ORDER_WEIGHT), key=pa.__getitem__)
+    swaps = 0
+    for i, x in enumerate(sides):
+        for y in sides[i + 1:]:
+            if pb[x] > pb[y] and any(any(pa[x] < k < pa[y] for k in at_a[p]) and any(pb[y] < k < pb[x] for k in ks)
+                                     for p, ks in at_b.items()):
+                swaps += 1
+    return swaps
+
+
+def _differing(a: Profile, b: Profile) -> tuple[list[int], list[int]]:
+    """Indexes of the words in sentences only one text has (all of them when no sentence is shared)."""
+    shared = set(a.sentences) & set(b.sentences)
+    if not shared:
+        return list(range(len(a.words))), list(range(len(b.words)))
+
+    def own(p: Profile) -> list[int]:
+        keep = {w for s in p.sentences if s not in shared for w in s.split()}
+        return [i for i, w in enumerate(p.words) if w in keep]
+
+    return own(a), own(b)
+
+
+def _sub(p: Profile, idx: list[int]) -> Profile:
+    return Profile(p.text, p.facts, tuple(p.words[i] for i in idx), p.vectors[idx], p.weights[idx], p.tokens, p.sentences,
+                   p.question, p.operators, p.scope)
+
+
+def _opposites(a: Profile, b: Profile) -> bool:
+    """A word in one text whose opposite is in the other, and not in the first ("pros" / "cons")."""
+    ta, tb = set(a.tokens), set(b.tokens)
+    return any(o in tb and o not in ta and w not in tb for w in ta - tb for o in _OPPOSITE_OF.get(w, ()))
+
+
+def _unmatched(best: np.ndarray, weights: np.ndarray) -> float:
+    return float((_importance(weights) * (1.0 - best)).sum()) if len(best) else 0.0
+
+
+def _top(best: np.ndarray, weights: np.ndarray) -> float:
+    """The one word that matches worst, by its weight: a single changed word is not diluted by a long text."""
+    return float((_importance(weights) * (1.0 - best)).max()) if len(best) else 0.0
+
+
+def _mean_vector(p: Profile) -> np.ndarray:
+    if not len(p.words):
+        return np.zeros(p.vectors.shape[1], np.float32)
+    v = (p.vectors * p.weights[:, None]).sum(axis=0)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str], np.ndarray],
+             synonym_min: float = 0.75) -> dict[str, float]:
+    """The pair's features by name (:data:`FEATURES`); symmetric in q and c but for the cosine's source."""
+    best_q, best_c = _alignment(q, c)
+    un_q, un_c = _unmatched(best_q, q.weights), _unmatched(best_c, c.weights)
+    worst = min([float(best_q.min()) if len(best_q) else 1.0, float(best_c.min()) if len(best_c) else 1.0])
+    iq, ic = _differing(q, c)
+    dq, dc = _sub(q, iq), _sub(c, ic)
+    if dq.words and dc.words:
+        diff_cos = float(_mean_vector(dq) @ _mean_vector(dc))
+        bq, bc = _alignment(dq, dc)
+        diff_un = max(_unmatched(bq, dq.weights), _unmatched(bc, dc.weights))
+    elif not dq.words and not dc.words:
+        diff_cos, diff_un = 1.0, 0.0  # what differs is only greetings and punctuation
+    else:  # one text says more: is that covered by the other text as a whole?
+        extra, whole = (dq, c) if dq.words else (dc, q)
+        diff_cos = float(_mean_vector(extra) @ _mean_vector(whole))
+        diff_un = _unmatched(_alignment(extra, whole)[0], extra.weights)
+    qf, cf = q.facts, c.facts
+    swapped = any(x != y and (rel, y, x) in cf.relations and (rel, x, y) not in cf.relations
+                  for rel, x, y in qf.relations)
+    entities = sum(1 for a, b in ((qf, cf), (cf, qf)) for e in a.entities if not any(_near(e, w) for w in b.words))
+    return {
+        "cosine": cosine,
+        "unmatched_max": max(un_q, un_c),
+        "unmatched_sum": un_q + un_c,
+        "unmatched_top": max(_top(best_q, q.weights), _top(best_c, c.weights)),
+        "worst_match": worst,
+        "unmatched_words": float((best_q < 0.6).sum() + (best_c < 0.6).sum()),
+        "swaps": float(min(_swaps(q, c), 3)),
+        "swapped_sides": float(swapped),
+        "diff_cosine": diff_cos,
+        "diff_unmatched": diff_un,
+        "numbers_differ": float(qf.numbers != cf.numbers),
+        "units_differ": float(qf.units != cf.units),
+        "negation_differs": float(qf.negated != cf.negated),
+        "periods_differ": float(qf.when != cf.when),
+        "entities_only_in_one": float(min(entities, 3)),
+        "directions_differ": float(_directions(qf, cf) is not None),
+        "content_rule": float(_content(qf, cf, word_vector, synonym_min) is not None),
+        "question_word_differs": float(q.question != c.question),
+        "operators_differ": float(bool(q.operators and c.operators and q.operators != c.operators)),
+        "scope_differs": float(q.scope != c.scope),
+        "opposites": float(_opposites(q, c)),
+        "length_gap": abs(math.log1p(len(q.words)) - math.log1p(len(c.words))),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Acceptance thresholds read off labelled pairs: (threshold, precision, recall), rising thresholds."""
+
+    points: tuple[tuple[float, float, float], ...]
+    pairs: int
+    source: str
+
+    def threshold_for(self, target_precision: float) -> float:
+        """The lowest threshold at and above which precision stays >= the target (1.0: none reaches it)."""
+        chosen = 1.0
+        for threshold, precision, _ in reversed(self.points):
+            if precision < target_precision:
+                break
+            chosen = threshold
+        return chosen
+
+
+def calibrate(scores: Sequence[float], labels: Sequence[bool], source: str = "") -> Calibration:
+    """Precision and recall at each distinct score: serving every pair that scores at least it."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    s = np.asarray(scores, dtype=np.float64)[order]
+    y = np.asarray(labels, dtype=bool)[order]
+    positives = max(int(y.sum()), 1)
+    points = []
+    tp = 0
+    for i in range(len(s)):
+        tp += int(y[i])
+        if i + 1 < len(s) and s[i + 1] == s[i]:
+            continue
+        points.append((round(float(s[i]), 6), round(tp / (i + 1), 6), round(tp / positives, 6)))
+    return Calibration(tuple(reversed(points)), len(s), source)
+
+
+class Judge:
+    """The trained model: standardize, dot, sigmoid; vetoes first."""
+
+    def __init__(self, weights: dict[str, float], bias: float, mean: dict[str, float], scale: dict[str, float],
+                 calibration: Calibration, meta: dict[str, Any] | None = None) -> None:
+        self.names = FEATURES
+        self.w = np.array([weights[n] / scale[n] for n in FEATURES])
+        self.b = bias - float(sum(weights[n] * mean[n] / scale[n] for n in FEATURES))
+        self.calibration = calibration
+        self.meta = meta or {}
+        self._veto = [FEATURES.index(n) for n in VETOES]
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Judge:
+        if path is None:
+            text = (resources.files("costops.cache.semantic") / "data" / DEFAULT_MODEL).read_text()
+        else:
+            text = Path(path).read_text()
+        data = json.loads(text)
+        cal = data["calibration"]
+        return cls(data["weights"], data["bias"], data["mean"], data["scale"],
+                   Calibration(tuple(tuple(p) for p in cal["points"]), cal["pairs"], cal["source"]),  # type: ignore[misc]
+                   data.get("meta"))
+
+    def score_features(self, f: dict[str, float]) -> float:
+        x = np.array([f[n] for n in FEATURES])
+        if any(x[i] > 0 for i in self._veto):
+            return 0.0
+        return float(1.0 / (1.0 + math.exp(-float(self.w @ x + self.b))))
+
+    def threshold_for(self, target_precision: float) -> float:
+        return self.calibration.threshold_for(target_precision)
+
+
+class Scorer:
+    """A judge with the embedder it reads words through: what the stage, the eval and calibrate share."""
+
+    def __init__(self, embedder: StaticEmbedder, judge: Judge | None = None, synonym_min: float = 0.75) -> None:
+        self.embedder = embedder
+        self.judge = judge or Judge.load()
+        self.synonym_min = synonym_min
+        self._words: dict[str, tuple[np.ndarray, float]] = {}
+
+    def word_info(self, word: str) -> tuple[np.ndarray, float]:
+        got = self._words.get(word)
+        if got is None:
+            ids = self.embedder.tokenizer.word_ids(word)
+            raw = self.embedder.table[list(ids)].sum(axis=0)
+            norm = float(np.linalg.norm(raw))
+            got = (raw / norm if norm > 0 else raw, norm)
+            if len(self._words) < 200_000:
+                self._words[word] = got
+        return got
+
+    def word_vector(self, word: str) -> np.ndarray:
+        return self.word_info(word)[0]
+
+    def profile(self, text: str, known: Facts | None = None) -> Profile:
+        return profile(text, self.word_info, known)
+
+    def features(self, query: Profile, cached: Profile, cosine: float) -> dict[str, float]:
+        return features(query, cached, cosine, self.word_vector, self.synonym_min)
+
+    def score(self, query: Profile, cached: Profile, cosine: float) -> float:
+        return self.judge.score_features(self.features(query, cached, cosine))
+
+    def score_texts(self, query: str, cached: str) -> float:
+        cosine = float(self.embedder.embed(query) @ self.embedder.embed(cached))
+        return self.score(self.profile(query), self.profile(cached), cosine)
