@@ -6,7 +6,8 @@ a test split), and reads the calibration table (score -> precision, recall) off 
 files (default: the judge pairs' ``calib`` rows). Writes ``src/costops/cache/semantic/data/judge.json``.
 No PyTorch: a few hundred pairs and twenty features fit by Newton's method in numpy in a second.
 
-    .venv/bin/python bench/train_judge.py [--pairs DEV.jsonl] [--calibrate DEV.jsonl] [--dry-run]
+    .venv/bin/python bench/train_judge.py [--pairs MORE.jsonl] [--calibrate CAL.jsonl] [--dry-run]
+    .venv/bin/python bench/train_judge.py --dev bench/data/semantic_pairs/dev.jsonl   # what ships
 
 Pair files are JSONL rows ``{a, b, label: hit|miss, kind?}`` (``cached``/``query`` also read).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costops.cache.semantic.config import DEFAULT_THRESHOLD
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.judge import FEATURES, Judge, Scorer, calibrate
 
@@ -41,7 +43,7 @@ def read_pairs(path: Path, split: str | None = None) -> list[dict[str, str]]:
         if split is not None and r.get("split", split) != split:
             continue
         rows.append({"a": r.get("a", r.get("cached")), "b": r.get("b", r.get("query")), "label": r["label"],
-                     "kind": r.get("kind", "")})
+                     "kind": r.get("kind", ""), "base": str(r.get("base", r.get("a", r.get("cached"))))})
     return rows
 
 
@@ -94,10 +96,32 @@ def fit_signed(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray
     return w[:-1], float(w[-1]), mean, scale
 
 
+def out_of_fold(x: np.ndarray, y: np.ndarray, start: int, dev: list[dict[str, str]], l2: float,
+                folds: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores of the dev rows (``x[start:]``), each by a model trained without its fold: what the
+    shipped model, trained on all of them, would score on pairs it never saw."""
+    bases = sorted({r["base"] for r in dev})
+    np.random.default_rng(0).shuffle(bases)
+    fold_of = {b: i % folds for i, b in enumerate(bases)}
+    fold = np.array([fold_of[r["base"]] for r in dev])
+    xd, yd = x[start:], y[start:].astype(bool)
+    scores = np.zeros(len(dev))
+    for f in range(folds):
+        keep = np.concatenate([np.ones(start, dtype=bool), fold != f])
+        w, b, mean, scale = fit_signed(x[keep], y[keep], l2)
+        judge = Judge(dict(zip(FEATURES, w, strict=True)), b, dict(zip(FEATURES, mean, strict=True)),
+                      dict(zip(FEATURES, scale, strict=True)), calibrate([], []))
+        scores[fold == f] = [judge.score_features(dict(zip(FEATURES, row, strict=True))) for row in xd[fold == f]]
+    return xd, yd, scores
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", action="append", type=Path, default=[], help="more training pairs (a dev split)")
     parser.add_argument("--calibrate", action="append", type=Path, default=[], help="calibration pairs")
+    parser.add_argument("--dev", type=Path, default=None,
+                        help="a dev split to train on AND calibrate by: its calibration scores are out-of-fold "
+                             "(5 folds by base prompt, each scored by a model that never saw it)")
     parser.add_argument("--target-precision", type=float, default=0.98)
     parser.add_argument("--l2", type=float, default=L2)
     parser.add_argument("--dry-run", action="store_true", help="print, don't write judge.json")
@@ -107,6 +131,11 @@ def main() -> None:
     calib = [r for p in args.calibrate for r in read_pairs(p)] if args.calibrate else read_pairs(PAIRS, "calib")
     source = ", ".join(str(p.relative_to(ROOT) if p.is_absolute() and ROOT in p.parents else p)
                        for p in args.calibrate) or "bench/data/judge_pairs.jsonl (calib)"
+    dev = read_pairs(args.dev) if args.dev else []
+    if dev:
+        train = read_pairs(PAIRS) + dev  # the judge's own calib rows train too: dev calibrates
+        calib = dev
+        source = f"{args.dev} (5-fold out-of-fold scores, folds by base prompt)"
     zero = dict.fromkeys(FEATURES, 0.0)
     scorer = Scorer(StaticEmbedder.load(), Judge(zero, 0.0, zero, dict.fromkeys(FEATURES, 1.0), calibrate([], [])))
     x, y = matrix(scorer, train), np.array([r["label"] == "hit" for r in train], dtype=float)
@@ -117,9 +146,13 @@ def main() -> None:
     for name, weight in sorted(zip(FEATURES, w, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:>22} {weight:+.3f}")
 
-    xc = matrix(scorer, calib)
-    yc = np.array([r["label"] == "hit" for r in calib])
-    scores = np.array([judge.score_features(dict(zip(FEATURES, row, strict=True))) for row in xc])
+    if dev:
+        xc, yc, scores = out_of_fold(x, y, len(train) - len(dev), dev, args.l2)
+    else:
+        xc = matrix(scorer, calib)
+        yc = np.array([r["label"] == "hit" for r in calib])
+        scores = np.array([judge.score_features(dict(zip(FEATURES, row, strict=True))) for row in xc])
+    scores[xc[:, FEATURES.index("cosine")] < DEFAULT_THRESHOLD] = 0.0  # never judged: under the cosine gate
     cal = calibrate(scores.tolist(), yc.tolist(), source)
     t = cal.threshold_for(args.target_precision)
     served = scores >= t

@@ -48,7 +48,7 @@ def pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
 
 @pytest.fixture(scope="module")
 def semantic_pair(simulator, tmp_path_factory) -> Iterator[tuple[Replica, Replica]]:
-    yield from _pair(simulator, tmp_path_factory, "{semantic: {redis_key: 'costops:test:RUN'}}")
+    yield from _pair(simulator, tmp_path_factory, "{semantic: {redis_key: 'costops:test:RUN', min_score: 0.75}}")
 
 
 def ask(replica: Replica, question: str, *, poll: bool = False) -> tuple[str | None, str]:
@@ -84,10 +84,10 @@ def test_a_paraphrase_hits_the_other_process_semantic_cache(semantic_pair) -> No
     a, b = semantic_pair
     # B asks before A's entry can reach it (what a loaded suite does): a poll stores nothing, so
     # the hit that follows is A's entry, not B's own answer
-    assert ask(b, "Do nonprofits get a discount?", poll=True)[0] == "miss"
+    assert ask(b, "Hi! Do you offer a discount for nonprofits? Thanks", poll=True)[0] == "miss"
     header, answer = ask(a, "Do you offer a discount for nonprofits?")
     assert header == "miss"
-    assert eventually(b, "Do nonprofits get a discount?", "semantic") == answer
+    assert eventually(b, "Hi! Do you offer a discount for nonprofits? Thanks", "semantic") == answer
     assert ask(b, "Do you offer a discount for students?")[0] == "miss"
 
 

@@ -25,7 +25,15 @@ deployments:
 SYSTEM = {"role": "system", "content": "You are the billing assistant of Acme Cloud."}
 
 
+MIN_SCORE = 0.75
+"""The judge's acceptance score these tests run at: the shipped default (target precision 0.98,
+calibrated on the hard dev split) accepts only scores of about 0.88 and up, which few rewordings
+reach; these tests are about what a hit does, so they set the score themselves."""
+
+
 def config(semantic: str = "{}", extra: str = "") -> str:
+    inner = semantic.strip()[1:-1].strip()
+    semantic = "{" + f"min_score: {MIN_SCORE}" + (f", {inner}" if inner else "") + "}"
     return KEYS + f"cache:\n  semantic: {semantic}\n" + extra
 
 

@@ -14,7 +14,7 @@ from costops.cache.semantic.config import RouteSettings, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.judge import Judge, Scorer, calibrate
 from costops.config import ConfigError
-from tests.test_semantic_gateway import ask, client, config
+from tests.test_semantic_gateway import MIN_SCORE, ask, client, config
 
 EMAIL = ("Dear support, my order 8812 (two wool blankets) was delivered to my neighbour instead of me, and one "
          "blanket has a stain. I paid 79 euros and would like a refund for the stained one. Regards, Mara.")
@@ -53,13 +53,13 @@ def test_what_a_sum_of_word_vectors_cannot_see_scores_zero(scorer: Scorer, cache
 
 
 def test_a_clause_moved_whole_is_not_a_swap(scorer: Scorer) -> None:
-    accept = scorer.judge.threshold_for(0.98)
+    accept = MIN_SCORE
     assert scorer.score_texts("Is there a fee if I cancel within 14 days?", "If I cancel within 14 days, is there a fee?") >= accept
     assert scorer.score_texts("Which is faster, Go or Rust?", "Which is faster, Rust or Go?") >= accept
 
 
 def test_another_question_about_the_same_context_scores_low(scorer: Scorer) -> None:
-    accept = scorer.judge.threshold_for(0.98)
+    accept = MIN_SCORE
     summary = f"{EMAIL}\n\nSummarize this email in two sentences."
     assert scorer.score_texts(f"{EMAIL}\n\nGive me a two-sentence summary of this email.", summary) >= accept
     assert scorer.score_texts(f"{EMAIL}\n\nWrite a reply apologizing to the customer.", summary) < accept
@@ -117,7 +117,7 @@ def test_each_kind_of_near_miss_goes_upstream(make_gateway, cached: str, query: 
 
 
 def test_a_route_can_ask_for_more_certainty(make_gateway) -> None:
-    gw = make_gateway(config("{routes: {payments: {min_score: 1.0}, faq: {target_precision: 0.9}}}"))
+    gw = make_gateway(config("{routes: {payments: {min_score: 1.0}, faq: {target_precision: 0.7}}}"))
     c = client(gw)
     ask(c, "How do I reset my password?")
     payments, faq = client(gw), client(gw)

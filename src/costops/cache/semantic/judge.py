@@ -18,9 +18,12 @@ model trained on pairs (``bench/train_judge.py``) turns them into P(same answer)
 
 Why not a cross-encoder: one MiniLM-L6 pass over a 2 x 200-token pair is about 4 G multiply-adds (an
 estimate from its shape), tens of milliseconds on one core, past the 5 ms budget; these features cost well under a
-millisecond and ship as a few hundred bytes of weights (``data/judge.json``) with no new
-dependency. The calibration table in the same file maps a target precision to the acceptance
-threshold (:meth:`Judge.threshold_for`).
+millisecond of arithmetic (a few ms of Python for two 200-token texts) and ship as a few KB of
+weights (``data/judge.json``) with no new dependency. The calibration table in the same file,
+read off the adversarial set's dev split (``bench/data/semantic_pairs/dev.jsonl``, which the
+model is not trained on), maps a target precision to the acceptance score
+(:meth:`Judge.threshold_for`). On that set the judge is weak: precision 0.98 is reached only
+at the very top (recall under 1 %), precision 0.8 at recall about 0.14.
 
 Pure functions of the texts and the word vectors; no I/O but :meth:`Judge.load`.
 """
@@ -41,17 +44,19 @@ import numpy as np
 
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.verify import (
+    _SYNONYM_OF,
     Facts,
-    _content,
     _directions,
-    _matches,
-    _near,
     _stem,
     facts,
 )
 
 DEFAULT_MODEL = "judge.json"
 MIN_ORDER_WEIGHT = 0.5
+MAX_SIDES = 16
+SAME = 0.9995
+"""A word-vector cosine this close to 1 is the same word."""
+"""The order check looks at the 16 rarest words met once on each side, and 16 reversed pairs at most."""
 _ARTICLES = {"the", "a", "an", "my", "your", "our", "their", "and", "or", "nor", "vs", "versus"}
 """Not pivots: "A and B" is "B and A"; an article sits anywhere."""
 """Words lighter than this (to, from, the) are not aligned for the order check."""
@@ -60,7 +65,7 @@ CAP = 6.0
 WordInfo = Callable[[str], tuple[np.ndarray, float]]
 """A lower-cased word's unit vector and its weight (the norm of its SIF-weighted row sum)."""
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*|(?<!\S)[-+*/=<>×÷](?!\S)")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\+\+|#(?!\w))?(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*|(?<!\S)[-+*/=<>×÷](?!\S)")
 _CLAUSE = re.compile(r"[,;:.!?\n]+")
 _SCOPE = {"all", "every", "each", "some", "only", "none", "both", "either", "entire", "whole", "most", "several",
           "everyone", "everything", "someone", "alone", "except"}
@@ -81,7 +86,7 @@ _OPPOSITES = [("pro", "con"), ("pros", "cons"), ("advantage", "disadvantage"), (
               ("agree", "disagree"), ("include", "exclude"), ("included", "excluded"), ("pass", "fail"),
               ("passed", "failed"), ("open", "closed"), ("wins", "losses"), ("gains", "losses"), ("profit", "loss"),
               ("income", "expenses"), ("debit", "credit"), ("asset", "liability"), ("assets", "liabilities"),
-              ("fresh", "frozen"), ("raw", "cooked"), ("ice", "heat"), ("fridge", "freezer")]
+              ("fresh", "frozen"), ("long", "short"), ("longest", "shortest"), ("min", "max"), ("raw", "cooked"), ("ice", "heat"), ("fridge", "freezer")]
 """Words whose answer is the other's opposite, though the static vectors put them side by side."""
 _OPPOSITE_OF: dict[str, set[str]] = {}
 for _x, _y in _OPPOSITES:
@@ -94,6 +99,8 @@ _QUESTION_WORDS = {
     "could": "yes-no", "do": "yes-no", "does": "yes-no", "did": "yes-no", "should": "yes-no", "will": "yes-no",
     "would": "yes-no", "isn't": "yes-no", "can't": "yes-no",
 }
+_DISTINCT_ASKS = {"why", "when", "where", "who"}
+"""Question words that never stand for one another ("why did it fall" is not "when did it fall")."""
 _HOW_QUANTITY = {"many", "much", "long", "often", "far", "old", "early", "late", "big", "fast"}
 _HOW_WORDS = {"way", "ways", "steps", "step", "best", "procedure"}
 _WHAT_IS = {"price": "how-much", "cost": "how-much", "fee": "how-much", "amount": "how-much", "number": "how-many",
@@ -125,10 +132,11 @@ _POLITE_OPENERS = _CHIT_CHAT | {"i", "was", "i'm", "a", "to", "hi", "hello", "he
 FEATURES = (
     "cosine", "unmatched_max", "unmatched_sum", "unmatched_top", "worst_match", "unmatched_words", "swaps", "swapped_sides",
     "diff_cosine", "diff_unmatched", "numbers_differ", "units_differ", "negation_differs",
-    "periods_differ", "entities_only_in_one", "directions_differ", "content_rule", "question_word_differs",
-    "operators_differ", "scope_differs", "opposites", "length_gap",
+    "periods_differ", "entities_only_in_one", "directions_differ", "question_word_differs",
+    "operators_differ", "scope_differs", "opposites", "asks_another_thing", "other_units", "length_gap",
 )
-VETOES = ("numbers_differ", "negation_differs", "periods_differ", "swaps", "opposites", "operators_differ")
+VETOES = ("numbers_differ", "negation_differs", "periods_differ", "swaps", "opposites", "operators_differ",
+          "asks_another_thing", "other_units")
 
 
 @dataclass(slots=True)
@@ -149,6 +157,9 @@ class Profile:
     operators: frozenset[str]
     scope: frozenset[str]
     """Quantifiers (all, only, some, each...): "delete all messages" is not "delete only mine"."""
+    forms: frozenset[str] | None = None
+    """Made on first use (:func:`_forms_of`). Each word, its stem, its root and (4+ letters) each way to drop one letter: what a word of the
+    other text must hit to count as the same word, a form of it, or one typo away."""
 
 
 def profile(text: str, word_info: WordInfo, known: Facts | None = None) -> Profile:
@@ -163,6 +174,36 @@ def profile(text: str, word_info: WordInfo, known: Facts | None = None) -> Profi
     return Profile(text, known or facts(text), words, vectors, weights, tuple(tokens), sentences,
                    _question_word(_CLAUSE.split(text.lower())), frozenset(t for t in tokens if not t[0].isalnum()),
                    frozenset(t for t in tokens if t in _SCOPE))
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))} if len(word) >= 4 and word.isalpha() else set()
+
+
+def _forms(words: Sequence[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for w in set(words):
+        out.update((w, "stem:" + _stem(w), "root:" + _root(w)))
+        out.update("del:" + d for d in _deletions(w))
+    return frozenset(out)
+
+
+def _forms_of(p: Profile) -> frozenset[str]:
+    if p.forms is None:
+        p.forms = _forms(p.words)
+    return p.forms
+
+
+def _same_word(word: str, other: Profile) -> bool:
+    """The word, a form of it or one typo of it is in the other text (or a listed synonym)."""
+    forms = _forms_of(other)
+    if word in forms or "stem:" + _stem(word) in forms or "root:" + _root(word) in forms:
+        return True
+    if len(word) >= 4 and word.isalpha() and (
+            any("del:" + d in forms or d in forms for d in _deletions(word)) or "del:" + word in forms):
+        return True
+    group = _SYNONYM_OF.get(_stem(word)) or _SYNONYM_OF.get(word)
+    return bool(group and any(g in forms or "stem:" + _stem(g) in forms for g in group))
 
 
 def _phrases(tokens: list[str]) -> list[str]:
@@ -224,16 +265,15 @@ def _alignment(a: Profile, b: Profile) -> tuple[np.ndarray, np.ndarray]:
     if not a.words or not b.words:
         return np.zeros(len(a.words), np.float32), np.zeros(len(b.words), np.float32)
     sim = np.clip(a.vectors @ b.vectors.T, 0.0, 1.0)
-    bset, aset = frozenset(b.words), frozenset(a.words)
-    bstems, astems = {_stem(w) for w in b.words}, {_stem(w) for w in a.words}
-    best_a = sim.max(axis=1)
-    best_b = sim.max(axis=0)
-    aroots, broots = {_root(w) for w in a.words}, {_root(w) for w in b.words}
+    best_a = np.minimum(sim.max(axis=1), 1.0)
+    best_b = np.minimum(sim.max(axis=0), 1.0)
+    best_a[best_a >= SAME] = 1.0
+    best_b[best_b >= SAME] = 1.0
     for i, w in enumerate(a.words):
-        if best_a[i] < 1.0 and (_matches(w, bset, bstems) or _root(w) in broots):
+        if best_a[i] < 1.0 and _same_word(w, b):
             best_a[i] = 1.0
     for j, o in enumerate(b.words):
-        if best_b[j] < 1.0 and (_matches(o, aset, astems) or _root(o) in aroots):
+        if best_b[j] < 1.0 and _same_word(o, a):
             best_b[j] = 1.0
     return best_a, best_b
 
@@ -246,20 +286,20 @@ def _swaps(a: Profile, b: Profile) -> int:
     ca, cb = Counter(a.tokens), Counter(b.tokens)
     pa = {t: i for i, t in enumerate(a.tokens) if ca[t] == 1 and cb[t] == 1}
     pb = {t: i for i, t in enumerate(b.tokens) if t in pa}
-    at_a: dict[str, list[int]] = {}
-    at_b: dict[str, list[int]] = {}
-    for i, t in enumerate(a.tokens):
-        at_a.setdefault(t, []).append(i)
-    for i, t in enumerate(b.tokens):
-        if t in at_a and t not in _ARTICLES:
-            at_b.setdefault(t, []).append(i)
     weight = dict(zip(a.words, a.weights, strict=True))
-    sides = sorted((w for w in pa if w[0].isdigit() or weight.get(w, 0.0) >= MIN_ORDER_WEIGHT), key=pa.__getitem__)
-    swaps = 0
+    sides = sorted((w for w in pa if w[0].isdigit() or weight.get(w, 0.0) >= MIN_ORDER_WEIGHT),
+                   key=lambda w: -weight.get(w, 1.0))[:MAX_SIDES]
+    sides.sort(key=pa.__getitem__)
+    swaps = checked = 0
     for i, x in enumerate(sides):
         for y in sides[i + 1:]:
-            if pb[x] > pb[y] and any(any(pa[x] < k < pa[y] for k in at_a[p]) and any(pb[y] < k < pb[x] for k in ks)
-                                     for p, ks in at_b.items()):
+            if pb[x] < pb[y]:
+                continue
+            checked += 1
+            if checked > MAX_SIDES:
+                return swaps
+            between = set(a.tokens[pa[x] + 1 : pa[y]]) - _ARTICLES
+            if between and not between.isdisjoint(b.tokens[pb[y] + 1 : pb[x]]):
                 swaps += 1
     return swaps
 
@@ -278,7 +318,8 @@ def _differing(a: Profile, b: Profile) -> tuple[list[int], list[int]]:
 
 
 def _sub(p: Profile, idx: list[int]) -> Profile:
-    return Profile(p.text, p.facts, tuple(p.words[i] for i in idx), p.vectors[idx], p.weights[idx], p.tokens, p.sentences,
+    words = tuple(p.words[i] for i in idx)
+    return Profile(p.text, p.facts, words, p.vectors[idx], p.weights[idx], p.tokens, p.sentences,
                    p.question, p.operators, p.scope)
 
 
@@ -313,7 +354,10 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
     worst = min([float(best_q.min()) if len(best_q) else 1.0, float(best_c.min()) if len(best_c) else 1.0])
     iq, ic = _differing(q, c)
     dq, dc = _sub(q, iq), _sub(c, ic)
-    if dq.words and dc.words:
+    if len(iq) == len(q.words) and len(ic) == len(c.words):  # no sentence shared: the whole texts differ
+        diff_cos = float(_mean_vector(q) @ _mean_vector(c)) if q.words and c.words else 0.0
+        diff_un = max(un_q, un_c)
+    elif dq.words and dc.words:
         diff_cos = float(_mean_vector(dq) @ _mean_vector(dc))
         bq, bc = _alignment(dq, dc)
         diff_un = max(_unmatched(bq, dq.weights), _unmatched(bc, dc.weights))
@@ -326,7 +370,8 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
     qf, cf = q.facts, c.facts
     swapped = any(x != y and (rel, y, x) in cf.relations and (rel, x, y) not in cf.relations
                   for rel, x, y in qf.relations)
-    entities = sum(1 for a, b in ((qf, cf), (cf, qf)) for e in a.entities if not any(_near(e, w) for w in b.words))
+    entities = sum(1 for a, b in ((qf, c), (cf, q)) for e in a.entities
+                   if e not in b.facts.words and not _same_word(e, b))
     return {
         "cosine": cosine,
         "unmatched_max": max(un_q, un_c),
@@ -344,8 +389,10 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
         "periods_differ": float(qf.when != cf.when),
         "entities_only_in_one": float(min(entities, 3)),
         "directions_differ": float(_directions(qf, cf) is not None),
-        "content_rule": float(_content(qf, cf, word_vector, synonym_min) is not None),
         "question_word_differs": float(q.question != c.question),
+        "asks_another_thing": float(q.question != c.question and q.question in _DISTINCT_ASKS
+                                    and c.question in _DISTINCT_ASKS),
+        "other_units": float(bool(qf.units and cf.units and qf.units != cf.units)),
         "operators_differ": float(bool(q.operators and c.operators and q.operators != c.operators)),
         "scope_differs": float(q.scope != c.scope),
         "opposites": float(_opposites(q, c)),
