@@ -498,6 +498,8 @@ class Scorer:
         return features(query, cached, cosine, self.word_vector, self.synonym_min)
 
     def score(self, query: Profile, cached: Profile, cosine: float) -> float:
+        if query.text == cached.text:
+            return 1.0  # the same prompt (the exact cache off, or another request option): its own answer
         return self.judge.score_features(self.features(query, cached, cosine))
 
     def score_texts(self, query: str, cached: str) -> float:
