@@ -3,8 +3,9 @@ right: the budgets stage's recovery, off the request path but for the requests t
 
     Redis unreachable   reserve: ``on_state_error`` (block: 503; allow: admit, the call is kept
                         in flight and its hold is put back once Redis answers);
-                        settle: retried for ``SETTLE_WAIT_S``, then journaled here and applied
-                        when Redis answers with the same epoch
+                        settle: retried for ``SETTLE_WAIT_S`` (at once journaled once Redis has
+                        been away that long), journaled here and applied when Redis answers
+                        with the same epoch
     state lost          (the marker is gone: a restart without persistence, a flush) one replica
                         takes the rebuild lock, waits until every replica's ledger rows written
                         before it noticed are in (two flush intervals), sets each window's
@@ -37,6 +38,8 @@ log = logging.getLogger("costops.budgets")
 
 SETTLE_WAIT_S = 10.0
 """How long a settle keeps retrying an unreachable Redis before it is journaled."""
+JOURNAL_MAX = 100_000
+"""Settles kept while Redis is away; past that the oldest are dropped (and logged)."""
 REBUILD_WAIT_S = 5.0
 """How long a request waits for a rebuild (its own replica's or another's) before giving up."""
 
@@ -59,6 +62,9 @@ class Recovery:
         self.restore_needed = False
         """Calls were admitted without a hold (Redis away, ``on_state_error: allow``): put their holds back."""
         self._rebuilding: asyncio.Task[bool] | None = None
+        self.down_since: float | None = None
+        """When settles began to fail to reach Redis (monotonic); None while it answers. Once it
+        has been away for ``SETTLE_WAIT_S``, settles are journaled at once instead of waiting."""
 
     @property
     def state(self) -> Any:
@@ -82,23 +88,32 @@ class Recovery:
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Any, ...] | None:
         """Settle, riding out an outage or a rebuild; None: journaled (Redis stayed away)."""
         try:
-            return tuple(await self.state.settle(rid, claims, actual, now))
+            levels = tuple(await self.state.settle(rid, claims, actual, now))
         except asyncio.CancelledError:
             raise
         except Exception:
+            if self.down_since is not None and time.monotonic() - self.down_since > SETTLE_WAIT_S:
+                self._journal(rid, claims, actual, now)  # a long outage: no request waits for it
+                return None
             return await self._settle_again(rid, claims, actual, now)
+        self.down_since = None
+        return levels
 
     async def _settle_again(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Any, ...] | None:
         deadline = time.monotonic() + SETTLE_WAIT_S
         while True:
             try:
-                return tuple(await self.state.settle(rid, claims, actual, now))
+                levels = tuple(await self.state.settle(rid, claims, actual, now))
+                self.down_since = None
+                return levels
             except StateLost as lost:
                 if await self.recover(lost):
                     continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
                 if time.monotonic() >= deadline:
                     log.error("budget settle of %s journaled: the state is unreachable (%s)", rid, exc)
                     break
@@ -106,8 +121,15 @@ class Recovery:
                 continue
             if time.monotonic() >= deadline:
                 break
-        self.journal.append(Settled(getattr(self.state, "epoch", None), rid, claims, actual, now))
+        self._journal(rid, claims, actual, now)
         return None
+
+    def _journal(self, rid: str, claims: list[Claim], actual: int, now: float) -> None:
+        if len(self.journal) >= JOURNAL_MAX:
+            log.error("budget settle journal full (%d): dropping the oldest; that spend is counted again "
+                      "only if the state is rebuilt from the ledger", JOURNAL_MAX)
+            del self.journal[: JOURNAL_MAX // 10]
+        self.journal.append(Settled(getattr(self.state, "epoch", None), rid, claims, actual, now))
 
     async def tick(self) -> None:
         """From the renewal loop: put back lost holds, apply journaled settles (same epoch only)."""
