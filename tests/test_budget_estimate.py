@@ -33,3 +33,10 @@ def test_max_output_tokens_per_model_else_none_for_the_catalog():
     settings = parse_budgets({"max_output_tokens": {"default": 2048, "my-model*": 32000}, "list": []})
     assert settings.max_output("my-model-7b") == 32000
     assert settings.max_output("gpt-4o-mini") is None and settings.max_output_tokens == 2048
+
+
+def test_breakpoints_of_a_body_of_the_wrong_shape_are_none_not_a_crash():
+    words = lambda text: len(str(text).split())  # noqa: E731
+    marked = [{"role": "user", "content": [{"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}}]}]
+    assert client_breakpoints("openai", {"tools": 5, "messages": marked}, words) == ((1, "5m"),)
+    assert client_breakpoints("anthropic", {"tools": {"a": 1}, "messages": "hi", "system": 3}, words) == ()

@@ -128,12 +128,13 @@ def client_breakpoints(api: str, body: dict[str, Any], count: Callable[[str], in
     and bill at the write premium. A top-level ``cache_control`` (automatic caching) marks the end."""
     marks: list[tuple[int, str]] = []
     total = 0
-    for tool in body.get("tools") or ():
+    tools, listed = body.get("tools"), body.get("messages")
+    for tool in tools if isinstance(tools, list) else ():
         if isinstance(tool, dict):
             total += count(orjson.dumps(tool).decode())
             if ttl := _ttl(tool.get("cache_control")):
                 marks.append((total, ttl))
-    messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+    messages = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
     if api == "anthropic":
         system = body.get("system")
         heads: list[Any] = system if isinstance(system, list) else ([system] if system else [])
