@@ -185,7 +185,7 @@ def _prompt(rng: random.Random, task: str, feature: str) -> tuple[str | None, st
     return None, rng.choice(_CHAT).format(topic=rng.choice(_TOPICS), city=rng.choice(_CITIES)), 600
 
 
-def generate(n: int = 6000, seed: int = 7) -> Iterator[WorkItem]:
+def generate(n: int = 4000, seed: int = 7) -> Iterator[WorkItem]:
     rng = random.Random(seed)
     weights = [a[-1] for a in APPS]
     for _ in range(n):
