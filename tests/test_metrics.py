@@ -149,6 +149,10 @@ def test_who_may_scrape(pinned_gateway) -> None:
     assert status == 200 and headers["content-type"].startswith("application/openmetrics-text")
     names = {f.name for f in parse_openmetrics(body.decode())}
     assert {"costops_requests", "costops_cost_usd", "costops_request_duration_seconds"} <= names
+    request = urllib.request.Request(url, data=b"", method="POST", headers={"authorization": f"Bearer {SCRAPER}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405 and refused.value.headers["allow"] == "GET, HEAD"
 
 
 def test_an_open_loopback_gateway_serves_metrics_to_the_machine(make_gateway) -> None:
@@ -158,3 +162,29 @@ def test_an_open_loopback_gateway_serves_metrics_to_the_machine(make_gateway) ->
     status, _, body = get(f"{gw.url}/metrics")
     assert status == 200
     assert total(samples(body.decode()), "costops_requests_total", code="200", deployment="openai") == 1
+
+
+def test_scrape_rules_and_method() -> None:
+    from costops.config import ServerConfig
+    from costops.gateway.edge import metrics_refusal
+
+    public = ServerConfig(host="0.0.0.0")
+    assert metrics_refusal(public, None).status == 403  # reachable from other machines, no key set: refused
+    assert metrics_refusal(ServerConfig(host="0.0.0.0", metrics_key="m"), "m") is None
+    assert metrics_refusal(ServerConfig(host="0.0.0.0", metrics_key="m", admin_key="a"), "a") is None
+    assert metrics_refusal(ServerConfig(host="0.0.0.0", metrics_key="m"), "x").status == 401
+    assert metrics_refusal(ServerConfig(), None) is None  # loopback, no keys: the machine may read it
+
+
+def test_labels_stay_bounded_whatever_clients_send() -> None:
+    from costops.ledger.record import UsageRecord
+    from costops.metrics import tally as t
+
+    tally = t.Tally()
+    for i in range(t.MAX_SERIES + 50):  # every request a new model name no deployment serves
+        tally.add(UsageRecord(request_id=f"r{i}", ts=0.0, endpoint="chat.completions", model_requested=f"m{i}",
+                              model=f"m{i}", tenant=f"t{i}", status=404, error_type="model_not_found"))
+    tally.fold()
+    assert len(tally.series) <= t.MAX_SERIES + 1 and all(key[2] == "" for key in tally.series if key[0] != t.OTHER)
+    assert sum(c[t.REQUESTS] for c in tally.series.values()) == t.MAX_SERIES + 50
+    assert tally.refused["model_not_found"] == t.MAX_SERIES + 50
