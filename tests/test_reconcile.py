@@ -101,6 +101,8 @@ def test_a_saved_bill_reads_like_a_live_one_and_bad_input_is_explained(pinned_ga
     _, live = run(db, skewed_sim, "openai", "--save-bill", str(saved))
     _, again = run(db, skewed_sim, "openai", "--bill", str(saved))
     assert again == live
+    _, elsewhere = run(db, skewed_sim, "openai", "--bill", str(saved), "--deployment", "azure")
+    assert {f["cause"] for f in elsewhere} == {"bypassed"}  # no call went through "azure": all billed, none seen
     runner = CliRunner()
     result = runner.invoke(main, ["reconcile", "--provider", "openai", "--db", db, "--base-url", skewed_sim.url],
                            env={"OPENAI_ADMIN_KEY": ""})

@@ -39,11 +39,15 @@ def _decimal(text: str, option: str) -> Decimal:
 @click.option("--bill", "bill_file", type=click.Path(dir_okay=False, exists=True),
               help="Read a saved report ({\"usage\": [pages], \"costs\": [pages]}) instead of calling the API.")
 @click.option("--save-bill", type=click.Path(dir_okay=False), help="Also write the fetched report to this file.")
+@click.option("--deployment", "deployments", multiple=True, metavar="NAME",
+              help="Only the ledger's calls through this deployment (repeatable); default: every deployment of the "
+              "provider's API family (an OpenAI-compatible deployment of another company counts as openai).")
 @click.option("--tolerance-usd", default="0.01", show_default=True, help="Differences up to this many dollars pass.")
 @click.option("--tolerance-pct", default="1", show_default=True, help="... or up to this share of the larger side.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per day and model; money as decimal strings.")
 def reconcile_command(db: str, provider: str, since: str, until: str | None, admin_key: str | None,
-                      base_url: str | None, bill_file: str | None, save_bill: str | None, tolerance_usd: str,
+                      base_url: str | None, bill_file: str | None, save_bill: str | None, deployments: tuple[str, ...],
+                      tolerance_usd: str,
                       tolerance_pct: str, as_json: bool) -> None:
     """Gateway-observed spend against the provider's own usage and cost reports, per UTC day and
     model; each discrepancy beyond the tolerance is flagged with its likely cause (calls that
@@ -75,9 +79,11 @@ def reconcile_command(db: str, provider: str, since: str, until: str | None, adm
                                    "is it the usage and cost API's JSON?") from None
     store = open_ledger(db, must_exist=True)
     try:
-        rows = store.aggregate(["day", "model"], Filters(since=start, until=end, provider=provider))
+        rows = store.aggregate(["day", "model", "deployment"], Filters(since=start, until=end, provider=provider))
     finally:
         store.close()
+    if deployments:
+        rows = [r for r in rows if r["deployment"] in deployments]
     findings = reconcile(billed_sides(lines), observed_sides(rows), tolerance)
     if as_json:
         for f in findings:
