@@ -25,7 +25,7 @@ from costops.money import from_nanos
 
 REPO = Path(__file__).resolve().parent.parent
 VALIDATOR = Path(os.environ.get("COSTOPS_FOCUS_VALIDATOR", REPO / ".venv-focus/bin/focus-validator"))
-CRITERIA = "TAGGING_SUPPORTED,SUB_ACCOUNT_SUPPORTED,ACCOUNT_NAMING_SUPPORTED,RESOURCE_TYPE_ASSIGNMENT_SUPPORTED"
+CRITERIA = "USAGE_MEASUREMENT_SUPPORTED,TAGGING_SUPPORTED,SUB_ACCOUNT_SUPPORTED,ACCOUNT_NAMING_SUPPORTED,RESOURCE_TYPE_ASSIGNMENT_SUPPORTED"
 CONFIG = """
 keys:
   - {id: k-acme, key: sk-acme, tenant: acme, team: search, project: web, tags: {env: prod}}

@@ -43,7 +43,7 @@ FOCUS_VERSION = "1.2"
 COLUMNS: tuple[str, ...] = (
     "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
     "BillingPeriodStart", "BillingPeriodEnd", "ChargeCategory", "ChargeClass", "ChargeDescription",
-    "ChargeFrequency", "ChargePeriodStart", "ChargePeriodEnd", "ConsumedQuantity", "ConsumedUnit",
+    "ChargeFrequency", "ChargePeriodStart", "ChargePeriodEnd", "CommitmentDiscountStatus", "ConsumedQuantity", "ConsumedUnit",
     "ContractedCost", "EffectiveCost", "InvoiceId", "InvoiceIssuerName", "ListCost", "PricingCategory", "PricingQuantity",
     "PricingUnit", "ProviderName", "PublisherName", "ResourceId", "ResourceName", "ResourceType",
     "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId", "SkuMeter", "SkuPriceId",
@@ -158,6 +158,7 @@ def focus_row(c: Charge, account: Account) -> dict[str, object]:
         "ChargeFrequency": "Usage-Based",
         "ChargePeriodStart": datetime.fromtimestamp(c.hour, UTC),
         "ChargePeriodEnd": datetime.fromtimestamp(c.hour + 3600, UTC),
+        "CommitmentDiscountStatus": None,  # no commitment discount: ConsumedQuantity's rules read this column
         "ConsumedQuantity": c.tokens, "ConsumedUnit": "Tokens",
         "ContractedCost": c.cost_nanos, "EffectiveCost": c.cost_nanos,
         "InvoiceId": f"costops-{c.provider or c.deployment}-{period_start:%Y-%m}",
