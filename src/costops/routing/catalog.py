@@ -95,6 +95,13 @@ class Catalog:
                 self._targets.clear()
         return found
 
+    def warm(self, names: list[str]) -> None:
+        """Read the capability data for ``names`` at every deployment serving them (no prices:
+        those depend on the day the request comes)."""
+        for name in names:
+            for deployment, model in self._resolve_all(name):
+                capabilities(model, deployment.catalog_provider, self.overrides)
+
     def _resolve_all(self, name: str) -> list[tuple[Deployment, str]]:
         first = resolve_model(self.config, name)
         model = self.config.aliases.get(name, name)
