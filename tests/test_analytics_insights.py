@@ -134,6 +134,16 @@ def test_series_stacks_the_top_values_and_keeps_every_day(engine) -> None:
     assert sum(Decimal(s["total_usd"]) for s in out["series"]) == Decimal(out["total_usd"])
 
 
+def test_trend_names_the_biggest_movers(engine) -> None:
+    out = spend.trend(engine, "tenant", Filters(), now=NOW, days=7)
+    jumpy, steady = out["rows"]
+    # the last 7 days (to noon after the last day) hold 6 ledger days: jumpy five at $0.10 and one
+    # at $5, against seven at $0.10 the week before; steady a day fewer than the week before
+    assert jumpy["value"] == "jumpy" and jumpy["cost_usd"] == "5.5" and jumpy["previous_usd"] == "0.7"
+    assert jumpy["change_usd"] == "4.8" and jumpy["change_pct"] == 685.7
+    assert steady["value"] == "steady" and steady["change_usd"].startswith("-") and steady["change_pct"] < 0
+
+
 def test_spend_by_folds_the_tail_and_keeps_the_total(engine) -> None:
     out = spend.by(engine, "user", Filters(), top=2)
     assert sum(Decimal(r["cost_usd"]) for r in out["rows"]) == Decimal(out["total_cost_usd"])
@@ -153,7 +163,7 @@ def test_cli_spend_views(tmp_path: Path) -> None:
     assert by.exit_code == 0, by.output
     rows = {r["value"]: r for r in json.loads(by.output)["rows"]}
     assert set(rows) == {"steady", "jumpy"} and Decimal(rows["jumpy"]["cost_usd"]) == Decimal("10.9")
-    for view in ("series", "forecast", "anomalies", "unit"):
+    for view in ("series", "trend", "forecast", "anomalies", "unit"):
         out = run(main, ["spend", "--db", db, "--view", view, "--by", "tag:feature"])
         assert out.exit_code == 0 and out.output.strip(), (view, out.output)
     on_ledger = run(main, ["spend", "--db", db, "--by", "tenant", "--json", "--engine", "ledger"])

@@ -266,3 +266,14 @@ def _shot(driver, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / name)
+
+
+def test_costops_dashboard_refuses_a_public_bind_without_a_key(ledger_url: str) -> None:
+    from click.testing import CliRunner
+
+    from costops.cli import main
+
+    out = CliRunner().invoke(main, ["dashboard", "--db", ledger_url, "--host", "0.0.0.0"], env={"COSTOPS_ADMIN_KEY": None})
+    assert out.exit_code == 2 and "reachable from other machines: set --admin-key" in out.output
+    missing = CliRunner().invoke(main, ["dashboard", "--db", "sqlite:///no/such/ledger.db"])
+    assert missing.exit_code == 1 and "nothing has been recorded there yet" in missing.output

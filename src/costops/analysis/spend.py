@@ -33,15 +33,17 @@ def _ratio(nanos: int, count: int) -> str | None:
     return usd_str((from_nanos(nanos) / count).quantize(Decimal("0.000000001")))
 
 
-def by(reader: Reader, dim: str, filters: Filters, top: int | None = None) -> dict[str, Any]:
+def by(reader: Reader, dim: str, filters: Filters, top: int | None = None, *,
+       totals: dict[str, Any] | None = None) -> dict[str, Any]:
     """Spend by one dimension, largest first, each with its share; ``top`` folds the rest into
     one ``(other)`` row so the total still adds up. An engine sends only the top rows out of
-    SQL (a breakdown by user has as many groups as users)."""
+    SQL (a breakdown by user has as many groups as users); ``totals`` (the filter's, if the
+    caller has them) saves it a scan."""
     folded = ("cost_nanos", "list_cost_nanos", "requests", "errors", "avoided_cost_nanos")
     engine_top = getattr(reader, "top", None)
     if top is not None and engine_top is not None:
         shown, groups = engine_top(dim, filters, top)
-        whole = reader.totals(filters)
+        whole = totals if totals is not None else reader.totals(filters)
         total = whole["cost_nanos"]
         rest = {k: whole[k] - sum(r[k] for r in shown) for k in folded}
         n_rest = groups - len(shown)
@@ -68,6 +70,27 @@ def _row(value: Any, r: dict[str, Any], total: int) -> dict[str, Any]:
         "saved_usd": usd(r["avoided_cost_nanos"]),
         "share": round(r["cost_nanos"] / total, 4) if total else None,
     }
+
+
+def trend(reader: Reader, dim: str, filters: Filters, *, now: float, days: int = 7, top: int = 10) -> dict[str, Any]:
+    """Each value's spend in the last ``days`` against the ``days`` before: the change in dollars
+    and per cent, biggest movers first (new spenders and ones that stopped included)."""
+    end = filters.until if filters.until is not None else now
+    span = days * DAY
+    current = {r[dim]: r["cost_nanos"] for r in reader.aggregate([dim], replace(filters, since=end - span, until=end))}
+    previous = {r[dim]: r["cost_nanos"] for r in reader.aggregate([dim], replace(filters, since=end - 2 * span, until=end - span))}
+    rows = []
+    for value in set(current) | set(previous):
+        now_n, before_n = current.get(value, 0), previous.get(value, 0)
+        rows.append({"value": value, "cost_usd": usd(now_n), "previous_usd": usd(before_n),
+                     "change_usd": usd(now_n - before_n) if now_n >= before_n else "-" + usd(before_n - now_n),
+                     "change_pct": round((now_n - before_n) / before_n * 100, 1) if before_n else None,
+                     "_delta": now_n - before_n})
+    rows.sort(key=lambda r: (-abs(r["_delta"]), str(r["value"])))
+    for r in rows:
+        del r["_delta"]
+    return {"dimension": dim, "days": days, "total_usd": usd(sum(current.values())),
+            "previous_total_usd": usd(sum(previous.values())), "rows": rows[:top]}
 
 
 def _period(filters: Filters, rows: Sequence[dict[str, Any]], key: str) -> tuple[date, date]:

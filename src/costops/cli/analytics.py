@@ -70,8 +70,10 @@ def _period_options(f: Any) -> Any:
 @_period_options
 @click.option("--by", "dim", default="model", show_default=True,
               help="Dimension: model, provider, deployment, tenant, team, project, user, key, cache, route, policy, arm, tag:<name>...")
-@click.option("--view", type=click.Choice(["by", "series", "forecast", "anomalies", "unit"]), default="by", show_default=True,
-              help="by: totals per value; series: per day stacked by --by; forecast: the next days with an interval; "
+@click.option("--view", type=click.Choice(["by", "series", "trend", "forecast", "anomalies", "unit"]), default="by",
+              show_default=True,
+              help="by: totals per value; series: per day stacked by --by; trend: the last 7 days against the 7 before, "
+              "biggest movers first; forecast: the next days with an interval; "
               "anomalies: days far above each value's own baseline; unit: cost per request, user, good outcome.")
 @click.option("--bucket", type=click.Choice(["hour", "day", "week", "month"]), default="day", show_default=True)
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True)
@@ -95,6 +97,8 @@ def spend_command(db: str, engine_url: str | None, since: str | None, until: str
             out = spend.by(r, dim, filters, top=top)
         elif view == "series":
             out = spend.series(r, filters, stack=dim, bucket=bucket, top=top)
+        elif view == "trend":
+            out = spend.trend(r, dim, filters, now=now, top=top)
         elif view == "forecast":
             out = spend.forecast(r, filters, now=now)
         elif view == "anomalies":
@@ -115,6 +119,11 @@ def _text(view: str, out: dict[str, Any]) -> str:
         names = [str(s["name"]) for s in out["series"]]
         rows = [[b, *(money(s["cost_usd"][i]) for s in out["series"])] for i, b in enumerate(out["buckets"])]
         return table((out["bucket"], *names), rows)
+    if view == "trend":
+        rows = [[str(r["value"]), money(r["previous_usd"]), money(r["cost_usd"]),
+                 r["change_usd"] if r["change_usd"].startswith("-") else "+" + r["change_usd"],
+                 "new" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%"] for r in out["rows"]]
+        return table((out["dimension"], f"previous {out['days']} d", f"last {out['days']} d", "change $", "change"), rows)
     if view == "forecast":
         rows = [[f["day"], money(f["cost_usd"]), money(f["low_usd"]), money(f["high_usd"])] for f in out["forecast"]]
         month = out.get("month") or {}

@@ -28,6 +28,7 @@ from costops.gateway.principal import credential
 from costops.ledger.query import Filters
 
 COOKIE = "costops_admin"
+OPTIONS_TTL_S = 60.0
 ASSETS = {
     "dashboard.js": b"text/javascript; charset=utf-8",
     "dashboard.css": b"text/css; charset=utf-8",
@@ -95,6 +96,7 @@ class Dashboard:
         self.clock = clock
         self.catalog = catalog
         self._lock = asyncio.Lock()
+        self._options: tuple[float, Any] | None = None
 
     def refused(self, scope: Scope) -> CostopsError | None:
         given = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), None) or _cookie(scope)
@@ -153,8 +155,17 @@ class Dashboard:
 
         def build() -> bytes:
             reader = self.reader()
+
+            def cached_options() -> Any:  # the filter choices, asked again at most once a minute
+                from costops.web.panels import options
+
+                if self._options is None or time.monotonic() - self._options[0] > OPTIONS_TTL_S:
+                    self._options = (time.monotonic(), options(reader))
+                return self._options[1]
+
             try:
-                data = panels(reader, filters, now=now, stack=stack, budgets=list(self.budgets()), catalog=self.catalog)
+                data = panels(reader, filters, now=now, stack=stack, budgets=list(self.budgets()), catalog=self.catalog,
+                              options_cache=cached_options)
             except ValueError as exc:
                 raise BadRequest(str(exc)) from None
             return orjson.dumps(data)

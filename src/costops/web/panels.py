@@ -29,7 +29,9 @@ MAX_TAG_VALUES = 50
 
 
 def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model", budgets: Sequence[Any] = (),
-           catalog: Any = None) -> dict[str, Any]:
+           catalog: Any = None, options_cache: Any = None) -> dict[str, Any]:
+    """Every panel for ``filters``; ``options_cache()`` (if given) returns the filter choices
+    (:func:`options`), which change far more slowly than the numbers."""
     if stack not in STACKS and not stack.startswith("tag:"):
         raise ValueError(f"stack by one of {', '.join(STACKS)} or tag:<name>, not {stack!r}")
     groupings = [(), *((d,) for d in (*TOP_DIMS, *ROUTING_DIMS, "cache") if d not in MANY_VALUES), ("status", "error_type"),
@@ -52,7 +54,8 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
             "cache_hits": totals["cache_hits"],
         },
         "spend_over_time": spend.series(reader, period, stack=stack, bucket=bucket, top=8),
-        "top": {d: spend.by(reader if d in MANY_VALUES else r, d, filters, top=10) for d in TOP_DIMS},
+        "top": {d: spend.by(reader, d, filters, top=10, totals=totals) if d in MANY_VALUES else spend.by(r, d, filters, top=10)
+                for d in TOP_DIMS},
         "routing": {d: spend.by(r, d, filters, top=10) for d in ROUTING_DIMS},
         "cache": {"kinds": by_cache_kind(r, filters), "prompt_cache": prompt_cache(r, filters, catalog)},
         "unpriced": _unpriced(r, filters),
@@ -61,7 +64,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
         "anomalies": spend.anomalies(reader, "tenant", filters, now=now)["anomalies"][:20],
         "unit": spend.unit_economics(reader, "tag:feature", filters),
         "budgets": [_budget(reader, b, now) for b in budgets],
-        "options": _options(reader, r, filters),
+        "options": options(reader) if options_cache is None else options_cache(),
     }
 
 
@@ -90,20 +93,20 @@ def _rejections(reader: Reader, r: Reader, filters: Filters) -> dict[str, Any]:
             "series": [{"name": k, "requests": [days[d].get(k, 0) for d in labels]} for k in sorted(kinds)]}
 
 
-def _options(reader: Reader, r: Reader, filters: Filters) -> dict[str, Any]:
-    """Values the filters offer: from the unfiltered books, so a filter can be changed back."""
+def options(reader: Reader) -> dict[str, Any]:
+    """Values the filters offer, from the unfiltered books (so a filter can be changed back):
+    tenants, projects and each tag's values in one scan."""
     everything = Filters()
-    tags: dict[str, list[str]] = {}
-    for key in reader.tag_keys(everything)[:20]:
-        values = [x[f"tag:{key}"] for x in reader.aggregate([f"tag:{key}"], everything) if x[f"tag:{key}"] is not None]
-        tags[key] = sorted(values)[:MAX_TAG_VALUES]
-    source = r if filters == everything else reader
-    return {
-        "tenants": sorted(str(x["tenant"]) for x in source.aggregate(["tenant"], everything) if x["tenant"] is not None),
-        "projects": sorted(str(x["project"]) for x in source.aggregate(["project"], everything) if x["project"] is not None),
-        "tags": tags,
-        "stacks": [*STACKS, *(f"tag:{k}" for k in tags)],
-    }
+    keys = reader.tag_keys(everything)[:20]
+    groupings = [("tenant",), ("project",), *((f"tag:{k}",) for k in keys)]
+    sets = Prefetched(reader, groupings, everything)
+
+    def values(dim: str) -> list[str]:
+        return sorted(str(x[dim]) for x in sets.aggregate((dim,), everything) if x[dim] is not None)
+
+    tags = {k: values(f"tag:{k}")[:MAX_TAG_VALUES] for k in keys}
+    return {"tenants": values("tenant"), "projects": values("project"), "tags": tags,
+            "stacks": [*STACKS, *(f"tag:{k}" for k in tags)]}
 
 
 def _budget(reader: Reader, budget: Any, now: float) -> dict[str, Any]:
