@@ -132,11 +132,15 @@ class BackgroundServer:
         else:
             asyncio.run(self.server.serve())
 
-    def start(self, timeout: float = 15.0) -> BackgroundServer:
+    def start(self, timeout: float = 60.0) -> BackgroundServer:
+        """Wait for the app's start-up; on a loaded machine that can take many seconds. A server
+        that does not start in time is stopped before the error is raised, so its app's
+        shutdown still closes what start-up opened (a chdb session is one per process)."""
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"server on {self.url} did not start")
             time.sleep(0.01)
         return self
