@@ -2,11 +2,11 @@
 
 The entries are synthetic questions (words drawn from the paraphrase set's vocabulary, 8-40
 words each) in one scope, so every lookup searches all 100,000; the queries are ~200-token
-prompts made the same way. Times, over single-threaded lookups: embed + search; the judge on
-the neighbours the gateway would judge (cosine >= the default threshold: the miss path, since
-random prompts have no close neighbour); the judge on all 4 neighbours whatever their cosine
-(the worst case of the hit path, each neighbour a 200-token cached prompt of its own); and the
-old lexical verifier on 4. Memory per entry is the process's resident growth while the index
+prompts made the same way. Times, over single-threaded lookups: embed + search; the gateway's
+own decision (``SemanticCacheStage.choose``: the cosine gate, the vetoes, the judge on at most
+NEIGHBOURS: the miss path, since random prompts have no close neighbour); the judge's every
+feature on NEIGHBOURS neighbours whatever their cosine, no veto (the worst case of the hit path,
+each neighbour a 200-token cached prompt of its own); and the old lexical verifier on NEIGHBOURS. Memory per entry is the process's resident growth while the index
 and entries are built, divided by their number (texts included, answers not).
 
     .venv/bin/python bench/semantic_latency.py [--entries 100000] [--queries 2000]
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from costops.cache.semantic.config import DEFAULT_THRESHOLD
+from costops.cache.semantic.config import DEFAULT_THRESHOLD, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, SemanticIndex
 from costops.cache.semantic.judge import Scorer
+from costops.cache.semantic.stage import NEIGHBOURS, SemanticCacheStage
 from costops.cache.semantic.verify import facts, verify
 
 
@@ -72,23 +73,21 @@ def main() -> None:
     tokens = np.mean([len(embedder.tokenizer.ids(p)) for p in prompts])
     embedder.tokenizer._words.clear()  # no warm word cache: every prompt pays its tokenization
 
-    lookup, judging, worst, verifying = [], [], [], []
+    stage = SemanticCacheStage(parse_semantic({}), time.time, exact_cache=False, embedder=embedder)
+    stage.index = index
+    accept = stage.accept_score({})
+    lookup, judging, worst, verifying, nearest, judged = [], [], [], [], [], []
     for n, prompt in enumerate(prompts):
         t0 = time.perf_counter()
         vector = embedder.embed(prompt)
-        found = index.search("scope", vector, 4)
+        found = index.search("scope", vector, NEIGHBOURS)
         t1 = time.perf_counter()
-        gated = [nb for nb in found if nb.similarity >= DEFAULT_THRESHOLD]
-        if gated:
-            query_profile = scorer.profile(prompt)
-            for neighbour in gated:
-                scorer.score(query_profile, scorer.profile(neighbour.entry.text, index.facts_of(neighbour.entry)),
-                             neighbour.similarity)
+        stage.choose(prompt, found, DEFAULT_THRESHOLD, accept)  # the gateway's decision: gate, vetoes, judge
         t2 = time.perf_counter()
         query_profile = scorer.profile(prompt)
-        for k in range(4):
-            cached = long_entries[(n * 4 + k) % len(long_entries)]
-            scorer.score(query_profile, scorer.profile(cached), 0.9)
+        for k in range(NEIGHBOURS):  # every feature computed (no veto): the judge's worst case
+            cached = long_entries[(n * NEIGHBOURS + k) % len(long_entries)]
+            scorer.judge.score_features(scorer.features(query_profile, scorer.profile(cached), 0.9))
         t3 = time.perf_counter()
         query = facts(prompt)
         for neighbour in found:
@@ -98,13 +97,17 @@ def main() -> None:
         judging.append((t2 - t1) * 1000)
         worst.append((t3 - t2) * 1000)
         verifying.append((t4 - t3) * 1000)
-    print(f"neighbours over the cosine threshold {DEFAULT_THRESHOLD}: "
-          f"{sum(1 for t in judging if t > 0.01)} of {len(prompts)} lookups judged anything")
-    for name, times in (("embed + search", lookup), ("judge (gated)", judging),
+        nearest.append(found[0].similarity if found else 0.0)
+        judged.append(sum(1 for nb in found if nb.similarity >= DEFAULT_THRESHOLD))
+    q50, q95, q99, qmax = np.percentile(nearest, [50, 95, 99, 100])
+    print(f"nearest neighbour's cosine: p50 {q50:.3f}  p95 {q95:.3f}  p99 {q99:.3f}  max {qmax:.3f}; "
+          f"over the gate {DEFAULT_THRESHOLD}: {sum(judged)} neighbours in {sum(1 for j in judged if j)} of "
+          f"{len(prompts)} lookups (at most {NEIGHBOURS} judged each)")
+    for name, times in (("embed + search", lookup), ("choose (gated)", judging),
                         ("lookup (miss path)", [a + b for a, b in zip(lookup, judging, strict=True)]),
-                        ("judge 4 x 200 tokens", worst),
+                        (f"judge {NEIGHBOURS} x 200 tokens", worst),
                         ("lookup (hit path)", [a + b for a, b in zip(lookup, worst, strict=True)]),
-                        ("old verifier on 4", verifying)):
+                        (f"old verifier on {NEIGHBOURS}", verifying)):
         p50, p95, p99 = np.percentile(times, [50, 95, 99])
         print(f"{name:>20}: p50 {p50:.3f} ms  p95 {p95:.3f} ms  p99 {p99:.3f} ms  ({len(times)} prompts of ~{tokens:.0f} tokens, "
               f"{len(index):,} entries)")

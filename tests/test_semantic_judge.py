@@ -71,7 +71,7 @@ def test_route_settings_parse_strictly() -> None:
     assert cfg.routes["faq"] == RouteSettings(threshold=0.6)
     assert cfg.acceptance({"route": "payments"}) == (None, 0.999)
     assert cfg.acceptance({"feature": "pinned"}) == (0.9, 0.99) and cfg.threshold_for({"route": "pinned"}) == 0.7
-    assert cfg.acceptance({}) == (None, 0.99) and cfg.threshold_for({}) == 0.35
+    assert cfg.acceptance({}) == (None, 0.99) and cfg.threshold_for({}) == 0.5
     with pytest.raises(ConfigError, match=r"cache.semantic.routes.payments.target_precison: unknown setting"):
         parse_semantic({"cache": {"semantic": {"routes": {"payments": {"target_precison": 0.99}}}}})
     with pytest.raises(ConfigError, match="cache.semantic.verifier"):
@@ -168,3 +168,29 @@ def test_calibrate_sets_the_judges_acceptance_score(tmp_path) -> None:
                                   "--json"]).output)
     assert again["settings"]["accept_score"] == data["threshold"]
     assert (again["overall"]["served"], again["overall"]["precision"]) == (1, 1.0)
+
+
+def test_the_early_vetoes_score_what_the_full_features_score(scorer: Scorer) -> None:
+    """The lookup refuses on numbers, negation, periods, operators... before aligning words: on the
+    dev pairs the short cut gives the score the model gives from every feature, pair by pair."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in (Path(__file__).parent.parent / "bench" / "data" / "semantic_pairs"
+                                          / "dev.jsonl").open()][::10]
+    vetoed = 0
+    for r in rows:
+        q, c = scorer.profile(r["b"]), scorer.profile(r["a"])
+        cosine = float(scorer.embedder.embed(r["b"]) @ scorer.embedder.embed(r["a"]))
+        full = 1.0 if q.text == c.text else scorer.judge.score_features(scorer.features(q, c, cosine))
+        assert scorer.score(q, c, cosine) == pytest.approx(full, abs=1e-12), (r["a"], r["b"])
+        vetoed += full == 0.0
+    assert 0 < vetoed < len(rows)  # both paths were taken
+
+
+def test_typos_forms_and_synonyms_align_as_the_same_word(scorer: Scorer) -> None:
+    from costops.cache.semantic.judge import _same_word
+
+    other = scorer.profile("How do I change the shipping address of my subscription?")
+    assert _same_word("subscriptoin", other) and _same_word("shipped", other) and _same_word("modify", other)
+    assert not _same_word("password", other)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import click
+import os
 
-from costops import __version__
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # Before numpy is first imported (nothing above imports it): the semantic judge's products are
+    # small, and BLAS threads spinning on them cost ~4x the CPU of one thread. The user's setting wins.
+    os.environ.setdefault(_var, "1")
+
+import click  # noqa: E402
+
+from costops import __version__  # noqa: E402
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,7 +2,7 @@
 
     cache:
       semantic:
-        threshold: 0.35            # cosine a neighbour needs before the judge looks at it
+        threshold: 0.5             # cosine a neighbour needs before the judge looks at it
         target_precision: 0.98     # the judge's acceptance threshold is read off its calibration table
                                    # for this precision (bench/train_judge.py; `costops cache calibrate`)
         min_score: 0.83            # or an acceptance score set directly (wins over target_precision)
@@ -40,7 +40,7 @@ from typing import Any
 from costops.cache.config import wait_seconds
 from costops.config import ConfigError
 
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.5
 DEFAULT_TARGET_PRECISION = 0.98
 VERIFIERS = ("judge", "rules")
 

@@ -36,6 +36,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -176,16 +177,34 @@ def profile(text: str, word_info: WordInfo, known: Facts | None = None) -> Profi
                    frozenset(t for t in tokens if t in _SCOPE))
 
 
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1:] for i in range(len(word))} if len(word) >= 4 and word.isalpha() else set()
+@lru_cache(maxsize=200_000)
+def _deletions(word: str) -> frozenset[str]:
+    return frozenset(word[:i] + word[i + 1:] for i in range(len(word))) if len(word) >= 4 and word.isalpha() \
+        else frozenset()
+
+
+@lru_cache(maxsize=200_000)
+def _word_forms(word: str) -> frozenset[str]:
+    """What one word puts in its text's forms (:func:`_forms`); a word is read once per process, not per pair."""
+    return frozenset((word, "stem:" + _stem(word), "root:" + _root(word), *("del:" + d for d in _deletions(word))))
+
+
+@lru_cache(maxsize=200_000)
+def _probes(word: str) -> frozenset[str]:
+    """The forms of the other text any one of which makes ``word`` the same word there (:func:`_same_word`)."""
+    out = {word, "stem:" + _stem(word), "root:" + _root(word)}
+    if len(word) >= 4 and word.isalpha():
+        out.add("del:" + word)
+        for d in _deletions(word):
+            out.update((d, "del:" + d))
+    group = _SYNONYM_OF.get(_stem(word)) or _SYNONYM_OF.get(word)
+    for g in group or ():
+        out.update((g, "stem:" + _stem(g)))
+    return frozenset(out)
 
 
 def _forms(words: Sequence[str]) -> frozenset[str]:
-    out: set[str] = set()
-    for w in set(words):
-        out.update((w, "stem:" + _stem(w), "root:" + _root(w)))
-        out.update("del:" + d for d in _deletions(w))
-    return frozenset(out)
+    return frozenset().union(*(_word_forms(w) for w in set(words)))
 
 
 def _forms_of(p: Profile) -> frozenset[str]:
@@ -196,14 +215,7 @@ def _forms_of(p: Profile) -> frozenset[str]:
 
 def _same_word(word: str, other: Profile) -> bool:
     """The word, a form of it or one typo of it is in the other text (or a listed synonym)."""
-    forms = _forms_of(other)
-    if word in forms or "stem:" + _stem(word) in forms or "root:" + _root(word) in forms:
-        return True
-    if len(word) >= 4 and word.isalpha() and (
-            any("del:" + d in forms or d in forms for d in _deletions(word)) or "del:" + word in forms):
-        return True
-    group = _SYNONYM_OF.get(_stem(word)) or _SYNONYM_OF.get(word)
-    return bool(group and any(g in forms or "stem:" + _stem(g) in forms for g in group))
+    return not _probes(word).isdisjoint(_forms_of(other))
 
 
 def _phrases(tokens: list[str]) -> list[str]:
@@ -252,6 +264,7 @@ _DERIVED = sorted(["ization", "isation", "ations", "ation", "ition", "ions", "io
                    "ed", "ing", "er", "ers"], key=len, reverse=True)
 
 
+@lru_cache(maxsize=200_000)
 def _root(word: str) -> str:
     """A word less one derivational suffix ("summarize", "summary" -> "summar"): related words align."""
     for suffix in _DERIVED:
@@ -269,12 +282,11 @@ def _alignment(a: Profile, b: Profile) -> tuple[np.ndarray, np.ndarray]:
     best_b = np.minimum(sim.max(axis=0), 1.0)
     best_a[best_a >= SAME] = 1.0
     best_b[best_b >= SAME] = 1.0
-    for i, w in enumerate(a.words):
-        if best_a[i] < 1.0 and _same_word(w, b):
-            best_a[i] = 1.0
-    for j, o in enumerate(b.words):
-        if best_b[j] < 1.0 and _same_word(o, a):
-            best_b[j] = 1.0
+    for best, p, other in ((best_a, a, b), (best_b, b, a)):
+        forms = _forms_of(other)
+        for i in np.flatnonzero(best < 1.0):  # only the words the vectors did not match
+            if not _probes(p.words[i]).isdisjoint(forms):
+                best[i] = 1.0
     return best_a, best_b
 
 
@@ -400,6 +412,20 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
     }
 
 
+def vetoed(q: Facts, c: Facts) -> bool:
+    """The vetoes the facts alone decide (numbers, negation, periods, other units): checked before a
+    cached text is even profiled, since no wording makes "5" answer "50". The same as the features."""
+    return (q.numbers != c.numbers or q.negated != c.negated or q.when != c.when
+            or bool(q.units and c.units and q.units != c.units))
+
+
+def _cheap_veto(q: Profile, c: Profile) -> bool:
+    """The profile-level vetoes that need no word alignment (operators, another question, opposites)."""
+    return (bool(q.operators and c.operators and q.operators != c.operators)
+            or (q.question != c.question and q.question in _DISTINCT_ASKS and c.question in _DISTINCT_ASKS)
+            or _opposites(q, c))
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Acceptance thresholds read off labelled pairs: (threshold, precision, recall), rising thresholds."""
@@ -500,6 +526,8 @@ class Scorer:
     def score(self, query: Profile, cached: Profile, cosine: float) -> float:
         if query.text == cached.text:
             return 1.0  # the same prompt (the exact cache off, or another request option): its own answer
+        if vetoed(query.facts, cached.facts) or _cheap_veto(query, cached):
+            return 0.0  # what score_features would say, without the alignment's cost
         return self.judge.score_features(self.features(query, cached, cosine))
 
     def score_texts(self, query: str, cached: str) -> float:

@@ -39,7 +39,7 @@ from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
-from costops.cache.semantic.judge import Scorer
+from costops.cache.semantic.judge import Scorer, vetoed
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
 from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
@@ -53,7 +53,9 @@ from costops.usage import Usage
 log = logging.getLogger("costops.cache.semantic")
 STATE = "semantic"
 FLIGHT = "semantic-flight"
-NEIGHBOURS = 4
+NEIGHBOURS = 2
+"""Neighbours a lookup judges at most, nearest first: past the second the judge almost never accepts,
+and each costs a profile and an alignment on the miss path."""
 
 
 class SemanticCacheStage:
@@ -77,7 +79,7 @@ class SemanticCacheStage:
         self.claims: Claims | None = None
         self.scorer = Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge" else None
         self._profiles: dict[str, Any] = {}
-        """The last few query texts' profiles: a lookup judges up to four neighbours against one."""
+        """The last few query texts' profiles: a lookup judges up to NEIGHBOURS neighbours against one."""
         self.admin_routes = {
             ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
             ("POST", "/admin/cache/semantic/invalidate"): self.admin_invalidate,
@@ -267,7 +269,10 @@ class SemanticCacheStage:
             profile = self._profiles[text] = self.scorer.profile(text)
             if len(self._profiles) > 8:
                 self._profiles.pop(next(iter(self._profiles)))
-        cached = self.scorer.profile(neighbour.entry.text, self.index.facts_of(neighbour.entry))
+        cached_facts = self.index.facts_of(neighbour.entry)
+        if text != neighbour.entry.text and vetoed(profile.facts, cached_facts):
+            return 0.0  # numbers, negation, periods or units differ: not worth profiling the cached text
+        cached = self.scorer.profile(neighbour.entry.text, cached_facts)
         return self.scorer.score(profile, cached, neighbour.similarity)
 
     def _word_vector(self, word: str) -> Any:
