@@ -26,7 +26,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -222,10 +222,10 @@ class SemanticCacheStage:
     def _find(self, lookup: Lookup, vector: Any, threshold: float, accept: float | None) -> Entry | None:
         return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold, accept)
 
-    def _accept(self, tags: dict[str, str]) -> float | None:
+    def _accept(self, tags: Mapping[str, str]) -> float | None:
         return self.accept_score(tags) if self.scorer is not None else None
 
-    def accept_score(self, tags: dict[str, str]) -> float:
+    def accept_score(self, tags: Mapping[str, str]) -> float:
         """The judge score a hit needs on this route: its min_score, else its target precision's threshold."""
         assert self.scorer is not None, "only with the judge"
         min_score, target = self.cfg.acceptance(tags)
