@@ -65,8 +65,8 @@ def demo(n: int, db: str, seed: int, concurrency: int, latency_scale: float, wor
                f"  costops report --db {db} --tag policy={runs[-1].policy.name} --by tag:feature\n"
                f"  costops experiments --db {db} --by-task     (what the bandits learned, per feature and arm)\n"
                "--json prints every policy's full report.")
-    click.echo(f"\nDashboard: http://127.0.0.1:4100/dashboard\n"
-               f"  costops dashboard --db {db}   # serves it for this ledger (costops serve also has it at /dashboard)")
+    click.echo(f"\nDashboard: http://127.0.0.1:4100/dashboard once this serves it for the demo's ledger:\n"
+               f"  costops dashboard --db {db}   (costops serve has it at /dashboard too)")
 
 
 COMMANDS = [demo]
