@@ -118,18 +118,25 @@ def _pages(days: list[int], page: int, limit: int) -> tuple[list[int], bool, str
     return chunk, more, str(page + limit) if more else None
 
 
-def openai_report(log: BillingLog, op: str, query: Mapping[str, list[str]], catalog: Any, skew: BillSkew) -> bytes:
-    """``usage`` or ``costs`` of the OpenAI organization API."""
-    start, end, page = _window(query, "start_time", "end_time", rfc3339=False)
-    billed = {k: v for k, v in log.billed("openai", skew).items() if start <= k[0] < end}
+def _billed_days(log: BillingLog, provider: str, query: Mapping[str, list[str]], skew: BillSkew,
+                 start_key: str, end_key: str, rfc3339: bool) -> tuple[list[tuple[int, list[tuple[str, Any]]]], bool, str | None]:
+    """One page of the provider's billed days in the query's window: each day with its (model, bill)
+    pairs in model order, and the paging both report APIs answer with."""
+    start, end, page = _window(query, start_key, end_key, rfc3339=rfc3339)
+    billed = {k: v for k, v in log.billed(provider, skew).items() if start <= k[0] < end}
     days = sorted({d for d, _ in billed})
     chunk, more, next_page = _pages(days, page, int((query.get("limit") or ["7"])[0]))
+    by_day = [(day, [(model, b) for (d, model), b in sorted(billed.items()) if d == day]) for day in chunk]
+    return by_day, more, next_page
+
+
+def openai_report(log: BillingLog, op: str, query: Mapping[str, list[str]], catalog: Any, skew: BillSkew) -> bytes:
+    """``usage`` or ``costs`` of the OpenAI organization API."""
+    by_day, more, next_page = _billed_days(log, "openai", query, skew, "start_time", "end_time", rfc3339=False)
     data = []
-    for day in chunk:
+    for day, bills in by_day:
         results: list[dict[str, Any]] = []
-        for (d, model), b in sorted(billed.items()):
-            if d != day:
-                continue
+        for model, b in bills:
             t = b.tokens
             if op == "usage":
                 results.append({
@@ -153,16 +160,11 @@ def openai_report(log: BillingLog, op: str, query: Mapping[str, list[str]], cata
 
 def anthropic_report(log: BillingLog, op: str, query: Mapping[str, list[str]], catalog: Any, skew: BillSkew) -> bytes:
     """``usage_report/messages`` or ``cost_report`` of the Anthropic Admin API."""
-    start, end, page = _window(query, "starting_at", "ending_at", rfc3339=True)
-    billed = {k: v for k, v in log.billed("anthropic", skew).items() if start <= k[0] < end}
-    days = sorted({d for d, _ in billed})
-    chunk, more, next_page = _pages(days, page, int((query.get("limit") or ["7"])[0]))
+    by_day, more, next_page = _billed_days(log, "anthropic", query, skew, "starting_at", "ending_at", rfc3339=True)
     data = []
-    for day in chunk:
+    for day, bills in by_day:
         results: list[dict[str, Any]] = []
-        for (d, model), b in sorted(billed.items()):
-            if d != day:
-                continue
+        for model, b in bills:
             t = b.tokens
             if op == "usage":
                 results.append({
