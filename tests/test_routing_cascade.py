@@ -100,7 +100,8 @@ def test_a_refusal_escalates_and_both_attempts_are_booked(cascade) -> None:
     assert (rejected.model, rejected.status, rejected.error_type, rejected.attempt_reason) == ("cheap-model", 200, "rejected", "primary")
     assert "a refusal or hedge" in rejected.error_message and rejected.cost.total > 0
     assert (answer.model, answer.attempt, answer.attempt_reason, answer.policy) == ("strong-model", 2, "escalation", "support")
-    assert Decimal(raw.headers["x-costops-cost-usd"]) == answer.cost.total
+    assert Decimal(raw.headers["x-costops-cost-usd"]) == rejected.cost.total + answer.cost.total  # the request's
+    assert Decimal(raw.headers["x-costops-attempt-cost-usd"]) == answer.cost.total
     report = build_report(gw.gateway.store)
     assert report["requests"] == 1 and Decimal(report["total_cost_usd"]) == rejected.cost.total + answer.cost.total
 

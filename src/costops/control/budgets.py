@@ -10,6 +10,9 @@ before the call; settle the actual cost after; downgrade or refuse when a budget
                (:mod:`costops.control.pacing`)? wait in the priority queue when ``queue:`` is
                configured (re-trying the whole reservation; nothing is held while waiting), else
                429 budget_paced with ``retry-after`` = when the allowance covers it
+    readmit: before a further attempt (a cascade's escalation, a fallback): settle what the
+            attempts so far cost, then reserve for the new target as ``before`` did, so an attempt
+            that would pass a hard limit is refused before it is tried
     after:  release the hold, add the actual cost (also after errors: an error costs nothing)
 
 Thresholds, forecasts, spikes and the daily digest become alerts delivered in the background
@@ -70,6 +73,11 @@ class BudgetPaced(RateLimited):
     type = "budget_paced"
     code = "budget_paced"
 
+
+SETTLED = "budgets.settled"
+"""``call.state`` key: nanos of the call's attempts already settled by :meth:`BudgetsStage.readmit`."""
+CAPPED = "budgets.capped"
+"""``call.state`` key: the output-cap field costops set in the body (the client named none)."""
 
 PACE_REASON = "pacing holds back requests for"
 PACE_FREES = "the budget's pace allows this request"
@@ -293,8 +301,45 @@ class BudgetsStage:
             raise
         return None
 
+    async def readmit(self, call: Call) -> None:
+        """Admit the call's next attempt at its new target (``call.model`` / ``call.deployment``):
+        the attempts so far are settled at what they cost, and the new target's hold is reserved
+        under the attempt's own id, against the budgets that cover it. Refused: 429
+        budget_exceeded (or budget_paced: an attempt in the middle of a request does not queue).
+        The cap costops set for the earlier target is dropped first: the new model gets its own."""
+        held = call.state.pop("budgets", None)
+        spent = spent_nanos(call)
+        if held is not None:
+            rid, claims, active, _held = held
+            self.in_flight.pop(rid, None)
+            levels = await self.recovery.settle(rid, claims, spent - call.state.get(SETTLED, 0), self.clock())
+            call.state[SETTLED] = spent
+            if levels is not None:
+                self._observe(active, levels)
+        key = call.state.pop(CAPPED, None)
+        if key is not None:
+            call.body = {k: v for k, v in call.body.items() if k != key}
+            call.raw = orjson.dumps(call.body)
+        now = self.clock()
+        active = self.applicable(call, now)
+        if not active:
+            return
+        prompt = call_input_tokens(call)
+        hold = hold_for(
+            self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
+            self._max_output, prompt, self._cache_writes(call, prompt), at=now,
+        )
+        if hold.cap is not None and not any(b.hard for b, _ in active):
+            hold = replace(hold, most=hold.least, cap=None)
+        verdict, detail = await self._admit(call, hold, now, active, queued=True,
+                                            rid=f"{call.record.request_id}.{call.record.attempt}")
+        if not verdict.ok:
+            _retry_ms(call, verdict.wait)
+            raise BudgetPaced(detail, retry_after=verdict.wait)
+
     async def _admit(
-        self, call: Call, hold: Hold, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool
+        self, call: Call, hold: Hold, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool,
+        rid: str | None = None,
     ) -> tuple[Verdict, str]:
         """Reserve in every applicable budget at once, against each paced budget's allowance by
         ``now``: admitted (the hold is in ``call.state``), or 429 budget_exceeded at a hard limit,
@@ -314,7 +359,7 @@ class BudgetsStage:
             for b, w in active
         ]
         claims = self.claims(active, allowed)
-        rid = call.record.request_id
+        rid = rid or call.record.request_id
         estimate = hold.least
         expires = now + self.settings.reservation_ttl_s
         try:
@@ -374,7 +419,8 @@ class BudgetsStage:
             return
         rid, claims, active, _held = held
         self.in_flight.pop(rid, None)
-        actual = spent_nanos(call)  # every attempt's cost: a cascade's rejected tries and failed attempts too
+        # every attempt's cost (a cascade's rejected tries, failed attempts), less what a readmit settled
+        actual = spent_nanos(call) - call.state.get(SETTLED, 0)
         now = self.clock()
         levels = await self.recovery.settle(rid, claims, actual, now)
         if levels is None:
@@ -439,6 +485,7 @@ class BudgetsStage:
     def _set_cap(call: Call, tokens: int) -> None:
         """Send upstream the output cap the hold pays for (the client named none)."""
         key = "max_completion_tokens" if is_reasoning_model(call.model) else "max_tokens"
+        call.state[CAPPED] = key
         old, call.body = call.body, {**call.body, key: tokens}
         call.raw = orjson.dumps(call.body)
         planned = call.state.get(PLAN)

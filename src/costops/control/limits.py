@@ -12,6 +12,8 @@ A request's way through ``before``:
 3. refused: with ``queue:`` configured, wait in the priority queue (:mod:`costops.control.queue`),
    else answer 429 with ``retry-after`` and the limit's name.
 
+``readmit``, before a further attempt (a cascade's escalation, a fallback), settles what the
+attempts so far used and takes again for the new target, refusing (429) rather than queueing.
 ``after`` settles the token buckets against the actual usage, frees the concurrency slots and
 feeds upstream 429s back into step 1.
 
@@ -61,6 +63,8 @@ REDIS_RETRY_S = 5.0
 SHARED_POLL_S = 0.05
 """How often a queued request re-checks a limit whose slots other replicas may free."""
 _PLAN_CACHE_MAX = 10_000
+USED = "limits.used"
+"""``call.state`` key: tokens of the call's attempts settled by :meth:`LimitsStage.readmit`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,17 +237,31 @@ class LimitsStage:
             call.api, call.endpoint, body, default
         )
 
+    async def readmit(self, call: Call) -> None:
+        """Admit the call's next attempt at its new target: release what the earlier one took
+        (settled at the tokens used so far), then take for the new target's limits (steered and
+        tried on siblings as ``before`` does). Refused: 429, without queueing mid-request."""
+        await self._release(call)
+        call.state[USED] = used_tokens(call)
+        verdict = await self._try(call, queued=True)
+        if not verdict.ok:
+            raise self._refusal(call, verdict)
+
     # -- after: settle, release, learn from the provider --------------------------------------------
 
     async def after(self, call: Call) -> None:
         record = call.record
         if record.status in THROTTLE_STATUSES and record.deployment and self.adaptive is not None:
             await self._throttled(record.deployment, call.state.get("upstream_retry_after"))
-        taken: Taken | None = call.state.get("limits")
+        await self._release(call)
+
+    async def _release(self, call: Call) -> None:
+        taken: Taken | None = call.state.pop("limits", None)
         if taken is None:
             return
         plan = taken.plan
-        extra = used_tokens(call) - taken.tokens if plan.token_buckets else 0  # every attempt's tokens
+        # every attempt's tokens, less those of the attempts a readmit settled already
+        extra = used_tokens(call) - call.state.get(USED, 0) - taken.tokens if plan.token_buckets else 0
         now = self.clock()
         if taken.shared and self.shared is not None:
             self._leases.pop(taken.lease, None)

@@ -28,7 +28,7 @@ from costops.errors import CostopsError, Forbidden, MethodNotAllowed, NotFound, 
 from costops.guarded_http import EdgeCounters, EdgeLimits
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-EXPOSED = b"x-costops-request-id, x-costops-cost-usd, x-costops-cache, retry-after"
+EXPOSED = b"x-costops-request-id, x-costops-cost-usd, x-costops-attempt-cost-usd, x-costops-cache, retry-after"
 
 
 def api_of(path: str) -> str:

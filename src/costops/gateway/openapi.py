@@ -225,7 +225,10 @@ def _proxied(path: str, api: str, endpoint: str, keyed: bool) -> dict[str, Any]:
                 "description": "The provider's answer in this API's shape (SSE when stream is true).",
                 "headers": {
                     "x-costops-request-id": {"schema": {"type": "string"}},
-                    "x-costops-cost-usd": {"schema": {"type": "string"}, "description": "What the call cost."},
+                    "x-costops-cost-usd": {"schema": {"type": "string"}, "description":
+                                           "What the request cost: every attempt of it (a cascade's rejected tries, failed fallbacks)."},
+                    "x-costops-attempt-cost-usd": {"schema": {"type": "string"}, "description":
+                                                   "What the answering attempt cost, when the request made several."},
                 },
                 "content": ok,
             },

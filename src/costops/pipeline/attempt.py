@@ -23,8 +23,8 @@ from costops.errors import CostopsError, UpstreamError
 from costops.gateway.http import respond, start_stream
 from costops.gateway.response import stream_error
 from costops.ledger.record import UsageRecord
-from costops.money import usd_str
-from costops.pipeline.attempts import close_failed_attempt
+from costops.money import from_nanos, usd_str
+from costops.pipeline.attempts import EARLIER, close_failed_attempt, spent_nanos
 from costops.pipeline.contract import Call, Next, Reply
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, interrupted_usage, make_exchange
@@ -181,6 +181,11 @@ async def deliver_priced(call: Call, body: bytes, status: int) -> None:
         await send({"type": "http.response.body", "body": sse, "more_body": False})
         return
     if record.priced:
-        headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
+        earlier = call.state.get(EARLIER)
+        if not earlier:
+            headers.append((b"x-costops-cost-usd", usd_str(record.cost.total).encode()))
+        elif all(r.priced for r in earlier):  # the logical request's total; the answering attempt's apart
+            headers.append((b"x-costops-cost-usd", usd_str(from_nanos(spent_nanos(call))).encode()))
+            headers.append((b"x-costops-attempt-cost-usd", usd_str(record.cost.total).encode()))
     call.response_body = body
     await respond(send, status, body, headers)

@@ -146,6 +146,19 @@ async def _end(call: Call) -> Reply | None:
     raise AssertionError("the innermost handler has no next")
 
 
+def readmission(stages: Sequence[Stage]) -> Callable[[Call], Awaitable[None]]:
+    """Admission for a call's further attempt at a new target (an escalation, a fallback): each
+    admitting stage's ``readmit`` in chain order (rate limits, then budgets), which settles what
+    the attempts so far took and takes again for the new target, or refuses in its own words."""
+    hooks = tuple(s.readmit for s in stages if callable(getattr(s, "readmit", None)))  # type: ignore[attr-defined]
+
+    async def admit(call: Call) -> None:
+        for hook in hooks:
+            await hook(call)
+
+    return admit
+
+
 def build_chain(
     config: Config,
     stages: Sequence[Stage],
@@ -185,10 +198,11 @@ def build_chain(
 
     if arm_policies(policies):  # settles arm calls: just inside the caches, outside a cascade
         routing.append(Arms(config, policies, shared.store if shared is not None else None))
+    admit = readmission(stages)
     if any(p.kind == "cascade" for p in policies.values()):
-        routing.append(Cascade(config, record_attempt))
+        routing.append(Cascade(config, record_attempt, admit=admit))
     if settings.fallbacks or policies or arbitrage is not None:  # a plan of several targets falls back in order
-        routing.append(Fallbacks(config, settings, record_failed_attempt, breaker=health.breaker))
+        routing.append(Fallbacks(config, settings, record_failed_attempt, breaker=health.breaker, admit=admit))
     routing.append(Observe(health))
     handlers = [route, *(StageHandler(s) for s in stages), *routing]
     return handlers, compose(handlers, innermost)

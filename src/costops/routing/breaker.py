@@ -44,6 +44,12 @@ class Breaker:
         circuit.probing = True
         return True
 
+    def unprobe(self, name: str) -> None:
+        """The probe :meth:`allows` let through was not sent after all (admission refused it)."""
+        circuit = self._circuits.get(name)
+        if circuit is not None:
+            circuit.probing = False
+
     def success(self, name: str) -> None:
         self._circuits.pop(name, None)
 

@@ -14,12 +14,19 @@ it was rejected) and its own cost, so the books show what the cascade spent to s
 request is buffered while a cheaper model is being judged (its answer is then replayed to the
 client as a stream) and streams straight through on the last model. A provider failure on a
 cheaper model escalates too; on the last one it is the client's answer.
+
+An escalation is admitted before it is tried (``admit``: the rate limits and the budgets reserve
+for the next model as they did for the first). Refused, the client gets the cheaper answer it
+would have replaced, with ``x-costops-cascade: kept <model>; escalation to <model> refused
+(<code>)``, and its row says so (``accepted`` false, ``error_type`` ``escalation_refused``, the
+refusal in ``error_message``); when there is no cheaper answer (the cheaper model failed), the
+refusal itself is the client's answer, in its API's shape.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,7 +37,7 @@ from costops.ledger.record import UsageRecord
 from costops.pipeline.attempts import close_attempt
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.acceptance import Acceptance, judge, parse_acceptance
-from costops.routing.fallback import failure_kind
+from costops.routing.fallback import failure_kind, refused_target
 from costops.routing.policy import Decision, View, decide
 from costops.routing.route import PLAN, POLICY
 
@@ -70,9 +77,14 @@ def parse_cascade(name: str, spec: Mapping[str, Any], config: Config, where: str
 class Cascade:
     name = "cascade"
 
-    def __init__(self, config: Config, record_attempt: Callable[[UsageRecord], None]) -> None:
+    def __init__(
+        self, config: Config, record_attempt: Callable[[UsageRecord], None], *,
+        admit: Callable[[Call], Awaitable[None]] | None = None,
+    ) -> None:
         self.config = config
         self.record_attempt = record_attempt
+        self.admit = admit
+        """Admits an escalation before it is tried (None: nothing to admit)."""
 
     async def start(self) -> None: ...
 
@@ -84,10 +96,29 @@ class Cascade:
             return await next(call)
         wants_delivery = call.deliver
         last = len(policy.models) - 1
+        held: tuple[Reply, str, float] | None = None
+        """The last answer rejected (its row not yet closed), its reason, when its attempt began."""
         for i, name in enumerate(policy.models):
             if i > 0:  # the first model's target is the Route step's (its deployments ranked, admitted)
+                previous = call.deployment, call.model
                 call.deployment, call.model = resolve_model(self.config, name)
                 call.state.pop(PLAN, None)
+                if self.admit is not None:
+                    try:
+                        await self.admit(call)
+                    except CostopsError as refusal:
+                        if held is None:
+                            refusal.message = f"escalation to {call.model} refused: {refusal.message}"
+                            refused_target(call)
+                            raise
+                        call.deployment, call.model = previous
+                        return self._keep(call, held, refusal, name, wants_delivery)
+                if held is not None:
+                    reply, reason, began = held
+                    row = close_attempt(call, reply.status, "rejected", f"rejected by the cascade: {reason}",
+                                        (time.perf_counter() - began) * 1000, "escalation")
+                    self.record_attempt(row)
+                    held = None
             call.deliver = wants_delivery if i == last else False
             began = time.perf_counter()
             if i == last:
@@ -106,7 +137,19 @@ class Cascade:
             if verdict.ok:
                 call.deliver = wants_delivery
                 return reply
-            row = close_attempt(call, reply.status, "rejected", f"rejected by the cascade: {verdict.reason}",
-                                (time.perf_counter() - began) * 1000, "escalation")
-            self.record_attempt(row)
+            held = (reply, verdict.reason or "rejected", began)
         raise AssertionError("unreachable: the last model returns or raises")
+
+    @staticmethod
+    def _keep(call: Call, held: tuple[Reply, str, float], refusal: CostopsError, to: str, deliver: bool) -> Reply:
+        """Admission refused the escalation: the client gets the cheaper answer it would have
+        replaced, and the row (the cheaper attempt's) says why."""
+        reply, reason, _began = held
+        record = call.record
+        record.accepted, record.error_type = False, "escalation_refused"
+        record.error_message = (f"kept the cheaper answer (rejected by the cascade: {reason}): escalation to {to} "
+                                f"refused: {refusal.message}")[:1000]
+        label = f"kept {call.model}; escalation to {to} refused ({refusal.code or refusal.type})"
+        call.response_headers.append((b"x-costops-cascade", label.encode("latin-1", "replace")))
+        call.deliver = deliver
+        return reply

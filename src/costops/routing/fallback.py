@@ -11,13 +11,16 @@ same way. The request's own target is tried first, unless its circuit is open. A
 is not in ``fallback_on`` (a 400 for a bad request, say) is the client's to see: no fallback.
 Only failures before the answer starts fall back: once a stream has begun, the client has it.
 Each failed attempt is a ledger row of its own (``attempt_reason``: why the attempt was made).
+A target after the first is admitted before it is tried (``admit``: the rate limits and budgets
+reserve for it, :func:`costops.pipeline.chain.readmission`); a target they refuse is skipped, and
+when it was the last, their refusal is the client's answer (the logical row names the target).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,8 +108,11 @@ class Fallbacks:
         clock: Callable[[], float] = time.monotonic,
         *,
         breaker: Breaker | None = None,
+        admit: Callable[[Call], Awaitable[None]] | None = None,
     ) -> None:
         self.config, self.settings, self.clock = config, settings, clock
+        self.admit = admit
+        """Admits a target after the first before it is tried (None: nothing to admit)."""
         self.record_attempt = record_attempt
         """Books a failed attempt's row (prices what it may have been billed, journals, queues)."""
         self.breaker = breaker or Breaker(settings.breaker)
@@ -141,12 +147,25 @@ class Fallbacks:
         if len(targets) == 1:
             return await next(call)
         last: CostopsError | None = None
+        admitted = targets[0]
         for i, (deployment, model) in enumerate(targets):
             now = self.clock()
             if not self.breaker.allows(deployment.name, now) and i < len(targets) - 1:
                 call.record.attempt_reason = "fallback"  # open circuit: straight to the next target
                 continue
             call.deployment, call.model = deployment, model
+            if self.admit is not None and (deployment, model) != admitted:
+                try:
+                    await self.admit(call)
+                except CostopsError as refusal:
+                    self.breaker.unprobe(deployment.name)
+                    refusal.message = f"fallback to {deployment.name}/{model} refused: {refusal.message}"
+                    if i == len(targets) - 1:
+                        refused_target(call)
+                        raise
+                    last = refusal
+                    continue
+                admitted = (deployment, model)
             began = time.perf_counter()
             try:
                 reply = await next(call)
@@ -160,3 +179,9 @@ class Fallbacks:
                 continue
             return reply
         raise last or UpstreamUnavailable("every deployment for this model is unavailable (circuits open)")
+
+
+def refused_target(call: Call) -> None:
+    """The logical row of an attempt admission refused names the target it was refused for."""
+    assert call.deployment is not None
+    call.record.deployment, call.record.provider, call.record.model = call.deployment.name, call.deployment.kind, call.model

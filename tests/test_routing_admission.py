@@ -1,0 +1,171 @@
+"""Admission covers every attempt, over real HTTP: a cascade's escalation and a fallback are
+admitted (budget reserved, rate-limit tokens taken) for their own target before they are tried.
+
+An escalation a hard budget cannot pay for is not sent: the client keeps the cheaper answer it
+would have replaced (``x-costops-cascade`` says so, and so does its row), or, when there is no
+cheaper answer, gets the budget's 429 in its API's shape. A fallback the budget refuses is not
+sent either. Prices here: cheap $0.1 / $0.4 and strong $2.5 / $10 per million tokens, so with
+``max_tokens: 1000`` a cheap try holds about $0.0004 and a strong one about $0.01.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import anthropic
+import openai
+import pytest
+
+from costops.serving import BackgroundServer
+from tests import rawhttp
+from tests.clock import Clock
+
+ANSWERS = {
+    "cheap-model": "I'm sorry, but I can't help with that request.",  # a refusal: the cascade escalates
+    "strong-model": "Paris is the capital of France.",
+}
+
+
+def scripted_upstream():
+    """An OpenAI-compatible server: ``cheap-model`` refuses, ``strong-model`` answers, and any
+    model named ``broken-*`` fails with a 500; it counts the models it was asked for."""
+    seen: list[str] = []
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        model = json.loads(raw)["model"]
+        seen.append(model)
+        if model.startswith("broken-"):
+            status, payload = 500, {"error": {"message": "the server had an error", "type": "server_error", "code": None}}
+        else:
+            status, payload = 200, {
+                "id": "c", "object": "chat.completion", "created": 1, "model": model,
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWERS[model]}, "finish_reason": "stop"}],
+            }
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+
+    app.seen = seen
+    return app
+
+
+def config(url: str, limit_usd: str, extra: str = "") -> str:
+    return f"""
+deployments:
+  - name: house
+    kind: openai
+    base_url: "{url}/v1"
+    models: ["cheap-*", "strong-*", "broken-*"]
+    max_retries: 0
+    prices:
+      - {{model: "cheap-*", input: 0.1, output: 0.4}}
+      - {{model: "broken-*", input: 0.1, output: 0.4}}
+      - {{model: "strong-*", input: 2.5, output: 10}}
+routing:
+  policies:
+    support: {{kind: cascade, models: [cheap-model, strong-model]}}
+    shaky: {{kind: cascade, models: [broken-cheap, strong-model]}}
+  fallbacks:
+    broken-model: [strong-model]
+budgets:
+  list:
+    - {{name: tight, limit_usd: {limit_usd}, window: monthly}}
+{extra}"""
+
+
+HI = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture
+def upstream():
+    app = scripted_upstream()
+    with BackgroundServer(app) as srv:
+        app.url = srv.url
+        yield app
+
+
+def _client(gw):
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+
+
+def _budget(gw) -> dict:
+    (status,) = rawhttp.get(f"{gw.url}/admin/budgets/status").json()["budgets"]
+    return status
+
+
+def test_an_escalation_the_budget_cannot_pay_for_is_not_sent_and_the_cheaper_answer_is_kept(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.005"))
+    raw = _client(gw).chat.completions.with_raw_response.create(model="support", messages=HI, max_tokens=1000)
+    assert raw.parse().choices[0].message.content == ANSWERS["cheap-model"]
+    assert raw.headers["x-costops-cascade"] == "kept cheap-model; escalation to strong-model refused (budget_exceeded)"
+    assert upstream.seen == ["cheap-model"]  # the strong model was never called
+    (row,) = gw.records(1)
+    assert (row.model, row.status, row.attempt, row.accepted, row.error_type) == ("cheap-model", 200, 1, False, "escalation_refused")
+    assert "a refusal or hedge" in row.error_message and "budget 'tight'" in row.error_message
+    status = _budget(gw)
+    assert Decimal(status["spent_usd"]) == row.cost.total > 0 and Decimal(status["reserved_usd"]) == 0
+
+
+def test_an_escalation_that_fits_is_reserved_and_spent(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.05"))
+    raw = _client(gw).chat.completions.with_raw_response.create(model="support", messages=HI, max_tokens=1000)
+    assert raw.parse().choices[0].message.content == ANSWERS["strong-model"] and "x-costops-cascade" not in raw.headers
+    rows = gw.records(2)
+    status = _budget(gw)
+    assert Decimal(status["spent_usd"]) == sum(r.cost.total for r in rows) and Decimal(status["reserved_usd"]) == 0
+    assert Decimal(raw.headers["x-costops-cost-usd"]) == sum(r.cost.total for r in rows)
+
+
+def test_with_no_cheaper_answer_the_refused_escalation_is_the_budget_error(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.005"))
+    with pytest.raises(openai.RateLimitError) as refused:
+        _client(gw).chat.completions.create(model="shaky", messages=HI, max_tokens=1000)
+    assert refused.value.code == "budget_exceeded" and "escalation to strong-model refused" in refused.value.message
+    assert upstream.seen == ["broken-cheap"]
+    rows = {r.attempt: r for r in gw.records(2)}
+    assert (rows[1].status, rows[1].model) == (500, "broken-cheap")
+    assert (rows[2].status, rows[2].error_type, rows[2].model, rows[2].attempt_reason) == (
+        429, "budget_exceeded", "strong-model", "escalation")
+
+
+def test_a_fallback_the_budget_cannot_pay_for_is_refused_in_the_clients_api_shape(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.005"))
+    client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        client.messages.create(model="broken-model", max_tokens=1000, messages=HI)
+    assert refused.value.body["error"]["type"] == "rate_limit_error"
+    assert "fallback to house/strong-model refused: budget 'tight'" in refused.value.body["error"]["message"]
+    assert upstream.seen == ["broken-model"]
+    rows = {r.attempt: r for r in gw.records(2)}
+    assert (rows[1].status, rows[1].deployment) == (500, "house")
+    assert (rows[2].status, rows[2].error_type, rows[2].model, rows[2].attempt_reason) == (
+        429, "budget_exceeded", "strong-model", "fallback")
+    assert Decimal(_budget(gw)["reserved_usd"]) == 0
+
+
+def test_a_fallback_that_fits_is_reserved_for_its_own_price(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.05"))
+    answer = _client(gw).chat.completions.create(model="broken-model", messages=HI, max_tokens=1000)
+    assert answer.choices[0].message.content == ANSWERS["strong-model"]
+    rows = gw.records(2)
+    assert Decimal(_budget(gw)["spent_usd"]) == sum(r.cost.total for r in rows) > 0
+
+
+def test_an_escalation_past_the_next_models_rate_limit_keeps_the_cheaper_answer(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "1", "limits:\n  - {scope: model, id: strong-model, rpm: 1}\n"), clock=Clock())
+    client = _client(gw)
+    first = client.chat.completions.create(model="support", messages=HI, max_tokens=50)
+    assert first.choices[0].message.content == ANSWERS["strong-model"]  # took the strong model's one request
+    raw = client.chat.completions.with_raw_response.create(model="support", messages=HI, max_tokens=50)
+    assert raw.parse().choices[0].message.content == ANSWERS["cheap-model"]
+    assert raw.headers["x-costops-cascade"] == "kept cheap-model; escalation to strong-model refused (rate_limit_exceeded)"
+    assert upstream.seen == ["cheap-model", "strong-model", "cheap-model"]
