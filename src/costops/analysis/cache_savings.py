@@ -10,7 +10,10 @@ provider, model) and Python prices those few rows with the catalog. Base (untier
 are used: the long-context tiers depend on each call's own prompt size, which a sum has lost.
 
 Response caches (exact, semantic) record each hit with zero cost and the cost it avoided, so
-their saving is a plain database sum per ``cache`` kind.
+their saving is a plain database sum per ``cache`` kind. The semantic cache's LLM checks
+(``cache.semantic`` routes' ``llm_check``) are its own spend: their rows (``cache:
+semantic-check``, attempts under the request they checked) are netted from the semantic saving,
+confirmed or not, and the top-line "saved by cache" of the report and the dashboard is net too.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from costops.analysis.engine import Reader
+from costops.cache.semantic.llm_check import CACHE_KIND as CHECK_KIND
 from costops.config import Deployment
 from costops.ledger.query import Filters
 from costops.money import from_nanos, usd_str
@@ -85,16 +89,33 @@ def net_saving(
 
 def by_cache_kind(store: Reader, filters: Filters) -> list[dict[str, Any]]:
     """Requests per ``cache`` value (exact, semantic, miss, bypass; none = no cache stage), each
-    with its share of all requests and, for hits, the cost they avoided."""
+    with its share of all requests and, for hits, what they saved: the cost they avoided less,
+    for the semantic cache, what its LLM checks cost (``avoided_usd``, ``checks``,
+    ``check_cost_usd`` say both parts)."""
     rows = store.aggregate(["cache"], filters)
+    checks = [r for r in rows if r["cache"] == CHECK_KIND]
+    rows = [r for r in rows if r["cache"] != CHECK_KIND]
+    if checks and not any(r["cache"] == "semantic" for r in rows):
+        rows.append({"cache": "semantic", "requests": 0, "avoided_cost_nanos": 0})
+    check_nanos = sum(r["cost_nanos"] for r in checks)
     total = sum(r["requests"] for r in rows)
-    out = [
-        {"cache": r["cache"], "requests": r["requests"], "share": _rate(r["requests"], total),
-         "saved_usd": usd_str(from_nanos(r["avoided_cost_nanos"]))}
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        kind: dict[str, Any] = {"cache": r["cache"], "requests": r["requests"], "share": _rate(r["requests"], total),
+                                "saved_usd": usd_str(from_nanos(r["avoided_cost_nanos"]))}
+        if checks and r["cache"] == "semantic":
+            kind["avoided_usd"] = kind["saved_usd"]
+            kind["checks"] = sum(c.get("attempts", 0) for c in checks)
+            kind["check_cost_usd"] = usd_str(from_nanos(check_nanos))
+            kind["saved_usd"] = usd_str(from_nanos(r["avoided_cost_nanos"] - check_nanos))
+        out.append(kind)
     out.sort(key=lambda r: (r["cache"] not in HIT_KINDS, -r["requests"], str(r["cache"])))
     return out
+
+
+def check_cost(kinds: list[dict[str, Any]]) -> Decimal:
+    """What the semantic cache's LLM checks cost, from :func:`by_cache_kind`'s rows."""
+    return sum((Decimal(k.get("check_cost_usd", 0)) for k in kinds), Decimal(0))
 
 
 def _rate(part: int, whole: int) -> float | None:

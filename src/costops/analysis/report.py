@@ -61,7 +61,7 @@ def build_report(
     """The report over ``filters`` from a ledger store or an analytics engine; ``dims=None``
     means :func:`default_dims`. ``catalog`` prices the prompt-cache net saving (the default
     catalog when ``None``). An engine answers every breakdown in one scan."""
-    from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, prompt_cache
+    from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, check_cost, prompt_cache
 
     filters = filters or Filters()
     dims = default_dims(store, filters) if dims is None else tuple(dims)
@@ -88,6 +88,10 @@ def build_report(
             report[f"by_{dim}"] = groups
     report["by_tag"] = by_tag
     report["cache_kinds"] = by_cache_kind(store, filters)
+    checks = check_cost(report["cache_kinds"])
+    if checks:  # the semantic cache's LLM checks are its own cost: the saving is net of them
+        report["saved_usd"] = usd_str(from_nanos(totals["avoided_cost_nanos"]) - checks)
+        report["cache_check_cost_usd"] = usd_str(checks)
     report["prompt_cache"] = prompt_cache(store, filters, catalog)
     report["unpriced"] = _unpriced(store, filters) if totals["unpriced"] else None
     return report
@@ -313,7 +317,13 @@ def _cache_lines(report: Mapping[str, Any]) -> list[str]:
     """Savings by response-cache kind, and provider prompt caching per route."""
     lines: list[str] = []
     kinds = report.get("cache_kinds") or []
-    if any(k["cache"] is not None for k in kinds):
+    if any(k["cache"] is not None for k in kinds) and any("check_cost_usd" in k for k in kinds):
+        rows = [[str(k["cache"] or "(no cache)"), _int(k["requests"]), _pct(k["share"]),
+                 money(k.get("avoided_usd", k["saved_usd"])), _int(k.get("checks", 0)), money(k.get("check_cost_usd", "0")),
+                 money(k["saved_usd"])] for k in kinds]
+        lines += ["", "By cache kind (saved = avoided - LLM check cost)",
+                  table(("cache", "requests", "share", "avoided", "checks", "check cost", "saved"), rows)]
+    elif any(k["cache"] is not None for k in kinds):
         rows = [[str(k["cache"] or "(no cache)"), _int(k["requests"]), _pct(k["share"]), money(k["saved_usd"])] for k in kinds]
         lines += ["", "By cache kind", table(("cache", "requests", "share", "saved"), rows)]
     pc = report.get("prompt_cache") or {}

@@ -20,13 +20,15 @@ import click
 )
 @click.option("--error-rate-429", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests refused with 429.")
 @click.option("--error-rate-5xx", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0), help="Share of requests failing with 500/503 (Anthropic 529).")
+@click.option("--check-error-rate", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Share of semantic cache checks (cache.semantic llm_check) answered wrongly.")
 @click.option("--require-key", is_flag=True, help="Answer 401 to requests without an API key.")
 @click.option("--grading", is_flag=True, help="Grade answers (failing ones show it); GET /sim/grade?id= reports each grade.")
 @click.option("--deployment", "deployments", multiple=True, metavar="NAME[:latency=X,429=R,5xx=R]",
               help="Also serve a deployment under /h/NAME/ with its own latency scale and error rates (repeat).")
 def simulate(
-    host: str, port: int, seed: int, latency_scale: float, error_rate_429: float, error_rate_5xx: float, require_key: bool,
-    grading: bool, deployments: tuple[str, ...],
+    host: str, port: int, seed: int, latency_scale: float, error_rate_429: float, error_rate_5xx: float,
+    check_error_rate: float, require_key: bool, grading: bool, deployments: tuple[str, ...],
 ) -> None:
     """Serve fake OpenAI, Anthropic and Gemini APIs: no key, no network, real SDKs work.
 
@@ -47,6 +49,7 @@ def simulate(
             latency_scale=latency_scale,
             error_rate_429=error_rate_429,
             error_rate_5xx=error_rate_5xx,
+            check_error_rate=check_error_rate,
             require_key=require_key,
             grading=Grading() if grading else None,
             hosts=tuple(parse_host(d) for d in deployments),

@@ -70,7 +70,8 @@ class Gateway:
         self.journal: Journal | None = None
         self.settle = Settler(config, self.pricer)
         self._redis: Any = None
-        shared = Shared(pricer=self.pricer, store=lambda: self.store, redis=self.redis if config.redis_url else None)
+        shared = Shared(pricer=self.pricer, store=lambda: self.store, redis=self.redis if config.redis_url else None,
+                        attempt=lambda: self.attempt, record_attempt=self._record_attempt)
         self.stages: list[Stage] = build_stages(config, clock, shared) if stages is None else stages
         self.attempt = ProviderAttempt({d.name: Upstream(d) for d in config.deployments}, self.settle, self._record_attempt)
         self.handlers, self.chain = build_chain(

@@ -51,7 +51,7 @@ def build_stages(config: Config, clock: Callable[[], float], shared: Shared | No
     if cache.get("semantic") is not None:
         from costops.cache.semantic.stage import semantic_cache_stage
 
-        stages.append(semantic := semantic_cache_stage(config, clock))
+        stages.append(semantic := semantic_cache_stage(config, clock, shared))
     if exact is not None and semantic is not None:  # one invalidation clears both caches
         exact.also_invalidate.append(semantic.invalidate)
     if cache.get("prompt") is not None:

@@ -116,6 +116,11 @@ class Shared:
     redis: Callable[[], Any] | None = None
     """The gateway's one asyncio Redis client for ``redis.url`` (made on first use, closed by the
     gateway at shutdown); None: a stage opens its own (offline tools)."""
+    attempt: Callable[[], Any] | None = None
+    """The chain's innermost provider attempt (built after the stages): a stage that makes a
+    provider call of its own (the semantic cache's LLM check) makes it through this."""
+    record_attempt: Callable[[UsageRecord], None] | None = None
+    """Books a row that is not the logical request's (journal, ledger queue, metrics)."""
 
 
 class Stage(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from costops.analysis import spend
-from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, prompt_cache
+from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, check_cost, prompt_cache
 from costops.analysis.engine import Prefetched, Reader
 from costops.ledger.query import Filters
 from costops.money import from_nanos, usd_str
@@ -38,6 +38,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
                  PROMPT_CACHE_DIMS, ("model", "price_source")]
     r = Prefetched(reader, groupings, filters)
     totals = r.totals(filters)
+    kinds = by_cache_kind(r, filters)
     span = (filters.until or now) - (filters.since if filters.since is not None else now - 30 * 86400)
     bucket = "hour" if span <= 2 * 86400 else "day"
     period = filters if filters.since is not None else replace(filters, since=now - 30 * 86400)
@@ -47,7 +48,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
         "totals": {
             "cost_usd": spend.usd(totals["cost_nanos"]),
             "list_cost_usd": spend.usd(totals["list_cost_nanos"]),
-            "saved_usd": spend.usd(totals["avoided_cost_nanos"]),
+            "saved_usd": usd_str(from_nanos(totals["avoided_cost_nanos"]) - check_cost(kinds)),  # net of LLM checks
             "requests": totals["requests"],
             "errors": totals["errors"],
             "unpriced": totals["unpriced"],
@@ -57,7 +58,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
         "top": {d: spend.by(reader, d, filters, top=10, totals=totals) if d in MANY_VALUES else spend.by(r, d, filters, top=10)
                 for d in TOP_DIMS},
         "routing": {d: spend.by(r, d, filters, top=10) for d in ROUTING_DIMS},
-        "cache": {"kinds": by_cache_kind(r, filters), "prompt_cache": prompt_cache(r, filters, catalog)},
+        "cache": {"kinds": kinds, "prompt_cache": prompt_cache(r, filters, catalog)},
         "unpriced": _unpriced(r, filters),
         "rejections": _rejections(reader, r, period),
         "forecast": spend.forecast(reader, filters, now=now, horizon=14),

@@ -8,7 +8,8 @@
         min_score: 0.83            # or an acceptance score set directly (wins over target_precision)
         routes:                    # per route (a request's tag 'route', else 'feature'): a cosine
           faq: 0.6                 # threshold, or a mapping of threshold / target_precision / min_score
-          payments: {target_precision: 0.995}
+          payments: {target_precision: 0.995, llm_check: {model: gpt-4o-mini}}   # a cheap model confirms
+                                   # each hit first (costops/cache/semantic/llm_check.py)
         verify: true               # the judge (a trained model over pair features: word alignment,
                                    # order, numbers, units, negation...); false only for experiments
         verifier: judge            # or 'rules': the older lexical verifier alone
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costops.cache.config import wait_seconds
+from costops.cache.semantic.llm_check import LLMCheckSettings, parse_llm_check
 from costops.config import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
@@ -55,7 +57,7 @@ _KEYS = {
     "ttl_s", "max_ttl_s", "max_entries", "index_path", "save_interval_s", "redis", "redis_key", "max_query_chars",
     "single_flight_wait_s", "target_precision", "min_score", "verifier",
 }
-_ROUTE_KEYS = {"threshold", "target_precision", "min_score"}
+_ROUTE_KEYS = {"threshold", "target_precision", "min_score", "llm_check"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ class RouteSettings:
     threshold: float | None = None
     target_precision: float | None = None
     min_score: float | None = None
+    llm_check: LLMCheckSettings | None = None
+    """A cheap model confirms each candidate before it is served (:mod:`.llm_check`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,9 @@ def _route(value: Any, where: str) -> RouteSettings:
     for key in value:
         if key not in _ROUTE_KEYS:
             raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_ROUTE_KEYS))})")
-    return RouteSettings(**{k: _fraction(v, f"{where}.{k}") for k, v in value.items()})
+    check = value.get("llm_check")
+    return RouteSettings(**{k: _fraction(v, f"{where}.{k}") for k, v in value.items() if k != "llm_check"},
+                         llm_check=None if check is None else parse_llm_check(check, f"{where}.llm_check"))
 
 
 def _fraction(value: Any, where: str) -> float:

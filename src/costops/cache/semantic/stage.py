@@ -7,6 +7,8 @@ before (after the exact cache missed):
      answers this too), from word alignment, order, numbers, negation...); serve the best one
      whose score reaches the route's acceptance threshold (set by its target precision)
   4. otherwise remember what to store, and ask for the stream's bytes if it streams
+  3b. on a route with an ``llm_check``, a cheap model confirms the candidate first
+     (:mod:`.llm_check`); refused, timed out or failed, it is a miss
 after (status 200): store the answer as the client API's JSON, share it through Redis.
 
 Single-flight (:mod:`costops.cache.flights`): a miss that the verifier would serve from a request
@@ -40,14 +42,16 @@ from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
 from costops.cache.semantic.judge import Scorer, vetoed
+from costops.cache.semantic.llm_check import HEADER as CHECK_HEADER
+from costops.cache.semantic.llm_check import LLMCheck, LLMCheckSettings, target
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
 from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
 from costops.cache.tiers import Selector
-from costops.config import Config
+from costops.config import Config, Deployment
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
 from costops.pipeline.admin import admin_doc
-from costops.pipeline.contract import Call, Reply
+from costops.pipeline.contract import Call, Reply, Shared
 from costops.usage import Usage
 
 log = logging.getLogger("costops.cache.semantic")
@@ -62,8 +66,13 @@ class SemanticCacheStage:
     name = "semantic-cache"
 
     def __init__(self, cfg: SemanticCacheConfig, clock: Callable[[], float], *, exact_cache: bool,
-                 embedder: StaticEmbedder | None = None, exact_config: Any = None) -> None:
+                 embedder: StaticEmbedder | None = None, exact_config: Any = None,
+                 checker: LLMCheck | None = None,
+                 check_targets: Mapping[LLMCheckSettings, tuple[Deployment, str]] | None = None) -> None:
         self.cfg, self.clock, self.exact_cache = cfg, clock, exact_cache
+        self.checker, self.check_targets = checker, dict(check_targets or {})
+        """The LLM check's runner (None outside a gateway: a check route then serves no candidate)
+        and each route's check target (deployment, model), resolved when the config is loaded."""
         self.exact_config = exact_config
         self.embedder = embedder or StaticEmbedder.load()
         self.index = SemanticIndex(self.embedder.dims, self.embedder.embed, cfg.max_entries, clock)
@@ -148,12 +157,18 @@ class SemanticCacheStage:
         vector = self.embedder.embed(lookup.text)
         if not control.no_cache:
             threshold = self.cfg.threshold_for(call.record.tags)
-            accept = self._accept(call.record.tags)
+            check = self.cfg.route(call.record.tags).llm_check
+            accept = self._accept(call.record.tags, check)
             found = self._find(lookup, vector, threshold, accept)
+            checked = False
+            if found is not None and check is not None and found.text != lookup.text:
+                found, checked = await self._confirm(call, check, lookup.text, found), True
             if (found is None and not control.no_store and self.cfg.single_flight_wait_s > 0
                     and not call.state.get(TIMED_OUT)):
                 started = time.perf_counter()
-                found = await self._follow_or_lead(call, lookup, vector, threshold, accept)
+                found = await self._follow_or_lead(call, lookup, vector, threshold, accept, follow=not checked)
+                if found is not None and check is not None and found.text != lookup.text:
+                    found = None if checked else await self._confirm(call, check, lookup.text, found)
                 if found is not None:
                     self.counts["followers"] += 1
                     call.response_headers.append(wait_header(started))
@@ -171,13 +186,25 @@ class SemanticCacheStage:
                 call.capture_stream = True
         return None
 
+    async def _confirm(self, call: Call, check: LLMCheckSettings, text: str, candidate: Entry) -> Entry | None:
+        """The candidate if the route's check model confirms it, else None (a miss)."""
+        verdict = "error"
+        if self.checker is not None:
+            to = self.check_targets.get(check)
+            if to is not None:
+                verdict = await self.checker.confirm(call, check, to, candidate.text, text)
+        self.counts[f"check_{verdict}"] += 1
+        call.response_headers.append((CHECK_HEADER, verdict.encode()))
+        return candidate if verdict == "yes" else None
+
     async def _follow_or_lead(self, call: Call, lookup: Lookup, vector: Any, threshold: float,
-                              accept: float | None) -> Entry | None:
+                              accept: float | None, *, follow: bool = True) -> Entry | None:
         """The answer of a request in flight that this one would be served from (judged as a
-        cached entry would be), or None: then this request goes upstream, as a leader."""
+        cached entry would be), or None: then this request goes upstream, as a leader (at once
+        when ``follow`` is false: its one LLM check has refused a candidate already)."""
         wait = self.cfg.single_flight_wait_s
         in_flight = self._in_flight.get(lookup.scope)
-        if in_flight:
+        if in_flight and follow:
             near = sorted((Neighbour(e, float(vector @ v)) for e, v in in_flight.values()), key=lambda n: -n.similarity)
             leader = self.choose(lookup.text, near[:NEIGHBOURS], threshold, accept)
             if leader is not None:
@@ -222,8 +249,16 @@ class SemanticCacheStage:
     def _find(self, lookup: Lookup, vector: Any, threshold: float, accept: float | None) -> Entry | None:
         return self.choose(lookup.text, self.index.search(lookup.scope, vector, NEIGHBOURS), threshold, accept)
 
-    def _accept(self, tags: Mapping[str, str]) -> float | None:
-        return self.accept_score(tags) if self.scorer is not None else None
+    def _accept(self, tags: Mapping[str, str], check: LLMCheckSettings | None = None) -> float | None:
+        """The judge score a candidate needs; on a route whose LLM check also looks at the judge's
+        near-misses (``when: near``) or at every gated candidate (``gated``: any score a veto
+        did not zero), lower than the route's acceptance score."""
+        if self.scorer is None:
+            return None
+        accept = self.accept_score(tags)
+        if check is None or check.when == "accepted":
+            return accept
+        return max(1e-9, accept - check.band) if check.when == "near" else 1e-9
 
     def accept_score(self, tags: Mapping[str, str]) -> float:
         """The judge score a hit needs on this route: its min_score, else its target precision's threshold."""
@@ -337,7 +372,8 @@ class SemanticCacheStage:
         c = self.counts
         lookups = c["hits"] + c["misses"]
         return {**{k: c[k] for k in ("hits", "misses", "bypass", "stores", "rejected_by_verifier", "shared_in",
-                                     "followers", "followers_upstream")},
+                                     "followers", "followers_upstream", "check_yes", "check_no", "check_timeout",
+                                     "check_error")},
                 "waiting": self.flights.waiting,
                 "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
                 "threshold": self.cfg.threshold, "embedder": self.embedder.name, "verifier": self.cfg.verifier,
@@ -365,9 +401,16 @@ class SemanticCacheStage:
         await respond(send, 200, orjson.dumps({"invalidated": selector.to_json(), "removed": {"semantic": removed}}))
 
 
-def semantic_cache_stage(config: Config, clock: Callable[[], float]) -> SemanticCacheStage:
+def semantic_cache_stage(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> SemanticCacheStage:
+    """The stage from the config; with ``shared`` from a gateway, LLM checks run through its provider attempt."""
     cache = config.sections.get("cache") or {}
+    cfg = parse_semantic(config.sections, config.redis_url)
+    targets = {r.llm_check: target(config, r.llm_check, f"cache.semantic.routes.{name}.llm_check")
+               for name, r in cfg.routes.items() if r.llm_check is not None}
+    checker = None
+    if targets and shared is not None and shared.attempt is not None and shared.record_attempt is not None:
+        checker = LLMCheck(shared.attempt, shared.record_attempt, clock)
     return SemanticCacheStage(
-        parse_semantic(config.sections, config.redis_url), clock, exact_cache=cache.get("exact") is not None,
-        exact_config=parse_exact(config.sections, config.redis_url),
+        cfg, clock, exact_cache=cache.get("exact") is not None,
+        exact_config=parse_exact(config.sections, config.redis_url), checker=checker, check_targets=targets,
     )

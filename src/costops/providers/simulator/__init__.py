@@ -26,7 +26,7 @@ providers of one model is tested offline.
 Modules: ``app`` (ASGI routing, failures, latency, sending), ``behaviour`` (tasks, lengths,
 words, latency profiles, markers), ``generate`` (one API-neutral answer), ``grading`` (the item
 response model, skills, difficulties, grades), ``flaws`` (how a failing answer reads), ``fill``
-(values for JSON schemas), ``prompt_cache`` (implicit and explicit provider caching),
+(values for JSON schemas), ``checks`` (a semantic cache's yes/no check), ``prompt_cache`` (implicit and explicit provider caching),
 ``embeddings``, and one shaper per API: ``openai``, ``anthropic``, ``gemini``.
 """
 

@@ -8,7 +8,8 @@ A request's way through :meth:`Simulator.__call__`:
 4. the request counter's own RNG: a random 429 / 5xx at the configured rates, and the ids;
 5. the API module parses the body into a :class:`Turn` (400 on bad input);
 6. ``[[sim:...]]`` markers in the last user message: error, delay, disconnect;
-7. prompt usage through the provider prompt cache; with grading on, a verdict per choice
+7. prompt usage through the provider prompt cache; a semantic cache check is answered yes or no
+   (``checks``); otherwise, with grading on, a verdict per choice
    (``grading``); then the answer, drawn from an RNG seeded by (seed, body) so the same request
    gets the same answer, showing its verdict's flaw if it fails (``flaws``);
 8. sleep per the model's latency profile times ``latency_scale``; send JSON or stream SSE.
@@ -32,7 +33,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from costops.providers.simulator import anthropic, billing, embeddings, gemini, grading, openai
+from costops.providers.simulator import anthropic, billing, checks, embeddings, gemini, grading, openai
 from costops.providers.simulator.behaviour import classify_task, latency_for, make_id
 from costops.providers.simulator.billing import BillingLog
 from costops.providers.simulator.config import SimConfig
@@ -296,6 +297,9 @@ class Simulator:
         body's seed and the lengths from the prompt's alone, so that models differ in price,
         skill and speed, not in how long they happen to answer (nor in which a ``max_tokens``
         cuts, which would fail it). Ungraded, both come from the body's seed, as always."""
+        check = checks.verdict(turn.last_user, self.config.seed, self.config.check_error_rate)
+        if check is not None:  # a semantic cache's check: one word, like a cheap model told to answer so
+            return [Answer(text=check, output_tokens=memo.counter.count(check)) for _ in range(turn.n)], None
         rng = random.Random(self._body_seed(body, model))
         prefix = api.module.TOOL_ID_PREFIX
         if self.config.grading is None:

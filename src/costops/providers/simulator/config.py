@@ -42,9 +42,11 @@ class SimConfig:
     differ from what was served: calls around the gateway, prices it does not know."""
     hosts: tuple[Host, ...] = ()
     """More deployments under ``/h/<name>/`` (e.g. ``{base_url}/h/slow/v1`` for OpenAI clients)."""
+    check_error_rate: float = 0.0
+    """Share of semantic cache checks answered wrongly (``checks``), drawn per (seed, prompt)."""
 
     def __post_init__(self) -> None:
-        for name in ("error_rate_429", "error_rate_5xx"):
+        for name in ("error_rate_429", "error_rate_5xx", "check_error_rate"):
             rate = getattr(self, name)
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"SimConfig.{name} must be within [0, 1], got {rate!r}")

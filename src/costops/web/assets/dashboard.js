@@ -144,7 +144,8 @@ function render(d) {
   });
   const pc = d.cache.prompt_cache;
   document.getElementById("cache-note").textContent = "provider prompt cache: hit rate " + (pc.hit_rate === null ? "-" : (pc.hit_rate * 100).toFixed(1) + "%") + ", net saving " + usd(pc.net_saving_usd);
-  table("cache-table", ["cache", "requests", "share", "saved"], kinds.map((k) => [label(k.cache || "no cache"), k.requests.toLocaleString(), k.share === null ? "-" : (k.share * 100).toFixed(1) + "%", usd(k.saved_usd)]), [1, 2, 3]);
+  // saved is net: the semantic cache's LLM checks (check cost) are taken off what its hits avoided
+  table("cache-table", ["cache", "requests", "share", "check cost", "saved"], kinds.map((k) => [label(k.cache || "no cache"), k.requests.toLocaleString(), k.share === null ? "-" : (k.share * 100).toFixed(1) + "%", k.check_cost_usd === undefined ? "-" : usd(k.check_cost_usd), usd(k.saved_usd)]), [1, 2, 3, 4]);
 
   const rj = d.rejections;
   draw("chart-rejections", {
