@@ -16,19 +16,18 @@ belong in the config file).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
 from costops.config import ConfigError
+from costops.control import monitor
 from costops.control.budget_spec import parse_budget
+from costops.control.budgets_view import BudgetsView
 from costops.errors import BadRequest, CostopsError, NotFound
 from costops.gateway.http import Receive, Scope, Send, read_body, respond
 from costops.pipeline.admin import Param, admin_doc
-
-if TYPE_CHECKING:
-    from costops.control.budgets import BudgetsStage
 
 MAX_BODY = 64 * 1024
 
@@ -81,9 +80,7 @@ class Conflict(CostopsError):
     code = "budget_exists"
 
 
-def admin_routes(stage: BudgetsStage) -> dict[tuple[str, str], Any]:
-    from costops.control import monitor
-
+def admin_routes(stage: BudgetsView) -> dict[tuple[str, str], Any]:
     async def body_of(scope: Scope, receive: Receive) -> dict[str, Any]:
         raw = await read_body(scope, receive, MAX_BODY)
         try:

@@ -31,6 +31,7 @@ import orjson
 
 from costops.cache.prompt import PLAN, client_breakpoints, has_cache_control, memo_counter, write_tokens
 from costops.config import Config, Deployment
+from costops.control import monitor
 from costops.control.admission import (
     Level,
     Subject,
@@ -43,6 +44,7 @@ from costops.control.admission import (
 )
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
+from costops.control.budget_admin import admin_routes
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
 from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
@@ -89,11 +91,6 @@ class BudgetStateUnavailable(CostopsError):
     code = "budget_state_unavailable"
 
 
-def keep_seconds(budget: Budget, window: Window) -> int:
-    """How long a budget's state must outlive its last write: the window, plus a day's margin."""
-    return int(window.length) + 86400
-
-
 class BudgetsStage:
     name = "budgets"
 
@@ -134,14 +131,11 @@ class BudgetsStage:
         for longer than ``reservation_ttl_s``, with retries), put back if the state lost them."""
         self._renewer: asyncio.Task[None] | None = None
         self.recovery = Recovery(self)
-        from costops.control.budget_admin import admin_routes
-
         self.admin_routes = admin_routes(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        from costops.control import monitor
         from costops.pricing import PriceCatalog
         from costops.pricing.quote import Pricer
 
@@ -233,7 +227,7 @@ class BudgetsStage:
         """What to reserve against: each hard budget's limit, or its paced allowance by now."""
         limits = allowed or [b.limit_nanos for b, _ in active]
         return [
-            Claim(b.name, limit if b.hard else -1, w.buckets, w.current, keep_seconds(b, w))
+            Claim(b.name, limit if b.hard else -1, w.buckets, w.current, w.keep_s)
             for (b, w), limit in zip(active, limits, strict=True)
         ]
 
@@ -536,7 +530,7 @@ class BudgetsStage:
             "scope": budget.scope.to_dict(), "window": window.id, "resets_at": iso(window.end, budget.window.timezone),
             "limit_usd": usd_str(from_nanos(budget.limit_nanos)), "spent_usd": usd_str(from_nanos(level.spent)),
             "reserved_usd": usd_str(from_nanos(level.reserved)), **data,
-        }, ttl_s=keep_seconds(budget, window)))
+        }, ttl_s=window.keep_s))
 
     def _state_failed(self, exc: Exception) -> None:
         if self.settings.on_state_error == "block":

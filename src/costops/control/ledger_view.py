@@ -10,9 +10,12 @@ Synchronous, like the stores: the stage runs these in a thread.
 from __future__ import annotations
 
 import fnmatch
+from datetime import UTC, datetime
 from typing import Any
 
-from costops.control.budget_spec import Scope
+from costops.control.budget_spec import Budget, Scope
+from costops.control.forecast import DAY
+from costops.control.windows import HOUR, Window
 from costops.ledger.query import Filters
 
 _GROUPED = {"team": "team", "user": "user", "key": "key", "deployment": "deployment"}
@@ -56,3 +59,16 @@ def daily_spend(store: Any, scope: Scope, since: float, until: float) -> dict[st
         if _matches(row, picks):
             out[row["day"]] = out.get(row["day"], 0) + int(row["cost_nanos"])
     return out
+
+
+def ledger_parts(store: Any, budget: Budget, window: Window, now: float) -> dict[str, int]:
+    """The window's spend so far as the ledger has it, per bucket (synchronous: run in a thread)."""
+    if budget.window.kind == "rolling":
+        per_day = daily_spend(store, budget.scope, window.start, now + 1)
+        return {_last_hour_of(day, window): n for day, n in per_day.items()}
+    return {window.current: scope_spend(store, budget.scope, window.start, now + 1)}
+
+
+def _last_hour_of(day: str, window: Window) -> str:
+    end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + DAY - 1
+    return f"h{int(min(end, window.end - 1) // HOUR)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -19,19 +19,18 @@ from costops.config import ConfigError
 from costops.control.admission import Level
 from costops.control.alerts import Alert
 from costops.control.budget_spec import Budget, parse_budget
+from costops.control.budgets_view import BudgetsView
 from costops.control.forecast import DAY, daily_rate, forecast_nanos, is_spike
-from costops.control.ledger_view import daily_spend, scope_spend
-from costops.control.windows import HOUR, Window, current_window, iso, stale_buckets
+from costops.control.ledger_view import daily_spend, ledger_parts
+from costops.control.reservations import Claim
+from costops.control.windows import HOUR, current_window, iso, stale_buckets
 from costops.money import from_nanos, usd_str
-
-if TYPE_CHECKING:
-    from costops.control.budgets import BudgetsStage
 
 log = logging.getLogger("costops.budgets")
 HISTORY_DAYS = 7
 
 
-async def loop(stage: BudgetsStage) -> None:
+async def loop(stage: BudgetsView) -> None:
     last_refresh = stage.clock()
     while True:
         await asyncio.sleep(stage.settings.check_interval_s)
@@ -48,7 +47,7 @@ async def loop(stage: BudgetsStage) -> None:
             log.exception("budget checks failed; retrying in %ss", stage.settings.check_interval_s)
 
 
-async def load_definitions(stage: BudgetsStage) -> None:
+async def load_definitions(stage: BudgetsView) -> None:
     """Budgets from the admin API (shared through Redis between replicas) over the config's."""
     try:
         defs = await stage.state.definitions()
@@ -71,7 +70,7 @@ async def load_definitions(stage: BudgetsStage) -> None:
         await seed(stage, new)
 
 
-async def refresh(stage: BudgetsStage, *, initial: bool) -> None:
+async def refresh(stage: BudgetsView, *, initial: bool) -> None:
     """Recent daily history for every budget, and (on start) each window's spend so far."""
     budgets = list(stage.budgets.values())
     now = stage.clock()
@@ -95,7 +94,7 @@ async def refresh(stage: BudgetsStage, *, initial: bool) -> None:
         await seed(stage, budgets)
 
 
-async def seed(stage: BudgetsStage, budgets: list[Budget]) -> None:
+async def seed(stage: BudgetsView, budgets: list[Budget]) -> None:
     """Start each window from the ledger's spend so far (Redis keeps its own count when it has one).
     A rolling window gets each day's spend in that day's last hour inside the window: spend then
     leaves the window up to a day late, never early, so the seed can only err on the safe side."""
@@ -107,30 +106,14 @@ async def seed(stage: BudgetsStage, budgets: list[Budget]) -> None:
         stage.seeded.add((budget.name, window.id))
         try:
             parts = await asyncio.to_thread(ledger_parts, stage.store(), budget, window, now)
-            keep = int(window.length) + 86400
             for bucket, nanos in parts.items():
-                await stage.state.seed(budget.name, bucket, nanos, keep)
+                await stage.state.seed(budget.name, bucket, nanos, window.keep_s)
         except Exception as exc:
             log.error("budget %s: cannot load its spend so far from the ledger: %s", budget.name, exc)
 
 
-def ledger_parts(store: Any, budget: Budget, window: Window, now: float) -> dict[str, int]:
-    """The window's spend so far as the ledger has it, per bucket (synchronous: run in a thread)."""
-    if budget.window.kind == "rolling":
-        per_day = daily_spend(store, budget.scope, window.start, now + 1)
-        return {_last_hour_of(day, window): n for day, n in per_day.items()}
-    return {window.current: scope_spend(store, budget.scope, window.start, now + 1)}
-
-
-def _last_hour_of(day: str, window: Window) -> str:
-    end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + DAY - 1
-    return f"h{int(min(end, window.end - 1) // HOUR)}"
-
-
-async def status(stage: BudgetsStage) -> list[dict[str, Any]]:
+async def status(stage: BudgetsView) -> list[dict[str, Any]]:
     """Every budget now: spent, reserved, limit, forecast, reset time."""
-    from costops.control.budgets import keep_seconds
-
     now = stage.clock()
     out = []
     for budget in stage.budgets.values():
@@ -143,9 +126,7 @@ async def status(stage: BudgetsStage) -> list[dict[str, Any]]:
         if window is None:
             row.update(active=False, spent_usd="0", reserved_usd="0", pct=0.0, forecast_usd="0", resets_at=None)
         else:
-            from costops.control.reservations import Claim
-
-            claim = Claim(budget.name, budget.limit_nanos, window.buckets, window.current, keep_seconds(budget, window))
+            claim = Claim(budget.name, budget.limit_nanos, window.buckets, window.current, window.keep_s)
             level = (await stage.state.levels([claim], now))[0]
             level = Level(level.spent, level.reserved, budget.limit_nanos)
             forecast = forecast_nanos(level.spent, window, now, stage.history.get(budget.name, []),
@@ -165,7 +146,7 @@ def public(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-async def check(stage: BudgetsStage) -> None:
+async def check(stage: BudgetsView) -> None:
     """Forecast, spike and digest alerts, and pruning; each alert deduplicated by its key."""
     now = stage.clock()
     rows = await status(stage)
@@ -184,7 +165,7 @@ async def check(stage: BudgetsStage) -> None:
                 f"(spent so far ${row['spent_usd']})",
                 {"forecast_usd": row["forecast_usd"], "limit_usd": row["limit_usd"], "spent_usd": row["spent_usd"],
                  "window": window.id, "resets_at": row["resets_at"]},
-                ttl_s=int(window.length) + 86400,
+                ttl_s=window.keep_s,
             ))
         hours = await stage.state.hourly(budget.name, list(range(hour - 24, hour + 1)))
         daily = daily_rate(stage.history.get(budget.name, []))
@@ -204,7 +185,7 @@ async def check(stage: BudgetsStage) -> None:
     digest(stage, rows, now)
 
 
-def digest(stage: BudgetsStage, rows: list[dict[str, Any]], now: float) -> None:
+def digest(stage: BudgetsView, rows: list[dict[str, Any]], now: float) -> None:
     cfg = stage.alerts_config
     if cfg.digest_at is None or not rows:
         return

@@ -26,13 +26,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from costops.control.budgets_view import BudgetsView
+from costops.control.ledger_view import ledger_parts
 from costops.control.reservations import Claim, StateLost
 from costops.control.windows import current_window
-
-if TYPE_CHECKING:
-    from costops.control.budgets import BudgetsStage
 
 log = logging.getLogger("costops.budgets")
 
@@ -56,7 +55,7 @@ class Settled:
 
 
 class Recovery:
-    def __init__(self, stage: BudgetsStage) -> None:
+    def __init__(self, stage: BudgetsView) -> None:
         self.stage = stage
         self.journal: list[Settled] = []
         self.restore_needed = False
@@ -164,8 +163,6 @@ class Recovery:
         await self.restore()
 
     async def _rebuild(self) -> bool:
-        from costops.control.monitor import ledger_parts
-
         state, stage = self.state, self.stage
         if not await state.rebuild_lock():
             deadline = time.monotonic() + 30
@@ -186,7 +183,7 @@ class Recovery:
                 plan.append((budget, window))
         store = stage.store()
         parts = await asyncio.to_thread(lambda: [ledger_parts(store, b, w, now) for b, w in plan])
-        windows = [(b.name, p, int(w.length) + 86400) for (b, w), p in zip(plan, parts, strict=True)]
+        windows = [(b.name, p, w.keep_s) for (b, w), p in zip(plan, parts, strict=True)]
         epoch = await state.rebuild(windows)
         for budget, window in plan:
             stage.seeded.add((budget.name, window.id))

@@ -58,6 +58,12 @@ class Window:
     def length(self) -> float:
         return self.end - self.start
 
+    @property
+    def keep_s(self) -> int:
+        """How long state written in this window must outlive its last write (Redis keys,
+        alert dedupe keys): the window, plus a day's margin."""
+        return int(self.length) + 86400
+
 
 def hour_bucket(now: float) -> str:
     return f"h{int(now // HOUR)}"
