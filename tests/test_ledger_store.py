@@ -12,7 +12,8 @@ import pytest
 from costops.ledger.migrations import MIGRATIONS
 from costops.ledger.query import Filters
 from costops.ledger.record import ROW_COLUMNS
-from costops.ledger.store import STORE_COLUMNS, LedgerStore, open_store
+from costops.ledger.sql_store import STORE_COLUMNS
+from costops.ledger.store import LedgerStore, open_store
 from costops.pricing import CostBreakdown
 from costops.usage import Usage
 from tests.ledger_fixtures import DAY, T0, ledger_fixture, make_record, pg_server_fixture, pg_url_fixture  # noqa: F401
@@ -199,7 +200,7 @@ def test_text_with_nul_bytes_is_stored_not_refused(ledger: LedgerStore) -> None:
 def test_the_fast_row_builder_matches_the_record_row_column_by_column() -> None:
     from decimal import Decimal
 
-    from costops.ledger.store import STORE_COLUMNS, store_row, store_values
+    from costops.ledger.sql_store import STORE_COLUMNS, store_row, store_values
     from costops.pricing import CostBreakdown
 
     record = make_record(3, tags={"a": "b"}, parent_id="p", attempt=3, attempt_reason="fallback", arm="x", task="code", accepted=False)

@@ -132,7 +132,7 @@ def test_a_record_with_computed_nanos_still_round_trips_through_the_journal_line
 
 
 def test_the_ledger_row_takes_the_costs_rounded_parts() -> None:
-    from costops.ledger.store import STORE_COLUMNS, store_values
+    from costops.ledger.sql_store import STORE_COLUMNS, store_values
 
     record = UsageRecord(request_id="r", ts=TS_2024, endpoint="chat.completions", model_requested="m")
     record.cost = CostBreakdown(D("0.0000015"), D("0.00000025"), D(0), D("0.000004"))

@@ -192,7 +192,7 @@ def database_of(url: str) -> str:
 
 def record_values(r: UsageRecord) -> list[Any]:
     """A ledger record as an ``INSERTED`` row: the store's own rounding of each cost."""
-    from costops.ledger.store import STORE_COLUMNS, store_values
+    from costops.ledger.sql_store import STORE_COLUMNS, store_values
 
     row = dict(zip(STORE_COLUMNS, store_values(r), strict=True))
     row["tags"] = {str(k): str(v) for k, v in r.tags.items()}

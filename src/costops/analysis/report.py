@@ -20,7 +20,8 @@ from costops.analysis.engine import Prefetched, Reader
 from costops.config import Config
 from costops.ledger.query import Filters, check_dimension
 from costops.ledger.record import UsageRecord
-from costops.ledger.store import PRICE_COLUMNS, LedgerStore, store_row
+from costops.ledger.sql_store import PRICE_COLUMNS, store_row
+from costops.ledger.store import LedgerStore
 from costops.money import from_nanos, usd_str
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import quote

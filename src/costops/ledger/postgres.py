@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from costops.ledger.migrations import apply_postgres
 from costops.ledger.query import POSTGRES
-from costops.ledger.store import SqlLedger
+from costops.ledger.sql_store import SqlLedger
 
 CONNECT_TIMEOUT_S = 5
 

@@ -21,7 +21,7 @@ from typing import Any
 from costops.ledger.migrations import apply_sqlite
 from costops.ledger.query import SQLITE
 from costops.ledger.record import UsageRecord
-from costops.ledger.store import STORE_COLUMNS, SqlLedger, store_values
+from costops.ledger.sql_store import STORE_COLUMNS, SqlLedger, store_values
 
 BUSY_TIMEOUT_MS = 10_000
 # SQLite binds at most 32,766 parameters per statement (3.32+); statements take power-of-two row
