@@ -8,8 +8,8 @@ import dataclasses
 import io
 from decimal import Decimal
 
-from costops.demo.policies import CASCADE, ROUTED
-from costops.demo.run import BASELINE, render_comparison, routing_targets, run_demo
+from costops.demo.policies import BASELINE, CASCADE, ROUTED
+from costops.demo.run import render_comparison, routing_targets, run_demo
 from costops.demo.workload import generate
 from costops.ledger.query import Filters
 from costops.ledger.store import open_store

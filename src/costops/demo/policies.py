@@ -1,10 +1,25 @@
-"""The policies the demo compares, baseline first. Each capability adds its policy here."""
+"""The policies the demo compares, baseline first. Each capability adds its policy here; the
+demo's run (:mod:`costops.demo.run`) replays the workload once per policy."""
 
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
 
-from costops.demo.run import BASELINE, Policy
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    description: str
+    config: dict[str, Any] = field(default_factory=dict)
+    """Extra config sections merged over the demo's base config."""
+    feedback: bool = False
+    """Send each answer's grade to ``POST /v1/feedback``, as an application reporting its users'
+    ratings would (what a bandit learns from)."""
+
+
+BASELINE = Policy("baseline", "every request goes to the model the application asked for")
 
 
 def _semantic_available() -> bool:

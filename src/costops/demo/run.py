@@ -20,21 +20,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from costops.demo.policies import POLICIES, Policy
 from costops.demo.workload import WorkItem
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    name: str
-    description: str
-    config: dict[str, Any] = field(default_factory=dict)
-    """Extra config sections merged over the demo's base config."""
-    feedback: bool = False
-    """Send each answer's grade to ``POST /v1/feedback``, as an application reporting its users'
-    ratings would (what a bandit learns from)."""
-
-
-BASELINE = Policy("baseline", "every request goes to the model the application asked for")
 
 
 @dataclass(slots=True)
@@ -186,8 +173,6 @@ def run_demo(
     from costops.serving import BackgroundServer
 
     if policies is None:
-        from costops.demo.policies import POLICIES
-
         policies = POLICIES
     keys = demo_keys(items)
     run_id = uuid.uuid4().hex[:8]
