@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from costops.cli.report import parse_when, report_command, reprice_command
+from costops.cli.reading import parse_when
+from costops.cli.report import report_command, reprice_command
 from costops.ledger.query import Filters
 from costops.ledger.store import open_store
 from costops.pricing import CostBreakdown

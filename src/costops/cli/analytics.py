@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -13,43 +11,14 @@ from typing import Any
 import click
 
 from costops.cli.options import db_option, engine_option
+from costops.cli.reading import reader, tags_of, when_of
 from costops.ledger.query import Filters
-
-
-@contextmanager
-def reader(db: str, engine_url: str | None) -> Iterator[Any]:
-    """The ledger (opened and migrated, so a wrong URL is a message) and, unless ``ledger`` is
-    asked for, an engine synced from it; closed afterwards."""
-    from costops.analysis.engine import open_engine
-    from costops.cli.report import open_ledger
-
-    store = open_ledger(db, must_exist=True)
-    if engine_url == "ledger":
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    try:
-        try:
-            engine = open_engine(engine_url, db)
-            engine.sync()
-        except (ValueError, RuntimeError) as exc:
-            raise click.ClickException(f"--engine: {exc}") from None
-    finally:
-        store.close()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 def period_filters(since: str | None, until: str | None, tenant: str | None, project: str | None,
                    tags: tuple[str, ...], *, now: float) -> Filters:
-    from costops.cli.report import _tags, _when
-
-    return Filters(since=_when(since, "--since", now=now), until=_when(until, "--until", now=now, end_of_day=True),
-                   tenant=tenant, project=project, tags=_tags(tags))
+    return Filters(since=when_of(since, "--since", now=now), until=when_of(until, "--until", now=now, end_of_day=True),
+                   tenant=tenant, project=project, tags=tags_of(tags))
 
 
 def _period_options(f: Any) -> Any:

@@ -23,7 +23,7 @@ def dashboard_command(db: str, engine_url: str | None, config_path: str | None, 
     import uvicorn
 
     from costops.analysis.engine import open_engine
-    from costops.cli.report import open_ledger
+    from costops.cli.reading import open_ledger
     from costops.config import ConfigError, ServerConfig, load_config
     from costops.web.app import Dashboard
 

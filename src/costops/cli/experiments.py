@@ -8,7 +8,7 @@ import time
 import click
 
 from costops.cli.options import db_option
-from costops.cli.report import _tags, _when, open_ledger
+from costops.cli.reading import open_ledger, tags_of, when_of
 from costops.ledger.query import Filters
 
 
@@ -29,8 +29,8 @@ def experiments_command(db: str, policy: str | None, since: str | None, until: s
     from costops.analysis.experiments import build, render
 
     now = time.time()
-    filters = Filters(since=_when(since, "--since", now=now), until=_when(until, "--until", now=now, end_of_day=True),
-                      tenant=tenant, tags=_tags(tags))
+    filters = Filters(since=when_of(since, "--since", now=now), until=when_of(until, "--until", now=now, end_of_day=True),
+                      tenant=tenant, tags=tags_of(tags))
     store = open_ledger(db, must_exist=True)
     try:
         rows = store.arms(filters, policy)

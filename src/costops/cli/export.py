@@ -8,7 +8,7 @@ import time
 import click
 
 from costops.cli.options import db_option
-from costops.cli.report import _when, open_ledger
+from costops.cli.reading import open_ledger, when_of
 from costops.ledger.query import Filters
 
 
@@ -38,7 +38,7 @@ def focus_command(db: str, since: str, until: str | None, fmt: str, granularity:
     if fmt == "parquet" and out == "-":
         raise click.BadParameter("Parquet is written to a file: give --out PATH.parquet", param_hint="--out")
     now = time.time()
-    filters = Filters(since=_when(since, "--since", now=now), until=_when(until, "--until", now=now, end_of_day=True))
+    filters = Filters(since=when_of(since, "--since", now=now), until=when_of(until, "--until", now=now, end_of_day=True))
     account = Account(billing_account_id, billing_account_name)
     store = open_ledger(db, must_exist=True)
     try:

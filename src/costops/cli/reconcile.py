@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from costops.cli.options import db_option
-from costops.cli.report import _when, open_ledger
+from costops.cli.reading import open_ledger, when_of
 from costops.ledger.query import Filters
 
 KEY_ENV = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
@@ -57,8 +57,8 @@ def reconcile_command(db: str, provider: str, since: str, until: str | None, adm
 
     tolerance = Tolerance(_decimal(tolerance_usd, "--tolerance-usd"), _decimal(tolerance_pct, "--tolerance-pct"))
     now = time.time()
-    start = _when(since, "--since", now=now)
-    end = _when(until, "--until", now=now, end_of_day=True) or now
+    start = when_of(since, "--since", now=now)
+    end = when_of(until, "--until", now=now, end_of_day=True) or now
     assert start is not None
     try:
         if bill_file:

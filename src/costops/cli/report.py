@@ -2,88 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import time
-from datetime import UTC, date, datetime, timedelta
 
 import click
 from click.core import ParameterSource
 
 from costops.cli.options import config_option, db_option, engine_option
+from costops.cli.reading import open_ledger, reader, tags_of, when_of
 from costops.ledger.query import Filters, check_dimension
-from costops.ledger.store import LedgerStore, open_store
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_AGO = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-
-
-def parse_when(text: str, *, now: float, end_of_day: bool = False) -> float:
-    """``7d`` / ``12h`` / ``30m`` / ``2w`` back from ``now``, a UTC date (``2026-11-01``: its
-    midnight, or the next midnight with ``end_of_day``), or an ISO date-time (naive means UTC)."""
-    text = text.strip()
-    m = _AGO.match(text)
-    if m:
-        return now - float(m.group(1)) * _UNITS[m.group(2)]
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        pass
-    else:
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return (start + timedelta(days=1) if end_of_day else start).timestamp()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r}: use a duration back from now (7d, 12h, 30m, 2w), a date (2026-11-01) "
-            "or a date-time (2026-11-01T12:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _when(text: str | None, option: str, *, now: float, end_of_day: bool = False) -> float | None:
-    if not text:
-        return None
-    try:
-        return parse_when(text, now=now, end_of_day=end_of_day)
-    except click.BadParameter as exc:
-        exc.param_hint = option
-        raise
-
-
-def _tags(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: write tags as KEY=VALUE, e.g. --tag feature=search", param_hint="--tag")
-        out[key] = value
-    return out
-
-
-def open_ledger(url: str, *, must_exist: bool) -> LedgerStore:
-    """Open and migrate the ledger, turning every way that fails into a message, not a traceback."""
-    try:
-        store = open_store(url, must_exist=must_exist)
-    except FileNotFoundError as exc:
-        raise click.ClickException(
-            f"{exc}: nothing has been recorded there yet. Record calls with `costops serve` "
-            "(or try `costops demo`), or point --db / COSTOPS_DB at your ledger."
-        ) from None
-    except ValueError as exc:
-        raise click.ClickException(f"--db: {exc}") from None
-    except Exception as exc:
-        if type(exc).__module__.startswith(("psycopg", "sqlite3")):
-            raise click.ClickException(f"cannot open the ledger database: {exc}") from None
-        raise
-    try:
-        store.migrate()
-    except Exception as exc:
-        store.close()
-        raise click.ClickException(f"cannot prepare the ledger tables: {exc}") from None
-    return store
 
 
 @click.command("report")
@@ -122,7 +48,6 @@ def report_command(
     The report runs on the analytics engine (DuckDB in memory by default, reading the ledger
     through its scanner); --engine ledger asks the ledger database itself."""
     from costops.analysis.report import build_report, default_dims, render_json, render_table
-    from costops.cli.analytics import reader
 
     for dim in by:
         try:
@@ -131,13 +56,13 @@ def report_command(
             raise click.BadParameter(str(exc), param_hint="--by") from None
     now = time.time()
     filters = Filters(
-        since=_when(since, "--since", now=now),
-        until=_when(until, "--until", now=now, end_of_day=True),
+        since=when_of(since, "--since", now=now),
+        until=when_of(until, "--until", now=now, end_of_day=True),
         tenant=tenant,
         project=project,
         model=model,
         provider=provider,
-        tags=_tags(tags),
+        tags=tags_of(tags),
     )
     with reader(db, engine_url) as source:
         result = build_report(source, filters, default_dims(source, filters, by))

@@ -64,7 +64,7 @@ def filters_from(query: dict[str, list[str]], now: float) -> tuple[Filters, str]
     ``tag=KEY=VALUE`` (repeatable) and ``stack``; a bad value is a 400 naming it."""
     import click
 
-    from costops.cli.report import parse_when
+    from costops.cli.reading import parse_when
 
     def one(name: str) -> str | None:
         values = query.get(name) or []
