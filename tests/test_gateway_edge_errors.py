@@ -82,6 +82,7 @@ def test_an_exception_mid_stream_ends_the_stream_with_an_error_event(gateway, mo
         ("max_tokens", "100", "'max_tokens' must be an integer"),
         ("max_tokens", 0, "'max_tokens' must be at least 1"),
         ("max_completion_tokens", 2.5, "'max_completion_tokens' must be an integer"),
+        ("max_tokens", 1629.5, "'max_tokens' must be an integer, not a number 1629.5"),
         ("n", True, "'n' must be an integer"),
         ("n", 110771471, "'n' must be at most 128"),
         ("model", 5, "'model' must be a non-empty string"),
@@ -103,6 +104,18 @@ def test_anthropic_clients_get_field_errors_in_their_shape(gateway, anthropic_cl
         )
     assert info.value.body["error"]["type"] == "invalid_request_error"
     assert "'max_tokens' must be an integer" in info.value.body["error"]["message"]
+
+
+def test_an_integral_float_is_the_integer_it_names(gateway, openai_client, anthropic_client) -> None:
+    """JSON Schema, in which both APIs publish their request bodies, counts 1629.0 as an integer:
+    the gateway takes it and sends the provider 1629 (the simulator refuses a float there)."""
+    chat = openai_client.chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=1629.0)  # type: ignore[arg-type]
+    assert chat.choices[0].message.content
+    reasoning = openai_client.chat.completions.create(model="o4-mini", messages=HI, max_completion_tokens=1629.0)  # type: ignore[arg-type]
+    assert reasoning.usage is not None and reasoning.usage.completion_tokens <= 1629
+    message = anthropic_client.messages.create(model="claude-haiku-4-5", max_tokens=1629.0, messages=HI)  # type: ignore[arg-type]
+    assert message.content
+    assert [r.status for r in gateway.records(3)] == [200, 200, 200]
 
 
 def test_embeddings_do_not_stream(gateway) -> None:

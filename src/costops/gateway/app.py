@@ -304,7 +304,10 @@ class Gateway:
             record.tenant, record.team, record.project, record.key_id = key.tenant, key.team, key.project, key.id
             raw = await read_body(scope, receive, self.config.server.max_body_bytes, read.get(b"content-length"))
             body = _parse(raw)
-            record.model_requested = record.model = check_fields(body, endpoint)
+            record.model_requested, rewritten = check_fields(body, endpoint)
+            record.model = record.model_requested
+            if rewritten:  # an integral float (max_tokens: 1629.0) goes on as the integer it is
+                raw = orjson.dumps(body)
             record.stream = bool(body.get("stream"))
             record.tags, record.user = request_tags(key, read.get(b"x-costops-tags"), body)
             tier = body.get("service_tier")

@@ -4,6 +4,10 @@ The body's bytes go upstream untouched, so the provider judges everything else; 
 gateway reads decides what it does (stream or not, how much to reserve, whether to cache), and a
 wrong type there would make it do the wrong thing silently (``"stream": "false"`` is a truthy
 string). A wrong type is a 400 that names the field, in the client's API shape.
+
+Integer fields follow JSON Schema, which both APIs publish their request bodies in: a number
+with a zero fractional part (``1629.0``) is an integer, ``1629.5`` or ``"1629"`` is not. An
+integral float is rewritten as an integer, so every stage and the provider see ``1629``.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ MAX_CHOICES = 128
 """OpenAI's own limit on ``n``; the gateway reserves budget and counts tokens per choice."""
 
 
-def check_fields(body: dict[str, Any], endpoint: str) -> str:
-    """The request's model; raises :class:`BadRequest` for a field of the wrong type or range."""
+def check_fields(body: dict[str, Any], endpoint: str) -> tuple[str, bool]:
+    """The request's model, and whether ``body`` was rewritten (an integral float made an
+    integer: the caller encodes the body again); raises :class:`BadRequest` for a field of the
+    wrong type or range."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         if model is None or model == "":
@@ -38,17 +44,21 @@ def check_fields(body: dict[str, Any], endpoint: str) -> str:
             raise BadRequest(
                 f"'stream_options.include_usage' must be true or false, not {_kind(include)}", code="invalid_type"
             )
+    rewritten = False
     for name in _INTEGER_FIELDS:
         value = body.get(name)
         if value is None:
             continue
+        if isinstance(value, float) and value.is_integer():
+            body[name] = value = int(value)
+            rewritten = True
         if isinstance(value, bool) or not isinstance(value, int):
             raise BadRequest(f"'{name}' must be an integer, not {_kind(value)}", code="invalid_type")
         if value < 1:
             raise BadRequest(f"'{name}' must be at least 1, not {value}", code="invalid_value")
         if name == "n" and value > MAX_CHOICES:
             raise BadRequest(f"'n' must be at most {MAX_CHOICES}, not {value}", code="invalid_value")
-    return model
+    return model, rewritten
 
 
 def _kind(value: Any) -> str:
