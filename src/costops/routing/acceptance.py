@@ -4,8 +4,15 @@ A cascade asks these of every attempt but its last; the first failing check is t
 escalates (recorded on the rejected attempt's row). The checks only see what the client would:
 they cannot know an answer is wrong, only that it is visibly not an answer (a refusal or hedge,
 cut off at the token limit, too short, not the JSON that was asked for, missing a required
-field, not matching a pattern). They catch some failures and miss plausible wrong answers; a
-judge model is the next step for routes where that matters.
+field, not matching a pattern). They catch some failures and miss plausible wrong answers; two
+optional checks see further, at a price:
+
+- ``min_confidence``: the answer's confidence, the geometric mean of its tokens' probabilities
+  (``exp`` of the mean logprob), from OpenAI's ``logprobs``, which the cascade asks for on its
+  cheaper attempts only when this is set (an OpenAI deployment serving an OpenAI-format client;
+  elsewhere the provider gives none and the check does not apply);
+- ``judge``: a (cheap) model grades the answer from 0 to 10 (:func:`judge_request` builds its
+  request, :func:`judge_score` reads the grade); its call is an attempt row of its own.
 
     accept:
       refusal: true          # reject refusals and hedges ("I'm sorry, but I can't...") (default on)
@@ -15,10 +22,13 @@ judge model is the next step for routes where that matters.
       json: false            # the answer must be a JSON value (on by itself when response_format asks for JSON)
       required_fields: []    # top-level keys the JSON object must carry (or the schema's 'required')
       regex: null            # the answer text must match (re.search)
+      min_confidence: null   # e.g. 0.6: reject answers whose tokens' mean probability is lower (OpenAI logprobs)
+      judge: null            # e.g. {model: gpt-4o-mini, min_score: 7}: a model grades the answer 0-10
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +54,16 @@ long answer that quotes "I can't" deep inside is not rejected for it."""
 
 
 @dataclass(frozen=True, slots=True)
+class Judge:
+    model: str
+    """The model that grades (any name a client could send)."""
+    min_score: float = 7.0
+    """The least grade, of 10, an answer must get to be kept."""
+    max_tokens: int = 8
+    """The judge writes a number: its call is capped at this."""
+
+
+@dataclass(frozen=True, slots=True)
 class Acceptance:
     refusal: bool = True
     truncated: bool = True
@@ -52,6 +72,8 @@ class Acceptance:
     json: bool = False
     required_fields: tuple[str, ...] = ()
     regex: str | None = None
+    min_confidence: float | None = None
+    judge: Judge | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +141,66 @@ def judge(checks: Acceptance, api: str, request: Mapping[str, Any], body: bytes)
             return Verdict(False, f"JSON without required field {missing[0]!r}")
     if checks.regex is not None and not re.search(checks.regex, text):
         return Verdict(False, f"does not match {checks.regex!r}")
+    if checks.min_confidence is not None:
+        sure = confidence(body)
+        if sure is not None and sure < checks.min_confidence:
+            return Verdict(False, f"low confidence: {sure:.3f}, at least {checks.min_confidence:g} wanted")
+    return Verdict(True)
+
+
+def confidence(body: bytes) -> float | None:
+    """The first choice's confidence: exp of its tokens' mean logprob (their geometric mean
+    probability), from an OpenAI-format answer's ``logprobs``; None when it carries none."""
+    try:
+        data = orjson.loads(body)
+        content = data["choices"][0]["logprobs"]["content"]
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return None
+    values = [t["logprob"] for t in content or () if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))]
+    if not values:
+        return None
+    return math.exp(max(sum(values) / len(values), -700.0))
+
+
+def without_logprobs(body: bytes) -> bytes:
+    """The answer as a client that did not ask for logprobs gets it (the cascade asked)."""
+    data = orjson.loads(body)
+    for choice in data.get("choices") or ():
+        if isinstance(choice, dict) and "logprobs" in choice:
+            choice["logprobs"] = None
+    return orjson.dumps(data)
+
+
+JUDGE_SYSTEM = (
+    "You grade answers. Read the request and the answer, then reply with one whole number from 0 to 10: "
+    "10 means fully correct, complete and on point; 0 means wrong, evasive or off topic. Reply with the number only."
+)
+_JUDGE_CHARS = 12_000
+"""How much of the request and of the answer the judge reads (each): the head, where the task is."""
+_SCORE = re.compile(r"\b(10|[0-9])(?:\.[0-9]+)?\b")
+
+
+def judge_request(api: str, request: Mapping[str, Any], answer: str, spec: Judge) -> dict[str, Any]:
+    """The judge's request, in the client's API format (so it is translated like any call)."""
+    from costops.routing.needs import prompt_text
+
+    user = f"Request:\n{prompt_text(api, request)[:_JUDGE_CHARS]}\n\nAnswer:\n{answer[:_JUDGE_CHARS]}"
+    if api == "anthropic":
+        return {"model": spec.model, "system": JUDGE_SYSTEM, "max_tokens": spec.max_tokens, "temperature": 0,
+                "messages": [{"role": "user", "content": user}]}
+    return {"model": spec.model, "max_tokens": spec.max_tokens, "temperature": 0,
+            "messages": [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]}
+
+
+def judge_score(api: str, body: bytes, spec: Judge) -> Verdict:
+    """Keep the answer when the judge's grade (the first number in its reply) reaches ``min_score``."""
+    text = answer_parts(api, body)[0]
+    found = _SCORE.search(text)
+    if found is None:
+        return Verdict(False, f"the judge {spec.model} gave no grade ({text[:40]!r})")
+    grade = float(found.group(0))
+    if grade < spec.min_score:
+        return Verdict(False, f"the judge {spec.model} graded it {grade:g} of 10, at least {spec.min_score:g} wanted")
     return Verdict(True)
 
 
@@ -127,7 +209,7 @@ def parse_acceptance(raw: Any, where: str) -> Acceptance:
         return Acceptance()
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: a mapping of checks (refusal, truncated, min_chars, max_chars, json, required_fields, regex)")
-    known = {"refusal", "truncated", "min_chars", "max_chars", "json", "required_fields", "regex"}
+    known = {"refusal", "truncated", "min_chars", "max_chars", "json", "required_fields", "regex", "min_confidence", "judge"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown check (known: {', '.join(sorted(known))})")
@@ -147,7 +229,26 @@ def parse_acceptance(raw: Any, where: str) -> Acceptance:
             re.compile(pattern)
         except (re.error, TypeError) as exc:
             raise ConfigError(f"{where}.regex: {exc}") from None
+    sure = raw.get("min_confidence")
+    if sure is not None and (isinstance(sure, bool) or not isinstance(sure, (int, float)) or not 0 < sure < 1):
+        raise ConfigError(f"{where}.min_confidence: a probability between 0 and 1, e.g. 0.6")
     return Acceptance(
         refusal=raw.get("refusal", True), truncated=raw.get("truncated", True), min_chars=raw.get("min_chars", 1),
         max_chars=raw.get("max_chars"), json=raw.get("json", False), required_fields=tuple(fields), regex=pattern,
+        min_confidence=None if sure is None else float(sure), judge=_parse_judge(raw.get("judge"), f"{where}.judge"),
     )
+
+
+def _parse_judge(raw: Any, where: str) -> Judge | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"model": raw}
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("model"), str) or set(raw) - {"model", "min_score", "max_tokens"}:
+        raise ConfigError(f"{where}: {{model: gpt-4o-mini, min_score: 7, max_tokens: 8}} (model required)")
+    floor, cap = raw.get("min_score", 7), raw.get("max_tokens", 8)
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 10:
+        raise ConfigError(f"{where}.min_score: a grade from 0 to 10, not {floor!r}")
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ConfigError(f"{where}.max_tokens: a whole number of at least 1, not {cap!r}")
+    return Judge(raw["model"], float(floor), cap)

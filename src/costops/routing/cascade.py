@@ -25,21 +25,36 @@ refusal itself is the client's answer, in its API's shape.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from costops.config import Config, ConfigError
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.ledger.record import UsageRecord
-from costops.pipeline.attempts import close_attempt
+from costops.pipeline.attempts import EARLIER, close_attempt, earlier_attempts
 from costops.pipeline.contract import Call, Next, Reply
-from costops.routing.acceptance import Acceptance, judge, parse_acceptance
-from costops.routing.fallback import failure_kind, refused_target
+from costops.pricing import CostBreakdown
+from costops.routing.acceptance import (
+    Acceptance,
+    Judge,
+    Verdict,
+    answer_parts,
+    judge,
+    judge_request,
+    judge_score,
+    parse_acceptance,
+    without_logprobs,
+)
+from costops.routing.fallback import SIDE_CALL, failure_kind, refused_target
 from costops.routing.policy import Decision, View, decide
 from costops.routing.route import PLAN, POLICY
+from costops.usage import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +86,13 @@ def parse_cascade(name: str, spec: Mapping[str, Any], config: Config, where: str
             resolve_model(config, model)
         except CostopsError as exc:
             raise ConfigError(f"{where}.models: {model!r}: {exc.message}") from None
-    return CascadePolicy(name, tuple(models), parse_acceptance(spec.get("accept"), f"{where}.accept"))
+    accept = parse_acceptance(spec.get("accept"), f"{where}.accept")
+    if accept.judge is not None:
+        try:
+            resolve_model(config, accept.judge.model)
+        except CostopsError as exc:
+            raise ConfigError(f"{where}.accept.judge.model: {accept.judge.model!r}: {exc.message}") from None
+    return CascadePolicy(name, tuple(models), accept)
 
 
 class Cascade:
@@ -123,6 +144,7 @@ class Cascade:
             began = time.perf_counter()
             if i == last:
                 return await next(call)
+            asked, body = self._ask_logprobs(call, policy.accept)
             try:
                 reply = await next(call)
             except CostopsError as error:
@@ -132,13 +154,64 @@ class Cascade:
                                     (time.perf_counter() - began) * 1000, "escalation")
                 self.record_attempt(row)
                 continue
+            finally:
+                if asked:
+                    call.body, call.raw = body, orjson.dumps(body)
             assert reply is not None
             verdict = judge(policy.accept, call.api, call.body, reply.body)
+            if asked:  # the client did not ask for them: it does not get them
+                reply = replace(reply, body=without_logprobs(reply.body))
+            if verdict.ok and policy.accept.judge is not None:
+                verdict = await self._judged(call, next, reply, policy.accept.judge)
             if verdict.ok:
                 call.deliver = wants_delivery
                 return reply
             held = (reply, verdict.reason or "rejected", began)
         raise AssertionError("unreachable: the last model returns or raises")
+
+    @staticmethod
+    def _ask_logprobs(call: Call, accept: Acceptance) -> tuple[bool, dict[str, Any]]:
+        """Ask for logprobs on a cheaper attempt when the checks read them and the provider gives
+        them (an OpenAI deployment, an OpenAI-format client that did not ask itself): (asked, the
+        body to restore after the attempt)."""
+        body = call.body
+        if (accept.min_confidence is None or call.api != "openai" or call.deployment is None
+                or call.deployment.kind != "openai" or "logprobs" in body):
+            return False, body
+        call.body = {**body, "logprobs": True}
+        call.raw = orjson.dumps(call.body)
+        return True, body
+
+    async def _judged(self, call: Call, next: Next, reply: Reply, spec: Judge) -> Verdict:
+        """The judge grades the held-back answer: a side call through the rest of the chain
+        (fallbacks, health, one attempt) with a row of its own under the logical request
+        (``<request id>.<attempt>j``, ``attempt_reason: judge``), counted in its cost and, at
+        settle, in its budgets and token limits. A judge that fails keeps nothing: escalate."""
+        deployment, model = resolve_model(self.config, spec.model)
+        r = call.record
+        record = dataclasses.replace(
+            r, request_id=f"{r.request_id}.{r.attempt}j", parent_id=r.request_id, model_requested=spec.model,
+            attempt_reason="judge", usage=Usage(), cost=CostBreakdown(), list_cost=CostBreakdown(), priced=True,
+            price_source=None, status=200, error_type=None, error_message=None, stream=False, ttft_ms=None,
+            accepted=None, cache=None,
+        )
+        body = judge_request(call.api, call.body, answer_parts(call.api, reply.body)[0], spec)
+        side = Call(call.api, call.endpoint, body, orjson.dumps(body), call.key, record, call.headers, call.now,
+                    deployment=deployment, model=model, client_credential=call.client_credential,
+                    client_headers=call.client_headers, deliver=False, started=time.perf_counter(),
+                    state={SIDE_CALL: True})
+        try:
+            graded = await next(side)
+            assert graded is not None
+            verdict = judge_score(call.api, graded.body, spec)
+            record.accepted = verdict.ok
+        except CostopsError as error:
+            record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
+            verdict = Verdict(False, f"the judge {spec.model} failed: {error.message}"[:300])
+        record.latency_ms = (time.perf_counter() - side.started) * 1000
+        call.state.setdefault(EARLIER, []).extend([*earlier_attempts(side), record])
+        self.record_attempt(record)
+        return verdict
 
     @staticmethod
     def _keep(call: Call, held: tuple[Reply, str, float], refusal: CostopsError, to: str, deliver: bool) -> Reply:

@@ -33,6 +33,9 @@ from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.breaker import Breaker, BreakerSettings
 from costops.routing.route import PLAN
 
+SIDE_CALL = "routing.side_call"
+"""``call.state`` key of a call a handler makes on the side (a cascade's judge): no stage admitted
+it, so its fallbacks have nothing to readmit; what it spends is settled with its request."""
 KINDS = ("rate_limit", "server_error", "timeout", "connection", "context_length")
 _CONTEXT = re.compile(
     r"context[ _-]?(length|window)|maximum context|prompt is too long|too many (input )?tokens|max_tokens.*exceed",
@@ -154,7 +157,7 @@ class Fallbacks:
                 call.record.attempt_reason = "fallback"  # open circuit: straight to the next target
                 continue
             call.deployment, call.model = deployment, model
-            if self.admit is not None and (deployment, model) != admitted:
+            if self.admit is not None and (deployment, model) != admitted and SIDE_CALL not in call.state:
                 try:
                     await self.admit(call)
                 except CostopsError as refusal:

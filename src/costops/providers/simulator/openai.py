@@ -7,6 +7,9 @@ Usage follows the real API: ``prompt_tokens`` includes ``cached_tokens``, and
 
 from __future__ import annotations
 
+import math
+import random
+import re
 from typing import Any
 
 import orjson
@@ -166,6 +169,25 @@ def _message(a: Answer) -> dict[str, Any]:
     return message
 
 
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def logprobs(a: Answer, response_id: str, choice: int) -> dict[str, Any]:
+    """``logprobs.content`` in OpenAI's shape, one entry per word-piece, with the answer's
+    confidence following its hidden grade: a passing answer's tokens average a probability drawn
+    from 0.70-0.95 (so does every answer with grading off), a failing one's from 0.45-0.80, so confidence carries
+    signal without telling the grade outright (the ranges overlap). A pure function of the
+    response id and choice: the same answer has the same logprobs."""
+    rng = random.Random(f"logprobs:{response_id}:{choice}")
+    low, span = (0.70, 0.25) if a.flaw is None else (0.45, 0.35)
+    base = low + span * rng.random()
+    content = []
+    for piece in _PIECE.findall(a.text or ""):
+        p = min(0.999, max(0.01, base + 0.1 * (2 * rng.random() - 1)))
+        content.append({"token": piece, "logprob": round(math.log(p), 6), "bytes": list(piece.encode()), "top_logprobs": []})
+    return {"content": content, "refusal": None}
+
+
 def render(body: dict[str, Any], answers: list[Answer], prompt: PromptUsage, meta: Meta) -> bytes:
     return orjson.dumps({
         "id": meta.id,
@@ -173,7 +195,8 @@ def render(body: dict[str, Any], answers: list[Answer], prompt: PromptUsage, met
         "created": meta.created,
         "model": meta.model,
         "choices": [
-            {"index": i, "message": _message(a), "logprobs": None, "finish_reason": _FINISH[a.finish]}
+            {"index": i, "message": _message(a), "logprobs": logprobs(a, meta.id, i) if body.get("logprobs") is True else None,
+             "finish_reason": _FINISH[a.finish]}
             for i, a in enumerate(answers)
         ],
         "usage": usage(prompt, answers),
