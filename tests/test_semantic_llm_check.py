@@ -94,6 +94,7 @@ def test_a_confirmed_candidate_is_served_and_its_check_is_booked_and_netted(make
     assert first["x-costops-cache"] == "miss" and "x-costops-cache-check" not in first
     assert (hit["x-costops-cache"], hit["x-costops-cache-check"]) == ("semantic", "yes")
     assert served == answer
+    assert Decimal(hit["x-costops-cost-usd"]) > 0  # not free: what the check cost
     assert upstream_calls(sim) - before == 2  # the first question, and the check: not the second question
 
     rows = {r.cache: r for r in gw.records(3)}
@@ -105,6 +106,7 @@ def test_a_confirmed_candidate_is_served_and_its_check_is_booked_and_netted(make
     assert (check.tenant, check.key_id, check.model, check.deployment) == ("acme", "acme", "gpt-4o-mini", "openai")
     assert dict(check.tags) == {"route": "payments"}
     assert 0 < check.cost.total < miss.cost.total  # a one-word answer, but a real call
+    assert Decimal(hit["x-costops-cost-usd"]) == check.cost.total
     assert check.usage.output_tokens == 1
 
     report = build_report(gw.gateway.store)

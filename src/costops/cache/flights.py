@@ -11,6 +11,14 @@ Across replicas, best effort: the leader also *claims* the key in Redis (``SET N
 A request on another replica that finds the key claimed leads there only for its own replica:
 it polls the shared tier for the answer until the answer is there, the claim is gone or its wait
 is over. If Redis is down every replica acts alone.
+
+The semantic cache also posts each leader on a *board* per scope (:meth:`Claims.lead`, in the
+same round trip as the claim): the 32 latest leaders' claims, deadlines and vectors, and each
+one's question under a key of its own. A request on another replica that its judge would serve
+from one of them (as it would a cached entry) withdraws its own claim and polls for that
+leader's answer. Two paraphrases that lead at the same moment both see the board only as it was
+before them: the later one sees the earlier one, never the reverse, so at most one of a pair
+follows the other; a chain (C saw B, B saw A) ends in C going upstream once B's claim is gone.
 """
 
 from __future__ import annotations
@@ -28,6 +36,23 @@ TIMED_OUT = "flight-timed-out"
 """``call.state`` key set by a cache stage whose follower waited in vain: the next cache stage
 (semantic after exact) does not make the request wait a second time."""
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+BOARD_SIZE = 32
+"""Leaders a board keeps per scope (the latest): what a follower on another replica reads and judges."""
+_LEAD = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local others = redis.call('lrange', KEYS[2], 0, tonumber(ARGV[5]) - 1)
+redis.call('set', KEYS[3], ARGV[4], 'PX', ARGV[2])
+redis.call('lpush', KEYS[2], ARGV[3])
+redis.call('ltrim', KEYS[2], 0, tonumber(ARGV[5]) - 1)
+redis.call('pexpire', KEYS[2], ARGV[2])
+return others
+"""
+"""KEYS: the claim, the scope's board, the leader's question; ARGV: token, ms, board item, question, size."""
+_RESIGN = """
+redis.call('lrem', KEYS[2], 1, ARGV[2])
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1], KEYS[3]) end
+return 0
+"""
 
 
 class Flights:
@@ -98,6 +123,38 @@ class Claims:
             await self._client().eval(_RELEASE, 1, self.prefix + key, token)
         except Exception as exc:
             self._failed("release a claim", exc)
+
+    async def lead(self, key: str, token: str, wait_s: float, board: str, item: bytes, question: str) -> list[bytes] | None:
+        """Claim ``key`` and post ``item`` on ``board`` (its question kept beside it): the items
+        that were on the board before (this request leads), or None when ``key`` is claimed
+        already (the same text leads on another replica). Redis failing: leads, alone."""
+        try:
+            others = await self._client().eval(
+                _LEAD, 3, self.prefix + key, self.prefix + board, self.question_key(key),
+                token, max(1, int(wait_s * 1000)), item, question, BOARD_SIZE)
+        except Exception as exc:
+            self._failed("claim and post a leader", exc)
+            return []
+        return None if others is None else list(others)
+
+    async def resign(self, key: str, token: str, board: str, item: bytes) -> None:
+        """Take a leader off the board and give up its claim (it follows another, or it is done)."""
+        try:
+            await self._client().eval(_RESIGN, 3, self.prefix + key, self.prefix + board, self.question_key(key),
+                                      token, item)
+        except Exception as exc:
+            self._failed("take a leader off the board", exc)
+
+    async def questions(self, keys: list[str]) -> list[bytes | None]:
+        """The posted leaders' questions (None: that leader is gone)."""
+        try:
+            return list(await self._client().mget([self.question_key(k) for k in keys]))
+        except Exception as exc:
+            self._failed("read leaders' questions", exc)
+            return [None] * len(keys)
+
+    def question_key(self, key: str) -> str:
+        return self.prefix + "q:" + key
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1

@@ -30,7 +30,9 @@ from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.metrics.tally import Tally
+from costops.money import from_nanos, usd_str
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
+from costops.pipeline.attempts import spent_nanos
 from costops.pipeline.chain import build_chain, build_stages
 from costops.pipeline.contract import Call, Reply, Shared, Stage
 from costops.pricing import PriceCatalog
@@ -366,7 +368,8 @@ class Gateway:
         record.priced, record.price_source = True, f"served by {reply.kind}"
         record.ttft_ms = (time.perf_counter() - call.started) * 1000
         call.response_body = reply.body
-        headers = [*request_id_header(call), *call.response_headers, (b"x-costops-cost-usd", b"0")]
+        spent = usd_str(from_nanos(spent_nanos(call))).encode()  # 0, or what the semantic cache's LLM check cost
+        headers = [*request_id_header(call), *call.response_headers, (b"x-costops-cost-usd", spent)]
         if call.stream:
             await start_stream(call.out, reply.status, headers)
             await call.out({"type": "http.response.body", "body": reply.body, "more_body": False})

@@ -13,7 +13,9 @@ after (status 200): store the answer as the client API's JSON, share it through 
 
 Single-flight (:mod:`costops.cache.flights`): a miss that the verifier would serve from a request
 still in flight (the same text, or a paraphrase) waits for that request's answer instead of
-going upstream, for at most ``single_flight_wait_s``.
+going upstream, for at most ``single_flight_wait_s``. Across replicas (Redis) each leader is
+posted on its scope's board with its vector, and a request on another replica that the judge
+would serve from a posted leader's question polls for that leader's answer.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import itertools
 import logging
 import math
 import os
+import struct
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import orjson
 
 from costops.cache.config import parse_exact
@@ -221,22 +225,56 @@ class SemanticCacheStage:
         claim = f"{lookup.scope}:{hashlib.sha256(lookup.text.encode()).hexdigest()[:32]}"
         token = None
         claims = self.claims
-        if claims is not None:  # across replicas, the same text only: another replica may lead it
+        board = "board:" + hashlib.sha256(lookup.scope.encode()).hexdigest()[:32]
+        item = _board_item(claim, vector, wait)
+        if claims is not None:  # across replicas: the same text, or a posted leader the judge would serve from
             token = call.record.request_id or uuid.uuid4().hex
-            if not await claims.claim(claim, token, wait):
+            posted = await claims.lead(claim, token, wait, board, item, lookup.text)
+            leader = claim if posted is None else None  # None: the same text leads on another replica
+            if posted and follow:
+                leader = await self._posted_leader(lookup, vector, posted, threshold, accept)
+                if leader is not None:
+                    await claims.resign(claim, token, board, item)
+            if leader is not None:
 
                 async def find() -> Entry | None:
                     return self._find(lookup, vector, threshold, accept)
 
-                entry = await self.flights.waiting_for(poll(find, lambda: claims.held(claim), wait))
+                followed = leader
+                entry = await self.flights.waiting_for(poll(find, lambda: claims.held(followed), wait))
                 if entry is not None:
                     self._land(flight_id, lookup.scope, entry)
+                    self.counts["followers_remote"] += 1
                     return entry
                 self.counts["followers_upstream"] += 1
                 call.state[TIMED_OUT] = True
                 token = None
-        call.state[FLIGHT] = (flight_id, lookup.scope, claim, token)
+        call.state[FLIGHT] = (flight_id, lookup.scope, claim, token, board, item)
         return None
+
+    async def _posted_leader(self, lookup: Lookup, vector: Any, posted: list[bytes], threshold: float,
+                             accept: float | None) -> str | None:
+        """The claim of another replica's leader this request would be served from: the posted
+        leaders over the cosine gate, nearest first (at most NEIGHBOURS), judged on their questions."""
+        now_ms = time.time() * 1000
+        near: list[tuple[float, str]] = []
+        for item in posted:
+            until, size = struct.unpack_from(">QH", item)
+            other = np.frombuffer(item, np.float16, offset=10 + size)
+            if until < now_ms or other.shape != vector.shape:  # gone by now, or another embedder's
+                continue
+            similarity = float(vector @ other.astype(np.float32))
+            if similarity >= threshold:
+                near.append((similarity, item[10:10 + size].decode()))
+        near = sorted(near, reverse=True)[:NEIGHBOURS]
+        if not near or self.claims is None:
+            return None
+        questions = await self.claims.questions([key for _, key in near])
+        neighbours = [Neighbour(Entry(id=key, scope=lookup.scope, text=q.decode(), body=b"", usage={}, created=0.0,
+                                      expires=math.inf), similarity)
+                      for (similarity, key), q in zip(near, questions, strict=True) if q is not None]
+        chosen = self.choose(lookup.text, neighbours, threshold, accept)
+        return None if chosen is None else chosen.id
 
     def _land(self, flight_id: str, scope: str, entry: Entry | None) -> None:
         self.flights.land(flight_id, entry)
@@ -338,10 +376,10 @@ class SemanticCacheStage:
             entry = await self._store(call)
         finally:
             if flight is not None:
-                flight_id, scope, claim, token = flight
+                flight_id, scope, claim, token, board, item = flight
                 self._land(flight_id, scope, entry)
                 if token is not None and self.claims is not None:
-                    await self.claims.release(claim, token)
+                    await self.claims.resign(claim, token, board, item)
 
     async def _store(self, call: Call) -> Entry | None:
         pending = call.state.pop(STATE, None)
@@ -372,7 +410,7 @@ class SemanticCacheStage:
         c = self.counts
         lookups = c["hits"] + c["misses"]
         return {**{k: c[k] for k in ("hits", "misses", "bypass", "stores", "rejected_by_verifier", "shared_in",
-                                     "followers", "followers_upstream", "check_yes", "check_no", "check_timeout",
+                                     "followers", "followers_remote", "followers_upstream", "check_yes", "check_no", "check_timeout",
                                      "check_error")},
                 "waiting": self.flights.waiting,
                 "hit_rate": round(c["hits"] / lookups, 4) if lookups else None, "entries": len(self.index),
@@ -399,6 +437,14 @@ class SemanticCacheStage:
         selector = parse_selector(await read_body(scope, receive, 64 * 1024))
         removed = await self.invalidate(selector)
         await respond(send, 200, orjson.dumps({"invalidated": selector.to_json(), "removed": {"semantic": removed}}))
+
+
+def _board_item(claim: str, vector: Any, wait_s: float) -> bytes:
+    """A leader on its scope's board: until when it may be followed (Unix ms), its claim, its
+    vector (float16: half the bytes, and a cosine gate does not need more)."""
+    key = claim.encode()
+    until = int((time.time() + wait_s) * 1000)
+    return struct.pack(">QH", until, len(key)) + key + np.asarray(vector, np.float16).tobytes()
 
 
 def semantic_cache_stage(config: Config, clock: Callable[[], float], shared: Shared | None = None) -> SemanticCacheStage:
