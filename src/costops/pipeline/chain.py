@@ -190,6 +190,11 @@ def build_chain(
     by_key = parse_key_bindings(raw.get("keys"), policies, config)
     arbitrage = parse_arbitrage(raw.get("arbitrage"))
     health = Health(Breaker(settings.breaker))
+    if shared is not None and shared.redis is not None and settings.breaker.sync_s > 0:  # open circuits, fleet-wide
+        from costops.routing.circuits import SharedCircuits
+
+        health.shared = SharedCircuits(shared.redis, health.breaker, [d.name for d in config.deployments],
+                                       prefix=settings.breaker.redis_prefix, sync_s=settings.breaker.sync_s)
     catalog = Catalog(config, shared.pricer if shared is not None else None, raw)
     route = Route(config, policies, by_key=by_key, catalog=catalog, health=health, arbitrage=arbitrage,
                   budget_pct=budget_pressure(budgets) if budgets is not None else None, retarget=retarget)
@@ -197,7 +202,8 @@ def build_chain(
     from costops.routing.arms import Arms, arm_policies
 
     if arm_policies(policies):  # settles arm calls: just inside the caches, outside a cascade
-        routing.append(Arms(config, policies, shared.store if shared is not None else None))
+        routing.append(Arms(config, policies, shared.store if shared is not None else None,
+                            shared.redis if shared is not None else None))
     admit = readmission(stages)
     if any(p.kind == "cascade" for p in policies.values()):
         routing.append(Cascade(config, record_attempt, admit=admit))

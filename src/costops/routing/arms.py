@@ -60,8 +60,13 @@ def arm_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
 class Arms:
     name = "arms"
 
-    def __init__(self, config: Config, policies: Mapping[str, Any], store: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, config: Config, policies: Mapping[str, Any], store: Callable[[], Any] | None = None,
+        redis: Callable[[], Any] | None = None,
+    ) -> None:
         self.config = config
+        self.redis = redis
+        """The gateway's one Redis client (``Shared.redis``); None: open one of its own (closed at stop)."""
         self.policies = arm_policies(policies)
         self.bandits: dict[str, BanditPolicy] = {n: p for n, p in self.policies.items() if isinstance(p, BanditPolicy)}
         self.store = store or (lambda: None)
@@ -79,11 +84,14 @@ class Arms:
         if not self.bandits:
             return
         if self.shared:
-            from costops.redis_client import async_redis
+            if self.redis is not None:
+                client = self.redis()
+            else:
+                from costops.redis_client import async_redis
 
-            self._redis = async_redis(str(self.config.redis_url), pool_size=8)
+                client = self._redis = async_redis(str(self.config.redis_url), pool_size=8)
             for name, policy in self.bandits.items():
-                self.states[name] = RedisArmState(self._redis, policy.redis_key)
+                self.states[name] = RedisArmState(client, policy.redis_key)
             await self.refresh()
             self._refresher = asyncio.create_task(self._refresh_loop())
             return

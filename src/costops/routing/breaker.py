@@ -6,7 +6,8 @@
 
 While a deployment's circuit is open its calls go straight to the next fallback instead of
 waiting for a timeout each: a dead provider costs one cooldown's worth of probes, not every
-caller's patience. State is per process (each replica learns on its own traffic).
+caller's patience. State is per process; with Redis, the replicas share their open circuits
+(:mod:`costops.routing.circuits`), merged in here by :meth:`Breaker.adopt`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class BreakerSettings:
     """Consecutive failures that open the circuit."""
     cooldown_s: float = 30.0
     """How long an open circuit refuses calls before it lets one probe through."""
+    sync_s: float = 0.5
+    """How often a replica reads the circuits the others opened (with Redis; 0: never share)."""
+    redis_prefix: str = "costops:circuit"
 
 
 @dataclass(slots=True)
@@ -50,14 +54,27 @@ class Breaker:
         if circuit is not None:
             circuit.probing = False
 
-    def success(self, name: str) -> None:
-        self._circuits.pop(name, None)
+    def success(self, name: str) -> bool:
+        """Close the circuit; True when it was open (or half-open)."""
+        circuit = self._circuits.pop(name, None)
+        return circuit is not None and circuit.opened_at is not None
 
-    def failure(self, name: str, now: float) -> None:
+    def failure(self, name: str, now: float) -> bool:
+        """Count a failure; True when it opened the circuit (or pushed its opening to ``now``)."""
         circuit = self._circuits.setdefault(name, _Circuit())
         circuit.failures += 1
         if circuit.probing or circuit.failures >= self.settings.failures:
             circuit.opened_at, circuit.probing = now, False
+            return True
+        return False
+
+    def adopt(self, name: str, opened_at: float) -> None:
+        """Another replica opened ``name``'s circuit at ``opened_at`` (this clock): open it here
+        too, unless this breaker knows of a later opening."""
+        circuit = self._circuits.setdefault(name, _Circuit())
+        if circuit.opened_at is None or circuit.opened_at < opened_at:
+            circuit.opened_at, circuit.probing = opened_at, False
+            circuit.failures = max(circuit.failures, self.settings.failures)
 
     def state(self, name: str, now: float) -> str:
         circuit = self._circuits.get(name)

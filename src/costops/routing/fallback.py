@@ -4,7 +4,7 @@
       fallbacks:                       # a requested model (or alias) -> targets tried in order after it
         gpt-4o: [azure/gpt-4o, claude-sonnet-4-5]
       fallback_on: [rate_limit, server_error, timeout, connection, context_length]   # the default: all
-      circuit_breaker: {failures: 5, cooldown_s: 30}
+      circuit_breaker: {failures: 5, cooldown_s: 30}   # with redis: also sync_s (0.5; 0: not shared), redis_prefix
 
 A target is anything a client could name (a model, an alias, ``deployment/model``), resolved the
 same way. The request's own target is tried first, unless its circuit is open. A failure that
@@ -88,14 +88,19 @@ def parse_settings(raw: Any) -> FallbackSettings:
     if not isinstance(on, list) or any(k not in KINDS for k in on):
         raise ConfigError(f"{where}.fallback_on: a list of {', '.join(KINDS)}")
     breaker_raw = raw.get("circuit_breaker") or {}
-    if not isinstance(breaker_raw, Mapping) or set(breaker_raw) - {"failures", "cooldown_s"}:
-        raise ConfigError(f"{where}.circuit_breaker: {{failures: 5, cooldown_s: 30}}")
+    if not isinstance(breaker_raw, Mapping) or set(breaker_raw) - {"failures", "cooldown_s", "sync_s", "redis_prefix"}:
+        raise ConfigError(f"{where}.circuit_breaker: {{failures: 5, cooldown_s: 30, sync_s: 0.5, redis_prefix: costops:circuit}}")
     failures, cooldown = breaker_raw.get("failures", 5), breaker_raw.get("cooldown_s", 30)
+    sync, prefix = breaker_raw.get("sync_s", 0.5), breaker_raw.get("redis_prefix", "costops:circuit")
+    if isinstance(sync, bool) or not isinstance(sync, (int, float)) or sync < 0:
+        raise ConfigError(f"{where}.circuit_breaker.sync_s: seconds, 0 or more (0: each replica its own), not {sync!r}")
+    if not isinstance(prefix, str) or not prefix:
+        raise ConfigError(f"{where}.circuit_breaker.redis_prefix: a key prefix, e.g. costops:circuit")
     if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
         raise ConfigError(f"{where}.circuit_breaker.failures: a whole number of at least 1, not {failures!r}")
     if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown <= 0:
         raise ConfigError(f"{where}.circuit_breaker.cooldown_s: seconds above 0, not {cooldown!r}")
-    return FallbackSettings(fallbacks, frozenset(on), BreakerSettings(failures, float(cooldown)))
+    return FallbackSettings(fallbacks, frozenset(on), BreakerSettings(failures, float(cooldown), float(sync), prefix))
 
 
 class Fallbacks:

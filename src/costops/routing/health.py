@@ -4,7 +4,8 @@ The :class:`Observe` handler sits just outside the provider attempt, so it sees 
 (the first, a fallback's, a cascade's escalation) with its own deployment. Latency is the time
 to the first token for a streamed request and to the whole answer otherwise, from the attempt's
 start. Routing reads a :meth:`Health.snapshot`: plain values, so the choice made from them is
-a pure function (replayable). State is per process, like the breaker's.
+a pure function (replayable). Latency and error rates are per process; open circuits are shared
+by the replicas when the gateway has Redis (:mod:`costops.routing.circuits`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from costops.errors import CostopsError
 from costops.pipeline.contract import Call, Next, Reply
@@ -36,21 +38,25 @@ HEALTHY = DeploymentHealth()
 
 
 class Health:
-    def __init__(self, breaker: Breaker, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, breaker: Breaker, clock: Callable[[], float] = time.monotonic, shared: Any = None) -> None:
         self.breaker, self.clock = breaker, clock
+        self.shared = shared
+        """:class:`~costops.routing.circuits.SharedCircuits`, or None (this process only)."""
         self._latency: dict[str, float] = {}
         self._errors: dict[str, float] = {}
         self._attempts: dict[str, int] = {}
 
     def success(self, name: str, latency_ms: float) -> None:
-        self.breaker.success(name)
+        if self.breaker.success(name) and self.shared is not None:
+            self.shared.closed(name)
         seen = self._latency.get(name)
         self._latency[name] = latency_ms if seen is None else seen + ALPHA * (latency_ms - seen)
         self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA)
         self._attempts[name] = self._attempts.get(name, 0) + 1
 
     def failure(self, name: str) -> None:
-        self.breaker.failure(name, self.clock())
+        if self.breaker.failure(name, self.clock()) and self.shared is not None:
+            self.shared.opened(name)
         self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA) + ALPHA
         self._attempts[name] = self._attempts.get(name, 0) + 1
 
@@ -77,9 +83,13 @@ class Observe:
 
         self.health, self.failure_kind = health, failure_kind
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        if self.health.shared is not None:
+            await self.health.shared.start()
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        if self.health.shared is not None:
+            await self.health.shared.stop()
 
     async def handle(self, call: Call, next: Next) -> Reply | None:
         deployment = call.deployment
