@@ -390,3 +390,16 @@ def test_workload_difficulties_realize_each_tasks_distribution_and_reach_the_sim
         status, _, raw = post(server.url + "/v1/chat/completions", item.body)
         grade = grade_of(server.url, json.loads(raw)["id"])
     assert status == 200 and grade["difficulty"] == round(table[item_key(user_text(item.body))], 4)
+
+
+def test_answers_translated_from_gemini_keep_its_response_id_so_their_grade_is_found(make_gateway, srv) -> None:
+    gw = make_gateway(f"deployments:\n  - {{name: g, kind: gemini, base_url: '{srv.url}', api_key: x, models: ['gemini-*']}}\n")
+    question = [{"role": "user", "content": "Explain how caching and budgets interact."}]
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    answer = oa.chat.completions.create(model="gemini-2.5-flash", messages=question)
+    streamed = list(oa.chat.completions.create(model="gemini-2.5-flash", messages=question, stream=True))
+    claude = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+    message = claude.messages.create(model="gemini-2.5-flash", max_tokens=200, messages=question)
+    for response_id in (answer.id, streamed[0].id, message.id):
+        assert grade_of(srv.url, response_id)["model"] == "gemini-2.5-flash", response_id
+    assert len({answer.id, streamed[0].id, message.id}) == 3  # three answers, three provider ids

@@ -228,7 +228,9 @@ GEMINI_RESPONSE = {
 def test_response_with_thoughts_text_and_calls() -> None:
     out = gemini_to_openai_response(GEMINI_RESPONSE, "gemini-2.5-flash", "req1", created=5)
     ChatCompletion.model_validate(out)
-    assert out["id"] == "chatcmpl-req1" and out["created"] == 5
+    assert out["id"] == "chatcmpl-Il0taoSYJ5Cez7" and out["created"] == 5  # Gemini's own id, found again at the provider
+    without = {k: v for k, v in GEMINI_RESPONSE.items() if k != "responseId"}
+    assert gemini_to_openai_response(without, "gemini-2.5-flash", "req1")["id"] == "chatcmpl-req1"
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] == "Checking now."
@@ -242,7 +244,7 @@ def test_response_with_thoughts_text_and_calls() -> None:
         "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 0, "cache_write_1h_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 200},
     }
-    assert gemini_to_openai_response(GEMINI_RESPONSE, "m", "chatcmpl-abc")["id"] == "chatcmpl-abc"
+    assert gemini_to_openai_response(without, "m", "chatcmpl-abc")["id"] == "chatcmpl-abc"
 
 
 @pytest.mark.parametrize(

@@ -303,6 +303,13 @@ def _completion_id(request_id: str) -> str:
     return request_id if request_id.startswith("chatcmpl-") else f"chatcmpl-{request_id}"
 
 
+def _response_id(resp: Mapping[str, Any], fallback: str) -> str:
+    """Gemini's own ``responseId`` when it gives one (so the answer can be found again at the
+    provider: feedback, the simulator's grades), else the gateway's request id."""
+    given = resp.get("responseId")
+    return _completion_id(given) if isinstance(given, str) and given else fallback
+
+
 def _tool_call(call: Mapping[str, Any], n: int) -> dict[str, Any]:
     args = orjson.dumps(call.get("args") or {}).decode()
     return {"id": call.get("id") or f"call_{n}", "type": "function", "function": {"name": call.get("name", ""), "arguments": args}}
@@ -332,7 +339,7 @@ def gemini_to_openai_response(resp: Mapping[str, Any], model: str, request_id: s
         message = {"role": "assistant", "content": ""}
         choices.append({"index": 0, "message": message, "finish_reason": "content_filter", "logprobs": None})
     return {
-        "id": _completion_id(request_id),
+        "id": _response_id(resp, _completion_id(request_id)),
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
         "model": model,
@@ -380,6 +387,8 @@ class GeminiStreamToOpenAI:
             raise stream_error("gemini", data)
         if data.get("usageMetadata"):
             self._meta = data["usageMetadata"]
+        if not self._started:
+            self.id = _response_id(data, self.id)
         out: list[dict[str, Any]] = []
         candidates = data.get("candidates") or []
         if not candidates and (data.get("promptFeedback") or {}).get("blockReason"):

@@ -251,8 +251,9 @@ class GradeBook:
 
     def get(self, response_id: str) -> dict[str, Any] | None:
         """By the id the simulator gave, or as the gateway's API translation renamed it
-        (``chatcmpl-`` + an Anthropic id; ``msg_`` + an OpenAI id's tail)."""
-        for candidate in (response_id, response_id.removeprefix("chatcmpl-"), "chatcmpl-" + response_id.removeprefix("msg_")):
+        (``chatcmpl-`` + an Anthropic or Gemini id; ``msg_`` + an OpenAI id's tail or a Gemini id)."""
+        tail = response_id.removeprefix("msg_")
+        for candidate in (response_id, response_id.removeprefix("chatcmpl-"), "chatcmpl-" + tail, tail):
             if candidate in self._grades:
                 model, grades = self._grades[candidate]
                 return response_grade(candidate, model, grades)
