@@ -34,73 +34,15 @@ import re
 import sys
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from semantic_bases import Context, Pool, Short
+from semantic_bases_long import CONTEXTS
+from semantic_bases_short import SHORTS
 
 OUT = Path(__file__).parent / "data" / "semantic_pairs"
 HIT_KINDS = ("reworded", "reordered", "typo", "formality", "synonym", "chitchat", "passive")
 MISS_KINDS = ("number", "entity", "negation", "scope", "direction", "unit", "opposite", "context_question")
-SLOT_KINDS = ("entity", "number", "unit", "scope", "fixed")
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Values a slot takes. ``groups``: a value and its replacements come from one group (units
-    of one dimension, scopes of one axis); ``kind`` is the miss kind a replacement makes
-    (``fixed``: the slot varies between instances but is never replaced to make a miss)."""
-
-    kind: str
-    groups: tuple[tuple[str, ...], ...]
-
-
-def pool(kind: str, *values: str | list[str] | tuple[str, ...]) -> Pool:
-    assert kind in SLOT_KINDS, kind
-    flat = [v for v in values if isinstance(v, str)]
-    groups = [tuple(v) for v in values if not isinstance(v, str)]
-    if flat:
-        groups.append(tuple(flat))
-    return Pool(kind, tuple(groups))
-
-
-@dataclass
-class Short:
-    """One hand-written short prompt ``q`` with its paraphrases (``hits``) and near-misses
-    (``misses``), each ``(kind, template)``. ``swap`` names two slots whose values exchanged make a
-    ``direction`` miss, or a ``reordered`` hit when ``symmetric``."""
-
-    domain: str
-    id: str
-    q: str
-    hits: list[tuple[str, str]]
-    misses: list[tuple[str, str]] = field(default_factory=list)
-    slots: dict[str, Pool] = field(default_factory=dict)
-    swap: tuple[str, str] | None = None
-    symmetric: bool = False
-
-
-@dataclass
-class Question:
-    """A question about a pasted text; ``uses``: the text's slots its answer depends on."""
-
-    q: str
-    hits: list[tuple[str, str]]
-    uses: tuple[str, ...] = ()
-
-
-@dataclass
-class Context:
-    """A long prompt: an ``intro`` line, a pasted ``text`` (email, log, order, essay, code) with
-    slots, and several questions about it."""
-
-    domain: str
-    id: str
-    doc: str
-    intro: str
-    text: str
-    questions: list[Question]
-    slots: dict[str, Pool] = field(default_factory=dict)
-
-
 # ---------------------------------------------------------------- small text transforms
 
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -344,10 +286,6 @@ def context_pairs(c: Context) -> list[dict[str, object]]:
 
 
 def build() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from semantic_bases_long import CONTEXTS
-    from semantic_bases_short import SHORTS
-
     ids = [b.id for b in SHORTS] + [c.id for c in CONTEXTS]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
     by_base: dict[str, list[dict[str, object]]] = {}

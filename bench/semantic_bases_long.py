@@ -6,7 +6,7 @@ depends on (the slot's kind: number, entity...)."""
 
 from __future__ import annotations
 
-from make_semantic_pairs import Context, Question, pool
+from semantic_bases import Context, Question, pool
 
 C = Context
 Q = Question

@@ -4,7 +4,7 @@ replacing one slot's value makes a near-miss of the pool's kind."""
 
 from __future__ import annotations
 
-from make_semantic_pairs import Short, pool
+from semantic_bases import Short, pool
 
 # ---------------------------------------------------------------- shared pools
 
