@@ -115,13 +115,22 @@ def test_bad_controls_are_refused_with_a_clear_message(gw) -> None:
         assert err.value.status_code == status and says in err.value.message, value
 
 
+def stored(gw, calls: int) -> None:
+    """Wait until the first ``calls`` calls are booked. A miss is stored after its answer is sent
+    (the client may already be asking again) and before its ledger row is written, so from then
+    on its entry exists, stamped with the clock of that moment: only then may a test move the clock."""
+    gw.records(calls)
+
+
 def test_ttl_expiry_follows_the_clock(gw, clock) -> None:
     ask(gw)
+    stored(gw, 1)
     clock.now += 599
     assert ask(gw)[0] == "exact"
     clock.now += 2
     assert ask(gw)[0] == "miss", "the default TTL (600 s) has passed"
     assert ask(gw, headers={"x-costops-cache": "ttl=30"}, max_tokens=9)[0] == "miss"
+    stored(gw, 4)
     clock.now += 31
     assert ask(gw, max_tokens=9)[0] == "miss", "the request's own ttl=30 has passed"
 
@@ -129,6 +138,7 @@ def test_ttl_expiry_follows_the_clock(gw, clock) -> None:
 def test_ttl_by_tag(gw, clock) -> None:
     faq = {"x-costops-tags": "feature=faq"}
     ask(gw, headers=faq)
+    stored(gw, 1)
     clock.now += 3600
     assert ask(gw, headers=faq)[0] == "exact", "faq answers keep a day"
     assert [ask(gw, headers={"x-costops-tags": "feature=creative"})[0] for _ in range(2)] == ["bypass", "bypass"]
