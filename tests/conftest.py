@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,10 @@ class RunningGateway:
         raise AssertionError(f"no ledger record for {request_id}")
 
 
-@pytest.fixture
-def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+@contextmanager
+def gateways(sim_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    """``start(config_text, env=..., **create_app_kwargs)`` runs a gateway over real HTTP, its
+    providers pointed at ``sim_url`` and its own SQLite ledger; all are stopped at the end."""
     started: list[BackgroundServer] = []
 
     def start(config_text: str | None = None, env: dict[str, str] | None = None, **kw: Any) -> RunningGateway:
@@ -84,16 +87,24 @@ def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> Iterator[Callab
         if config_text is not None:
             path = tmp_path / f"costops-{len(started)}.yaml"
             path.write_text(config_text)
-        full_env = {**provider_env(simulator.url), **(env or {})}
+        full_env = {**provider_env(sim_url), **(env or {})}
         config = load_config(path, env=full_env, db=kw.pop("db", f"sqlite:///{tmp_path}/ledger-{len(started)}.db"))
         gateway = create_app(config, **kw)
         server = BackgroundServer(gateway).start()
         started.append(server)
         return RunningGateway(server, gateway)
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def make_gateway(simulator: BackgroundServer, tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    with gateways(simulator.url, tmp_path) as start:
+        yield start
 
 
 @pytest.fixture

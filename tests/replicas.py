@@ -11,8 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import pytest
 
@@ -51,7 +53,8 @@ class Replica:
             command += ["--db", db]
         self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 30) -> Replica:
+    def wait_ready(self, timeout: float = 60) -> Replica:
+        """Until ``/health`` answers: generous, as a loaded machine starts a process slowly."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -72,3 +75,21 @@ class Replica:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+R = TypeVar("R", bound=Replica)
+
+
+@contextmanager
+def pair(config_text: str, sim_url: str, tmp: Path, kind: type[R] = Replica) -> Iterator[tuple[R, R]]:  # type: ignore[assignment]
+    """Two replicas of one config sharing the Redis (each with its own SQLite ledger), ready;
+    stopped afterwards, whatever happened."""
+    redis_or_skip()
+    config = tmp / "costops.yaml"
+    config.write_text(config_text)
+    a, b = (kind(config, sim_url, tmp, n, db=f"sqlite:///{tmp}/replica-{n}.db") for n in range(2))
+    try:
+        yield a.wait_ready(), b.wait_ready()
+    finally:
+        a.stop()
+        b.stop()

@@ -12,30 +12,21 @@ from collections.abc import Iterator
 import pytest
 
 from tests import rawhttp, replicas
-from tests.replicas import REDIS_URL, redis_or_skip
+from tests.replicas import REDIS_URL
 
 MAX_WAIT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def pair(simulator, tmp_path_factory) -> Iterator[tuple[str, list[replicas.Replica]]]:
-    redis_or_skip()
-    tmp = tmp_path_factory.mktemp("queue-replicas")
+def pair(simulator, tmp_path_factory) -> Iterator[tuple[str, tuple[replicas.Replica, replicas.Replica]]]:
     run = uuid.uuid4().hex[:8]
-    config = tmp / "costops.yaml"
-    config.write_text(f"""keys: [{{id: q-{run}, key: sk-q-{run}, tenant: q-{run}}}]
+    config = f"""keys: [{{id: q-{run}, key: sk-q-{run}, tenant: q-{run}}}]
 limits: {{rules: [{{scope: key, id: q-{run}, rpm: 30}}]}}
 queue: {{max_size: 100, max_wait_s: {MAX_WAIT_S}}}
 redis: {{url: "{REDIS_URL}"}}
-""")
-    group = [replicas.Replica(config, simulator.url, tmp, n, db=f"sqlite:///{tmp}/r{n}.db") for n in range(2)]
-    try:
-        for r in group:
-            r.wait_ready()
+"""
+    with replicas.pair(config, simulator.url, tmp_path_factory.mktemp("queue-replicas")) as group:
         yield run, group
-    finally:
-        for r in group:
-            r.stop()
 
 
 def _post(replica: replicas.Replica, key: str) -> tuple[int, dict, float]:

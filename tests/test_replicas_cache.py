@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests import rawhttp
+from tests import rawhttp, replicas
 from tests.replicas import Replica, redis_or_skip
 
 ADMIN = {"authorization": "Bearer adm"}
@@ -19,23 +19,18 @@ ADMIN = {"authorization": "Bearer adm"}
 def _pair(simulator, tmp_path_factory, cache: str) -> Iterator[tuple[Replica, Replica]]:
     """Two replicas; ``replica.key`` is the virtual key of the test's own tenant."""
     url = redis_or_skip()
-    tmp = tmp_path_factory.mktemp("cache-replicas")
     run = uuid.uuid4().hex[:8]  # a fresh tenant and stream: runs never see each other's entries
-    config = tmp / "costops.yaml"
-    config.write_text(
+    config = (
         f"redis: {{url: '{url}'}}\n"
         f"keys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
         "server: {admin_key: adm}\n"  # mutating admin calls need a key even on loopback
         f"cache: {cache.replace('RUN', run)}\n"
     )
-    a = Replica(config, simulator.url, tmp, 0, db=f"sqlite:///{tmp}/a.db")
-    b = Replica(config, simulator.url, tmp, 1, db=f"sqlite:///{tmp}/b.db")
     try:
-        a.key = b.key = f"sk-{run}"  # type: ignore[attr-defined]
-        yield a.wait_ready(), b.wait_ready()
+        with replicas.pair(config, simulator.url, tmp_path_factory.mktemp("cache-replicas")) as (a, b):
+            a.key = b.key = f"sk-{run}"  # type: ignore[attr-defined]
+            yield a, b
     finally:
-        a.stop()
-        b.stop()
         import redis
 
         redis.Redis.from_url(url).delete(f"costops:test:{run}")

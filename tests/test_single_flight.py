@@ -23,13 +23,11 @@ from typing import Any
 import openai
 import pytest
 
-from costops.config import load_config
-from costops.gateway.app import create_app
 from costops.providers.simulator import SimConfig, create_simulator
 from costops.serving import BackgroundServer
-from tests import rawhttp
-from tests.conftest import RunningGateway, provider_env
-from tests.replicas import Replica, redis_or_skip
+from tests import rawhttp, replicas
+from tests.conftest import RunningGateway, gateways
+from tests.replicas import redis_or_skip
 
 QUESTION = "How do I upgrade my subscription to the annual plan?"
 RUN = uuid.uuid4().hex[:8]
@@ -93,20 +91,9 @@ def gate() -> Iterator[tuple[Gate, str]]:
 
 @pytest.fixture
 def gated_gateway(gate, tmp_path: Path) -> Iterator[Callable[[str], RunningGateway]]:
-    started: list[BackgroundServer] = []
-
-    def start(cache: str) -> RunningGateway:
-        path = tmp_path / f"costops-{len(started)}.yaml"
-        path.write_text("keys: [{id: acme, key: sk-acme, tenant: acme}]\n" f"cache: {cache}\n")
-        config = load_config(path, env=provider_env(gate[1]), db=f"sqlite:///{tmp_path}/ledger-{len(started)}.db")
-        gateway = create_app(config)
-        server = BackgroundServer(gateway).start()
-        started.append(server)
-        return RunningGateway(server, gateway)
-
-    yield start
-    for server in started:
-        server.stop()
+    """``start(cache)``: a gateway for tenant acme, its providers behind the gate."""
+    with gateways(gate[1], tmp_path) as start:
+        yield lambda cache: start(f"keys: [{{id: acme, key: sk-acme, tenant: acme}}]\ncache: {cache}\n")
 
 
 def until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -230,30 +217,24 @@ def test_across_replicas_a_request_waits_for_the_other_replicas_leader(gate, tmp
     url = redis_or_skip()
     g, sim_url = gate
     run = uuid.uuid4().hex[:8]  # a tenant (and a stream) of its own: other runs' claims and entries never match
-    config = tmp_path / "costops.yaml"
-    config.write_text(f"redis: {{url: '{url}'}}\nkeys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
-                      f"cache: {cache.replace('RUN', run)}\n")
-    a = Replica(config, sim_url, tmp_path, 0, db=f"sqlite:///{tmp_path}/a.db")
-    b = Replica(config, sim_url, tmp_path, 1, db=f"sqlite:///{tmp_path}/b.db")
+    config = f"redis: {{url: '{url}'}}\nkeys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\ncache: {cache.replace('RUN', run)}\n"
     try:
-        a.wait_ready(), b.wait_ready()
-        question = f"{QUESTION} (run {run})"
-        before = g.sim.requests
-        with ThreadPoolExecutor(4) as pool:
-            first = pool.submit(ask, a.url, question, f"sk-{run}")
-            until(lambda: g.arrived >= 1, "replica A's leader to reach the provider")
-            rest = [pool.submit(ask, b.url, question, f"sk-{run}") for _ in range(3)]
-            until(lambda: stats(b.url, stats_path)["waiting"] == 3, "three requests on replica B waiting")
-            g.open()
-            (lead, answer), followers = first.result(), [f.result() for f in rest]
-        assert g.calls(question) == 1, f"{g.arrived} calls reached the provider's port"
-        assert g.sim.requests - before >= 1
-        assert lead["x-costops-cache"] == "miss"
-        assert all(h["x-costops-cache"] == served_as and "x-costops-cache-wait-ms" in h and t == answer
-                   for h, t in followers)
+        with replicas.pair(config, sim_url, tmp_path) as (a, b):
+            question = f"{QUESTION} (run {run})"
+            before = g.sim.requests
+            with ThreadPoolExecutor(4) as pool:
+                first = pool.submit(ask, a.url, question, f"sk-{run}")
+                until(lambda: g.arrived >= 1, "replica A's leader to reach the provider")
+                rest = [pool.submit(ask, b.url, question, f"sk-{run}") for _ in range(3)]
+                until(lambda: stats(b.url, stats_path)["waiting"] == 3, "three requests on replica B waiting")
+                g.open()
+                (lead, answer), followers = first.result(), [f.result() for f in rest]
+            assert g.calls(question) == 1, f"{g.arrived} calls reached the provider's port"
+            assert g.sim.requests - before >= 1
+            assert lead["x-costops-cache"] == "miss"
+            assert all(h["x-costops-cache"] == served_as and "x-costops-cache-wait-ms" in h and t == answer
+                       for h, t in followers)
     finally:
-        a.stop()
-        b.stop()
         if served_as == "semantic":
             import redis
 
