@@ -53,6 +53,17 @@ class BudgetPair:
         finally:
             store.close()
 
+    async def ask(self, project: str, tag: str, i: int, *, delay: float) -> Any:
+        """Call ``i`` of a wave, on replica ``i % 2``: a 1,000-token answer after ``delay`` seconds
+        (about $0.0006 on gpt-4o-mini), on the project's own key."""
+        import openai
+
+        url = self.replicas[i % 2].url
+        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=self.key(project), max_retries=0) as client:
+            return await client.chat.completions.create(
+                model="gpt-4o-mini", max_tokens=1000,
+                messages=[{"role": "user", "content": f"{tag} {i} [[sim:tokens=1000]] [[sim:delay={delay}]]"}])
+
     def overspend(self, name: str, spent: int) -> int:
         limit = to_nanos(Decimal(self.limits[name]))
         over = spent - limit

@@ -12,7 +12,7 @@ from costops.analysis.clickhouse import ClickHouseEngine, StreamingStore
 from costops.analysis.engine import AnalyticsEngine, open_engine
 from costops.analysis.report import build_report
 from costops.ledger.query import DIMENSIONS, Filters
-from costops.ledger.store import LedgerStore
+from costops.ledger.store import LedgerStore, open_store
 from tests.analytics_fixtures import HOSTILE, fill, varied_records
 from tests.ledger_fixtures import DAY, T0, ledger_fixture, pg_server_fixture, pg_url_fixture  # noqa: F401
 
@@ -203,13 +203,23 @@ def test_parquet_export_reads_back_the_same(ledger: LedgerStore, tmp_path: Path)
     engine.close()
 
 
-def test_the_ledger_streams_into_clickhouse_and_a_repeat_counts_once(tmp_path: Path) -> None:
-    from costops.ledger.store import open_store
-
-    store = open_store(f"sqlite:///{tmp_path}/l.db")
+@pytest.fixture
+def streamed(tmp_path: Path) -> Iterator[tuple[LedgerStore, ClickHouseEngine, StreamingStore]]:
+    """A SQLite ledger whose writes stream each batch into ClickHouse (chdb, in process) as well."""
+    url = f"sqlite:///{tmp_path}/l.db"
+    store = open_store(url)
     store.migrate()
-    engine = ClickHouseEngine("chdb://", f"sqlite:///{tmp_path}/l.db")
+    engine = ClickHouseEngine("chdb://", url)
     streaming = StreamingStore(store, engine)
+    try:
+        yield store, engine, streaming
+    finally:
+        streaming.close()
+        engine.close()
+
+
+def test_the_ledger_streams_into_clickhouse_and_a_repeat_counts_once(streamed) -> None:
+    store, engine, streaming = streamed
     records = varied_records(120, seed=3)
     streaming.write(records[:100])
     assert _exact(engine.totals(Filters())) == _exact(store.totals(Filters()))  # no sync: streamed
@@ -217,24 +227,15 @@ def test_the_ledger_streams_into_clickhouse_and_a_repeat_counts_once(tmp_path: P
     assert engine.sync() == 0  # the backfill sends everything again: nothing new
     assert _exact(engine.totals(Filters())) == _exact(store.totals(Filters()))
     assert engine.totals(Filters())["attempts"] == 120
-    streaming.close()
-    engine.close()
 
 
-def test_a_failed_stream_loses_nothing(tmp_path: Path) -> None:
-    from costops.ledger.store import open_store
-
-    store = open_store(f"sqlite:///{tmp_path}/l.db")
-    store.migrate()
-    engine = ClickHouseEngine("chdb://", f"sqlite:///{tmp_path}/l.db")
-    broken = StreamingStore(store, engine)
+def test_a_failed_stream_loses_nothing(streamed) -> None:
+    store, engine, broken = streamed
     engine.stream = lambda records: (_ for _ in ()).throw(ConnectionError("clickhouse is down"))  # type: ignore[method-assign]
     broken.write(varied_records(30))
     assert broken.stream_errors == 1
     assert store.totals(Filters())["attempts"] == 30
     assert engine.sync() == 30 and _exact(engine.totals(Filters())) == _exact(store.totals(Filters()))
-    broken.close()
-    engine.close()
 
 
 def test_unknown_engine_url_names_the_forms() -> None:

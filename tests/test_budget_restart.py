@@ -33,14 +33,8 @@ def pair(simulator, tmp_path_factory, pg_server, own_redis: PrivateRedis) -> Ite
 
 
 def test_a_redis_restart_mid_load_keeps_the_books(pair: BudgetPair, own_redis: PrivateRedis) -> None:
-    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("restart"), max_retries=0) for r in pair.replicas]
-
     def call(tag: str, delay: float):  # noqa: ANN202
-        async def one(i: int) -> openai.types.chat.ChatCompletion:
-            return await clients[i % 2].chat.completions.create(
-                model="gpt-4o-mini", max_tokens=1000,
-                messages=[{"role": "user", "content": f"{tag} {i} [[sim:tokens=1000]] [[sim:delay={delay}]]"}])
-        return one
+        return lambda i: pair.ask("restart", tag, i, delay=delay)
 
     async def scenario() -> tuple[list, list, list]:
         await gather_calls(6, call("before", 0.05))  # settled before the restart: in the ledger
@@ -92,14 +86,9 @@ def test_calls_admitted_while_redis_is_away_are_held_and_counted_when_it_is_back
     answers again their holds are put back and their spend counted, so the calls that follow are
     admitted only into what is really left."""
     pair, proxy = cut_pair
-    clients = [openai.AsyncOpenAI(base_url=f"{r.url}/v1", api_key=pair.key("away"), max_retries=0) for r in pair.replicas]
 
     def call(tag: str, delay: float):  # noqa: ANN202
-        async def one(i: int) -> openai.types.chat.ChatCompletion:
-            return await clients[i % 2].chat.completions.create(
-                model="gpt-4o-mini", max_tokens=1000,
-                messages=[{"role": "user", "content": f"{tag} {i} [[sim:tokens=1000]] [[sim:delay={delay}]]"}])
-        return one
+        return lambda i: pair.ask("away", tag, i, delay=delay)
 
     async def scenario() -> tuple[list, list]:
         await gather_calls(4, call("before", 0.05))

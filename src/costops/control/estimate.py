@@ -145,21 +145,3 @@ def hold_for(
 
 
 _UNPRICED = Hold(0, 0, False)
-
-
-def estimate_nanos(
-    pricer: Pricer,
-    api: str,
-    endpoint: str,
-    body: dict[str, Any],
-    deployment: Deployment | None,
-    model: str,
-    expected_output: Callable[[str], int],
-    prompt_tokens: int | None = None,
-    at: float | None = None,
-) -> tuple[int, bool]:
-    """(what the request costs with its own cap, or the expected output when it names none, in
-    nano-dollars; whether its model has a price). The budgets stage reserves a :class:`Hold`."""
-    tokens = input_tokens(api, endpoint, body, model) if prompt_tokens is None else prompt_tokens
-    hold = hold_for(pricer, api, endpoint, body, deployment, model, expected_output, lambda m, _: expected_output(m), tokens, at=at)
-    return hold.most, hold.priced

@@ -25,7 +25,7 @@ from costops.gateway.feedback import RecentRequests, parse_feedback
 from costops.gateway.feedback import unknown as unknown_request
 from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
-from costops.gateway.principal import authenticate, credential, request_tags
+from costops.gateway.principal import caller, credential, request_tags
 from costops.gateway.response import ClientResponse
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
@@ -194,8 +194,7 @@ class Gateway:
     async def feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/feedback``: a score for an answered call (see :mod:`costops.gateway.feedback`)."""
         try:
-            secret = credential(header(scope, b"authorization"), header(scope, b"x-api-key"), header(scope, b"x-goog-api-key"))
-            key, _ = authenticate(self.config, secret)
+            key, _ = caller(self.config, read_headers(scope["headers"])[0])
             given = parse_feedback(_parse(await read_body(scope, receive, 64 * 1024)))
             tenant = self.recent.tenant(given.request_id)
             if tenant is None and self.store is not None:
@@ -301,8 +300,7 @@ class Gateway:
         call: Call | None = None
         try:
             read, control, forwarded = read_headers(scope["headers"])
-            secret = credential(read.get(b"authorization"), read.get(b"x-api-key"), read.get(b"x-goog-api-key"))
-            key, client_credential = authenticate(self.config, secret)
+            key, client_credential = caller(self.config, read)
             record.tenant, record.team, record.project, record.key_id = key.tenant, key.team, key.project, key.id
             raw = await read_body(scope, receive, self.config.server.max_body_bytes, read.get(b"content-length"))
             body = _parse(raw)

@@ -49,6 +49,14 @@ def authenticate(config: Config, secret: str | None) -> tuple[VirtualKey, str | 
     return key, None
 
 
+def caller(config: Config, headers: Mapping[bytes, str]) -> tuple[VirtualKey, str | None]:
+    """Who pays for a request, from its headers (lower-case names): the virtual key that
+    ``Authorization: Bearer``, ``x-api-key`` or ``x-goog-api-key`` names, and the caller's own
+    provider key where no virtual keys are configured. Every route that bills a key reads it here."""
+    secret = credential(headers.get(b"authorization"), headers.get(b"x-api-key"), headers.get(b"x-goog-api-key"))
+    return authenticate(config, secret)
+
+
 def parse_tag_header(value: str | None) -> dict[str, str]:
     """``x-costops-tags: feature=search,env=prod`` -> {"feature": "search", "env": "prod"}."""
     tags: dict[str, str] = {}
