@@ -248,33 +248,28 @@ def test_across_replicas_a_paraphrase_waits_for_the_other_replicas_leader(gate, 
     url = redis_or_skip()
     g, sim_url = gate
     run = uuid.uuid4().hex[:8]
-    config = tmp_path / "costops.yaml"
-    config.write_text(f"redis: {{url: '{url}'}}\nkeys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
-                      f"cache: {{semantic: {{min_score: 0.75, redis_key: 'costops:test:{run}'}}}}\n")
-    a = Replica(config, sim_url, tmp_path, 0, db=f"sqlite:///{tmp_path}/a.db")
-    b = Replica(config, sim_url, tmp_path, 1, db=f"sqlite:///{tmp_path}/b.db")
+    config = (f"redis: {{url: '{url}'}}\nkeys: [{{id: k, key: sk-{run}, tenant: t-{run}}}]\n"
+              f"cache: {{semantic: {{min_score: 0.75, redis_key: 'costops:test:{run}'}}}}\n")
     paraphrase = "Hi! How can I upgrade my subscription to the annual plan? Thanks"
     near_miss = "How do I downgrade my subscription to the annual plan?"
     try:
-        a.wait_ready(), b.wait_ready()
-        with ThreadPoolExecutor(4) as pool:
-            first = pool.submit(ask, a.url, QUESTION, f"sk-{run}")
-            until(lambda: g.arrived >= 1, "replica A's leader to reach the provider")
-            rest = [pool.submit(ask, b.url, text, f"sk-{run}") for text in (paraphrase, paraphrase, near_miss)]
-            until(lambda: stats(b.url, "/admin/cache/semantic/stats")["waiting"] == 2 and g.arrived == 2,
-                  "two paraphrases on replica B waiting, the near-miss upstream")
-            g.open()
-            (lead, answer), followers = first.result(), [f.result() for f in rest]
-        assert (g.calls(QUESTION), g.calls(paraphrase), g.calls(near_miss)) == (1, 0, 1)
-        assert lead["x-costops-cache"] == "miss"
-        *same, (miss_headers, _) = followers
-        assert all(h["x-costops-cache"] == "semantic" and "x-costops-cache-wait-ms" in h and t == answer for h, t in same)
-        assert miss_headers["x-costops-cache"] == "miss"
-        b_stats = stats(b.url, "/admin/cache/semantic/stats")
-        assert (b_stats["followers_remote"], b_stats["followers"]) == (1, 2)  # one waited on A, one on it
+        with replicas.pair(config, sim_url, tmp_path) as (a, b):
+            with ThreadPoolExecutor(4) as pool:
+                first = pool.submit(ask, a.url, QUESTION, f"sk-{run}")
+                until(lambda: g.arrived >= 1, "replica A's leader to reach the provider")
+                rest = [pool.submit(ask, b.url, text, f"sk-{run}") for text in (paraphrase, paraphrase, near_miss)]
+                until(lambda: stats(b.url, "/admin/cache/semantic/stats")["waiting"] == 2 and g.arrived == 2,
+                      "two paraphrases on replica B waiting, the near-miss upstream")
+                g.open()
+                (lead, answer), followers = first.result(), [f.result() for f in rest]
+            assert (g.calls(QUESTION), g.calls(paraphrase), g.calls(near_miss)) == (1, 0, 1)
+            assert lead["x-costops-cache"] == "miss"
+            *same, (miss_headers, _) = followers
+            assert all(h["x-costops-cache"] == "semantic" and "x-costops-cache-wait-ms" in h and t == answer for h, t in same)
+            assert miss_headers["x-costops-cache"] == "miss"
+            b_stats = stats(b.url, "/admin/cache/semantic/stats")
+            assert (b_stats["followers_remote"], b_stats["followers"]) == (1, 2)  # one waited on A, one on it
     finally:
-        a.stop()
-        b.stop()
         import redis
 
         client = redis.Redis.from_url(url)
