@@ -12,9 +12,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from costops.control.redis_state import RedisState
+from costops.control.reservations import BudgetState, Claim, MemoryState
 from costops.ledger.query import Filters
 from costops.ledger.store import open_store
 from costops.money import from_nanos, to_nanos
@@ -121,12 +126,25 @@ def test_two_processes_400_requests_never_overspend(simulator, tmp_path: Path):
           f"spent ${from_nanos(spent)} of ${limit}")
 
 
-def test_an_unsettled_reservation_expires_in_redis():
+@pytest.fixture(params=["redis", "memory"])
+def state(request: pytest.FixtureRequest) -> Iterator[BudgetState]:
+    """Each budget state in turn (Redis's scripts and the in-process one must agree); a Redis
+    one under a prefix of its own, deleted afterwards."""
+    if request.param == "memory":
+        yield MemoryState()
+        return
     redis_or_skip()
-    from costops.control.redis_state import RedisState
-    from costops.control.reservations import Claim, MemoryState
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    yield RedisState(REDIS_URL, prefix)
+    import redis
 
-    async def scenario(state) -> None:
+    r = redis.Redis.from_url(REDIS_URL)
+    for key in r.scan_iter(f"{{{prefix}}}:*"):
+        r.delete(key)
+
+
+def test_an_unsettled_reservation_expires(state: BudgetState) -> None:
+    async def scenario() -> None:
         await state.start()
         claim = Claim("solo", 100, ("d1",), "d1", 3600)
         first = await state.reserve("crashed", [claim], 80, now=1000.0, expires_at=1030.0)
@@ -138,22 +156,11 @@ def test_an_unsettled_reservation_expires_in_redis():
         assert (levels[0].spent, levels[0].reserved) == (25, 0)
         await state.close()
 
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    asyncio.run(scenario(RedisState(REDIS_URL, prefix)))
-    asyncio.run(scenario(MemoryState()))
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    for key in r.scan_iter(f"{{{prefix}}}:*"):
-        r.delete(key)
+    asyncio.run(scenario())
 
 
-def test_a_renewed_hold_outlives_its_ttl_and_a_settled_one_stays_gone():
-    redis_or_skip()
-    from costops.control.redis_state import RedisState
-    from costops.control.reservations import Claim, MemoryState
-
-    async def scenario(state) -> None:
+def test_a_renewed_hold_outlives_its_ttl_and_a_settled_one_stays_gone(state: BudgetState) -> None:
+    async def scenario() -> None:
         await state.start()
         claim = Claim("long", 100, ("d1",), "d1", 3600)
         assert (await state.reserve("slow", [claim], 80, now=1000.0, expires_at=1030.0)).admitted
@@ -166,11 +173,4 @@ def test_a_renewed_hold_outlives_its_ttl_and_a_settled_one_stays_gone():
         assert (await state.levels([claim], now=1041.0))[0].reserved == 20
         await state.close()
 
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    asyncio.run(scenario(RedisState(REDIS_URL, prefix)))
-    asyncio.run(scenario(MemoryState()))
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    for key in r.scan_iter(f"{{{prefix}}}:*"):
-        r.delete(key)
+    asyncio.run(scenario())
