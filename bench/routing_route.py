@@ -2,7 +2,9 @@
 for each way a name can be routed (the name's plain route, arbitrage over two deployments, and
 the fixed, cheapest-capable, tiered and budget-aware policies over four models, an A/B
 experiment of two, a Thompson bandit of four with learned statistics), on a short
-chat request. Thread CPU time, so it stays usable on a busy machine; interleaved repeats.
+chat request; then what a cascade's pure acceptance decision costs per held-back answer (the
+default checks, and with logprob confidence over a 200-token answer). Thread CPU time, so it
+stays usable on a busy machine; interleaved repeats.
 
     .venv/bin/python bench/routing_route.py            # 20,000 decisions per case, 3 repeats
     .venv/bin/python bench/routing_route.py -n 5000
@@ -84,6 +86,34 @@ def main() -> None:
     base = min(results["plain route"])
     for case, values in results.items():
         print(f"  {case:<18} {min(values):8.1f} us   x{min(values) / base:5.1f} of the plain route")
+    acceptance(args.n, args.repeats)
+
+
+def acceptance(n: int, repeats: int) -> None:
+    import orjson
+
+    from costops.routing.acceptance import Acceptance, judge
+
+    words = [f"word{i} " for i in range(200)]
+    content = [{"token": w, "logprob": -0.2, "bytes": list(w.encode()), "top_logprobs": []} for w in words]
+
+    def answer(logprobs: dict | None) -> bytes:
+        return orjson.dumps({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "".join(words)}, "logprobs": logprobs}]})
+
+    request = {"messages": [{"role": "user", "content": "Explain it."}]}
+    cases = {"default checks": (Acceptance(), answer(None)),
+             "+ min_confidence": (Acceptance(min_confidence=0.6), answer({"content": content, "refusal": None}))}
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        for case, (checks, body) in cases.items():
+            started = time.thread_time()
+            for _ in range(n):
+                judge(checks, "openai", request, body)
+            best[case] = min(best.get(case, 1e9), (time.thread_time() - started) / n * 1e6)
+    print("Cascade acceptance, CPU us per held-back answer of 200 tokens (with their logprobs for min_confidence):")
+    for case, us in best.items():
+        print(f"  {case:<18} {us:8.1f} us")
 
 
 if __name__ == "__main__":

@@ -84,11 +84,19 @@ class Verdict:
 
 def answer_parts(api: str, body: bytes) -> tuple[str, str | None, bool]:
     """(the answer's text or tool arguments, its finish reason, whether it called a tool)."""
+    return _parts(api, _load(body))
+
+
+def _load(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "", None, False
-    if not isinstance(data, dict):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _parts(api: str, data: dict[str, Any]) -> tuple[str, str | None, bool]:
+    if not data:
         return "", None, False
     if api == "anthropic":
         blocks = [b for b in data.get("content") or () if isinstance(b, dict)]
@@ -119,7 +127,8 @@ def wants_json(request: Mapping[str, Any]) -> tuple[bool, tuple[str, ...]]:
 
 def judge(checks: Acceptance, api: str, request: Mapping[str, Any], body: bytes) -> Verdict:
     """The first check the answer fails, or ok."""
-    text, finish, tool_call = answer_parts(api, body)
+    data = _load(body)
+    text, finish, tool_call = _parts(api, data)
     if checks.truncated and finish in ("length", "max_tokens"):
         return Verdict(False, "truncated: the answer hit the token limit")
     asked_json, schema_required = wants_json(request)
@@ -142,7 +151,7 @@ def judge(checks: Acceptance, api: str, request: Mapping[str, Any], body: bytes)
     if checks.regex is not None and not re.search(checks.regex, text):
         return Verdict(False, f"does not match {checks.regex!r}")
     if checks.min_confidence is not None:
-        sure = confidence(body)
+        sure = _confidence(data)
         if sure is not None and sure < checks.min_confidence:
             return Verdict(False, f"low confidence: {sure:.3f}, at least {checks.min_confidence:g} wanted")
     return Verdict(True)
@@ -151,10 +160,13 @@ def judge(checks: Acceptance, api: str, request: Mapping[str, Any], body: bytes)
 def confidence(body: bytes) -> float | None:
     """The first choice's confidence: exp of its tokens' mean logprob (their geometric mean
     probability), from an OpenAI-format answer's ``logprobs``; None when it carries none."""
+    return _confidence(_load(body))
+
+
+def _confidence(data: dict[str, Any]) -> float | None:
     try:
-        data = orjson.loads(body)
         content = data["choices"][0]["logprobs"]["content"]
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError):
         return None
     values = [t["logprob"] for t in content or () if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))]
     if not values:
