@@ -14,7 +14,7 @@ import pytest
 from costops.config import ConfigError
 from costops.errors import UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
 from costops.routing.breaker import Breaker, BreakerSettings
-from costops.routing.fallback import failure_kind
+from costops.routing.failures import failure_kind
 from costops.serving import BackgroundServer, free_port
 
 HI = [{"role": "user", "content": "What is the capital of France?"}]

@@ -51,7 +51,8 @@ from costops.routing.acceptance import (
     parse_acceptance,
     without_logprobs,
 )
-from costops.routing.fallback import SIDE_CALL, failure_kind, refused_target
+from costops.routing.failures import failure_kind
+from costops.routing.fallback import SIDE_CALL, refused_target
 from costops.routing.policy import Decision, View, decide
 from costops.routing.route import PLAN, POLICY
 from costops.usage import Usage

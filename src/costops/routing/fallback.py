@@ -18,50 +18,24 @@ when it was the last, their refusal is the client's answer (the logical row name
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from costops.config import Config, ConfigError, Deployment
-from costops.errors import CostopsError, UpstreamError, UpstreamStatus, UpstreamTimeout, UpstreamUnavailable
+from costops.errors import CostopsError, UpstreamUnavailable
 from costops.gateway.resolve import resolve_model
 from costops.ledger.record import UsageRecord
 from costops.pipeline.attempts import close_failed_attempt
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.breaker import Breaker, BreakerSettings
+from costops.routing.failures import KINDS, failure_kind
 from costops.routing.route import PLAN
 
 SIDE_CALL = "routing.side_call"
 """``call.state`` key of a call a handler makes on the side (a cascade's judge): no stage admitted
 it, so its fallbacks have nothing to readmit; what it spends is settled with its request."""
-KINDS = ("rate_limit", "server_error", "timeout", "connection", "context_length")
-_CONTEXT = re.compile(
-    r"context[ _-]?(length|window)|maximum context|prompt is too long|too many (input )?tokens|max_tokens.*exceed",
-    re.IGNORECASE,
-)
-
-
-def failure_kind(error: CostopsError) -> str | None:
-    """Which kind of provider failure ``error`` is, or None when it is not the provider's (pure)."""
-    if isinstance(error, UpstreamTimeout):
-        return "timeout"
-    if isinstance(error, UpstreamUnavailable):
-        return "connection"
-    if isinstance(error, UpstreamStatus):
-        if error.status == 429:
-            return "rate_limit"
-        if error.status >= 500:
-            return "server_error"
-        if error.status in (400, 413) and _CONTEXT.search(error.message):
-            return "context_length"
-        return None
-    if isinstance(error, UpstreamError) and error.status >= 500:
-        return "server_error"
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class FallbackSettings:
     fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

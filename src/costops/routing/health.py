@@ -18,6 +18,7 @@ from typing import Any
 from costops.errors import CostopsError
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.breaker import Breaker
+from costops.routing.failures import failure_kind
 
 ALPHA = 0.2
 """Weight of the newest observation: about the last ten attempts count."""
@@ -79,8 +80,6 @@ class Observe:
     name = "observe"
 
     def __init__(self, health: Health) -> None:
-        from costops.routing.fallback import failure_kind
-
         self.health, self.failure_kind = health, failure_kind
 
     async def start(self) -> None:
