@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev lint focus-validator
+.PHONY: demo test install dev lint focus-validator train-venv cross-encoder
 
 $(BIN)/costops: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,20 @@ $(FOCUS_VENV)/bin/focus-validator:
 	touch $@
 
 focus-validator: $(FOCUS_VENV)/bin/focus-validator
+
+# The semantic cache's cross-encoder is trained in a venv of its own: torch (2.13.0, the CPU build)
+# and transformers are training tools only; the gateway runs the exported ONNX file with onnxruntime.
+TRAIN_VENV := .venv-train
+$(TRAIN_VENV)/bin/torchrun: pyproject.toml
+	$(PY) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install --quiet -e '.[train]'
+	touch $@
+
+train-venv: $(TRAIN_VENV)/bin/torchrun
+
+# Rewrites src/costops/cache/semantic/data/pair-model.{onnx,json} (about 10 minutes on 2 cores).
+cross-encoder: train-venv
+	nice -n 10 $(TRAIN_VENV)/bin/python bench/train_cross_encoder.py
 
 demo: install
 	$(BIN)/costops demo

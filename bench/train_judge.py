@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from costops.cache.semantic.calibration import calibrate
 from costops.cache.semantic.config import DEFAULT_THRESHOLD
 from costops.cache.semantic.embedder import StaticEmbedder
-from costops.cache.semantic.judge import FEATURES, Judge, Scorer, calibrate
+from costops.cache.semantic.judge import FEATURES, Judge, Scorer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "bench" / "data" / "judge_pairs.jsonl"

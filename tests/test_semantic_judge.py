@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from costops.cache.semantic.calibration import calibrate
 from costops.cache.semantic.config import RouteSettings, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
-from costops.cache.semantic.judge import Judge, Scorer, calibrate
+from costops.cache.semantic.judge import Judge, Scorer
 from costops.config import ConfigError
 from tests.test_semantic_gateway import MIN_SCORE, ask, client, config
 

@@ -12,7 +12,8 @@
                                    # each hit first (costops/cache/semantic/llm_check.py)
         verify: true               # the judge (a trained model over pair features: word alignment,
                                    # order, numbers, units, negation...); false only for experiments
-        verifier: judge            # or 'rules': the older lexical verifier alone
+        verifier: judge            # or 'cross-encoder': exact vetoes, then a fine-tuned MiniLM cross-encoder
+                                   # (ONNX, int8; bench/train_cross_encoder.py); or 'rules': the old lexical verifier
         synonym_min: 0.75          # verifier: word-vector cosine that makes two content words synonyms
         allow_multi_turn: false    # true: also cache conversations (earlier turns go into the scope)
         allow_tools: false         # true: also requests with tools or tool calls/results in them
@@ -50,7 +51,7 @@ from costops.config import ConfigError
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TARGET_PRECISION = 0.98
-VERIFIERS = ("judge", "rules")
+VERIFIERS = ("judge", "cross-encoder", "rules")
 
 _KEYS = {
     "threshold", "routes", "verify", "synonym_min", "allow_multi_turn", "allow_tools", "deterministic_only",

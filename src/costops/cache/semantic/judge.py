@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from costops.cache.semantic.calibration import Calibration
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.verify import (
     _SYNONYM_OF,
@@ -426,40 +427,6 @@ def _cheap_veto(q: Profile, c: Profile) -> bool:
             or _opposites(q, c))
 
 
-@dataclass(frozen=True, slots=True)
-class Calibration:
-    """Acceptance thresholds read off labelled pairs: (threshold, precision, recall), rising thresholds."""
-
-    points: tuple[tuple[float, float, float], ...]
-    pairs: int
-    source: str
-
-    def threshold_for(self, target_precision: float) -> float:
-        """The lowest threshold at and above which precision stays >= the target (1.0: none reaches it)."""
-        chosen = 1.0
-        for threshold, precision, _ in reversed(self.points):
-            if precision < target_precision:
-                break
-            chosen = threshold
-        return chosen
-
-
-def calibrate(scores: Sequence[float], labels: Sequence[bool], source: str = "") -> Calibration:
-    """Precision and recall at each distinct score: serving every pair that scores at least it."""
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    s = np.asarray(scores, dtype=np.float64)[order]
-    y = np.asarray(labels, dtype=bool)[order]
-    positives = max(int(y.sum()), 1)
-    points = []
-    tp = 0
-    for i in range(len(s)):
-        tp += int(y[i])
-        if i + 1 < len(s) and s[i + 1] == s[i]:
-            continue
-        points.append((round(float(s[i]), 6), round(tp / (i + 1), 6), round(tp / positives, 6)))
-    return Calibration(tuple(reversed(points)), len(s), source)
-
-
 class Judge:
     """The trained model: standardize, dot, sigmoid; vetoes first."""
 
@@ -502,6 +469,9 @@ class Scorer:
         self.judge = judge or Judge.load()
         self.synonym_min = synonym_min
         self._words: dict[str, tuple[np.ndarray, float]] = {}
+
+    def threshold_for(self, target_precision: float) -> float:
+        return self.judge.threshold_for(target_precision)
 
     def word_info(self, word: str) -> tuple[np.ndarray, float]:
         got = self._words.get(word)

@@ -43,6 +43,7 @@ from costops.cache.flights import TIMED_OUT, Claims, Flights, poll, wait_header
 from costops.cache.keys import choose_namespace
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
+from costops.cache.semantic.crossjudge import CrossJudge
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
 from costops.cache.semantic.judge import Scorer, vetoed
@@ -90,7 +91,9 @@ class SemanticCacheStage:
         self._in_flight: dict[str, dict[str, tuple[Entry, Any]]] = {}
         """scope -> leader id -> (its query as an entry without an answer, its vector)"""
         self.claims: Claims | None = None
-        self.scorer = Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge" else None
+        self.scorer: Scorer | CrossJudge | None = (
+            Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge"
+            else CrossJudge(self.embedder) if cfg.verifier == "cross-encoder" else None)
         self._profiles: dict[str, Any] = {}
         """The last few query texts' profiles: a lookup judges up to NEIGHBOURS neighbours against one."""
         self.admin_routes = {
@@ -302,7 +305,7 @@ class SemanticCacheStage:
         """The judge score a hit needs on this route: its min_score, else its target precision's threshold."""
         assert self.scorer is not None, "only with the judge"
         min_score, target = self.cfg.acceptance(tags)
-        return min_score if min_score is not None else self.scorer.judge.threshold_for(target)
+        return min_score if min_score is not None else self.scorer.threshold_for(target)
 
     def choose(self, text: str, neighbours: Iterable[Neighbour], threshold: float,
                accept: float | None = None) -> Entry | None:
@@ -336,17 +339,21 @@ class SemanticCacheStage:
 
     def judge_score(self, text: str, neighbour: Neighbour) -> float:
         """The judge's P(the neighbour's answer answers ``text``): what ``costops cache calibrate`` calibrates."""
-        assert self.scorer is not None, "only with the judge"
+        scorer = self.scorer
+        assert scorer is not None, "only with the judge"
         profile = self._profiles.get(text)
         if profile is None:
-            profile = self._profiles[text] = self.scorer.profile(text)
+            profile = self._profiles[text] = scorer.query(text) if isinstance(scorer, CrossJudge) else scorer.profile(text)
             if len(self._profiles) > 8:
                 self._profiles.pop(next(iter(self._profiles)))
+        if isinstance(scorer, CrossJudge):  # its own vetoes, then the model
+            entry = neighbour.entry
+            return scorer.score(profile, scorer.query(entry.text, self.index.facts_of(entry)))
         cached_facts = self.index.facts_of(neighbour.entry)
         if text != neighbour.entry.text and vetoed(profile.facts, cached_facts):
             return 0.0  # numbers, negation, periods or units differ: not worth profiling the cached text
-        cached = self.scorer.profile(neighbour.entry.text, cached_facts)
-        return self.scorer.score(profile, cached, neighbour.similarity)
+        cached = scorer.profile(neighbour.entry.text, cached_facts)
+        return scorer.score(profile, cached, neighbour.similarity)
 
     def _word_vector(self, word: str) -> Any:
         v = self._word_vectors.get(word)
