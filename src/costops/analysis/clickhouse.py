@@ -32,7 +32,7 @@ from costops.analysis.sql import (
     shape,
     split_sets,
     tag_keys_sql,
-    top_sql,
+    top_rows,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
@@ -359,8 +359,7 @@ class ClickHouseEngine:
 
     def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
         """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
-        rows = self._client.rows(top_sql(dim, filters, self.d, n))
-        return [shape(r[:-1], [dim]) for r in rows], int(rows[0][-1]) if rows else 0
+        return top_rows(self._client.rows, dim, filters, self.d, n)
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]

@@ -23,9 +23,28 @@ import importlib.util
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from costops.analysis.rollup import (
+    ADDITIVE,
+    CUBES,
+    TAGS,
+    Cube,
+    Plan,
+    Sums,
+    add,
+    cube_ddl,
+    fill_sql,
+    finish,
+    merge_sql,
+    plan,
+    query_sql,
+    raw_sql,
+    untagged,
+    worth,
+)
 from costops.analysis.sql import (
     COLUMNS,
     DUCKDB,
@@ -37,12 +56,14 @@ from costops.analysis.sql import (
     shape,
     split_sets,
     tag_keys_sql,
-    top_sql,
+    top_rows,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
 
 PG_OVERLAP_S = 3600.0
+ENGINE_SCHEMA = 2
+"""Bumped when a kept ``.duckdb`` file's tables change: an older file is a cache, rebuilt."""
 _LEDGER_COLUMNS = [c for c in COLUMNS if c not in ("day", "hour", "month", "tags")]
 
 
@@ -59,11 +80,18 @@ def _column_type(name: str) -> str:
     return "VARCHAR"
 
 
+_CUBE_TYPES = {c: _column_type(c) for c in COLUMNS if c != "tags"} | {
+    "tag_key": "VARCHAR",
+    "tag_value": "VARCHAR",
+}
 DDL = (
     "CREATE TABLE IF NOT EXISTS usage (" + ", ".join(f"{c} {_column_type(c)}" for c in COLUMNS) + ")",
     "CREATE TABLE IF NOT EXISTS feedback (request_id VARCHAR, score DOUBLE)",
-    "CREATE TABLE IF NOT EXISTS sync_state (source VARCHAR, usage_mark DOUBLE, tags_mark DOUBLE)",
+    "CREATE TABLE IF NOT EXISTS sync_state (source VARCHAR, usage_mark DOUBLE, tags_mark DOUBLE, changes_mark DOUBLE)",
+    *(cube_ddl(cube, _CUBE_TYPES) for cube in (*CUBES, TAGS)),
+    "CREATE TABLE IF NOT EXISTS engine_schema (version INTEGER)",
 )
+TABLES = ("usage", "feedback", "sync_state", *(cube.table for cube in (*CUBES, TAGS)))
 
 
 def _derived(src: str, tags: str = "t.tags") -> str:
@@ -71,17 +99,25 @@ def _derived(src: str, tags: str = "t.tags") -> str:
     at = f"make_timestamp(CAST({src}.ts * 1000000 AS BIGINT))"
     cols = []
     for c in COLUMNS:
-        if c == "day":
-            cols.append(f"CAST(floor({src}.ts / 86400) AS INTEGER)")
+        if c == "day":  # floor(ts) first: an integer division is exact, so hour h is 3600h <= ts < 3600(h+1)
+            cols.append(f"CAST(CAST(floor({src}.ts) AS BIGINT) // 86400 AS INTEGER)")
         elif c == "hour":
-            cols.append(f"CAST(floor({src}.ts / 3600) AS INTEGER)")
+            cols.append(f"CAST(CAST(floor({src}.ts) AS BIGINT) // 3600 AS INTEGER)")
         elif c == "month":
             cols.append(f"CAST(year({at}) * 12 + month({at}) - 1 AS INTEGER)")
         elif c == "tags":
             cols.append(f"COALESCE({tags}, MAP {{}})")
         else:
             cols.append(f"{src}.{c}")
-    return ", ".join(cols)
+    return ", ".join(f"{sql} AS {c}" for sql, c in zip(cols, COLUMNS, strict=True))
+
+
+def _joined(usage: str, tags: str) -> str:
+    """Calls (a subquery of ledger rows) with their tags as one map, in the engine's row shape."""
+    return (
+        f"SELECT {_derived('u')} FROM {usage} u LEFT JOIN (SELECT request_id, map(list(key), list(value)) AS tags "
+        f"FROM {tags} x GROUP BY request_id) t ON t.request_id = u.request_id"
+    )
 
 
 def _extension(name: str) -> str:
@@ -91,7 +127,9 @@ def _extension(name: str) -> str:
     package = f"duckdb_extension_{name}"
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise RuntimeError(f"reading this ledger needs DuckDB's {name}: pip install 'duckdb-extension-{name.replace('_', '-')}'")
+        raise RuntimeError(
+            f"reading this ledger needs DuckDB's {name}: pip install 'duckdb-extension-{name.replace('_', '-')}'"
+        )
     path = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.exists():
         found = ", ".join(p.name for p in (Path(spec.origin).parent / "extensions").glob("v*")) or "none"
@@ -105,24 +143,44 @@ def _extension(name: str) -> str:
 class DuckEngine:
     name = "duckdb"
 
-    def __init__(self, ledger_url: str, *, path: str = ":memory:", threads: int = 2, min_sync_interval_s: float = 0.0) -> None:
+    def __init__(
+        self, ledger_url: str, *, path: str = ":memory:", threads: int = 2, min_sync_interval_s: float = 0.0,
+        rollups: bool | None = None,
+    ) -> None:
+        """``rollups``: read the hourly cubes when they are much smaller than the calls (``None``),
+        always (``True``, for tests on small ledgers), or never (``False``: the calls alone)."""
         import duckdb
 
         self.ledger_url = ledger_url
+        self.rollups = rollups
         self.min_sync_interval_s = min_sync_interval_s
         self._last_sync = float("-inf")
         self._lock = threading.Lock()
         self._con = duckdb.connect(
-            path, config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, "threads": threads}
+            path,
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "threads": threads,
+            },
         )
-        held = [r[0] for r in self._con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'usage' ORDER BY ordinal_position").fetchall()]
-        if held and held != list(COLUMNS):  # a kept file from an older costops: a cache, so rebuilt
-            for table in ("usage", "feedback", "sync_state"):
+        tables = {
+            r[0] for r in self._con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        version = (
+            self._con.execute("SELECT max(version) FROM engine_schema").fetchone()[0]
+            if "engine_schema" in tables
+            else None
+        )  # type: ignore[index]
+        if tables and version != ENGINE_SCHEMA:  # a kept file from an older costops: a cache, so rebuilt
+            for table in (*TABLES, "engine_schema"):
                 self._con.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in DDL:
             self._con.execute(statement)
+        if version != ENGINE_SCHEMA:
+            self._con.execute(f"INSERT INTO engine_schema VALUES ({ENGINE_SCHEMA})")
         self._source = self._attach(ledger_url)
+        self._sizes = self._measure_sizes()
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -144,26 +202,30 @@ class DuckEngine:
             return "postgres"
         if url.endswith(".parquet") or "*" in url:
             return "parquet"
-        raise ValueError(f"the analytics engine reads sqlite:///..., postgresql://... or a .parquet export, not {url!r}")
+        raise ValueError(
+            f"the analytics engine reads sqlite:///..., postgresql://... or a .parquet export, not {url!r}"
+        )
 
-    def _state(self) -> tuple[float, float] | None:
+    def _state(self) -> tuple[float, float, float] | None:
         # no bound parameters anywhere: binding makes DuckDB import pandas and pyarrow (a second)
         row = self._con.execute(
-            f"SELECT usage_mark, tags_mark FROM sync_state WHERE source = {DUCKDB.literal(self.ledger_url)}"
+            f"SELECT usage_mark, tags_mark, changes_mark FROM sync_state WHERE source = {DUCKDB.literal(self.ledger_url)}"
         ).fetchone()
         if row is None:
             if self._con.execute("SELECT count(*) FROM sync_state").fetchone()[0]:  # type: ignore[index]
                 self._clear()  # a kept file built from another ledger: start over
             return None
-        return float(row[0]), float(row[1])
+        return float(row[0]), float(row[1]), float(row[2] or 0)
 
     def _clear(self) -> None:
-        for table in ("usage", "feedback", "sync_state"):
+        for table in TABLES:
             self._con.execute(f"DELETE FROM {table}")
 
-    def _save(self, usage_mark: float, tags_mark: float) -> None:
+    def _save(self, usage_mark: float, tags_mark: float, changes_mark: float = 0.0) -> None:
         self._con.execute("DELETE FROM sync_state")
-        self._con.execute(f"INSERT INTO sync_state VALUES ({DUCKDB.literal(self.ledger_url)}, {usage_mark!r}, {tags_mark!r})")
+        self._con.execute(
+            f"INSERT INTO sync_state VALUES ({DUCKDB.literal(self.ledger_url)}, {usage_mark!r}, {tags_mark!r}, {changes_mark!r})"
+        )
 
     def sync(self, *, force: bool = False) -> int:
         now = time.monotonic()
@@ -176,6 +238,7 @@ class DuckEngine:
             try:
                 getattr(self, f"_sync_{self._source}")()
                 self._con.execute("COMMIT")
+                self._sizes = self._measure_sizes()
             except BaseException:
                 self._con.execute("ROLLBACK")
                 raise
@@ -186,73 +249,182 @@ class DuckEngine:
             self._clear()
         return self.sync(force=True)
 
+    def _measure_sizes(self) -> dict[str, int]:
+        tables = ["usage", *(cube.table for cube in (*CUBES, TAGS))]
+        counts = self._con.execute(
+            "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        ).fetchone()
+        return dict(zip(tables, counts or (), strict=True))
+
+    def _usable(self, cube: Cube) -> bool:
+        if self.rollups is not None:
+            return self.rollups
+        sizes = self._sizes
+        return worth(sizes.get(cube.table, 0), sizes.get("usage", 0))
+
+    def _plan(self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> Plan | None:
+        return plan(group_by, filters, extra, self._usable)
+
     def _count(self) -> int:
         return int(self._con.execute("SELECT count(*) FROM usage").fetchone()[0])  # type: ignore[index]
+
+    def _take(self, select: str) -> None:
+        """Ingest the calls ``select`` returns (the ``usage`` row shape) into ``usage``, and their
+        sums into every cube. A first fill goes straight in and the cubes are summed from it;
+        later ones (seconds of traffic, or re-priced hours) pass through a temporary table."""
+        if self._con.execute("SELECT 1 FROM usage LIMIT 1").fetchone() is None:
+            self._con.execute(f"INSERT INTO usage {select}")
+            source = "usage"
+        else:
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {select}")
+            self._con.execute("INSERT INTO usage SELECT * FROM fresh")
+            source = "fresh"
+        for cube in (*CUBES, TAGS):
+            fill = fill_sql(cube, source, DUCKDB)
+            if self._con.execute(f"SELECT 1 FROM {cube.table} LIMIT 1").fetchone() is None:
+                self._con.execute(f"INSERT INTO {cube.table} {fill}")
+                continue
+            # hours already held (a late call, the hour still being written): summed into one row per key
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE delta AS {fill}")
+            touched = "SELECT DISTINCT hour FROM delta"
+            self._con.execute(f"INSERT INTO delta SELECT * FROM {cube.table} WHERE hour IN ({touched})")
+            self._con.execute(f"DELETE FROM {cube.table} WHERE hour IN ({touched})")
+            self._con.execute(f"INSERT INTO {cube.table} {merge_sql(cube, 'delta')}")
+            self._con.execute("DROP TABLE delta")
+        self._con.execute("DROP TABLE IF EXISTS fresh")
+
+    def _forget(self, hours: Sequence[int], ts: str = "ts") -> str:
+        """Drop the calls and cube rows of these hours (re-priced: read again); returns the
+        ledger-side condition on ``ts`` that selects exactly those hours' calls."""
+        spans: list[list[int]] = []
+        for h in sorted(set(hours)):
+            if spans and spans[-1][1] == h:
+                spans[-1][1] = h + 1
+            else:
+                spans.append([h, h + 1])
+        held = " OR ".join(f"(hour >= {a} AND hour < {b})" for a, b in spans)
+        for table in ("usage", *(cube.table for cube in (*CUBES, TAGS))):
+            self._con.execute(f"DELETE FROM {table} WHERE {held}")
+        return " OR ".join(f"({ts} >= {a * 3600} AND {ts} < {b * 3600})" for a, b in spans)
 
     def _sync_sqlite(self) -> None:
         import sqlite3
 
         state = self._state()
-        done_rows, done_tags = (int(m) for m in state or (0, 0))
+        done_rows, done_tags, done_changes = (int(m) for m in state or (0, 0, 0))
         ledger = sqlite3.connect(f"file:{self._sqlite_path}?mode=ro", uri=True, isolation_level=None)
         try:
-            ledger.execute("BEGIN")  # one snapshot for both marks
+            ledger.execute("BEGIN")  # one snapshot for every mark
             top_rows = ledger.execute("SELECT COALESCE(max(rowid), 0) FROM usage").fetchone()[0]
             top_tags = ledger.execute("SELECT COALESCE(max(rowid), 0) FROM usage_tags").fetchone()[0]
+            logged = ledger.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_changes'"
+            ).fetchone()
+            top_changes = (
+                ledger.execute("SELECT COALESCE(max(seq), 0) FROM usage_changes").fetchone()[0]
+                if logged
+                else 0
+            )
+            changed = (
+                [
+                    h
+                    for (h,) in ledger.execute(
+                        "SELECT DISTINCT hour FROM usage_changes WHERE seq > ? AND seq <= ?",
+                        (done_changes, top_changes),
+                    )
+                ]
+                if state is not None and top_changes > done_changes
+                else []
+            )
             ledger.execute("COMMIT")
         finally:
             ledger.close()
-        if top_rows > done_rows:
-            usage = self._sqlite_rows("usage", _LEDGER_COLUMNS, done_rows, top_rows)
-            tags = self._sqlite_rows("usage_tags", ["request_id", "key", "value"], done_tags, top_tags)
-            self._con.execute(
-                f"INSERT INTO usage SELECT {_derived('u')} FROM {usage} u LEFT JOIN (SELECT request_id, "
-                f"map(list(key), list(value)) AS tags FROM {tags} x GROUP BY request_id) t ON t.request_id = u.request_id"
+        if changed:  # re-priced calls: their hours read again, as far as they were read before
+            where = f"rowid <= {done_rows} AND ({self._forget(changed)})"
+            usage = self._sqlite_rows("usage", _LEDGER_COLUMNS, where)
+            tags = self._sqlite_rows(
+                "usage_tags",
+                ["request_id", "key", "value"],
+                f"rowid <= {done_tags} AND request_id IN (SELECT request_id FROM usage WHERE {where})",
             )
+            self._take(_joined(usage, tags))
+        if top_rows > done_rows:
+            usage = self._sqlite_rows(
+                "usage", _LEDGER_COLUMNS, f"rowid > {done_rows} AND rowid <= {top_rows}", scan=done_rows == 0
+            )
+            tags = self._sqlite_rows(
+                "usage_tags",
+                ["request_id", "key", "value"],
+                f"rowid > {done_tags} AND rowid <= {top_tags}",
+                scan=done_rows == 0,
+            )
+            self._take(_joined(usage, tags))
         self._replace_feedback("SELECT request_id, score FROM led.feedback")
-        self._save(float(top_rows), float(top_tags))
+        self._save(float(top_rows), float(top_tags), float(top_changes))
 
-    def _sqlite_rows(self, table: str, columns: Sequence[str], after: int, upto: int) -> str:
-        """Rows ``after < rowid <= upto`` of a ledger table, as a DuckDB subquery. A first sync
+    def _sqlite_rows(self, table: str, columns: Sequence[str], where: str, *, scan: bool = False) -> str:
+        """A ledger table's rows ``where`` (SQLite's SQL), as a DuckDB subquery. A first sync
         scans the attached table (typed, in parallel); a later one has SQLite itself seek the
-        new rowids (the attached scan would read the whole table to filter on rowid), which
-        returns text: cast back to the engine's types (``ts`` printed with all 17 digits)."""
-        if after == 0:
-            return f"(SELECT {', '.join(columns)} FROM led.{table} WHERE rowid <= {upto})"
+        rows by rowid or time (the attached scan would read the whole table to filter them),
+        which returns text: cast back to the engine's types (``ts`` printed with all 17 digits)."""
+        if scan:
+            return f"(SELECT {', '.join(columns)} FROM led.{table} WHERE {where})"
         double = {c for c in columns if c in COLUMNS and _column_type(c) == "DOUBLE"}
-        inner = ", ".join(f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.17g', {c}) END AS {c}" if c in double else c for c in columns)
-        query = DUCKDB.literal(f"SELECT {inner} FROM {table} WHERE rowid > {after} AND rowid <= {upto}")
-        typed = ", ".join(f"CAST({c} AS {_column_type(c) if c in COLUMNS else 'VARCHAR'}) AS {c}" for c in columns)
+        inner = ", ".join(
+            f"CASE WHEN {c} IS NULL THEN NULL ELSE printf('%.17g', {c}) END AS {c}" if c in double else c
+            for c in columns
+        )
+        query = DUCKDB.literal(f"SELECT {inner} FROM {table} WHERE {where}")
+        typed = ", ".join(
+            f"CAST({c} AS {_column_type(c) if c in COLUMNS else 'VARCHAR'}) AS {c}" for c in columns
+        )
         return f"(SELECT {typed} FROM sqlite_query('led', {query}))"
 
     def _sync_postgres(self) -> None:
         """Rows from an hour before the newest held, less those held; then, if the ledger still
-        counts more rows than the engine (a row landed later than that), every row not held."""
+        counts more rows than the engine (a row landed later than that), every row not held;
+        first the hours of re-priced calls, dropped and read again."""
         state = self._state()
-        newest = self._con.execute("SELECT max(ts) FROM usage").fetchone()[0]  # type: ignore[index]
         s = '"' + self._pg_schema.replace('"', '""') + '"'
+        done_changes = int(state[2]) if state else 0
+        (logged,) = self._pg_one(f"SELECT to_regclass('{s}.usage_changes') IS NOT NULL")
+        (top_changes,) = (
+            self._pg_one(f"SELECT COALESCE(max(seq), 0) FROM {s}.usage_changes") if logged else (0,)
+        )
+        if state is not None and int(top_changes) > done_changes:
+            hours = self._con.execute(
+                f"SELECT * FROM postgres_query('pg', {DUCKDB.literal(f'SELECT DISTINCT hour FROM {s}.usage_changes WHERE seq > {done_changes} AND seq <= {int(top_changes)}')})"
+            ).fetchall()
+            self._pg_ingest(s, None, self._forget([int(h) for (h,) in hours], "u.ts"))
+        newest = self._con.execute("SELECT max(ts) FROM usage").fetchone()[0]  # type: ignore[index]
         since = None if state is None or newest is None else float(newest) - PG_OVERLAP_S
         self._pg_ingest(s, since)
-        ledger_rows = self._con.execute(
-            f"SELECT * FROM postgres_query('pg', {DUCKDB.literal(f'SELECT count(*) FROM {s}.usage')})"
-        ).fetchone()[0]  # type: ignore[index]
+        (ledger_rows,) = self._pg_one(f"SELECT count(*) FROM {s}.usage")
         if since is not None and int(ledger_rows) > self._count():
             self._pg_ingest(s, None)
         self._replace_feedback(
             f"SELECT request_id, score FROM postgres_query('pg', {DUCKDB.literal(f'SELECT request_id, score FROM {s}.feedback')})"
         )
-        self._save(0.0, 0.0)
+        self._save(0.0, 0.0, float(top_changes))
 
-    def _pg_ingest(self, s: str, since: float | None) -> None:
-        cond = "" if since is None else f" WHERE u.ts >= {since!r}"
+    def _pg_one(self, sql: str) -> tuple[Any, ...]:
+        return self._con.execute(f"SELECT * FROM postgres_query('pg', {DUCKDB.literal(sql)})").fetchone()  # type: ignore[return-value]
+
+    def _pg_ingest(self, s: str, since: float | None, where: str | None = None) -> None:
+        conds = [
+            c
+            for c in ("" if since is None else f"u.ts >= {since!r}", "" if where is None else f"({where})")
+            if c
+        ]
+        cond = (" WHERE " + " AND ".join(conds)) if conds else ""
         inner = (
             f"SELECT {', '.join('u.' + c for c in _LEDGER_COLUMNS)}, g.keys, g.vals FROM {s}.usage u "
             "LEFT JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals "
             f"FROM {s}.usage_tags x WHERE x.request_id = u.request_id) g ON true{cond}"
         )
         held = "SELECT request_id FROM usage" + ("" if since is None else f" WHERE ts >= {since!r}")
-        self._con.execute(
-            f"INSERT INTO usage SELECT {_derived('q', 'q.tag_map')} FROM (SELECT q0.*, CASE WHEN q0.keys IS NULL "
+        self._take(
+            f"SELECT {_derived('q', 'q.tag_map')} FROM (SELECT q0.*, CASE WHEN q0.keys IS NULL "
             f"THEN NULL ELSE map(q0.keys, q0.vals) END AS tag_map FROM postgres_query('pg', {DUCKDB.literal(inner)}) q0) q "
             f"ANTI JOIN ({held}) e ON e.request_id = q.request_id"
         )
@@ -260,7 +432,7 @@ class DuckEngine:
     def _sync_parquet(self) -> None:
         if self._state() is not None:
             return
-        self._con.execute(f"INSERT INTO usage SELECT {', '.join(COLUMNS)} FROM read_parquet({DUCKDB.literal(self.ledger_url)})")
+        self._take(f"SELECT {', '.join(COLUMNS)} FROM read_parquet({DUCKDB.literal(self.ledger_url)})")
         self._save(0.0, 0.0)
 
     def _replace_feedback(self, select: str) -> None:
@@ -271,7 +443,9 @@ class DuckEngine:
     def export_parquet(self, path: str) -> int:
         """Write the engine's copy as one Parquet file (readable back by an engine over it)."""
         with self._lock:
-            self._con.execute(f"COPY (SELECT * FROM usage ORDER BY ts, request_id) TO {DUCKDB.literal(path)} (FORMAT parquet)")
+            self._con.execute(
+                f"COPY (SELECT * FROM usage ORDER BY ts, request_id) TO {DUCKDB.literal(path)} (FORMAT parquet)"
+            )
             return self._count()
 
     # -- questions ---------------------------------------------------------------------------
@@ -283,28 +457,86 @@ class DuckEngine:
     def aggregate(
         self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = (), good_score: float = 0.5
     ) -> list[dict[str, Any]]:
-        rows = self._all(aggregate_sql(group_by, filters, DUCKDB, extra, good_score))
+        """From the smallest cube that holds the question (:mod:`costops.analysis.rollup`), else the calls."""
+        p = self._plan(group_by, filters, extra)
+        rows = (
+            self._all(aggregate_sql(group_by, filters, DUCKDB, extra, good_score))
+            if p is None
+            else self._answer(p, group_by, filters, extra)
+        )
         return [shape(row, group_by, extra) for row in rows]
+
+    def _answer(
+        self, p: Plan, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()
+    ) -> list[list[Any]]:
+        """A planned question: the cube's whole hours plus the calls at the period's edges."""
+        n = len(group_by)
+        sums: Sums = add({}, self._all(query_sql(p, group_by, filters, DUCKDB)), n)
+        if p.tag is not None:
+            at = next(i for i, dim in enumerate(group_by) if dim.startswith("tag:"))
+            times = [dim for i, dim in enumerate(group_by) if i != at]
+            totals = add(
+                {}, self._all(query_sql(replace(p, cube=CUBES[0], tag=None), times, filters, DUCKDB)), n - 1
+            )
+            sums.update(untagged(sums, totals, at))
+        for edge in p.edges:
+            add(sums, self._all(raw_sql(group_by, edge, DUCKDB)), n)
+        if not group_by and not sums:
+            sums[()] = [0] * len(ADDITIVE)
+        return finish(sums, n, extra)
 
     def aggregate_sets(
         self, groupings: Sequence[Sequence[str]], filters: Filters, extra: Sequence[str] = ()
     ) -> list[list[dict[str, Any]]]:
-        """Several breakdowns in one scan; one list of rows per grouping, in order."""
-        sql, dims, masks = aggregate_sets_sql(groupings, filters, DUCKDB, extra)
-        return split_sets(self._all(sql), groupings, dims, masks, extra)
+        """Several breakdowns: each from its cube, and those no cube holds in one scan of the calls."""
+        plans = [self._plan(g, filters, extra) for g in groupings]
+        raw = [g for g, p in zip(groupings, plans, strict=True) if p is None]
+        scanned: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        if raw:
+            sql, dims, masks = aggregate_sets_sql(raw, filters, DUCKDB, extra)
+            scanned = {
+                tuple(g): rows
+                for g, rows in zip(raw, split_sets(self._all(sql), raw, dims, masks, extra), strict=True)
+            }
+        return [
+            scanned[tuple(g)]
+            if p is None
+            else [shape(r, g, extra) for r in self._answer(p, g, filters, extra)]
+            for g, p in zip(groupings, plans, strict=True)
+        ]
 
     def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
         """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
-        rows = self._all(top_sql(dim, filters, DUCKDB, n))
-        return [shape(r[:-1], [dim]) for r in rows], int(rows[0][-1]) if rows else 0
+        p = self._plan([dim], filters)
+        if p is not None:
+            rows = self.aggregate([dim], filters)
+            rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+            return rows[:n], len(rows)
+        return top_rows(self._all, dim, filters, DUCKDB, n)
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]
 
     def tag_keys(self, filters: Filters) -> list[str]:
-        return [row[0] for row in self._all(tag_keys_sql(filters, DUCKDB))]
+        p = self._plan(["tag:_"], filters)
+        if p is None:
+            return [row[0] for row in self._all(tag_keys_sql(filters, DUCKDB))]
+        hours = [f"hour >= {p.first_hour}"] if p.first_hour is not None else []
+        hours += [f"hour < {p.end_hour}"] if p.end_hour is not None else []
+        keys = {
+            r[0]
+            for r in self._all(
+                f"SELECT DISTINCT tag_key FROM {TAGS.table}"
+                + (" WHERE " + " AND ".join(hours) if hours else "")
+            )
+        }
+        for edge in p.edges:
+            keys.update(r[0] for r in self._all(tag_keys_sql(edge, DUCKDB)))
+        return sorted(keys)
 
-    def rows(self, filters: Filters, columns: Sequence[str], batch_size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    def rows(
+        self, filters: Filters, columns: Sequence[str], batch_size: int = 50_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
         unknown = [c for c in columns if c not in COLUMNS]
         if unknown:
             raise ValueError(f"unknown column(s) {', '.join(unknown)}: use any of {', '.join(COLUMNS)}")

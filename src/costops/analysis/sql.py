@@ -129,6 +129,12 @@ def _number(value: float) -> str:
 
 
 def where_sql(filters: Filters, d: Dialect) -> str:
+    parts = where_parts(filters, d)
+    return (" WHERE " + " AND ".join(parts)) if parts else ""
+
+
+def where_parts(filters: Filters, d: Dialect) -> list[str]:
+    """The conditions ``filters`` make, over the alias ``u`` (a cube has the same column names)."""
     parts: list[str] = []
     if filters.since is not None:
         parts.append(f"u.ts >= {_number(filters.since)}")
@@ -142,12 +148,12 @@ def where_sql(filters: Filters, d: Dialect) -> str:
         parts.append(f"u.priced = {int(filters.priced)}")
     for key, value in sorted(filters.tags.items()):
         parts.append(f"{d.tag(d.literal(key))} = {d.literal(value)}")
-    return (" WHERE " + " AND ".join(parts)) if parts else ""
+    return parts
 
 
 def aggregate_sql(
     group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5,
-    *, inner: bool = False,
+    *, inner: bool = False, also: str = "",
 ) -> str:
     """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES`, then the ``extra`` measures."""
     exprs = [dimension_sql(dim, d) for dim in group_by]
@@ -160,7 +166,8 @@ def aggregate_sql(
     source = d.table
     if any(name in FEEDBACK_MEASURES for name in extra):
         source += f" LEFT JOIN {d.feedback} ON f.request_id = u.request_id"
-    sql = f"SELECT {', '.join(select)} FROM {source}{where_sql(filters, d)}"
+    parts = where_parts(filters, d) + ([also] if also else [])
+    sql = f"SELECT {', '.join(select)} FROM {source}" + (" WHERE " + " AND ".join(parts) if parts else "")
     if exprs:
         positions = ", ".join(f"d{i}" for i in range(len(exprs)))
         sql += f" GROUP BY {positions}"
@@ -171,10 +178,33 @@ def aggregate_sql(
 
 def top_sql(dim: str, filters: Filters, d: Dialect, n: int) -> str:
     """The ``n`` values of ``dim`` that cost most, and (last column) how many values there are:
-    a breakdown by user or key has tens of thousands of groups, and only the top few leave SQL."""
-    inner = aggregate_sql([dim], filters, d, inner=True)
-    return (f"SELECT *, COUNT(*) OVER () AS n_groups FROM ({inner}) AS g "
-            f"ORDER BY cost_nanos DESC, requests DESC, d0 NULLS FIRST LIMIT {int(n)}{d.settings}")
+    a breakdown by user or key has tens of thousands of groups, and only the top few leave SQL.
+    Two measures rank them (every measure for each of 50,000 users costs five times as much);
+    :func:`among_sql` then sums the rest for those few."""
+    e = dimension_sql(dim, d)
+    return (f"SELECT {e} AS d0, {MEASURES['cost_nanos']} AS c, {MEASURES['requests']} AS r, COUNT(*) OVER () AS n_groups "
+            f"FROM {d.table}{where_sql(filters, d)} GROUP BY d0 ORDER BY c DESC, r DESC, d0 NULLS FIRST LIMIT {int(n)}{d.settings}")
+
+
+def top_rows(run: Callable[[str], Sequence[Sequence[Any]]], dim: str, filters: Filters, d: Dialect, n: int) -> tuple[list[dict[str, Any]], int]:
+    """The ``n`` costliest values of ``dim`` as :func:`shape` rows, and how many values there are,
+    asked with ``run`` (an engine's query function): ranked by :func:`top_sql`, then summed."""
+    found = run(top_sql(dim, filters, d, n))
+    if not found:
+        return [], 0
+    rows = [shape(r, [dim]) for r in run(aggregate_sql([dim], filters, d, also=among_sql(dim, [r[0] for r in found], d)))]
+    rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+    return rows, int(found[0][-1])
+
+
+def among_sql(dim: str, values: Sequence[Any], d: Dialect) -> str:
+    """``dim`` is one of ``values`` (``None`` among them: or NULL)."""
+    e = dimension_sql(dim, d)
+    known = [d.literal(v) if isinstance(v, str) else str(int(v)) for v in values if v is not None]
+    parts = [f"{e} IN ({', '.join(known)})"] if known else []
+    if any(v is None for v in values):
+        parts.append(f"{e} IS NULL")
+    return "(" + " OR ".join(parts or ["FALSE"]) + ")"
 
 
 def aggregate_sets_sql(

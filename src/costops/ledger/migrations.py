@@ -118,6 +118,13 @@ def _v4(dialect: str) -> Statements:
     return ("ALTER TABLE usage ADD COLUMN task TEXT", "ALTER TABLE usage ADD COLUMN accepted INTEGER")
 
 
+def _v5(dialect: str) -> Statements:
+    """The hours whose calls changed in place (``costops reprice``), in order: an analytics
+    engine keeps a copy of the calls and its hourly sums, and reads these hours again."""
+    seq = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if dialect == "postgres" else "INTEGER PRIMARY KEY"
+    return (f"CREATE TABLE usage_changes (\n  seq {seq},\n  hour INTEGER NOT NULL\n)",)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "usage and usage_tags", _v1),
     Migration(2, "attempts, route, policy and arm", _v2),
@@ -127,6 +134,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "  comment TEXT,\n  source TEXT\n)",
     )),
     Migration(4, "task and accepted", _v4),
+    Migration(5, "usage changes", _v5),
 )
 
 

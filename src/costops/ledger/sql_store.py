@@ -5,6 +5,7 @@ picks a dialect by URL."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -253,13 +254,17 @@ class SqlLedger:
         return {"policy": row[0], "task": row[1], "arm": row[2], "accepted": row[3], "score": row[4]}
 
     def update_costs(self, records: Iterable[UsageRecord]) -> None:
-        """Rewrite the price columns of stored rows from these (re-priced) records, in one transaction."""
+        """Rewrite the price columns of stored rows from these (re-priced) records, in one
+        transaction, and log their hours (``usage_changes``) for the analytics engines' copies."""
         params = []
+        hours = set()
         for record in records:
             row = store_row(record)
             params.append((*(row[c] for c in PRICE_COLUMNS), record.request_id))
+            hours.add(math.floor(record.ts) // 3600)  # the engines' hour: exact, as theirs
         if not params:
             return
         assignments = ", ".join(f"{c} = {self.dialect.ph}" for c in PRICE_COLUMNS)
         with self._tx() as cur:
             cur.executemany(f"UPDATE usage SET {assignments} WHERE request_id = {self.dialect.ph}", params)
+            cur.executemany(f"INSERT INTO usage_changes (hour) VALUES ({self.dialect.ph})", [(h,) for h in sorted(hours)])

@@ -1,0 +1,175 @@
+"""The engine's hourly rollups answer exactly what the calls answer: every dimension and filter,
+periods that do not start or end on the hour, calls that arrive late into hours already rolled
+up, and hours re-priced by ``costops reprice`` after the engine read them (a kept ``.duckdb``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from costops.analysis.engine import open_engine
+from costops.analysis.report import build_report
+from costops.analysis.rollup import plan
+from costops.analysis.sql import ENGINE_DIMENSIONS
+from costops.cli.report import reprice_command
+from costops.ledger.query import DIMENSIONS, Filters
+from costops.ledger.store import LedgerStore
+from tests.analytics_fixtures import varied_records
+from tests.ledger_fixtures import DAY, T0, ledger_fixture, pg_server_fixture, pg_url_fixture  # noqa: F401
+
+HOUR = 3600.0
+RECORDS = 1500
+DAYS = 3  # 72 hours: many calls per hour, so the cubes are much smaller than the calls
+
+
+def _url(store: LedgerStore) -> str:
+    if hasattr(store, "path"):
+        return f"sqlite:///{store.path}"
+    return f"{store.conninfo}?schema={store.schema}"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pair(ledger: LedgerStore) -> Iterator[tuple[object, object, LedgerStore]]:
+    """The same ledger through an engine that always reads its cubes and one that never does."""
+    ledger.write(varied_records(RECORDS, days=DAYS))
+    cubes = open_engine("duckdb://", _url(ledger), rollups=True)
+    calls = open_engine("duckdb://", _url(ledger), rollups=False)
+    assert cubes.sync() == calls.sync() == RECORDS
+    yield cubes, calls, ledger
+    cubes.close()
+    calls.close()
+
+
+def _exact(rows: list[dict]) -> list[dict]:
+    """Counts and nano-dollar sums exactly; the mean latency (a float summed in another order) to 1e-6 ms."""
+    out = [{**r, "avg_latency_ms": None if r["avg_latency_ms"] is None else round(r["avg_latency_ms"], 6)} for r in rows]
+    return sorted(out, key=lambda r: tuple(str(v) for k, v in r.items() if k not in _MEASURE_NAMES))
+
+
+_MEASURE_NAMES: set[str] = set()
+
+
+def _measures() -> None:
+    from costops.ledger.query import MEASURES
+
+    _MEASURE_NAMES.update(MEASURES, ["ok_output_tokens"])
+
+
+_measures()
+
+EDGES = [
+    Filters(),
+    Filters(since=T0 + 3.3 * HOUR, until=T0 + 50.7 * HOUR),  # neither end on the hour
+    Filters(since=T0 + 10 * HOUR + 0.25),  # a quarter second past the hour, open-ended
+    Filters(until=T0 + 2 * DAY - 1e-3),
+    Filters(since=T0 + 5.1 * HOUR, until=T0 + 5.9 * HOUR),  # inside one hour: the calls alone
+    Filters(since=T0 + 7 * HOUR, until=T0 + 31 * HOUR, tenant="acme"),
+    Filters(since=T0 + 1.5 * HOUR, model="gpt-4o", provider="openai"),
+    Filters(priced=False, model="gpt-4o"),
+]
+GROUPINGS = [
+    *([d] for d in DIMENSIONS if d != "day"),
+    ["day"], ["hour"], ["week"], ["month"], ["error_type"],
+    ["tag:feature"], ["tag:env"], ["tag:o'k"], ["tag:missing"],
+    ["day", "tag:feature"], ["tag:feature", "hour"],
+    ["deployment", "provider", "model"], ["day", "status", "error_type"], ["model", "price_source"], ["tenant", "day"],
+    ["tenant", "model"],  # no cube holds both: the calls answer
+]
+
+
+@pytest.mark.parametrize("filters", EDGES, ids=range(len(EDGES)))
+def test_cubes_answer_what_the_calls_answer(pair: tuple, filters: Filters) -> None:
+    cubes, calls, ledger = pair
+    planned = 0
+    for group_by in GROUPINGS:
+        planned += cubes._plan(group_by, filters) is not None
+        got = cubes.aggregate(group_by, filters)
+        assert _exact(got) == _exact(calls.aggregate(group_by, filters)), group_by
+        if all(d in DIMENSIONS or d.startswith("tag:") for d in group_by):
+            assert _exact(got) == _exact(ledger.aggregate(group_by, filters)), group_by
+    assert _exact([cubes.totals(filters)]) == _exact([ledger.totals(filters)])
+    assert cubes.tag_keys(filters) == ledger.tag_keys(filters)
+    assert _exact(cubes.aggregate(["model"], filters, extra=["ok_output_tokens"])) == _exact(
+        calls.aggregate(["model"], filters, extra=["ok_output_tokens"]))
+    inside_one_hour = filters.since is not None and filters.until is not None and filters.until - filters.since < HOUR
+    assert (planned == 0) if inside_one_hour else (planned >= (12 if filters in EDGES[:4] else 3))  # the cubes answered
+
+
+def test_top_and_sets_and_the_report_from_cubes(pair: tuple) -> None:
+    cubes, calls, ledger = pair
+    f = Filters(since=T0 + 0.5 * HOUR, until=T0 + 60.2 * HOUR)
+    (top, groups), (want, want_groups) = cubes.top("tenant", f, 2), calls.top("tenant", f, 2)
+    assert _exact(top) == _exact(want) and groups == want_groups
+    groupings = [(), ("model",), ("tag:feature",), ("user",), ("cache",)]
+    for got, want in zip(cubes.aggregate_sets(groupings, f), calls.aggregate_sets(groupings, f), strict=True):
+        assert _exact(got) == _exact(want)
+    assert build_report(cubes, f) == build_report(ledger, f)
+
+
+def test_what_no_cube_holds_is_asked_of_the_calls() -> None:
+    assert plan(["user"], Filters()) is None  # as many groups per hour as calls
+    assert plan(["model"], Filters(tags={"env": "prod"})) is None
+    assert plan(["tenant"], Filters(), extra=["users"]) is None  # distinct users do not add up
+    assert plan(["tag:feature"], Filters(tenant="acme")) is None
+    assert plan(["tenant", "model"], Filters()) is None
+    p = plan(["model"], Filters(since=T0 + 90, until=T0 + 3 * HOUR))
+    assert p is not None and p.cube.name == "model" and (p.first_hour, p.end_hour) == (int(T0 // HOUR) + 1, int(T0 // HOUR) + 3)
+    assert [(e.since, e.until) for e in p.edges] == [(T0 + 90, T0 + HOUR)]
+
+
+def test_late_calls_land_in_hours_already_rolled_up(pair: tuple) -> None:
+    cubes, calls, ledger = pair
+    ledger.write(varied_records(300, seed=5, start=50_000, days=DAYS))  # into the same 72 hours
+    ledger.write(varied_records(20, seed=6, start=60_000, t0=T0 - 2 * DAY, days=1))  # older than any held
+    assert cubes.sync() == calls.sync() == 320
+    for group_by in (["tenant"], ["tag:feature"], ["hour"], ["deployment", "provider", "model"]):
+        assert _exact(cubes.aggregate(group_by, Filters())) == _exact(calls.aggregate(group_by, Filters()))
+    assert _exact([cubes.totals(Filters())]) == _exact([ledger.totals(Filters())])
+    con = cubes._con  # merged: one row per hour and key, not one per sync
+    keys = "hour, day, month, tenant"
+    assert con.execute(f"SELECT count(*) = count(DISTINCT ({keys})) FROM roll_tenant").fetchone()[0]
+
+
+PRICES = """
+prices:
+  - model: acme-private
+    input: "0.35"
+    output: "1.4"
+"""
+
+
+def test_a_kept_engine_sees_reprice(ledger: LedgerStore, tmp_path: Path) -> None:
+    store, url = ledger, _url(ledger)
+    store.write(varied_records(RECORDS, days=DAYS))
+    kept = f"duckdb:///{tmp_path}/analytics.duckdb"
+    engine = open_engine(kept, url, rollups=True)
+    engine.sync()
+    before = engine.totals(Filters())
+    assert _exact([before]) == _exact([store.totals(Filters())])
+    engine.close()
+
+    (tmp_path / "costops.yaml").write_text(PRICES)
+    result = CliRunner().invoke(reprice_command, ["--db", url, "--config", str(tmp_path / "costops.yaml"), "--all"])
+    assert result.exit_code == 0, result.output
+    store.write(varied_records(40, seed=11, start=70_000, days=DAYS))  # and new calls after it
+    after = store.totals(Filters())
+    assert after["cost_nanos"] != before["cost_nanos"]
+
+    engine = open_engine(kept, url, rollups=True)
+    assert engine.sync() == 40  # only the new calls are new; the re-priced hours were read again
+    assert _exact([engine.totals(Filters())]) == _exact([after])
+    f = Filters(since=T0 + 2.5 * HOUR, until=T0 + 40.5 * HOUR)
+    assert _exact(engine.aggregate(["model"], f)) == _exact(store.aggregate(["model"], f))
+    assert _exact(engine.aggregate(["tag:feature"], f)) == _exact(store.aggregate(["tag:feature"], f))
+    assert engine.sync() == 0 and _exact([engine.totals(Filters())]) == _exact([after])  # nothing read twice
+    engine.close()
+
+
+def test_every_engine_dimension_is_planned_or_refused_by_name() -> None:
+    for dim in ENGINE_DIMENSIONS:
+        plan([dim], Filters())  # no dimension the engine knows trips the planner
+    with pytest.raises(ValueError, match="cannot group by 'colour'"):
+        plan(["colour"], Filters())
