@@ -34,7 +34,10 @@ def _url(store: LedgerStore) -> str:
 @pytest.fixture
 def pair(ledger: LedgerStore) -> Iterator[tuple[object, object, LedgerStore]]:
     """The same ledger through an engine that always reads its cubes and one that never does."""
-    ledger.write(varied_records(RECORDS, days=DAYS))
+    records = varied_records(RECORDS, days=DAYS)
+    ledger.write(records)
+    for i, r in enumerate(records[::7]):
+        ledger.write_feedback(r.request_id, r.ts + 60, [0.0, 0.2, 0.8, 1.0][i % 4], None, "test")
     cubes = open_engine("duckdb://", _url(ledger), rollups=True)
     calls = open_engine("duckdb://", _url(ledger), rollups=False)
     assert cubes.sync() == calls.sync() == RECORDS
@@ -107,6 +110,11 @@ def test_top_and_sets_and_the_report_from_cubes(pair: tuple) -> None:
     for got, want in zip(cubes.aggregate_sets(groupings, f), calls.aggregate_sets(groupings, f), strict=True):
         assert _exact(got) == _exact(want)
     assert build_report(cubes, f) == build_report(ledger, f)
+    unit = ["users", "rated", "good", "ok_output_tokens"]  # distinct users and feedback from the calls, the rest from a cube
+    for group_by in (["tag:feature"], ["model"], []):
+        got = cubes.aggregate(group_by, f, extra=unit, good_score=0.8)
+        assert _exact(got) == _exact(calls.aggregate(group_by, f, extra=unit, good_score=0.8)), group_by
+        assert sum(r["rated"] for r in got) > 0
 
 
 def test_what_no_cube_holds_is_asked_of_the_calls() -> None:

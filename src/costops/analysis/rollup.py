@@ -48,6 +48,8 @@ ADDITIVE: dict[str, str] = {
     "ok_output_tokens": EXTRA_MEASURES["ok_output_tokens"],
 }
 """What a cube row holds: sums over its calls (the mean latency is ``latency_sum / latency_n``)."""
+CUBE_EXTRA = ("ok_output_tokens",)
+"""The extra measures (:data:`costops.analysis.sql.EXTRA_MEASURES`) a cube holds."""
 KEYS = ("hour", "day", "month")
 """Every cube's time key: the hour, and the day and month it falls in (the same groups)."""
 
@@ -139,7 +141,7 @@ def plan(
     ``usable`` says which cubes are worth reading (:func:`worth`)."""
     for dim in group_by:
         check_dimension(dim)
-    if any(name != "ok_output_tokens" for name in extra) or filters.tags:
+    if any(name not in CUBE_EXTRA for name in extra) or filters.tags:
         return None
     span = hours(filters)
     if span is None:

@@ -153,11 +153,12 @@ def where_parts(filters: Filters, d: Dialect) -> list[str]:
 
 def aggregate_sql(
     group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5,
-    *, inner: bool = False, also: str = "",
+    *, inner: bool = False, also: str = "", only_extra: bool = False,
 ) -> str:
-    """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES`, then the ``extra`` measures."""
+    """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES` (unless ``only_extra``), then
+    the ``extra`` measures."""
     exprs = [dimension_sql(dim, d) for dim in group_by]
-    measures = dict(MEASURES)
+    measures = {} if only_extra else dict(MEASURES)
     for name in extra:
         if name not in EXTRA_MEASURES:
             raise ValueError(f"unknown measure {name!r}: use one of {', '.join(EXTRA_MEASURES)}")
