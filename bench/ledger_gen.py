@@ -10,7 +10,9 @@ so the same N gives the same ledger. The shape (printed by ``describe()``):
   50,000 users, 2,000 keys; tags ``feature`` (30 values, 80 % of rows) and ``env`` (3, 50 %);
 - 3 % errors (429 budget / rate limit, 500), 1 % unpriced, 20 % exact or semantic cache hits,
   5 % extra attempts pointing at a parent, routes, policies and arms on a third of the rows;
-- costs of 1 to 20 million nano-dollars per call in integer nano-dollars, parts adding up.
+- costs of 1 to 20 million nano-dollars per call in integer nano-dollars, parts adding up;
+- written in time order, as a gateway appends them, except 1 % written last (late rows, as a
+  journal replay delivers them: out of time order).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+SHAPE_VERSION = 2
+"""Bumped when the generated ledger changes: a ledger left in /tmp by an older one is made again."""
 END = 1_796_083_200  # 2026-12-01T00:00:00Z
 
 SHAPE = {
@@ -33,6 +37,7 @@ def describe(rows: int, days: int = 90) -> str:
     return (
         f"{rows:,} calls over {days} days to 2026-11-30; " + ", ".join(f"{v:,} {k}" for k, v in SHAPE.items())
         + "; tags feature on 80 %, env on 50 %; 3 % errors, 1 % unpriced, 20 % cache hits, 5 % retried attempts"
+        + "; in time order but 1 % late rows"
     )
 
 
@@ -116,6 +121,7 @@ def generate(path: str, rows: int, days: int = 90) -> float:
         parent_id, CASE WHEN parent_id IS NULL THEN 1 ELSE 2 END, CASE WHEN parent_id IS NULL THEN 'primary' ELSE 'retry' END,
         route, policy, arm
       FROM (SELECT *, CASE WHEN priced = 0 OR cache IN ('exact', 'semantic') OR status >= 400 THEN 0 ELSE c * ({spike}) END AS k FROM g)
+      ORDER BY hash(request_id, 40) % 100 = 0, ts
     """)
     con.execute(f"""
       INSERT INTO l.usage_tags (request_id, key, value)
@@ -139,10 +145,10 @@ def generate(path: str, rows: int, days: int = 90) -> float:
 def ensure(path: str, rows: int) -> str:
     """The ledger at ``path``, generated if it is missing (its size is in a side file)."""
     marker = Path(path + ".rows")
-    if not (Path(path).exists() and marker.exists() and marker.read_text() == str(rows)):
+    if not (Path(path).exists() and marker.exists() and marker.read_text() == f"{rows} v{SHAPE_VERSION}"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         generate(path, rows)
-        marker.write_text(str(rows))
+        marker.write_text(f"{rows} v{SHAPE_VERSION}")
     return path
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from costops.cli.options import db_option
-from costops.cli.reading import open_ledger, when_of
+from costops.cli.options import db_option, engine_option
+from costops.cli.reading import reader, when_of
 from costops.ledger.query import Filters
 
 KEY_ENV = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
@@ -30,6 +30,7 @@ def _decimal(text: str, option: str) -> Decimal:
 
 @click.command("reconcile")
 @db_option
+@engine_option
 @click.option("--provider", type=click.Choice(["openai", "anthropic"]), required=True)
 @click.option("--since", default="30d", show_default=True, help="Start: 30d, 2w, or a UTC date (2026-11-01).")
 @click.option("--until", help="End, exclusive (default now); a bare date includes that whole day.")
@@ -45,7 +46,7 @@ def _decimal(text: str, option: str) -> Decimal:
 @click.option("--tolerance-usd", default="0.01", show_default=True, help="Differences up to this many dollars pass.")
 @click.option("--tolerance-pct", default="1", show_default=True, help="... or up to this share of the larger side.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per day and model; money as decimal strings.")
-def reconcile_command(db: str, provider: str, since: str, until: str | None, admin_key: str | None,
+def reconcile_command(db: str, engine_url: str | None, provider: str, since: str, until: str | None, admin_key: str | None,
                       base_url: str | None, bill_file: str | None, save_bill: str | None, deployments: tuple[str, ...],
                       tolerance_usd: str,
                       tolerance_pct: str, as_json: bool) -> None:
@@ -77,11 +78,8 @@ def reconcile_command(db: str, provider: str, since: str, until: str | None, adm
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise click.ClickException(f"the {provider} report could not be read ({type(exc).__name__}: {exc}); "
                                    "is it the usage and cost API's JSON?") from None
-    store = open_ledger(db, must_exist=True)
-    try:
-        rows = store.aggregate(["day", "model", "deployment"], Filters(since=start, until=end, provider=provider))
-    finally:
-        store.close()
+    with reader(db, engine_url) as source:  # at scale the engine's deployment rollup answers this
+        rows = source.aggregate(["day", "model", "deployment"], Filters(since=start, until=end, provider=provider))
     if deployments:
         rows = [r for r in rows if r["deployment"] in deployments]
     findings = reconcile(billed_sides(lines), observed_sides(rows), tolerance)
