@@ -83,6 +83,8 @@ def test_an_exception_mid_stream_ends_the_stream_with_an_error_event(gateway, mo
         ("max_tokens", 0, "'max_tokens' must be at least 1"),
         ("max_completion_tokens", 2.5, "'max_completion_tokens' must be an integer"),
         ("max_tokens", 1629.5, "'max_tokens' must be an integer, not a number 1629.5"),
+        ("max_tokens", 1e300, "'max_tokens' must be an integer, not a number 1e+300"),
+        ("n", -4.0, "'n' must be at least 1, not -4"),
         ("n", True, "'n' must be an integer"),
         ("n", 110771471, "'n' must be at most 128"),
         ("model", 5, "'model' must be a non-empty string"),

@@ -7,7 +7,8 @@ string). A wrong type is a 400 that names the field, in the client's API shape.
 
 Integer fields follow JSON Schema, which both APIs publish their request bodies in: a number
 with a zero fractional part (``1629.0``) is an integer, ``1629.5`` or ``"1629"`` is not. An
-integral float is rewritten as an integer, so every stage and the provider see ``1629``.
+integral float is rewritten as an integer, so every stage and the provider see ``1629``; past 2**53, where a float no longer
+names one integer, it is refused like any other non-integer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from costops.errors import BadRequest, MissingModel
 
 _INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+_EXACT_FLOATS = 2**53
+"""Every integer up to this is exactly one float: beyond, ``1e300`` is no particular integer."""
 MAX_CHOICES = 128
 """OpenAI's own limit on ``n``; the gateway reserves budget and counts tokens per choice."""
 
@@ -49,7 +52,7 @@ def check_fields(body: dict[str, Any], endpoint: str) -> tuple[str, bool]:
         value = body.get(name)
         if value is None:
             continue
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOATS:
             body[name] = value = int(value)
             rewritten = True
         if isinstance(value, bool) or not isinstance(value, int):
