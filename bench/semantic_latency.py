@@ -5,11 +5,11 @@ words each) in one scope, so every lookup searches all 100,000; the queries are 
 prompts made the same way. Times, over single-threaded lookups: embed + search; the gateway's
 own decision (``SemanticCacheStage.choose``: the cosine gate, the vetoes, the judge on at most
 NEIGHBOURS: the miss path, since random prompts have no close neighbour); the judge's every
-feature on NEIGHBOURS neighbours whatever their cosine, no veto (the worst case of the hit path,
-each neighbour a 200-token cached prompt of its own); and the old lexical verifier on NEIGHBOURS. Memory per entry is the process's resident growth while the index
+feature (``--verifier cross-encoder``: the model) on NEIGHBOURS neighbours whatever their cosine,
+no veto (the worst case of the hit path, each neighbour a 200-token cached prompt of its own); and the old lexical verifier on NEIGHBOURS. Memory per entry is the process's resident growth while the index
 and entries are built, divided by their number (texts included, answers not).
 
-    .venv/bin/python bench/semantic_latency.py [--entries 100000] [--queries 2000]
+    .venv/bin/python bench/semantic_latency.py [--entries 100000] [--queries 2000] [--verifier cross-encoder]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from costops.cache.semantic.config import DEFAULT_THRESHOLD, parse_semantic
+from costops.cache.semantic.crossjudge import CrossJudge
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, SemanticIndex
 from costops.cache.semantic.judge import Scorer
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--prompt-tokens", type=int, default=200)
+    parser.add_argument("--verifier", default="judge", choices=("judge", "cross-encoder"),
+                        help="the stage's verifier (cache.semantic.verifier)")
     args = parser.parse_args()
 
     rng = random.Random(7)
@@ -73,7 +76,8 @@ def main() -> None:
     tokens = np.mean([len(embedder.tokenizer.ids(p)) for p in prompts])
     embedder.tokenizer._words.clear()  # no warm word cache: every prompt pays its tokenization
 
-    stage = SemanticCacheStage(parse_semantic({}), time.time, exact_cache=False, embedder=embedder)
+    settings = parse_semantic({"cache": {"semantic": {"verifier": args.verifier}}})
+    stage = SemanticCacheStage(settings, time.time, exact_cache=False, embedder=embedder)
     stage.index = index
     accept = stage.accept_score({})
     lookup, judging, worst, verifying, nearest, judged = [], [], [], [], [], []
@@ -84,10 +88,16 @@ def main() -> None:
         t1 = time.perf_counter()
         stage.choose(prompt, found, DEFAULT_THRESHOLD, accept)  # the gateway's decision: gate, vetoes, judge
         t2 = time.perf_counter()
-        query_profile = scorer.profile(prompt)
-        for k in range(NEIGHBOURS):  # every feature computed (no veto): the judge's worst case
-            cached = long_entries[(n * NEIGHBOURS + k) % len(long_entries)]
-            scorer.judge.score_features(scorer.features(query_profile, scorer.profile(cached), 0.9))
+        if isinstance(stage.scorer, CrossJudge):
+            query = stage.scorer.query(prompt)
+            for k in range(NEIGHBOURS):  # the model on each (no veto, no gate): the worst case
+                cached = stage.scorer.query(long_entries[(n * NEIGHBOURS + k) % len(long_entries)])
+                stage.scorer.model.score_ids(cached.ids, query.ids)
+        else:
+            query_profile = scorer.profile(prompt)
+            for k in range(NEIGHBOURS):  # every feature computed (no veto): the judge's worst case
+                cached_text = long_entries[(n * NEIGHBOURS + k) % len(long_entries)]
+                scorer.judge.score_features(scorer.features(query_profile, scorer.profile(cached_text), 0.9))
         t3 = time.perf_counter()
         query = facts(prompt)
         for neighbour in found:

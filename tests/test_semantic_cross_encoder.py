@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from costops.cache.semantic.crossjudge import CrossJudge, vetoed
+from costops.cache.semantic.crossjudge import MIN_OVERLAP, CrossJudge, overlap, vetoed
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.verify import facts
 from costops.cli import main
@@ -49,6 +49,13 @@ def test_what_never_has_the_same_answer_is_vetoed_before_the_model(judge: CrossJ
 def test_a_unit_added_or_a_pronoun_one_is_left_to_the_model(judge: CrossJudge, a: str, b: str) -> None:
     assert not vetoed(facts(b), facts(a))
     assert judge.score_texts(b, a) > 0.0
+
+
+def test_a_pair_with_little_in_common_is_refused_without_the_model(judge: CrossJudge) -> None:
+    a, b = judge.query("How do I reset my password?"), judge.query("Which wines go well with grilled salmon?")
+    assert overlap(a.pieces, b.pieces) < MIN_OVERLAP and judge.score(b, a) == 0.0
+    close = judge.query("How can I reset my password?")
+    assert overlap(a.pieces, close.pieces) >= MIN_OVERLAP and judge.score(close, a) > 0.0
 
 
 def test_the_same_text_scores_one_and_a_pasted_context_does_not_hide_another_question(judge: CrossJudge) -> None:
