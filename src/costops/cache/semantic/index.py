@@ -9,6 +9,7 @@ entries, it is rebuilt from their texts (embedding is cheap), so the entries fil
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import OrderedDict
@@ -173,8 +174,7 @@ class SemanticIndex:
     def _index(self, scope: str) -> Any:
         index = self._indexes.get(scope)
         if index is None:
-            from usearch.index import Index
-
+            Index = _usearch_index()
             index = self._indexes[scope] = Index(ndim=self.dims, metric="cos", dtype="f32")
         return index
 
@@ -206,7 +206,7 @@ class SemanticIndex:
 
     def load(self, directory: str | os.PathLike[str]) -> int:
         """Entries and indexes saved by :meth:`save`; expired entries are dropped. Returns the count."""
-        from usearch.index import Index
+        Index = _usearch_index()
 
         path = Path(directory)
         entries_file = path / ENTRIES_FILE
@@ -248,3 +248,15 @@ class SemanticIndex:
             self.remove(next(iter(self.entries)))
         self.dirty = dropped > 0
         return len(self.entries)
+
+
+def _usearch_index() -> Any:
+    """usearch's Index class, with onnxruntime (the cross-encoder's runtime) loaded first when it is
+    installed: importing onnxruntime 1.32 after usearch 2.26's extension crashes the process (a
+    segfault in libstdc++), the other order is fine."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+
+    from usearch.index import Index
+
+    return Index
