@@ -256,3 +256,15 @@ def test_which_candidates_are_checked_follows_when(make_gateway, sim) -> None:
     ask(client(gw), ASKED)
     headers, _ = ask(client(gw), SAME)
     assert (headers["x-costops-cache"], headers["x-costops-cache-check"]) == ("semantic", "yes")
+
+
+def test_a_streamed_request_is_checked_and_served_as_a_stream(make_gateway, sim) -> None:
+    gw = make_gateway(config(sim.url, "{model: gpt-4o-mini, when: gated}"))
+    c = client(gw)
+    _, answer = ask(c, ASKED)
+    with c.chat.completions.with_streaming_response.create(
+            model="gpt-4o-mini", messages=[SYSTEM, {"role": "user", "content": SAME}], temperature=0, stream=True,
+            extra_headers={"x-costops-tags": "route=payments"}) as raw:
+        assert (raw.headers["x-costops-cache"], raw.headers["x-costops-cache-check"]) == ("semantic", "yes")
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
+    assert text == answer

@@ -166,8 +166,10 @@ class LLMCheck:
         )
         body = {"model": model, "messages": messages(stored, new), "max_tokens": settings.max_tokens,
                 "temperature": 0}
+        own_key = call.client_credential if call.deployment is not None and call.deployment.name == deployment.name else None
         check = Call("openai", "chat.completions", body, orjson.dumps(body), call.key, row, {}, row.ts,
-                     deployment=deployment, model=model, deliver=False, started=time.perf_counter())
+                     deployment=deployment, model=model, deliver=False, started=time.perf_counter(),
+                     client_credential=own_key)  # a caller's own provider key pays on its own deployment only
         attempt = self.attempt()
         verdict = "error"
         try:

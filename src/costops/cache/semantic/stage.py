@@ -228,22 +228,23 @@ class SemanticCacheStage:
         claim = f"{lookup.scope}:{hashlib.sha256(lookup.text.encode()).hexdigest()[:32]}"
         token = None
         claims = self.claims
-        board = "board:" + hashlib.sha256(lookup.scope.encode()).hexdigest()[:32]
-        item = _board_item(claim, vector, wait)
+        board, item = "", b""
         if claims is not None:  # across replicas: the same text, or a posted leader the judge would serve from
             token = call.record.request_id or uuid.uuid4().hex
+            board = "board:" + hashlib.sha256(lookup.scope.encode()).hexdigest()[:32]
+            item = _board_item(claim, vector, wait)
             posted = await claims.lead(claim, token, wait, board, item, lookup.text)
-            leader = claim if posted is None else None  # None: the same text leads on another replica
+            remote = claim if posted is None else None  # None: the same text leads on another replica
             if posted and follow:
-                leader = await self._posted_leader(lookup, vector, posted, threshold, accept)
-                if leader is not None:
+                remote = await self._posted_leader(lookup, vector, posted, threshold, accept)
+                if remote is not None:
                     await claims.resign(claim, token, board, item)
-            if leader is not None:
+            if remote is not None:
 
                 async def find() -> Entry | None:
                     return self._find(lookup, vector, threshold, accept)
 
-                followed = leader
+                followed = remote
                 entry = await self.flights.waiting_for(poll(find, lambda: claims.held(followed), wait))
                 if entry is not None:
                     self._land(flight_id, lookup.scope, entry)
