@@ -6,6 +6,7 @@ report nets it."""
 
 from __future__ import annotations
 
+import json
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ import anthropic
 import openai
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from costops.analysis.report import build_report, render_table
 from costops.cache.semantic.config import parse_semantic
 from costops.cache.semantic.llm_check import confirmed, messages
+from costops.cli.report import report_command
 from costops.config import ConfigError
 from costops.providers.simulator import Host, SimConfig, create_simulator
 from costops.providers.simulator.checks import verdict
@@ -117,6 +120,12 @@ def test_a_confirmed_candidate_is_served_and_its_check_is_booked_and_netted(make
     assert Decimal(report["saved_usd"]) == miss.cost.total - check.cost.total
     assert report["requests"] == 2 and Decimal(report["total_cost_usd"]) == miss.cost.total + check.cost.total
     assert "By cache kind (saved = avoided - LLM check cost)" in render_table(report)
+    # `costops report` (the analytics engine over the same ledger) nets it the same way
+    result = CliRunner().invoke(report_command, ["--db", gw.gateway.config.ledger.db, "--json"],
+                                env={"COSTOPS_DB": None}, catch_exceptions=False)
+    engine = json.loads(result.output)
+    assert next(k for k in engine["cache_kinds"] if k["cache"] == "semantic") == semantic
+    assert (engine["saved_usd"], engine["cache_check_cost_usd"]) == (report["saved_usd"], report["cache_check_cost_usd"])
     # the budget settled the check like an attempt: its spend is the ledger's, check included
     status = orjson.loads(urllib.request.urlopen(f"{gw.url}/admin/budgets/status").read())["budgets"]
     assert Decimal(status[0]["spent_usd"]) == miss.cost.total + check.cost.total
