@@ -194,3 +194,26 @@ def test_a_judge_grades_the_cheap_answer_and_its_call_is_a_row_of_the_request(ma
     if answer == "strong-model":
         rejected = next(r for r in rows if r.error_type == "rejected")
         assert "the judge judge-model graded it 3 of 10" in rejected.error_message
+
+
+def test_the_simulator_answers_the_judge_so_a_judged_cascade_keeps_the_better_cheap_answers(make_gateway, graded) -> None:
+    gw = make_gateway(f"""
+deployments:
+  - {{name: sim, kind: openai, base_url: "{graded.url}/v1", api_key: x, models: ["gpt-4o*"]}}
+routing:
+  policies:
+    judged: {{kind: cascade, models: [gpt-4o-mini, gpt-4o], accept: {{judge: gpt-4o}}}}
+""")
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    kept, baseline = [], []
+    for text in prompts(60, " (judged)"):
+        answer = oa.chat.completions.create(model="judged", messages=[{"role": "user", "content": text}])
+        if answer.model.startswith("gpt-4o-mini"):
+            kept.append(grade_of(graded.url, answer.id)["passed"])
+        plain = oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text + " again"}])
+        baseline.append(grade_of(graded.url, plain.id)["passed"])
+    judged = [r for r in gw.records() if r.attempt_reason == "judge"]
+    assert len(judged) == 60 and all(r.cost.total > 0 for r in judged)
+    print(f"\njudge gpt-4o: cheap answers kept {len(kept)} of 60, passing {sum(kept) / len(kept):.2f}; "
+          f"gpt-4o-mini alone {sum(baseline) / len(baseline):.2f}")
+    assert len(kept) >= 10 and sum(kept) / len(kept) > sum(baseline) / len(baseline) + 0.05

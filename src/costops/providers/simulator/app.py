@@ -58,6 +58,8 @@ class Api:
     """The status of a random server error other than 500."""
 
 
+JUDGE_PROMPT = "You grade answers."
+"""How costops's cascade judge prompt begins (:data:`costops.routing.acceptance.JUDGE_SYSTEM`)."""
 _OPENAI = Api("openai", openai, "chatcmpl-", 29, 503)
 _ANTHROPIC = Api("anthropic", anthropic, "msg_01", 22, 529)
 _GEMINI = Api("gemini", gemini, "", 22, 503)
@@ -133,6 +135,8 @@ class Simulator:
         self._catalog = catalog
         self._skills: dict[str, float] = {}
         self.grades = grading.GradeBook(config.grading.kept if config.grading else 1)
+        self.by_text: dict[str, tuple[bool, float]] = {}
+        """(passed, difficulty) of the last graded answers by their text: what a judge request reads."""
         self.billing = BillingLog()
         """Every answered chat call, for the usage and cost report APIs (:mod:`.billing`)."""
         self.hosts = {
@@ -259,6 +263,8 @@ class Simulator:
         prompt = api.module.prompt_usage(body, memo, self.store, (api.name, key, turn.model), now)
         turn.prompt_tokens = prompt.total
         answers, grades = self._answers(api, turn, body, model, memo, ids, now)
+        if grades is not None:
+            self._as_judge(turn, answers, grades, now)
         meta = Meta(api.id_prefix + make_id(ids, api.id_size), int(now), turn.model)
         self.billing.add(api.name, now, turn.model, Usage(
             input_tokens=prompt.uncached, cache_read_tokens=prompt.cached, cache_write_5m_tokens=prompt.write_5m,
@@ -308,6 +314,34 @@ class Simulator:
         verdicts = self._verdicts(self.config.grading, turn, now)
         answers = [answer(turn, memo.counter, rng, ids, prefix, verdict, lengths) for verdict in verdicts]
         return answers, tuple(grading.grade(v, a.flaw) for v, a in zip(verdicts, answers, strict=True))
+
+    def _as_judge(self, turn: Turn, answers: list[Answer], grades: tuple[grading.Grade, ...], now: float) -> None:
+        """Graded, the simulator also answers costops's cascade judge (its system prompt,
+        :data:`JUDGE_PROMPT`): the judged answer, found by its text among the answers it gave,
+        gets "9" if the judge sees it pass and "3" if not; the judge sees the truth with the 2PL
+        probability of its skill against the item's difficulty made one logit easier (judging an
+        answer is easier than giving it), so a stronger judge is right more often. An answer it
+        never gave gets "5". Every other graded answer's text is remembered for that (bounded)."""
+        config = self.config.grading
+        assert config is not None
+        if not turn.context.startswith(JUDGE_PROMPT):
+            for a, g in zip(answers, grades, strict=True):
+                if a.text:
+                    if len(self.by_text) >= config.kept:
+                        self.by_text.pop(next(iter(self.by_text)))
+                    self.by_text[grading.normalize(a.text)] = (g.passed, g.difficulty)
+            return
+        judged = grading.normalize(turn.user_text.rsplit("\n\nAnswer:\n", 1)[-1])
+        seen = self.by_text.get(judged)
+        for a in answers:
+            if seen is None:
+                verdict = "5"
+            else:
+                passed, difficulty = seen
+                p_right = grading.p_pass(self.skill(turn.model, now), difficulty - 1.0, config.discrimination)
+                u = grading.uniform(self.config.seed, "judge", judged, turn.model)
+                verdict = "9" if (passed if u < p_right else not passed) else "3"
+            a.text, a.output_tokens, a.finish, a.tool_calls = verdict, 1, "stop", []
 
     def _verdicts(self, config: grading.Grading, turn: Turn, now: float) -> list[grading.Verdict]:
         difficulty = turn.markers.difficulty

@@ -127,6 +127,11 @@ def _uniforms(*parts: object, count: int = 1) -> list[float]:
     return [(int.from_bytes(digest[8 * i : 8 * i + 7], "big") + 0.5) / 2**56 for i in range(count)]
 
 
+def uniform(*parts: object) -> float:
+    """One uniform in (0, 1), a pure function of ``parts``."""
+    return _uniforms(*parts)[0]
+
+
 def draw_difficulty(user_text: str, mean: float, spread: float, *, seed: int = 0, word_share: float = 0.5) -> float:
     """``mean + spread * z``, z standard normal: ``word_share`` of its variance from the words
     (each word of four letters or more has its own normal value; z_words is their sum over the
