@@ -217,3 +217,15 @@ routing:
     print(f"\njudge gpt-4o: cheap answers kept {len(kept)} of 60, passing {sum(kept) / len(kept):.2f}; "
           f"gpt-4o-mini alone {sum(baseline) / len(baseline):.2f}")
     assert len(kept) >= 10 and sum(kept) / len(kept) > sum(baseline) / len(baseline) + 0.05
+
+
+def test_a_side_calls_failed_attempt_is_booked_under_the_logical_request() -> None:
+    from costops.gateway.principal import ANONYMOUS
+    from costops.ledger.record import UsageRecord
+    from costops.pipeline.attempts import close_attempt
+    from costops.pipeline.contract import Call
+
+    judge_row = UsageRecord(request_id="r1.1j", ts=0.0, endpoint="chat.completions", model_requested="j", parent_id="r1")
+    side = Call("openai", "chat.completions", {}, b"", ANONYMOUS, judge_row, {}, 0.0)
+    row = close_attempt(side, 503, "overloaded_error", "busy", 1.0, "fallback")
+    assert (row.request_id, row.parent_id) == ("r1.1j.1", "r1")  # counted in r1, not in a request that does not exist

@@ -28,7 +28,7 @@ def close_attempt(
     own usage and cost as they stand; the call's record starts over for the next attempt."""
     r = call.record
     row = dataclasses.replace(
-        r, request_id=f"{r.request_id}.{r.attempt}", parent_id=r.request_id,
+        r, request_id=f"{r.request_id}.{r.attempt}", parent_id=r.parent_id or r.request_id,  # a side call's: its request's
         attempt_reason=r.attempt_reason or "primary", status=status, error_type=error_type,
         error_message=message, latency_ms=duration_ms,
     )
