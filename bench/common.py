@@ -40,5 +40,34 @@ def body_bytes(request: dict, nonce: str | None = None) -> bytes:
     return (raw.replace(NONCE, nonce) if nonce is not None else raw).encode()
 
 
+STAGES_CONFIG = HERE / "costops-stages.yaml"
+ROUTING = {
+    "policies": {"auto": {"kind": "cheapest-capable", "models": ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o"]}},
+    "keys": {"bench-bot": "auto"},
+}
+"""The routing target's addition to the stages config: every request of the benchmark's key is
+routed by a cheapest-capable policy over three models the upstream serves (it answers any)."""
+
+
+def config_path(target: str, work: Path) -> Path | None:
+    """The config file a costops target runs with: none (``costops``), the stages config
+    (``costops-stages``), or the stages config plus :data:`ROUTING` (``costops-routing``),
+    written into ``work``."""
+    base = target.split("@")[0]
+    if base == "costops":
+        return None
+    if base == "costops-stages":
+        return STAGES_CONFIG
+    if base != "costops-routing":
+        raise ValueError(f"not a costops target: {target}")
+    import yaml
+
+    config = yaml.safe_load(STAGES_CONFIG.read_text())
+    config["routing"] = ROUTING
+    path = work / "costops-routing.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def log(*a) -> None:
     print(*a, file=sys.stderr, flush=True)

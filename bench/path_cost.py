@@ -1,6 +1,6 @@
 """What one request costs the gateway's own code, in process, with no HTTP server in front:
-the ASGI apps of the bare proxy (bench/bare.py), costops, and costops with every stage
-(bench/costops-stages.yaml) are called directly, each against the real zero-delay upstream
+the ASGI apps of the bare proxy (bench/bare.py), costops, costops with every stage
+(bench/costops-stages.yaml) and, asked for, the same with routing on (``costops-routing``) are called directly, each against the real zero-delay upstream
 (bench/upstream.py) over loopback, with a unique body per request (the exact cache misses).
 
 Two measures, both steady on a loaded machine where req/s is not:
@@ -29,12 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from common import HERE, HOST, NONCE, REQUEST, body_bytes
+from common import HERE, HOST, NONCE, REQUEST, body_bytes, config_path
 from procs import free_port
-
-STAGES_CONFIG = HERE / "costops-stages.yaml"
 
 
 def scope_for(raw: bytes) -> dict[str, Any]:
@@ -110,7 +109,8 @@ async def build(names: list[str], upstream: str, tmp: str) -> dict[str, tuple[An
         if name == "bare":
             apps[name] = (bare.make_app(upstream), None)
             continue
-        config = load_config(str(STAGES_CONFIG) if name == "costops-stages" else None, db=f"sqlite:///{tmp}/{name}.db")
+        path = config_path(name, Path(tmp))
+        config = load_config(str(path) if path else None, db=f"sqlite:///{tmp}/{name}.db")
         gateway = create_app(config)
         await gateway.startup()
         apps[name] = (gateway, gateway)
@@ -185,7 +185,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--targets", default="bare,costops,costops-stages")
+    ap.add_argument("--targets", default="bare,costops,costops-stages,costops-routing")
     ap.add_argument("-n", type=int, default=4000, help="requests per target per round (default 4000)")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 
-GATEWAYS = ("costops", "costops-stages")
+GATEWAYS = ("costops", "costops-stages", "costops-routing")
 
 
 def fmt(v, spec=".2f", none="-"):
@@ -214,7 +214,8 @@ def verdicts(by: dict, soaks: list[dict], c: int) -> list[str]:
         if _phase(co, key):
             ratio = co.phases[key]["rps"] / br
             out.append(f"{mark(ratio >= 0.6)}  costops (no stages) >= 60% of bare throughput: {ratio * 100:.0f}%")
-        for name in [n for n in by if n.split("@")[0] == "costops-stages"]:  # with its variants
+        # every stage on (issue 8), and the same with routing on (issue 9): the same targets; with variants
+        for name in [n for n in by if n.split("@")[0] in ("costops-stages", "costops-routing")]:
             st = by[name]
             if not _phase(st, key):
                 continue

@@ -4,6 +4,7 @@
 * ``bare``: bench/bare.py, the floor: a forwarding proxy with no features;
 * ``costops``: ``costops serve`` with no config (no stages);
 * ``costops-stages``: ``costops serve --config bench/costops-stages.yaml`` (every stage on);
+* ``costops-routing``: the same stages plus routing (a cheapest-capable policy for the key);
 * ``litellm``, ``portkey``: the peers installed by bench/peers.sh.
 """
 
@@ -19,11 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import HERE, HOST, MODEL, PEERS, REQUEST, STREAM_REQUEST, body_bytes
+from common import HERE, HOST, MODEL, PEERS, REQUEST, STREAM_REQUEST, body_bytes, config_path
 from procs import Proc, free_port
 
-ALL_TARGETS = ("direct", "bare", "costops", "costops-stages", "litellm", "portkey")
-STAGES_CONFIG = HERE / "costops-stages.yaml"
+ALL_TARGETS = ("direct", "bare", "costops", "costops-stages", "costops-routing", "litellm", "portkey")
+COSTOPS_TARGETS = ("costops", "costops-stages", "costops-routing")
 
 
 @dataclass
@@ -157,19 +158,21 @@ def start_costops(
 
 
 def start_costops_stages(up_port: int, work: Path, args, name: str = "costops-stages", src: str | None = None) -> Target:
-    return start_costops(up_port, work, args, name, STAGES_CONFIG, src)
+    return start_costops(up_port, work, args, name, config_path(name, work), src)
+
+
+def start_costops_routing(up_port: int, work: Path, args, name: str = "costops-routing", src: str | None = None) -> Target:
+    return start_costops(up_port, work, args, name, config_path(name, work), src)
 
 
 def start_variant(name: str, up_port: int, work: Path, args) -> Target:
-    """``costops@NAME`` / ``costops-stages@NAME``: that target run from ``--variant NAME=SRC``'s tree,
-    to measure a change before and after in one run."""
+    """``costops@NAME`` / ``costops-stages@NAME`` / ``costops-routing@NAME``: that target run from
+    ``--variant NAME=SRC``'s tree, to measure a change before and after in one run."""
     base, _, variant = name.partition("@")
     src = dict(v.split("=", 1) for v in args.variant).get(variant)
-    if base not in ("costops", "costops-stages") or not src:
-        raise ValueError(f"{name}: variants are costops@NAME or costops-stages@NAME with --variant NAME=SRC_DIR")
-    if base == "costops":
-        return start_costops(up_port, work, args, name, None, src)
-    return start_costops_stages(up_port, work, args, name, src)
+    if base not in COSTOPS_TARGETS or not src:
+        raise ValueError(f"{name}: variants are {'@NAME, '.join(COSTOPS_TARGETS)}@NAME with --variant NAME=SRC_DIR")
+    return start_costops(up_port, work, args, name, config_path(name, work), src)
 
 
 def start_bare(up_port: int, work: Path, args) -> Target:
@@ -261,6 +264,7 @@ STARTERS = {
     "bare": start_bare,
     "costops": start_costops,
     "costops-stages": start_costops_stages,
+    "costops-routing": start_costops_routing,
     "litellm": start_litellm,
     "portkey": start_portkey,
 }
