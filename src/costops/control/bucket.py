@@ -134,13 +134,21 @@ class LocalBuckets:
         levels = self.levels
         after: list[tuple[Bucket, float]] = []
         worst: tuple[float, Bucket, float] | None = None
-        for bucket, is_tokens in plan.shape:
+        for bucket, is_tokens in plan.shape:  # refill() and wait_for(), inlined: every bucket of every request
             amount = tokens if is_tokens else 1.0
             state = levels.get(bucket.ident)
-            level = bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
-            wait = wait_for(level, amount, bucket)
-            if wait > 0 and (worst is None or wait > worst[0]):
-                worst = (wait, bucket, amount)
+            capacity = bucket.capacity
+            if state is None:
+                level = capacity
+            else:
+                level, ts = state
+                if now > ts:
+                    level = min(capacity, level + (now - ts) * bucket.rate)
+            need = amount if amount < capacity else capacity
+            if level < need:
+                wait = (need - level) / bucket.rate
+                if worst is None or wait > worst[0]:
+                    worst = (wait, bucket, amount)
             after.append((bucket, level - amount))
         if worst is not None:
             wait, bucket, amount = worst

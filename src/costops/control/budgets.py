@@ -82,6 +82,8 @@ CAPPED = "budgets.capped"
 """``call.state`` key: the output-cap field costops set in the body (the client named none)."""
 
 PACE_REASON = "pacing holds back requests for"
+PLAN_STATE = "budgets.plan"
+"""``call.state`` key: (model, deployment, the plans memo, the plan) the call's budgets were found for."""
 PACE_FREES = "the budget's pace allows this request"
 
 
@@ -118,6 +120,7 @@ class BudgetsStage:
         self._windows: dict[str, tuple[Budget, float, Window]] = {}
         self._matched_for: tuple[Budget, ...] | None = None
         self._matched: dict[tuple[Any, ...], tuple[Budget, ...]] = {}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._tag_scoped = False
         self._pricer: Any = None
         self._store: Any = None
@@ -175,36 +178,63 @@ class BudgetsStage:
     # -- the request path ------------------------------------------------------------------
 
     def applicable(self, call: Call, now: float) -> list[tuple[Budget, Window]]:
-        out = []
-        for budget in self._matching(call):
-            window = self._window(budget, now)
-            if window is not None:
-                out.append((budget, window))
-        return out
+        plan = self._plan(call, now)
+        return plan.active if plan is not None else []
 
-    def _matching(self, call: Call) -> tuple[Budget, ...]:
-        """The budgets whose scope covers the call. Without a tag scope, that depends only on who
-        calls (the key and the end user), the model names and the deployment: remembered per
-        those, for as long as the budget set is the same (any budget added, removed or redefined,
-        by the admin API or in place, starts the memo afresh)."""
-        record, key, deployment = call.record, call.key, call.deployment
+    def _plan(self, call: Call, now: float) -> _Plan | None:
+        """The budgets covering the call in the windows in force now, with what to reserve against
+        them: built once per kind of call and window (who calls, the model names, the deployment),
+        so a request reads one memo instead of matching scopes, finding windows and making claims.
+        Without a tag scope that depends only on the memo key; any budget added, removed or
+        redefined (the admin API, in place) starts the memos afresh. None: no budget applies."""
         budgets = tuple(self.budgets.values())
-        memo_key = None
         if budgets != self._matched_for:  # element by element, identity first: cheap for the same budgets
-            self._matched_for, self._matched = budgets, {}
+            self._matched_for, self._matched, self._plans = budgets, {}, {}
             self._tag_scoped = any(b.scope.tags for b in budgets)
+        seen = call.state.get(PLAN_STATE)  # the Route step's downgrade check found it for this target
+        if seen is not None and seen[0] == call.model and seen[1] is call.deployment and seen[2] is self._plans:
+            plan = seen[3]
+            if plan.built <= now < plan.until:
+                return plan
+        memo_key = None
         if not self._tag_scoped:
+            record, key, deployment = call.record, call.key, call.deployment
             memo_key = (key.id, key.tenant, key.team, key.project, record.user, record.model_requested, call.model,
                         deployment.name if deployment else None, deployment.kind if deployment else None)
+            plan = self._plans.get(memo_key)
+            if plan is not None and plan.built <= now < plan.until:
+                call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
+                return plan
+        active = []
+        whole = True  # every matched budget has a window in force (a fixed period may start later)
+        for budget in self._matching(call, memo_key):
+            window = self._window(budget, now)
+            if window is not None:
+                active.append((budget, window))
+            else:
+                whole = False
+        plan = _Plan(active, self.claims(active), now) if active else None
+        if memo_key is not None and plan is not None and whole:
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            self._plans[memo_key] = plan
+            call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
+        return plan
+
+    def _matching(self, call: Call, memo_key: tuple[Any, ...] | None) -> tuple[Budget, ...]:
+        """The budgets whose scope covers the call; memoized under ``memo_key`` (None: a tag
+        scope makes it depend on the request's tags, so matched each time)."""
+        if memo_key is not None:
             found = self._matched.get(memo_key)
             if found is not None:
                 return found
+        record, key, deployment = call.record, call.key, call.deployment
         subject = Subject(
             tenant=key.tenant, team=key.team, project=key.project, key=key.id, user=record.user,
             models=(record.model_requested, call.model), provider=deployment.kind if deployment else None,
             deployment=deployment.name if deployment else None, tags=record.tags,
         )
-        found = tuple(b for b in budgets if applies(b.scope, subject))
+        found = tuple(b for b in self._matched_for or () if applies(b.scope, subject))
         if memo_key is not None:
             if len(self._matched) >= 4096:
                 self._matched.clear()
@@ -237,10 +267,11 @@ class BudgetsStage:
         Route step once it has chosen the target, before admission, so the rate limits and this
         stage's reservation judge the model that is actually called. ``fits``: whether a target
         can serve the request (routing's capability catalog); an unfit one is not taken."""
-        active = self.applicable(call, call.now)
-        if not active:
+        plan = self._plan(call, call.now)
+        if plan is None or not plan.downgrades:
             return
-        snapshot = [(b, self._last_level(b, w)) for b, w in active]
+        active = plan.active
+        snapshot = [(b, self._last_level(b, w)) for b, w in active if b.downgrade]
         downgrade = choose_downgrade(call.model, snapshot)
         if downgrade is None:
             return
@@ -262,8 +293,8 @@ class BudgetsStage:
 
     async def before(self, call: Call) -> None:
         now = call.now
-        active = self.applicable(call, now)  # for the model actually called (a downgrade happened at the Route step)
-        if not active:
+        plan = self._plan(call, now)  # for the model actually called (a downgrade happened at the Route step)
+        if plan is None:
             return None
         # estimate (cache writes at their premium), then reserve in every applicable budget at once
         prompt = call_input_tokens(call)
@@ -271,12 +302,12 @@ class BudgetsStage:
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
             self._max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
-        if hold.cap is not None and not any(b.hard for b, _ in active):  # nothing refuses: no cap to set
+        if hold.cap is not None and not plan.hard:  # nothing refuses: no cap to set
             hold = replace(hold, most=hold.least, cap=None)
         if not hold.priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
             log.warning("model %s has no price: its requests reserve nothing against budgets", call.model)
-        verdict, detail = await self._admit(call, hold, now, active, queued=False)
+        verdict, detail = await self._admit(call, hold, now, plan, queued=False)
         if verdict.ok:
             return None
         if self.queue is None:
@@ -315,44 +346,47 @@ class BudgetsStage:
             call.body = {k: v for k, v in call.body.items() if k != key}
             call.raw = orjson.dumps(call.body)
         now = self.clock()
-        active = self.applicable(call, now)
-        if not active:
+        plan = self._plan(call, now)
+        if plan is None:
             return
         prompt = call_input_tokens(call)
         hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
             self._max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
-        if hold.cap is not None and not any(b.hard for b, _ in active):
+        if hold.cap is not None and not plan.hard:
             hold = replace(hold, most=hold.least, cap=None)
-        verdict, detail = await self._admit(call, hold, now, active, queued=True,
+        verdict, detail = await self._admit(call, hold, now, plan, queued=True,
                                             rid=f"{call.record.request_id}.{call.record.attempt}")
         if not verdict.ok:
             _retry_ms(call, verdict.wait)
             raise BudgetPaced(detail, retry_after=verdict.wait)
 
     async def _admit(
-        self, call: Call, hold: Hold, now: float, active: list[tuple[Budget, Window]] | None, *, queued: bool,
-        rid: str | None = None,
+        self, call: Call, hold: Hold, now: float, plan: _Plan | None, *, queued: bool, rid: str | None = None,
     ) -> tuple[Verdict, str]:
         """Reserve in every applicable budget at once, against each paced budget's allowance by
         ``now``: admitted (the hold is in ``call.state``), or 429 budget_exceeded at a hard limit,
         or a wait verdict for the pacing (with the message a client without a queue gets)."""
-        if active is None:  # queued: the window may have turned since the request arrived
-            active = self.applicable(call, now)
-            if not active:
+        if plan is None:  # queued: the window may have turned since the request arrived
+            plan = self._plan(call, now)
+            if plan is None:
                 return ADMITTED, ""
-        paced = [(i, b, w) for i, (b, w) in enumerate(active) if b.pace is not None]
+        active = plan.active
+        paced = [(i, b, w) for i, (b, w) in enumerate(active) if b.pace is not None] if plan.paced else []
         if paced and not queued and self.queue is not None and self.queue.lines:
             line = self.queue.busy(tuple(_line(b) for _, b, _ in paced))
             if line is not None:  # others already wait for this budget's pace: queue behind them
                 budget = next(b for _, b, _ in paced if _line(b) == line)
                 return Verdict(False, line, _pace_label(budget), "budget", 0.0), ""
-        allowed = [
-            allowance(b.limit_nanos, w.start, w.end, now, b.pace) if b.pace is not None else b.limit_nanos
-            for b, w in active
-        ]
-        claims = self.claims(active, allowed)
+        if paced:
+            allowed = [
+                allowance(b.limit_nanos, w.start, w.end, now, b.pace) if b.pace is not None else b.limit_nanos
+                for b, w in active
+            ]
+            claims = self.claims(active, allowed)
+        else:  # at each budget's limit: the plan's claims, made once per window
+            allowed, claims = plan.limits, plan.claims
         rid = rid or call.record.request_id
         estimate = hold.least
         expires = now + self.settings.reservation_ttl_s
@@ -496,13 +530,14 @@ class BudgetsStage:
         """Remember the levels and raise the alerts of every threshold they cross, once per window
         each: ``threshold`` when the settled spend reached it, ``projected`` when only spend plus
         the holds of calls in flight did (those calls may yet cost less)."""
+        last = self.last
         for (budget, window), level in zip(active, levels, strict=True):
             limit = budget.limit_nanos
             if level.limit != limit:
                 level = Level(level.spent, level.reserved, limit)
-            self.last[budget.name] = (window.id, level)
+            last[budget.name] = (window.id, level)
             thresholds = budget.thresholds
-            if not thresholds or (limit > 0 and level.committed * 100 < thresholds[0] * limit):
+            if not thresholds or (limit > 0 and (level.spent + level.reserved) * 100 < thresholds[0] * limit):
                 continue  # below the lowest threshold (sorted at load): nothing crossed
             seen = self.alerts.seen
             for t, settled in crossed(thresholds, level):
@@ -540,6 +575,21 @@ class BudgetsStage:
             ) from None
         log.error("budget state unreachable, admitting without a budget check: %s", exc)
         return None
+
+
+class _Plan:
+    """What every request matching the same budgets reserves against in the windows in force
+    from ``built`` until ``until`` (the first of them to turn): see :meth:`BudgetsStage._plan`."""
+
+    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades")
+
+    def __init__(self, active: list[tuple[Budget, Window]], claims: list[Claim], built: float) -> None:
+        self.active, self.claims, self.built = active, claims, built
+        self.limits = [b.limit_nanos for b, _ in active]
+        self.until = min(w.end for _, w in active)
+        self.hard = any(b.hard for b, _ in active)
+        self.paced = any(b.pace is not None for b, _ in active)
+        self.downgrades = any(b.downgrade for b, _ in active)
 
 
 def _line(budget: Budget) -> str:

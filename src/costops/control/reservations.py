@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
 
-from costops.control.admission import Level, fits
+from costops.control.admission import Level
 from costops.control.windows import HOUR
 
 
@@ -115,8 +115,11 @@ class MemoryState:
 
     def _release(self, rid: str) -> None:
         self._expires.pop(rid, None)
-        for name, amount in self.holds.pop(rid, {}).items():
-            self.reserved[name] -= amount
+        holds = self.holds.pop(rid, None)
+        if holds:
+            reserved = self.reserved
+            for name, amount in holds.items():
+                reserved[name] -= amount
 
     def _level(self, claim: Claim) -> Level:
         name, buckets = claim.name, claim.buckets
@@ -130,7 +133,8 @@ class MemoryState:
                 spent = self.spent[name]
                 total = sum(spent.get(b, 0) for b in buckets)
                 self._totals[name] = (buckets, frozenset(buckets), total)
-        return Level(total, self.reserved[name], level_limit(claim))
+        limit = claim.limit  # level_limit(), inlined
+        return Level(total, self.reserved[name], limit if limit >= 0 else 2**62)
 
     def _add(self, name: str, bucket: str, nanos: int) -> None:
         spent = self.spent[name]
@@ -142,36 +146,39 @@ class MemoryState:
     async def reserve(
         self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
     ) -> Admission:
-        self._purge(now)
+        if self._expiry and self._expiry[0][0] <= now:
+            self._purge(now)
         least = estimate if least is None else least
         levels = [self._level(c) for c in claims]
-        for i, level in enumerate(levels):
-            if not fits(level, least):
+        room = estimate
+        for i, lv in enumerate(levels):  # fits(), inlined: this runs for every budget of every request
+            committed = lv.spent + lv.reserved
+            if not (committed < lv.limit and committed + least <= lv.limit):
                 return Admission(False, tuple(levels), i)
-        held = estimate
-        if estimate != least:  # costops sets the cap: as much as the smallest room pays for
-            for lv in levels:
-                held = min(held, lv.limit - lv.committed)
-            held = max(least, held)
-        if held > 0:
-            self.holds[rid] = {c.name: held for c in claims}
-            self._expires[rid] = expires_at
-            heapq.heappush(self._expiry, (expires_at, rid))
-            for c in claims:
-                self.reserved[c.name] += held
-            levels = [Level(lv.spent, lv.reserved + held, lv.limit) for lv in levels]
-        return Admission(True, tuple(levels), None, held)
+            room = min(room, lv.limit - committed)
+        # when costops sets the cap: as much as the smallest room pays for, never below least
+        held = estimate if estimate == least else max(least, room)
+        if held <= 0:
+            return Admission(True, tuple(levels), None, held)
+        self.holds[rid] = {c.name: held for c in claims}
+        self._expires[rid] = expires_at
+        heapq.heappush(self._expiry, (expires_at, rid))
+        reserved = self.reserved
+        for c in claims:
+            reserved[c.name] += held
+        return Admission(True, tuple([Level(lv.spent, lv.reserved + held, lv.limit) for lv in levels]), None, held)
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         self._release(rid)  # a hold that already expired is simply gone; the spend still counts
-        hour = int(now // HOUR)
-        for c in claims:
-            if actual:
+        if actual:
+            hour = int(now // HOUR)
+            for c in claims:
                 self._add(c.name, c.current, actual)
                 hours = self.hours[c.name]
                 hours[hour] = hours.get(hour, 0) + actual
-        self._purge(now)
-        return tuple(self._level(c) for c in claims)
+        if self._expiry and self._expiry[0][0] <= now:
+            self._purge(now)
+        return tuple([self._level(c) for c in claims])
 
     async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
         for rid, claims, held in holds:

@@ -25,7 +25,7 @@ order (other deployments of the same model).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from costops.errors import BadRequest
@@ -142,7 +142,8 @@ class View:
     def priced(self, target: Target) -> Target:
         """``target`` with the snapshot's health of its deployment and this request's cost there."""
         health = self.snapshot.health.get(target.deployment.name, HEALTHY)
-        return replace(target, health=health, cost_nanos=self._cost(target, self.request.needs))
+        t = target  # built field by field: dataclasses.replace() costs ~240 opcodes a target, per request
+        return Target(t.deployment, t.model, t.caps, t.blended, t.tier, t.name, health, self._cost(t, self.request.needs))
 
     def refuse(self, policy: str) -> NoCapableModel:
         reasons = "; ".join(f"{name}: {why}" for name, why in self._rejected.items()) or "it lists none"
