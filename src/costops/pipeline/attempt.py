@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import aiohttp
-
 from costops.cache.replay import json_from_sse, sse_from_json
 from costops.config import Config
 from costops.control.estimate import call_input_tokens
@@ -28,6 +26,7 @@ from costops.pipeline.attempts import EARLIER, close_failed_attempt, spent_nanos
 from costops.pipeline.contract import Call, Next, Reply
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, interrupted_usage, make_exchange
+from costops.providers.http1 import HttpError, Response
 from costops.providers.upstream import Upstream
 from costops.usage import ESTIMATED, NO_TOKENS, NO_USAGE, Usage
 
@@ -111,7 +110,7 @@ class ProviderAttempt:
                 out = folded
             else:
                 upstream_body = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (HttpError, TimeoutError) as exc:
             raise UpstreamError(f"{deployment.name}: the response broke off: {exc}") from None
         finally:
             resp.release()
@@ -132,7 +131,7 @@ class ProviderAttempt:
         self.settle.failure(attempt, call, error)
         self.record_attempt(attempt)
 
-    async def _relay(self, resp: aiohttp.ClientResponse, exchange: Exchange, call: Call) -> None:
+    async def _relay(self, resp: Response, exchange: Exchange, call: Call) -> None:
         record, relay, send = call.record, exchange.relay(), call.out
         captured: list[bytes] | None = [] if call.capture_stream else None
         await start_stream(send, resp.status, [*request_id_header(call), *call.response_headers])
@@ -146,7 +145,7 @@ class ProviderAttempt:
                         captured.append(out)
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             tail = relay.close()
-        except (aiohttp.ClientError, TimeoutError, CostopsError) as exc:
+        except (HttpError, TimeoutError, CostopsError) as exc:
             # the client already has a 200: the failure travels as an error event in its API's shape
             error = exc if isinstance(exc, CostopsError) else UpstreamError(
                 f"{record.deployment}: the stream broke off: {exc or type(exc).__name__}"

@@ -1,6 +1,7 @@
 """Pooled HTTP to one deployment, with timeouts and retries; failures become costops errors here.
 
-One aiohttp session per deployment keeps connections alive across calls. Retries happen only
+One connection pool per deployment (:mod:`costops.providers.http1`) keeps connections alive
+across calls. Retries happen only
 before the response starts (a 429 / 5xx status or a failed connection), with exponential
 backoff that honours ``retry-after``; a wait longer than ``MAX_RETRY_WAIT_S`` is not waited
 out but handed back to the client, whose own retry logic knows better.
@@ -13,17 +14,14 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-import aiohttp
-
 from costops.config import Deployment
 from costops.errors import CostopsError, UpstreamTimeout, UpstreamUnavailable
 from costops.providers.errors_format import upstream_error
+from costops.providers.http1 import ConnectTimeout, HttpError, Pool, Response
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_WAIT_S = 20.0
 BASE_BACKOFF_S = 0.25
-# a connect timeout reached no provider, so nothing was billed (aiohttp 3.10+ tells the two apart)
-_CONNECT_TIMEOUT: type[BaseException] = getattr(aiohttp, "ConnectionTimeoutError", type("_Never", (Exception,), {}))
 
 Retried = Callable[[int, CostopsError, float], None]
 """Told of each failed attempt that is retried: (its number from 1, the error, its duration in ms)."""
@@ -32,22 +30,18 @@ Retried = Callable[[int, CostopsError, float], None]
 class Upstream:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+    def pool(self) -> Pool:
+        if self._pool is None:
             d = self.deployment
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=d.connect_timeout_s, sock_read=d.timeout_s),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-            )
-        return self._session
+            self._pool = Pool(d.base_url, connect_timeout_s=d.connect_timeout_s, read_timeout_s=d.timeout_s)
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     def url(self, path: str) -> str:
         return self.deployment.base_url + path
@@ -72,7 +66,7 @@ class Upstream:
 
     async def post(
         self, path: str, body: bytes, headers: Mapping[str, str], on_retry: Retried | None = None
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """A 2xx response whose body the caller reads (and must release), or a costops error.
         Each failed attempt that is retried is reported to ``on_retry``: the books record every
         attempt, since a provider may bill one that timed out."""
@@ -81,21 +75,25 @@ class Upstream:
         while True:
             began = time.perf_counter()
             try:
-                resp = await self.session().post(self.url(path), data=body, headers=headers)
+                resp = await self.pool().post(path, body, headers)
             except (TimeoutError, asyncio.TimeoutError) as exc:
                 timeout = UpstreamTimeout(
                     f"deployment {d.name!r} ({d.base_url}) did not answer within its timeout "
                     f"(connect {d.connect_timeout_s:g}s, read {d.timeout_s:g}s)"
                 )
-                timeout.may_be_billed = not isinstance(exc, _CONNECT_TIMEOUT)
+                timeout.may_be_billed = not isinstance(exc, ConnectTimeout)  # a connect timeout reached no provider
                 error: CostopsError = timeout
-            except aiohttp.ClientConnectionError as exc:
+            except HttpError as exc:
                 error = UpstreamUnavailable(f"cannot reach deployment {d.name!r} at {d.base_url}: {exc}")
             else:
                 if resp.status < 400:
                     return resp
-                raw = await resp.read()
-                resp.release()
+                try:
+                    raw = await resp.read()
+                except (HttpError, TimeoutError):
+                    raw = b""
+                finally:
+                    resp.release()
                 error = upstream_error(d.kind, resp.status, raw, resp.headers)
                 error.message = f"{d.name}: {error.message}"
                 wait = error.retry_after
