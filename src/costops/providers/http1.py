@@ -296,6 +296,11 @@ class Pool:
     async def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Response:
         """The answer's status and headers; its body follows through the :class:`Response`."""
         data = self._head(path, headers, len(body)).encode("latin-1") + body
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # first use, or the app now runs on another loop: its connections are not ours
+            self._loop = loop
+            self._idle.clear()
+            self._open.clear()
         conn, reused = await self._acquire()
         try:
             return await self._exchange(conn, data)
