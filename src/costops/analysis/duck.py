@@ -13,8 +13,10 @@ restarts) and each :meth:`DuckEngine.sync` ingests only what is new:
 
 The scanner extensions come from PyPI packages (``duckdb-extension-sqlite-scanner``, ...) and
 are loaded from their files: nothing is downloaded at run time. A re-priced ledger changes rows
-in place, which no high-water mark sees: :meth:`DuckEngine.rebuild` (``costops reprice`` does
-it for a kept ``.duckdb`` file) starts over.
+in place, which no high-water mark sees, so the ledger logs the hours it changed
+(``usage_changes``, a sequence): a sync drops those hours' calls and rollup rows and reads them
+again. Each sync also adds its new calls' sums to the hourly rollups
+(:mod:`costops.analysis.rollup`), which answer most questions.
 """
 
 from __future__ import annotations
