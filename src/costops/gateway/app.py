@@ -27,6 +27,7 @@ from costops.gateway.fields import check_fields
 from costops.gateway.http import Receive, Scope, Send, header, read_body, respond, start_stream
 from costops.gateway.principal import caller, credential, request_tags
 from costops.gateway.response import ClientResponse
+from costops.gateway.surface import ROUTES
 from costops.ledger.journal import Journal, default_directory
 from costops.ledger.record import UsageRecord
 from costops.metrics.tally import Tally
@@ -42,13 +43,6 @@ from costops.providers.upstream import Upstream
 
 log = logging.getLogger("costops.gateway")
 
-ROUTES = {
-    ("POST", "/v1/chat/completions"): ("openai", "chat.completions"),
-    ("POST", "/chat/completions"): ("openai", "chat.completions"),
-    ("POST", "/v1/embeddings"): ("openai", "embeddings"),
-    ("POST", "/embeddings"): ("openai", "embeddings"),
-    ("POST", "/v1/messages"): ("anthropic", "messages"),
-}
 FORWARDED_CLIENT_HEADERS = (b"anthropic-version", b"anthropic-beta")
 
 

@@ -22,21 +22,19 @@ so its bytes are encoded once per gateway (:func:`document_bytes`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from costops.gateway.fields import MAX_CHOICES
+from costops.gateway.surface import ROUTES, Served
 from costops.pipeline.admin import ATTRIBUTE, AdminDoc, JSONSchema
-
-if TYPE_CHECKING:
-    from costops.gateway.app import Gateway
 
 _CACHE = "_openapi_body"
 UNDOCUMENTED = "Undocumented: describe it in costops.gateway.openapi (or with admin_doc)"
 
 
-def document_bytes(gateway: Gateway) -> bytes:
+def document_bytes(gateway: Served) -> bytes:
     """The encoded document, built on the first request and kept on the gateway."""
     body: bytes | None = getattr(gateway, _CACHE, None)
     if body is None:
@@ -45,9 +43,8 @@ def document_bytes(gateway: Gateway) -> bytes:
     return body
 
 
-def build_document(gateway: Gateway) -> dict[str, Any]:
+def build_document(gateway: Served) -> dict[str, Any]:
     from costops import __version__
-    from costops.gateway.app import ROUTES
 
     paths: dict[str, dict[str, Any]] = {}
     keyed, admin_secured = bool(gateway.config.keys), bool(gateway.config.server.admin_key)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 
+from costops.gateway.surface import Served
 from costops.metrics.tally import (
     ATTEMPTS,
     AVOIDED_NANOS,
@@ -32,8 +33,6 @@ from costops.metrics.tally import (
 )
 from costops.money import NANOS_PER_USD
 
-if TYPE_CHECKING:
-    from costops.gateway.app import Gateway
 
 class Families:
     """A one-shot collector: what prometheus-client's encoders read (``collect()``)."""
@@ -45,7 +44,7 @@ class Families:
         yield from self.families
 
 
-async def scrape(gateway: Gateway, accept: str | None) -> tuple[bytes, str]:
+async def scrape(gateway: Served, accept: str | None) -> tuple[bytes, str]:
     """(body, content type) of one scrape."""
     tally: Tally = gateway.tally
     tally.fold()
