@@ -55,7 +55,7 @@ def stalled() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
-def config(sim_url: str, check: str, stalled_port: int = 1, extra: str = "") -> str:
+def config(sim_url: str, check: str, stalled_port: int = 1, extra: str = "", verifier: str = "judge") -> str:
     return f"""
 keys:
   - {{id: acme, key: sk-acme, tenant: acme}}
@@ -67,6 +67,7 @@ deployments:
 cache:
   semantic:
     min_score: 0.75
+    verifier: {verifier}
     routes:
       payments: {{llm_check: {check}}}
 """ + extra
@@ -131,8 +132,9 @@ def test_a_confirmed_candidate_is_served_and_its_check_is_booked_and_netted(make
     assert Decimal(status[0]["spent_usd"]) == miss.cost.total + check.cost.total
 
 
-def test_a_refused_candidate_goes_upstream(make_gateway, sim) -> None:
-    gw = make_gateway(config(sim.url, "{model: gpt-4o-mini, when: gated}"))
+@pytest.mark.parametrize("verifier", ["judge", "cross-encoder"])
+def test_a_refused_candidate_goes_upstream(make_gateway, sim, verifier: str) -> None:
+    gw = make_gateway(config(sim.url, "{model: gpt-4o-mini, when: gated}", verifier=verifier))
     c = client(gw)
     before = upstream_calls(sim)
     ask(c, OTHER)
