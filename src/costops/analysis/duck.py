@@ -170,11 +170,8 @@ class DuckEngine:
         tables = {
             r[0] for r in self._con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
-        version = (
-            self._con.execute("SELECT max(version) FROM engine_schema").fetchone()[0]
-            if "engine_schema" in tables
-            else None
-        )  # type: ignore[index]
+        row = self._con.execute("SELECT max(version) FROM engine_schema").fetchone() if "engine_schema" in tables else None
+        version = row[0] if row else None
         if tables and version != ENGINE_SCHEMA:  # a kept file from an older costops: a cache, so rebuilt
             for table in (*TABLES, "engine_schema"):
                 self._con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -147,7 +147,7 @@ class Cascade:
                 return await next(call)
             asked, body = self._ask_logprobs(call, policy.accept)
             try:
-                reply = await next(call)
+                answer = await next(call)
             except CostopsError as error:
                 if failure_kind(error) is None:
                     raise
@@ -158,7 +158,8 @@ class Cascade:
             finally:
                 if asked:
                     call.body, call.raw = body, orjson.dumps(body)
-            assert reply is not None
+            assert answer is not None, "a cheaper attempt is never delivered, so it returns its reply"
+            reply = answer
             verdict = judge(policy.accept, call.api, call.body, reply.body)
             if asked:  # the client did not ask for them: it does not get them
                 reply = replace(reply, body=without_logprobs(reply.body))

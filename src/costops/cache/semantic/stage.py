@@ -342,7 +342,7 @@ class SemanticCacheStage:
         """The judge's P(the neighbour's answer answers ``text``): what ``costops cache calibrate`` calibrates."""
         scorer = self.scorer
         assert scorer is not None, "only with the judge"
-        profile = self._profiles.get(text)
+        profile: Any = self._profiles.get(text)  # a CrossJudge's Query or the feature judge's Profile
         if profile is None:
             profile = self._profiles[text] = scorer.query(text) if isinstance(scorer, CrossJudge) else scorer.profile(text)
             if len(self._profiles) > 8:
