@@ -42,9 +42,11 @@ from costops.analysis.rollup import (
     fill_sql,
     finish,
     merge_sql,
+    of_sets_sql,
     plan,
     query_sql,
     raw_sql,
+    sets_sql,
     untagged,
     worth,
 )
@@ -279,8 +281,9 @@ class DuckEngine:
             self._con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {select}")
             self._con.execute("INSERT INTO usage SELECT * FROM fresh")
             source = "fresh"
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE sets AS {sets_sql(source)}")
         for cube in (*CUBES, TAGS):
-            fill = fill_sql(cube, source, DUCKDB)
+            fill = fill_sql(cube, source, DUCKDB) if cube is TAGS else of_sets_sql(cube, "sets")
             if self._con.execute(f"SELECT 1 FROM {cube.table} LIMIT 1").fetchone() is None:
                 self._con.execute(f"INSERT INTO {cube.table} {fill}")
                 continue
@@ -292,6 +295,7 @@ class DuckEngine:
             self._con.execute(f"INSERT INTO {cube.table} {merge_sql(cube, 'delta')}")
             self._con.execute("DROP TABLE delta")
         self._con.execute("DROP TABLE IF EXISTS fresh")
+        self._con.execute("DROP TABLE sets")
 
     def _forget(self, hours: Sequence[int], ts: str = "ts") -> str:
         """Drop the calls and cube rows of these hours (re-priced: read again); returns the
