@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from costops.control.budget_spec import Budget, Scope
 from costops.control.windows import Window, iso
@@ -43,9 +44,10 @@ def applies(scope: Scope, s: Subject) -> bool:
     return all(s.tags.get(k) == v for k, v in scope.tags.items())
 
 
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One budget's state at one instant."""
+class Level(NamedTuple):
+    """One budget's state at one instant. A named tuple, not a frozen dataclass: six are made
+    per request with two budgets, and a tuple is built in C (a frozen dataclass's ``__init__``
+    sets each field through ``object.__setattr__``)."""
 
     spent: int
     reserved: int

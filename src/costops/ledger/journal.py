@@ -48,14 +48,15 @@ def encode(r: UsageRecord) -> bytes:
     """One line, a flat array (the request path pays for this: a few microseconds, where a generic
     dataclass-to-JSON costs several times more); Decimals go out as exact strings."""
     u, c, lc = r.usage, r.cost, r.list_cost
+    ci, cr, cw, co = str(c.input), str(c.cache_read), str(c.cache_write), str(c.output)
+    li, lr, lw, lo = (ci, cr, cw, co) if lc is c else (str(lc.input), str(lc.cache_read), str(lc.cache_write), str(lc.output))
     return orjson.dumps(
         (
             FORMAT, r.request_id, r.ts, r.endpoint, r.model_requested, r.model, r.deployment, r.provider,
             r.tenant, r.team, r.project, r.user, r.key_id, r.tags, r.stream, r.status, r.error_type,
             r.error_message, u.input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens,
             u.cache_write_1h_tokens, u.output_tokens, u.reasoning_tokens, r.service_tier, r.priced,
-            r.price_source, str(c.input), str(c.cache_read), str(c.cache_write), str(c.output),
-            str(lc.input), str(lc.cache_read), str(lc.cache_write), str(lc.output), r.latency_ms,
+            r.price_source, ci, cr, cw, co, li, lr, lw, lo, r.latency_ms,
             r.ttft_ms, r.cache, str(r.avoided_cost), r.parent_id, r.attempt, r.attempt_reason, r.route,
             r.policy, r.arm, r.task, r.accepted,
         ),
