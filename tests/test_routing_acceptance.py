@@ -22,6 +22,7 @@ from costops.routing.acceptance import (
     parse_acceptance,
 )
 from costops.serving import BackgroundServer
+from tests.asgi_body import request_body
 from tests.test_simulator_grading import grade_of, pinned_catalog, prompts
 
 # -- pure decisions ------------------------------------------------------------------------------
@@ -131,12 +132,7 @@ def judging_upstream(grade: str):
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await request_body(receive)
         body = json.loads(raw)
         model = body["model"]
         seen.append(model)

@@ -19,6 +19,7 @@ import pytest
 
 from costops.serving import BackgroundServer
 from tests import rawhttp
+from tests.asgi_body import request_body
 from tests.clock import Clock
 
 ANSWERS = {
@@ -35,12 +36,7 @@ def scripted_upstream():
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await request_body(receive)
         model = json.loads(raw)["model"]
         seen.append(model)
         if model.startswith("broken-"):

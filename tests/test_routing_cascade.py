@@ -14,6 +14,7 @@ from costops.analysis.report import build_report
 from costops.config import ConfigError
 from costops.routing.acceptance import Acceptance, judge
 from costops.serving import BackgroundServer
+from tests.asgi_body import request_body
 
 ANSWERS = {
     "cheap-model": "I'm sorry, but I can't help with that request.",
@@ -30,12 +31,7 @@ def scripted_upstream():
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await request_body(receive)
         body = json.loads(raw)
         model = body["model"]
         seen.append(model)
