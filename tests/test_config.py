@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from costops.config import ConfigError, load_config
+from costops.config import ConfigError, load_config, reject_unknown
 from costops.errors import BadRequest, Unauthorized, UnknownModel
 from costops.gateway.principal import authenticate, credential, parse_tag_header, request_tags
 from costops.gateway.resolve import resolve_model
@@ -104,3 +104,17 @@ def test_tags_merge_key_defaults_body_metadata_and_header() -> None:
     assert user == "anthropic-user"
     with pytest.raises(BadRequest, match="is not name=value"):
         parse_tag_header("feature")
+
+
+def test_reject_unknown_names_the_first_key_written_and_every_known_spelling() -> None:
+    """One helper serves every parser: the same message shape, the first typo in the order written."""
+    reject_unknown({"ttl": 1}, {"ttl", "place"}, "cache.exact")  # known keys pass
+    with pytest.raises(ConfigError) as err:
+        reject_unknown({"zz": 1, "ttl": 1, "aa": 2}, {"ttl", "place"}, "cache.exact")
+    assert str(err.value) == "cache.exact.zz: unknown setting (known: place, ttl)"
+    with pytest.raises(ConfigError) as err:
+        reject_unknown({"servr": {}}, {"server"}, "")
+    assert str(err.value) == "servr: unknown setting (known: server)"
+    with pytest.raises(ConfigError) as err:
+        reject_unknown({"jsn": True}, {"json"}, "routing.policies.p.accept", "check")
+    assert str(err.value) == "routing.policies.p.accept.jsn: unknown check (known: json)"

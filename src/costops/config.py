@@ -16,7 +16,7 @@ import hmac
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -52,6 +52,19 @@ ENV_NAMES = {
 
 class ConfigError(ValueError):
     """A setting is wrong; the message names the key to change."""
+
+
+def reject_unknown(raw: Iterable[Any], known: Collection[str], where: str, what: str = "setting") -> None:
+    """Refuse the first key of ``raw`` (in the order written) that is not in ``known``.
+
+    Every config parser calls this so a typo fails loudly with one message shape, naming the key's
+    full path and every spelling that would work, instead of being silently ignored. ``where`` is
+    the section's dotted path ("" for the top level); ``what`` names the kind of key ("check").
+    """
+    for key in raw:
+        if key not in known:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"{prefix}{key}: unknown {what} (known: {', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +243,7 @@ def load_config(
     if path is not None:
         raw = _read_file(Path(path))
     raw = _interpolate(raw, env, "")
-    _reject_unknown(
+    reject_unknown(
         raw, {"server", "ledger", "deployments", "aliases", "keys", "prices", "price_files", "redis", *STAGE_SECTIONS}, ""
     )
 
@@ -370,18 +383,11 @@ def _interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
     return value
 
 
-def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            prefix = f"{where}." if where else ""
-            raise ConfigError(f"{prefix}{key}: unknown setting (known: {', '.join(sorted(allowed))})")
-
-
 def _section(raw: Mapping[str, Any], name: str, allowed: set[str]) -> Mapping[str, Any]:
     section = raw.get(name) or {}
     if not isinstance(section, Mapping):
         raise ConfigError(f"{name}: must be a mapping")
-    _reject_unknown(section, allowed, name)
+    reject_unknown(section, allowed, name)
     return section
 
 
@@ -402,7 +408,7 @@ def _deployment(raw: Any, i: int) -> Deployment:
     where = f"deployments[{i}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping")
-    _reject_unknown(raw, _DEPLOYMENT_KEYS, where)
+    reject_unknown(raw, _DEPLOYMENT_KEYS, where)
     kind = raw.get("kind", "openai")
     if kind not in PROVIDER_KINDS:
         raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(PROVIDER_KINDS)} (any OpenAI-compatible server is 'openai')")
@@ -480,7 +486,7 @@ def _virtual_key(raw: Any, i: int) -> VirtualKey:
     where = f"keys[{i}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping")
-    _reject_unknown(raw, {"id", "key", "key_sha256", "tenant", "team", "project", "user", "tags", "models"}, where)
+    reject_unknown(raw, {"id", "key", "key_sha256", "tenant", "team", "project", "user", "tags", "models"}, where)
     if ("key" in raw) == ("key_sha256" in raw):
         raise ConfigError(f"{where}: give exactly one of 'key' (the secret) or 'key_sha256' (its hex digest)")
     digest = raw.get("key_sha256") or hashlib.sha256(str(raw["key"]).encode()).hexdigest()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costops.cache.control import NAME_PATTERN
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 
 ENDPOINTS = ("chat.completions", "messages", "embeddings")
 PLACEMENTS = ("tools", "system", "context")
@@ -70,7 +70,7 @@ _EXACT_KEYS = {
 def parse_exact(sections: Mapping[str, Any], redis_url_setting: str | None = None) -> ExactCacheConfig:
     where = "cache.exact"
     raw = _mapping((sections.get("cache") or {}).get("exact") or {}, where)
-    _reject_unknown(raw, _EXACT_KEYS, where)
+    reject_unknown(raw, _EXACT_KEYS, where)
     ttl_by_tag: dict[str, dict[str, int]] = {}
     for tag, values in _mapping(raw.get("ttl_by_tag") or {}, f"{where}.ttl_by_tag").items():
         values = _mapping(values, f"{where}.ttl_by_tag.{tag}", hint="a mapping of tag values to seconds, e.g. {qa: 86400}")
@@ -115,7 +115,7 @@ def parse_exact(sections: Mapping[str, Any], redis_url_setting: str | None = Non
 def parse_prompt(sections: Mapping[str, Any]) -> PromptCacheConfig:
     where = "cache.prompt"
     raw = _mapping((sections.get("cache") or {}).get("prompt") or {}, where)
-    _reject_unknown(raw, {"ttl", "place", "min_tokens"}, where)
+    reject_unknown(raw, {"ttl", "place", "min_tokens"}, where)
     ttl = str(raw.get("ttl", "5m"))
     if ttl not in ("5m", "1h"):
         raise ConfigError(f"{where}.ttl: {ttl!r} must be 5m or 1h (Anthropic's two cache lifetimes)")
@@ -131,13 +131,6 @@ def _mapping(value: Any, where: str, hint: str = "a mapping") -> Mapping[str, An
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: must be {hint}")
     return value
-
-
-def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(allowed))})")
-
 
 def _seconds(value: Any, where: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

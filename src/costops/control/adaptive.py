@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 
 THROTTLE_STATUSES = frozenset({429, 529})
 """Statuses that mean "too much, slow down": OpenAI's and Anthropic's 429, Anthropic's 529."""
@@ -140,9 +140,8 @@ def parse_adaptive(raw: Any, where: str) -> AdaptiveConfig | None:
         raise ConfigError(f"{where}: must be false or a mapping like {{base_backoff_s: 1, max_backoff_s: 60}}")
     known = {"base_backoff_s", "max_backoff_s", "recovery_s", "min_share", "sync_s"}
     values: dict[str, float] = {}
+    reject_unknown(raw, known, where)
     for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(known))})")
         try:
             values[key] = float(value)
         except (TypeError, ValueError):

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 from costops.money import to_nanos
 
 log = logging.getLogger("costops.alerts")
@@ -100,9 +100,7 @@ def parse_alerts(raw: Any) -> AlertsConfig:
         return AlertsConfig()
     if not isinstance(raw, Mapping):
         raise ConfigError("alerts: must be a mapping with 'sinks'")
-    for key in raw:
-        if key not in ALERT_KEYS:
-            raise ConfigError(f"alerts.{key}: unknown setting (known: {', '.join(sorted(ALERT_KEYS))})")
+    reject_unknown(raw, ALERT_KEYS, "alerts")
     sinks = tuple(_sink(s, f"alerts.sinks[{i}]") for i, s in enumerate(raw.get("sinks") or [{"type": "log"}]))
     digest = raw.get("digest_at", "09:00")
     digest_at = None
@@ -137,9 +135,7 @@ def _sink(raw: Any, where: str) -> SinkConfig:
     if not isinstance(raw, Mapping) or raw.get("type") not in SINK_KEYS:
         raise ConfigError(f"{where}.type: one of {', '.join(SINK_KEYS)}")
     kind = raw["type"]
-    for key in raw:
-        if key not in SINK_KEYS[kind]:
-            raise ConfigError(f"{where}.{key}: unknown setting for a {kind} sink (known: {', '.join(sorted(SINK_KEYS[kind]))})")
+    reject_unknown(raw, SINK_KEYS[kind], where, f"setting for a {kind} sink")
     if kind in ("webhook", "slack") and not str(raw.get("url", "")).startswith(("http://", "https://")):
         raise ConfigError(f"{where}.url: required, an http(s) URL")
     if kind == "email":

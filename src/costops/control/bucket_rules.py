@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from costops.config import ConfigError, VirtualKey
+from costops.config import ConfigError, VirtualKey, reject_unknown
 from costops.control.adaptive import AdaptiveConfig, parse_adaptive
 from costops.control.bucket import Bucket, Plan, Slots
 
@@ -61,9 +61,7 @@ def parse_limits(raw: Any) -> LimitsConfig:
         raw = {"rules": raw}
     if not isinstance(raw, Mapping):
         raise ConfigError("limits: must be a list of rules or a mapping with 'rules'")
-    for key in raw:
-        if key not in _SECTION_KEYS:
-            raise ConfigError(f"limits.{key}: unknown setting (known: {', '.join(sorted(_SECTION_KEYS))})")
+    reject_unknown(raw, _SECTION_KEYS, "limits")
     rules = raw.get("rules") or []
     if not isinstance(rules, list):
         raise ConfigError("limits.rules: must be a list, e.g. [{scope: key, id: my-key, rpm: 60}]")
@@ -80,9 +78,7 @@ def parse_limits(raw: Any) -> LimitsConfig:
 def _rule(raw: Any, where: str) -> Rule:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping like {{scope: tenant, id: acme, rpm: 60}}")
-    for key in raw:
-        if key not in _RULE_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_RULE_KEYS))})")
+    reject_unknown(raw, _RULE_KEYS, where)
     scope = raw.get("scope")
     if scope not in SCOPES:
         raise ConfigError(f"{where}.scope: {scope!r} is not one of {', '.join(SCOPES)}")

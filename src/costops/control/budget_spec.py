@@ -34,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 from costops.control.pacing import DEFAULT_BURST_PCT, Pace
 from costops.control.windows import KINDS, WindowSpec
 from costops.money import to_nanos
@@ -151,7 +151,7 @@ class BudgetsConfig:
 def parse_budgets(raw: Any) -> BudgetsConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError("budgets: must be a mapping with a 'list' of budgets (see the README's Budgets section)")
-    _reject(raw, SECTION_KEYS, "budgets")
+    reject_unknown(raw, SECTION_KEYS, "budgets")
     thresholds = _thresholds(raw.get("thresholds", DEFAULT_THRESHOLDS), "budgets.thresholds")
     default_map = _downgrade_map(raw.get("downgrade"), DEFAULT_DOWNGRADE, "budgets.downgrade") or dict(DEFAULT_DOWNGRADE)
     expected = raw.get("expected_output_tokens", 1024)
@@ -196,7 +196,7 @@ def parse_budget(raw: Any, defaults: BudgetsConfig, where: str, source: str = "c
     """One budget from its mapping (config list entry or admin API body)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping with name, limit_usd, window")
-    _reject(raw, BUDGET_KEYS, where)
+    reject_unknown(raw, BUDGET_KEYS, where)
     name = raw.get("name")
     if not isinstance(name, str) or not name or any(c in name for c in " /{}:"):
         raise ConfigError(f"{where}.name: required, a word without spaces, '/', ':' or braces")
@@ -237,7 +237,7 @@ def _scope(raw: Any, where: str) -> Scope:
         return Scope()
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: a mapping such as {{tenant: acme}} or {{tag: {{feature: search}}}}, or 'global'")
-    _reject(raw, set(SCOPE_KEYS), where)
+    reject_unknown(raw, SCOPE_KEYS, where)
     tags = raw.get("tag") or {}
     if not isinstance(tags, Mapping):
         raise ConfigError(f"{where}.tag: a mapping of tag names to values, e.g. {{feature: search}}")
@@ -273,7 +273,7 @@ def _pace(raw: Any, window: WindowSpec, hard: bool, where: str) -> Pace | None:
     if raw is True:
         pace = Pace()
     elif isinstance(raw, Mapping):
-        _reject(raw, {"burst_pct"}, where)
+        reject_unknown(raw, {"burst_pct"}, where)
         burst = raw.get("burst_pct", DEFAULT_BURST_PCT)
         if isinstance(burst, bool) or not isinstance(burst, (int, float)) or not 0 <= burst <= 100:
             raise ConfigError(f"{where}.burst_pct: a percentage of the limit between 0 and 100, got {burst!r}")
@@ -333,9 +333,3 @@ def _posfloat(value: Any, where: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{where}: a number of seconds above zero")
     return float(value)
-
-
-def _reject(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(allowed))})")

@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 from costops.control.bucket import Verdict
 from costops.errors import BadRequest, CostopsError, RateLimited
 
@@ -61,9 +61,7 @@ def parse_queue(raw: Any) -> QueueConfig | None:
     if not isinstance(raw, Mapping):
         raise ConfigError("queue: must be a mapping like {max_size: 1000, max_wait_s: 30}")
     known = {"max_size", "max_wait_s", "aging_s"}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(f"queue.{key}: unknown setting (known: {', '.join(sorted(known))})")
+    reject_unknown(raw, known, "queue")
     for key in ("max_size", "max_wait_s"):
         if key not in raw:
             raise ConfigError(f"queue.{key}: required (e.g. queue: {{max_size: 1000, max_wait_s: 30}})")

@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry\b|i am sorry\b|sorry, (but )?i\b|i apologi[sz]e\b)"
@@ -222,9 +222,7 @@ def parse_acceptance(raw: Any, where: str) -> Acceptance:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: a mapping of checks (refusal, truncated, min_chars, max_chars, json, required_fields, regex)")
     known = {"refusal", "truncated", "min_chars", "max_chars", "json", "required_fields", "regex", "min_confidence", "judge"}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown check (known: {', '.join(sorted(known))})")
+    reject_unknown(raw, known, where, "check")
     for name in ("refusal", "truncated", "json"):
         if name in raw and not isinstance(raw[name], bool):
             raise ConfigError(f"{where}.{name}: true or false")

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from costops.config import Config, ConfigError
+from costops.config import Config, ConfigError, reject_unknown
 from costops.routing.acceptance import Acceptance, parse_acceptance
 from costops.routing.experiments import parse_arms
 from costops.routing.policy import Decision, View, decide
@@ -173,9 +173,7 @@ class BanditPolicy:
 
 def parse_bandit(name: str, spec: Mapping[str, Any], config: Config, where: str) -> BanditPolicy:
     known = {"kind", "arms", "lambda", "explore", "task", "accept", "redis_key", "refresh_s"}
-    unknown = set(spec) - known
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: {', '.join(sorted(known))})")
+    reject_unknown(spec, known, where)
     arms = parse_arms(spec.get("arms"), config, where)
     if len(set(arms.values())) < len(arms):
         raise ConfigError(f"{where}.arms: each arm a different model (a bandit learns per model)")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 
 FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "cohere")
 """Providers searched after the deployment's own: the makers' listings are the reference."""
@@ -138,9 +138,8 @@ def parse_overrides(raw: Any) -> tuple[Override, ...]:
         where = f"routing.models.{pattern}"
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{where}: a mapping such as {{context_window: 32768, tools: false}}")
+        reject_unknown(spec, _FIELDS, where)
         for key, value in spec.items():
-            if key not in _FIELDS:
-                raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_FIELDS))})")
             if key in _INTS:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     raise ConfigError(f"{where}.{key}: a whole number of tokens above 0, not {value!r}")

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from costops.config import Config, ConfigError
+from costops.config import Config, ConfigError, reject_unknown
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.ledger.record import UsageRecord
@@ -76,9 +76,7 @@ class CascadePolicy:
 
 
 def parse_cascade(name: str, spec: Mapping[str, Any], config: Config, where: str) -> CascadePolicy:
-    unknown = set(spec) - {"kind", "models", "accept"}
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: accept, kind, models)")
+    reject_unknown(spec, {"kind", "models", "accept"}, where)
     models = spec.get("models")
     if not isinstance(models, list) or len(models) < 2 or not all(isinstance(m, str) and m for m in models):
         raise ConfigError(f"{where}.models: at least two models, cheapest first, e.g. [gpt-4o-mini, gpt-4o]")

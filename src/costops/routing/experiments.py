@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from costops.config import Config, ConfigError
+from costops.config import Config, ConfigError, reject_unknown
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.routing.acceptance import Acceptance, parse_acceptance
@@ -100,9 +100,7 @@ def parse_arms(raw: Any, config: Config, where: str) -> dict[str, str]:
 
 def parse_experiment(name: str, spec: Mapping[str, Any], config: Config, where: str) -> ExperimentPolicy:
     known = {"kind", "arms", "split", "sticky", "accept", "salt"}
-    unknown = set(spec) - known
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: {', '.join(sorted(known))})")
+    reject_unknown(spec, known, where)
     arms = parse_arms(spec.get("arms"), config, where)
     split = spec.get("split")
     if split is None:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from costops.config import Config, ConfigError, Deployment
+from costops.config import Config, ConfigError, Deployment, reject_unknown
 from costops.errors import CostopsError, UpstreamUnavailable
 from costops.gateway.resolve import resolve_model
 from costops.ledger.record import UsageRecord
@@ -48,9 +48,7 @@ def parse_settings(raw: Any) -> FallbackSettings:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping with fallbacks, fallback_on, circuit_breaker")
     known = {"fallbacks", "fallback_on", "circuit_breaker", "policies", "keys", "models", "tiers", "arbitrage"}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: {', '.join(sorted(known))})")
+    reject_unknown(raw, known, where)
     fallbacks: dict[str, tuple[str, ...]] = {}
     for model, targets in (raw.get("fallbacks") or {}).items():
         if isinstance(targets, str):

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from costops.config import Config, ConfigError
+from costops.config import Config, ConfigError, reject_unknown
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.routing.policy import Decision, View, decide
@@ -49,9 +49,7 @@ class LearnedPolicy:
 
 
 def parse_learned(name: str, spec: Mapping[str, Any], config: Config, where: str) -> LearnedPolicy:
-    unknown = set(spec) - {"kind", "router", "threshold", "models"}
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: kind, models, router, threshold)")
+    reject_unknown(spec, {"kind", "router", "threshold", "models"}, where)
     directory, threshold = spec.get("router"), spec.get("threshold", 0.9)
     if not isinstance(directory, str) or not directory:
         raise ConfigError(f"{where}.router: the directory `costops router train --out DIR` wrote")

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from costops.config import Config, ConfigError
+from costops.config import Config, ConfigError, reject_unknown
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.routing.capabilities import TIERS
@@ -56,12 +56,6 @@ def _check(config: Config, model: str, where: str) -> None:
         resolve_model(config, model)
     except CostopsError as exc:
         raise ConfigError(f"{where}: {model!r}: {exc.message}") from None
-
-
-def _known(spec: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    unknown = set(spec) - allowed
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting (known: {', '.join(sorted(allowed))})")
 
 
 def _tier(value: Any, where: str) -> str:
@@ -159,7 +153,7 @@ class BudgetAware:
 
 
 def _fixed(name: str, spec: Mapping[str, Any], config: Config, where: str) -> Fixed:
-    _known(spec, where, {"kind", "model"})
+    reject_unknown(spec, {"kind", "model"}, where)
     model = spec.get("model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{where}.model: the model every request goes to, e.g. gpt-4o")
@@ -168,12 +162,12 @@ def _fixed(name: str, spec: Mapping[str, Any], config: Config, where: str) -> Fi
 
 
 def _cheapest(name: str, spec: Mapping[str, Any], config: Config, where: str) -> CheapestCapable:
-    _known(spec, where, {"kind", "models"})
+    reject_unknown(spec, {"kind", "models"}, where)
     return CheapestCapable(name, _models(spec, where, config))
 
 
 def _tiered(name: str, spec: Mapping[str, Any], config: Config, where: str) -> Tiered:
-    _known(spec, where, {"kind", "models", "tiers", "tag"})
+    reject_unknown(spec, {"kind", "models", "tiers", "tag"}, where)
     tiers = spec.get("tiers")
     if not isinstance(tiers, Mapping) or "default" not in tiers:
         raise ConfigError(f"{where}.tiers: task -> tier with a 'default', e.g. {{code: premium, classify: budget, default: balanced}}")
@@ -186,7 +180,7 @@ def _tiered(name: str, spec: Mapping[str, Any], config: Config, where: str) -> T
 
 
 def _budget_aware(name: str, spec: Mapping[str, Any], config: Config, where: str) -> BudgetAware:
-    _known(spec, where, {"kind", "models", "tier", "shift"})
+    reject_unknown(spec, {"kind", "models", "tier", "shift"}, where)
     tier = _tier(spec.get("tier", "premium"), f"{where}.tier")
     raw = spec.get("shift", {50: "balanced", 80: "budget"})
     if not isinstance(raw, Mapping) or not raw:

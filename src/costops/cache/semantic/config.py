@@ -47,7 +47,7 @@ from typing import Any
 
 from costops.cache.config import wait_seconds
 from costops.cache.semantic.llm_check import LLMCheckSettings, parse_llm_check
-from costops.config import ConfigError
+from costops.config import ConfigError, reject_unknown
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_TARGET_PRECISION = 0.98
@@ -122,9 +122,7 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
         raw = {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: must be a mapping of settings (or {{}} for the defaults)")
-    for key in raw:
-        if key not in _KEYS:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_KEYS))})")
+    reject_unknown(raw, _KEYS, where)
     routes_raw = raw.get("routes") or {}
     if not isinstance(routes_raw, Mapping):
         raise ConfigError(f"{where}.routes: a mapping of route names to thresholds or settings, e.g. "
@@ -168,9 +166,7 @@ def parse_semantic(sections: Mapping[str, Any], redis_url_setting: str | None = 
 def _route(value: Any, where: str) -> RouteSettings:
     if not isinstance(value, Mapping):
         return RouteSettings(threshold=_fraction(value, where))
-    for key in value:
-        if key not in _ROUTE_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_ROUTE_KEYS))})")
+    reject_unknown(value, _ROUTE_KEYS, where)
     check = value.get("llm_check")
     return RouteSettings(**{k: _fraction(v, f"{where}.{k}") for k, v in value.items() if k != "llm_check"},
                          llm_check=None if check is None else parse_llm_check(check, f"{where}.llm_check"))

@@ -48,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from costops.config import Config, ConfigError, Deployment
+from costops.config import Config, ConfigError, Deployment, reject_unknown
 from costops.errors import CostopsError, UpstreamTimeout
 from costops.ledger.record import UsageRecord
 from costops.pipeline.attempts import EARLIER, earlier_attempts
@@ -86,9 +86,7 @@ class LLMCheckSettings:
 def parse_llm_check(value: Any, where: str) -> LLMCheckSettings:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: a mapping, e.g. {{model: gpt-4o-mini, when: accepted, timeout_s: 5}}")
-    for key in value:
-        if key not in _KEYS:
-            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(_KEYS))})")
+    reject_unknown(value, _KEYS, where)
     model = value.get("model")
     if not isinstance(model, str) or not model:
         raise ConfigError(f"{where}.model: the model that checks a candidate, e.g. gpt-4o-mini")
