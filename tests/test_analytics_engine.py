@@ -11,7 +11,9 @@ import pytest
 from costops.analysis.clickhouse import ClickHouseEngine, StreamingStore
 from costops.analysis.engine import AnalyticsEngine, open_engine
 from costops.analysis.report import build_report
+from costops.analysis.sql import COLUMNS, MONEY_COLUMNS
 from costops.ledger.query import DIMENSIONS, Filters
+from costops.ledger.sql_store import PRICE_COLUMNS
 from costops.ledger.store import LedgerStore, open_store
 from tests.analytics_fixtures import HOSTILE, fill, varied_records
 from tests.ledger_fixtures import DAY, T0, ledger_fixture, pg_server_fixture, pg_url_fixture  # noqa: F401
@@ -241,3 +243,15 @@ def test_a_failed_stream_loses_nothing(streamed) -> None:
 def test_unknown_engine_url_names_the_forms() -> None:
     with pytest.raises(ValueError, match="duckdb://.*clickhouse://"):
         open_engine("mysql://x", "sqlite:///x.db")
+
+
+def test_money_columns_keep_the_order_a_kept_duckdb_file_was_written_in() -> None:
+    """MONEY_COLUMNS is derived from the ledger's cost tuple; deriving must not reorder the engine's
+    table (a kept file's layout), and re-pricing must still rewrite the same six costs and list parts."""
+    costs = ("list_cost_nanos", "input_cost_nanos", "cache_read_cost_nanos", "cache_write_cost_nanos",
+             "output_cost_nanos", "cost_nanos")
+    parts = ("list_input_cost_nanos", "list_cache_read_cost_nanos", "list_cache_write_cost_nanos", "list_output_cost_nanos")
+    assert MONEY_COLUMNS == (*costs, "avoided_cost_nanos", *parts)
+    start = COLUMNS.index(MONEY_COLUMNS[0])
+    assert COLUMNS[start : start + len(MONEY_COLUMNS)] == MONEY_COLUMNS
+    assert PRICE_COLUMNS == ("priced", "price_source", *costs, *parts)

@@ -20,20 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from costops.ledger.query import DIMENSIONS, MEASURES, TOKEN_KINDS, Filters
+from costops.ledger.sql_store import COST_COLUMNS, LIST_PART_COLUMNS
 
-MONEY_COLUMNS = (
-    "list_cost_nanos",
-    "input_cost_nanos",
-    "cache_read_cost_nanos",
-    "cache_write_cost_nanos",
-    "output_cost_nanos",
-    "cost_nanos",
-    "avoided_cost_nanos",
-    "list_input_cost_nanos",
-    "list_cache_read_cost_nanos",
-    "list_cache_write_cost_nanos",
-    "list_output_cost_nanos",
-)
+MONEY_COLUMNS = (*COST_COLUMNS, "avoided_cost_nanos", *LIST_PART_COLUMNS)
+"""The engines' money columns. Their order is part of a kept DuckDB file's table layout: append,
+never reorder (a test in tests/test_analytics_engine.py pins it)."""
 TEXT_COLUMNS = (
     "request_id", "endpoint", "model_requested", "model", "deployment", "provider", "tenant", "team",
     "project", "user_id", "key_id", "error_type", "price_source", "service_tier", "cache", "parent_id",

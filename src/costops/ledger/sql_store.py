@@ -25,17 +25,18 @@ LIST_PART_COLUMNS = (
 STORE_COLUMNS: tuple[str, ...] = ROW_COLUMNS + LIST_PART_COLUMNS
 """The ``usage`` table's columns: the record's row plus the parts of its list cost."""
 
-PRICE_COLUMNS = (
-    "priced",
-    "price_source",
+COST_COLUMNS = (
     "list_cost_nanos",
     "input_cost_nanos",
     "cache_read_cost_nanos",
     "cache_write_cost_nanos",
     "output_cost_nanos",
     "cost_nanos",
-    *LIST_PART_COLUMNS,
 )
+"""A price's six nano-dollar columns, in the order both the re-pricing update and the analytics
+engines' copy (:data:`costops.analysis.sql.MONEY_COLUMNS`) list them; one tuple so the two agree."""
+
+PRICE_COLUMNS = ("priced", "price_source", *COST_COLUMNS, *LIST_PART_COLUMNS)
 """What re-pricing rewrites; token counts and attribution never change after the fact."""
 
 def store_values(r: UsageRecord) -> list[Any]:
