@@ -67,6 +67,11 @@ class RunningGateway:
                 raise AssertionError(f"ledger has {len(rows)} records, expected {expected}; writer: {status}")
             time.sleep(0.02)
 
+    def by_id(self, expected: int) -> dict[str, Any]:
+        """The ledger rows once ``expected`` have landed, keyed by request id: a logical request's
+        row under its own id, its attempts under ``<id>.1``, ``<id>.1j`` (a judge's call), ..."""
+        return {r.request_id: r for r in self.records(expected)}
+
     def record(self, request_id: str) -> Any:
         for _ in range(200):
             for r in self.records():

@@ -55,11 +55,6 @@ deployments:
 """
 
 
-def _rows(gw, n):
-    rows = gw.records(n)
-    return {r.request_id: r for r in rows}
-
-
 def test_a_timed_out_attempt_is_recorded_and_priced_as_an_estimate(make_gateway) -> None:
     upstream = flaky_upstream(["hang", "ok"])
     with BackgroundServer(upstream) as srv:
@@ -67,7 +62,7 @@ def test_a_timed_out_attempt_is_recorded_and_priced_as_an_estimate(make_gateway)
         oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
         raw = oa.chat.completions.with_raw_response.create(model="flaky-model", messages=HI)
         request_id = raw.headers["x-costops-request-id"]
-        rows = _rows(gw, 2)
+        rows = gw.by_id(2)
     assert upstream.seen["n"] == 2
     answer, first = rows[request_id], rows[f"{request_id}.1"]
     assert (answer.status, answer.attempt, answer.parent_id, answer.attempt_reason) == (200, 2, None, "retry")
@@ -98,7 +93,7 @@ def test_a_refused_attempt_is_recorded_and_costs_nothing(make_gateway) -> None:
         oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
         raw = oa.chat.completions.with_raw_response.create(model="flaky-model", messages=HI)
         request_id = raw.headers["x-costops-request-id"]
-        rows = _rows(gw, 2)
+        rows = gw.by_id(2)
     first = rows[f"{request_id}.1"]
     assert (first.status, first.attempt_reason, first.cost.total, first.usage.input_tokens) == (500, "primary", 0, 0)
     assert rows[request_id].usage.input_tokens == 20 and rows[request_id].attempt == 2

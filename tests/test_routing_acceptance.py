@@ -174,21 +174,20 @@ def test_a_judge_grades_the_cheap_answer_and_its_call_is_a_row_of_the_request(ma
         raw = oa.chat.completions.with_raw_response.create(model="judged", messages=[{"role": "user", "content": "Capital of France?"}])
         assert raw.parse().choices[0].message.content == JUDGED[answer]
         request_id = raw.headers["x-costops-request-id"]
-        rows = gw.records(2 if answer == "cheap-model" else 3)
+        rows = gw.by_id(2 if answer == "cheap-model" else 3)
         report = build_report(gw.gateway.store)
     expected = ["cheap-model", "judge-model"] + (["strong-model"] if answer == "strong-model" else [])
     assert upstream.seen == expected
-    (judged,) = [r for r in rows if r.attempt_reason == "judge"]
-    assert (judged.request_id, judged.parent_id, judged.model, judged.accepted) == (
-        f"{request_id}.1j", request_id, "judge-model", grade == "9")
+    assert [r.request_id for r in rows.values() if r.attempt_reason == "judge"] == [f"{request_id}.1j"]
+    judged = rows[f"{request_id}.1j"]
+    assert (judged.parent_id, judged.model, judged.accepted) == (request_id, "judge-model", grade == "9")
     assert judged.cost.total > 0
-    logical = next(r for r in rows if r.request_id == request_id)
-    assert logical.model == answer
-    total = sum(r.cost.total for r in rows)
+    assert rows[request_id].model == answer
+    total = sum(r.cost.total for r in rows.values())
     assert Decimal(raw.headers["x-costops-cost-usd"]) == total and Decimal(report["total_cost_usd"]) == total
     assert report["requests"] == 1
     if answer == "strong-model":
-        rejected = next(r for r in rows if r.error_type == "rejected")
+        rejected = next(r for r in rows.values() if r.error_type == "rejected")
         assert "the judge judge-model graded it 3 of 10" in rejected.error_message
 
 

@@ -90,7 +90,7 @@ def test_a_refusal_escalates_and_both_attempts_are_booked(cascade) -> None:
     raw = oa.chat.completions.with_raw_response.create(model="support", messages=HI)
     assert raw.parse().choices[0].message.content == ANSWERS["strong-model"]
     request_id = raw.headers["x-costops-request-id"]
-    rows = {r.request_id: r for r in gw.records(2)}
+    rows = gw.by_id(2)
     rejected, answer = rows[f"{request_id}.1"], rows[request_id]
     assert upstream.seen == ["cheap-model", "strong-model"]
     assert (rejected.model, rejected.status, rejected.error_type, rejected.attempt_reason) == ("cheap-model", 200, "rejected", "primary")

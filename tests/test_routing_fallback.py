@@ -69,7 +69,7 @@ def test_an_unreachable_deployment_falls_back_and_both_attempts_are_rows(make_ga
     gw = make_gateway(_with_backup(config(f"http://127.0.0.1:{free_port()}"), simulator.url))
     request_id, answer = _call(gw)
     assert answer.choices[0].message.content
-    rows = {r.request_id: r for r in gw.records(2)}
+    rows = gw.by_id(2)
     failed, served = rows[f"{request_id}.1"], rows[request_id]
     assert (failed.deployment, failed.status, failed.attempt, failed.attempt_reason) == ("primary", 503, 1, "primary")
     assert failed.cost.total == 0 and failed.parent_id == request_id
@@ -90,7 +90,7 @@ def test_provider_failures_fall_back(make_gateway, simulator, status, message, k
     with BackgroundServer(upstream) as srv:
         gw = make_gateway(_with_backup(config(srv.url), simulator.url))
         request_id, _ = _call(gw)
-        rows = {r.request_id: r for r in gw.records(2)}
+        rows = gw.by_id(2)
     assert upstream.calls["n"] == 1
     assert rows[f"{request_id}.1"].status == status and rows[request_id].deployment == "backup"
     assert failure_kind(UpstreamStatus(status, message)) == kind
@@ -100,7 +100,7 @@ def test_a_timeout_falls_back_and_the_timed_out_attempt_is_priced_as_an_estimate
     with BackgroundServer(failing_upstream(200, "", delay=3)) as srv:
         gw = make_gateway(_with_backup(config(srv.url, timeout=0.3), simulator.url))
         request_id, _ = _call(gw)
-        rows = {r.request_id: r for r in gw.records(2)}
+        rows = gw.by_id(2)
     timed_out = rows[f"{request_id}.1"]
     assert timed_out.status == 504 and timed_out.cost.total > 0 and "estimated" in timed_out.price_source
     assert rows[request_id].status == 200
@@ -123,7 +123,7 @@ def test_the_last_target_can_be_another_provider_and_model(make_gateway, simulat
     gw = make_gateway(text)
     request_id, answer = _call(gw)  # an OpenAI client, answered by Claude through the translation
     assert answer.choices[0].message.content
-    row = {r.request_id: r for r in gw.records(2)}[request_id]
+    row = gw.by_id(2)[request_id]
     assert (row.model_requested, row.model, row.provider) == ("gpt-4o-mini", "claude-haiku-4-5", "anthropic")
 
 
