@@ -10,6 +10,11 @@
 - a connection cap: past ``max_connections`` a new connection is answered 503 at once and closed,
   without being read, so the served ones keep their file descriptors.
 
+And one thing for speed: uvicorn writes a response's head as soon as the app starts it and the body
+in a second ``write()``; on loopback each write is a trip through the kernel's TCP stack (and
+wakes the client), the largest single cost of a request. A response that declares its length (a
+whole JSON answer, never a stream, whose head must go out at once) is written head and body in one.
+
 A refusal is written raw in the gateway's error shape with ``connection: close``, then the
 connection lingers: output is shut, input read and dropped for ``LINGER_S``, so the client reads
 the answer instead of a reset. In the common case (a request in one read) no timer is touched.
@@ -22,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from costops.errors import CostopsError, HeadersTooLarge, RequestTimeout, ServerBusy
 
@@ -132,6 +137,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._cancel()
         HttpToolsProtocol.on_headers_complete(self)
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # uvicorn names its cycle class inside on_headers_complete; the subclass only changes send
+        if type(cycle) is RequestResponseCycle:
+            cycle.__class__ = OneWriteCycle
+        HttpToolsProtocol._start_asgi_task(self, cycle, app)
+
     def on_message_complete(self) -> None:
         self._headers_done = self._body_pending = False
         self._header_bytes = 0
@@ -210,3 +221,66 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._lingering = True
         self.counters.lingering += 1
         self._timer = self.loop.call_later(LINGER_S, transport.close)
+
+
+class _Held:
+    """Stands in for the transport while uvicorn writes a response's head: keeps the bytes."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class _Prefixed:
+    """Stands in for the transport for the body's first write: the held head goes with it."""
+
+    __slots__ = ("transport", "head")
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self.transport, self.head = transport, head
+
+    def write(self, data: bytes) -> None:
+        head, self.head = self.head, b""
+        self.transport.write(head + data if head else data)
+
+    def __getattr__(self, name: str) -> Any:  # close(), is_closing(): the real transport's
+        return getattr(self.transport, name)
+
+
+class OneWriteCycle(RequestResponseCycle):
+    """uvicorn's request cycle, but a response with a ``content-length`` goes out in one
+    ``write()``: its head is held until the first body message. Streams (no length) and HEAD
+    answers (no body is written) keep uvicorn's way. If the app fails between the two messages
+    the head is never sent; uvicorn closes the connection, as it would after a sent head."""
+
+    _head: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if not self.response_started and self.scope["method"] != "HEAD" and _has_length(message):
+                transport, held = self.transport, _Held()
+                self.transport = held  # type: ignore[assignment]
+                try:
+                    await RequestResponseCycle.send(self, message)
+                finally:
+                    self.transport = transport
+                self._head = held.data
+                return
+        elif kind == "http.response.body" and self._head is not None:
+            transport, head, self._head = self.transport, self._head, None
+            self.transport = _Prefixed(transport, head)  # type: ignore[assignment]
+            try:
+                await RequestResponseCycle.send(self, message)
+            finally:
+                self.transport = transport
+            return
+        await RequestResponseCycle.send(self, message)
+
+
+def _has_length(message: Any) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
