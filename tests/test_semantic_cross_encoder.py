@@ -5,12 +5,16 @@ at its shipped calibration (target precision 0.98), over real HTTP with the Open
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
 
+from costops.cache.semantic.config import parse_semantic
 from costops.cache.semantic.crossjudge import MIN_OVERLAP, CrossJudge, overlap, vetoed
 from costops.cache.semantic.embedder import StaticEmbedder
+from costops.cache.semantic.index import Entry, Neighbour
+from costops.cache.semantic.stage import SemanticCacheStage
 from costops.cache.semantic.verify import facts
 from costops.cli import main
 from tests.test_semantic_gateway import KEYS, ask, client
@@ -64,6 +68,23 @@ def test_the_same_text_scores_one_and_a_pasted_context_does_not_hide_another_que
     reply = judge.score_texts(f"{EMAIL}\n\nWrite a reply apologizing to the customer.", summary)
     assert reply < judge.score_texts(f"{EMAIL}\n\nGive me a two-sentence summary of this email.", summary)
     assert reply < judge.threshold_for(0.98)
+
+
+def test_a_lookup_stops_at_the_first_neighbour_served_and_reads_each_entry_once(judge: CrossJudge) -> None:
+    settings = parse_semantic({"cache": {"semantic": {"verifier": "cross-encoder"}}})
+    stage = SemanticCacheStage(settings, time.time, exact_cache=False, embedder=judge.embedder)
+    model = stage.scorer.model  # type: ignore[union-attr]
+    passes: list[int] = []
+    score_ids = model.score_ids
+    model.score_ids = lambda a, b: passes.append(1) or score_ids(a, b)  # type: ignore[method-assign]
+    near, far = (Entry(str(i), "s", t, b"{}", {}, 0.0, float("inf"))
+                 for i, t in enumerate(["How do I reset my password?", "How can I reset my password, please?"]))
+    neighbours = [Neighbour(near, 0.95), Neighbour(far, 0.94)]
+    assert stage.choose("How can I reset my password?", neighbours, 0.5, accept=0.0) is near
+    assert passes == [1] and near.judged is not None and far.judged is None
+    kept = near.judged
+    assert stage.choose("How could I reset my password?", neighbours, 0.5, accept=1.0) is None  # refused: both judged
+    assert passes == [1, 1, 1] and near.judged is kept and far.judged is not None
 
 
 # -- over HTTP, at the shipped defaults ------------------------------------------------------------

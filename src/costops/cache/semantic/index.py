@@ -45,6 +45,9 @@ class Entry:
     key: int = -1
     """The index's integer key (local to this process)."""
     facts: Facts | None = field(default=None, repr=False)
+    judged: Any = field(default=None, repr=False)
+    """The cross-encoder judge's reading of ``text`` (its token ids), kept from the entry's first
+    judging: tokenizing a long cached prompt again on every lookup was most of a hit's cost."""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "scope": self.scope, "text": self.text, "body": self.body.decode(),

@@ -312,22 +312,21 @@ class SemanticCacheStage:
                accept: float | None = None) -> Entry | None:
         """The neighbour whose answer is served for ``text``, if any: the one decision of a lookup,
         which ``costops cache eval`` also scores on labelled pairs. Neighbours under the cosine
-        ``threshold`` are not looked at; of the others, the judge's best score at or over
+        ``threshold`` are not looked at; of the others, the nearest whose judge score reaches
         ``accept`` (default: the default route's) wins; with ``verifier: rules``, the first the
         lexical verifier accepts."""
         gated = [n for n in neighbours if n.similarity >= threshold]
         if not gated or not self.cfg.verify:
             return gated[0].entry if gated else None
         if self.scorer is not None:
-            best, best_score = None, self.accept_score({}) if accept is None else accept
-            for neighbour in gated:
+            need = self.accept_score({}) if accept is None else accept
+            for neighbour in gated:  # nearest first: a hit on the nearest costs one judging
                 score = self.judge_score(text, neighbour)
-                if score >= best_score:
-                    best, best_score = neighbour.entry, score
-                else:
-                    self.counts["rejected_by_verifier"] += 1
-                    log.debug("semantic cache: %r is not %r: score %.3f", text[:80], neighbour.entry.text[:80], score)
-            return best
+                if score >= need:
+                    return neighbour.entry
+                self.counts["rejected_by_verifier"] += 1
+                log.debug("semantic cache: %r is not %r: score %.3f", text[:80], neighbour.entry.text[:80], score)
+            return None
         query = None
         for neighbour in gated:
             query = query or facts(text)
@@ -349,7 +348,9 @@ class SemanticCacheStage:
                 self._profiles.pop(next(iter(self._profiles)))
         if isinstance(scorer, CrossJudge):  # its own vetoes, then the model
             entry = neighbour.entry
-            return scorer.score(profile, scorer.query(entry.text, self.index.facts_of(entry)))
+            if entry.judged is None:  # tokenized once per entry, not once per lookup
+                entry.judged = scorer.query(entry.text, self.index.facts_of(entry))
+            return scorer.score(profile, entry.judged)
         cached_facts = self.index.facts_of(neighbour.entry)
         if text != neighbour.entry.text and vetoed(profile.facts, cached_facts):
             return 0.0  # numbers, negation, periods or units differ: not worth profiling the cached text
