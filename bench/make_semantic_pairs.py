@@ -203,8 +203,10 @@ def _instances(slots: dict[str, Pool]) -> int:
     return 2 if any(p.kind != "fixed" or len(p.groups[0]) > 1 for p in slots.values()) else 1
 
 
-def short_pairs(s: Short) -> list[dict[str, object]]:
-    rng = random.Random(zlib.crc32(s.id.encode()))
+def short_pairs(s: Short, seed: int = 0) -> list[dict[str, object]]:
+    """A short base's pairs; ``seed`` 0 is the evaluation set's, others render it again with other
+    fills, typos and templates (training pairs from dev bases)."""
+    rng = random.Random(zlib.crc32(s.id.encode()) + seed)
     out = Pairs(s.domain, s.id, False, rng)
     for _ in range(_instances(s.slots)):
         fill = _fill(s.slots, rng)
@@ -252,8 +254,9 @@ def _long(c: Context, fill: dict[str, str], q: str, first: bool = False) -> str:
     return f"{render(c.intro, fill)}\n\n{text}\n\n{q}"
 
 
-def context_pairs(c: Context) -> list[dict[str, object]]:
-    rng = random.Random(zlib.crc32(c.id.encode()))
+def context_pairs(c: Context, seed: int = 0) -> list[dict[str, object]]:
+    """A long base's pairs; ``seed`` as in :func:`short_pairs`."""
+    rng = random.Random(zlib.crc32(c.id.encode()) + seed)
     out = Pairs(c.domain, c.id, True, rng)
     for _ in range(_instances(c.slots)):
         fill = _fill(c.slots, rng)

@@ -137,6 +137,21 @@ def reform(text: str, rng: random.Random) -> str:
     return out
 
 
+def regenerated(bases: set[str], rounds: int) -> list[tuple[str, str, bool]]:
+    """The training bases rendered again with ``rounds`` other seeds: other names, numbers, typos,
+    chit-chat and choices of template around the same hand-written paraphrases and near-misses,
+    so the model sees the kinds of change rather than the few fills of the dev file. Only bases
+    given (dev bases outside the calibration share) are rendered; the test split's never are."""
+    from make_semantic_pairs import CONTEXTS, SHORTS, context_pairs, short_pairs
+
+    out: list[tuple[str, str, bool]] = []
+    for seed in range(1, rounds + 1):
+        rows = [r for s in SHORTS if s.id in bases for r in short_pairs(s, seed)]
+        rows += [r for c in CONTEXTS if c.id in bases for r in context_pairs(c, seed)]
+        out += [(str(r["a"]), str(r["b"]), r["label"] == "hit") for r in rows]
+    return out
+
+
 def reformed(pairs: list[tuple[str, str, bool]], rng: random.Random, share: float) -> list[tuple[str, str, bool]]:
     """For a ``share`` of the pairs, the pair with one side reformed, and that side with its reform (a hit)."""
     out = []
@@ -158,6 +173,10 @@ def main() -> None:
     parser.add_argument("--max-side", type=int, default=48, help="tokens per text after squeezing shared spans")
     parser.add_argument("--window", type=int, default=8, help="tokens of shared context kept next to a difference")
     parser.add_argument("--implied", type=int, default=40, help="implied pairs per base, at most")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="times each training base is rendered again with another seed (more fills)")
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="time budget: the schedule runs to the end of the steps or of the budget, whichever is first")
     parser.add_argument("--reform", type=float, default=0.3, help="share of pairs also trained with one side reformed")
     parser.add_argument("--calib-share", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=13)
@@ -184,6 +203,7 @@ def main() -> None:
     started = time.time()
     rng = random.Random(args.seed)
     train = implied_pairs([r for r in rows if r["base"] in train_bases], rng, args.implied)
+    train += regenerated(train_bases, args.rounds)
     train += reformed(train, rng, args.reform)
     print(f"dev: {len(rows)} pairs, {len(train_bases)} bases to train on ({len(train)} pairs with the implied "
           f"and reversed ones), {len(calib_bases)} held out for calibration ({len(calib)} pairs)")
@@ -224,8 +244,14 @@ def main() -> None:
     encoder = [p for p in net.bert.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{"params": encoder, "lr": args.lr}, {"params": net.head.parameters(), "lr": args.head_lr}],
                             weight_decay=0.01)
+    budget = args.minutes * 60 or float("inf")
+
+    def progress(s: int) -> float:
+        """The share of training done: of the steps or of the time budget, whichever is further."""
+        return max(s / steps, (time.time() - started) / budget)
+
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1.0 - progress(s)))
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
     def batch_of(items: list[tuple[list[int], list[int], float]]) -> tuple:
@@ -252,7 +278,8 @@ def main() -> None:
             batches += [c[i : i + args.batch] for i in range(0, len(c), args.batch)]
         rng.shuffle(batches)
         for b in batches:
-            if step >= steps:
+            if step >= steps or progress(step) >= 1.0:
+                steps = step
                 break
             ids, mask, types, y = batch_of([encoded[i] for i in b])
             loss = loss_fn(net(ids, mask, types), y)
@@ -284,6 +311,7 @@ def main() -> None:
 
     meta["trained"] = {"pairs": len(train), "bases": len(train_bases), "epochs": args.epochs, "lr": args.lr,
                        "head_lr": args.head_lr, "batch": args.batch, "reform": args.reform, "implied": args.implied,
+                       "rounds": args.rounds, "steps": steps,
                        "seconds": round(trained), "seed": args.seed}
     calibrate_model(args.out, meta, embedder, calib, len(calib_bases))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {args.out / META}; trained in {trained:.0f} s, "
