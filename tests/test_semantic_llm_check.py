@@ -132,6 +132,22 @@ def test_a_confirmed_candidate_is_served_and_its_check_is_booked_and_netted(make
     assert Decimal(status[0]["spent_usd"]) == miss.cost.total + check.cost.total
 
 
+def test_a_verdict_is_kept_so_a_confirmed_paraphrase_asked_again_costs_no_second_check(make_gateway, sim) -> None:
+    gw = make_gateway(config(sim.url, "{model: gpt-4o-mini, when: gated}"))
+    c = client(gw)
+    before = upstream_calls(sim)
+    ask(c, ASKED)
+    first, answer = ask(c, SAME)
+    again, served = ask(c, SAME)
+    assert (first["x-costops-cache-check"], again["x-costops-cache-check"]) == ("yes", "yes")
+    assert again["x-costops-cache"] == "semantic" and served == answer
+    assert upstream_calls(sim) - before == 2  # the first question and one check
+    rows = gw.records(4)
+    assert sorted(r.cache for r in rows) == ["miss", "semantic", "semantic", "semantic-check"]  # one check row
+    second = next(r for r in rows if r.request_id == again["x-costops-request-id"])
+    assert second.cache == "semantic" and second.cost.total == 0 and Decimal(again["x-costops-cost-usd"]) == 0
+
+
 @pytest.mark.parametrize("verifier", ["judge", "cross-encoder"])
 def test_a_refused_candidate_goes_upstream(make_gateway, sim, verifier: str) -> None:
     gw = make_gateway(config(sim.url, "{model: gpt-4o-mini, when: gated}", verifier=verifier))

@@ -19,7 +19,9 @@ judge score is within ``band`` below the route's acceptance score (the judge's n
 the model may confirm: more recall); ``gated`` every candidate over the cosine gate (the model is
 the judge). With ``verifier: rules`` (no score) ``near`` and ``gated`` act as ``accepted``. A
 candidate with the very same text as the request is served without a check (it is the same
-question in the same scope). One check per request at most: a refused candidate is a miss.
+question in the same scope). One check per request at most: a refused candidate is a miss. A
+verdict (yes or no, never an error) is kept per replica for the same route settings, candidate and
+new text, so a confirmed paraphrase asked again is served without a second check (no check row).
 
 The prompt (:func:`messages`) shows both questions and asks for one word; the answer
 (:func:`confirmed`) is read strictly: ``yes`` (any case, a trailing full stop or !) confirms,

@@ -67,6 +67,10 @@ NEIGHBOURS = 2
 and each costs a profile and an alignment on the miss path."""
 
 
+VERDICTS = 4096
+"""LLM-check verdicts kept per replica (oldest dropped first)."""
+
+
 class SemanticCacheStage:
     name = "semantic-cache"
 
@@ -95,6 +99,8 @@ class SemanticCacheStage:
             Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge"
             else CrossJudge(self.embedder) if cfg.verifier == "cross-encoder" else None)
         self._profiles: dict[str, Any] = {}
+        self._verdicts: dict[tuple[LLMCheckSettings, str, str], str] = {}
+        """(check settings, candidate id, new text) -> the check's yes or no (see :meth:`_confirm`)."""
         """The last few query texts' profiles: a lookup judges up to NEIGHBOURS neighbours against one."""
         self.admin_routes = {
             ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
@@ -194,12 +200,22 @@ class SemanticCacheStage:
         return None
 
     async def _confirm(self, call: Call, check: LLMCheckSettings, text: str, candidate: Entry) -> Entry | None:
-        """The candidate if the route's check model confirms it, else None (a miss)."""
-        verdict = "error"
-        if self.checker is not None:
-            to = self.check_targets.get(check)
-            if to is not None:
-                verdict = await self.checker.confirm(call, check, to, candidate.text, text)
+        """The candidate if the route's check model confirms it, else None (a miss). A yes or no
+        is kept (per replica, the last VERDICTS pairs) for the same check settings, candidate and
+        text: a confirmed paraphrase asked again is served without paying for another check (a
+        served question is not stored, so its next ask finds the same candidate). Errors and
+        timeouts are not kept."""
+        key = (check, candidate.id, text)
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            self.counts["check_kept"] += 1
+        elif self.checker is not None and (to := self.check_targets.get(check)) is not None:
+            verdict = await self.checker.confirm(call, check, to, candidate.text, text)
+            if verdict in ("yes", "no"):
+                self._verdicts[key] = verdict
+                if len(self._verdicts) > VERDICTS:
+                    self._verdicts.pop(next(iter(self._verdicts)))
+        verdict = verdict or "error"
         self.counts[f"check_{verdict}"] += 1
         call.response_headers.append((CHECK_HEADER, verdict.encode()))
         return candidate if verdict == "yes" else None
