@@ -252,3 +252,19 @@ def test_a_version_1_ledger_gains_the_attempt_columns_and_keeps_its_rows(tmp_pat
         assert (totals["requests"], totals["attempts"]) == (1, 2)  # an attempt is not another request
     finally:
         store.close()
+
+
+def test_sqlite_binds_a_rows_nulls_through_a_registered_adapter(tmp_path) -> None:
+    """A NULL found no adapter and cost two failed attribute lookups per column; now it finds one
+    and is still stored as SQL NULL, not as a text or a zero."""
+    from costops.ledger.sqlite import SqliteLedger
+
+    ledger = SqliteLedger(str(tmp_path / "l.db"))
+    ledger.migrate()
+    assert sqlite3.adapters.get((type(None), sqlite3.PrepareProtocol)) is not None
+    ledger.write([make_record(1)])
+    conn = sqlite3.connect(tmp_path / "l.db")
+    types = conn.execute("SELECT typeof(error_type), typeof(parent_id), typeof(task), typeof(accepted) FROM usage").fetchone()
+    assert types == ("null", "null", "null", "null")
+    conn.close()
+    ledger.close()

@@ -39,6 +39,19 @@ def _insert(head: str, width: int, rows: int, conflict: str) -> str:
     return head + ", ".join([row] * rows) + f" ON CONFLICT ({conflict}) DO NOTHING"
 
 
+def _null(value: None) -> None:
+    return value
+
+
+def bind_nulls_directly() -> None:
+    """Without an adapter for ``None`` the sqlite3 module looks up ``__adapt__`` and
+    ``__conform__`` for every NULL it binds, failing twice (an AttributeError raised and cleared);
+    a usage row has a dozen NULLs, so that was about a quarter of the insert's CPU (3 of 11 us a
+    row). Registered, the lookup finds this function and binds the same NULL. Process-wide, and
+    harmless to any other sqlite3 user: None still binds as NULL, only sooner."""
+    sqlite3.register_adapter(type(None), _null)
+
+
 def _retry_busy(step: Any, attempts: int = 50) -> None:
     """Switching to WAL needs a moment of exclusive access and does not wait on the busy timeout:
     two replicas opening one new ledger at once would otherwise see 'database is locked'."""
@@ -87,6 +100,7 @@ class SqliteLedger(SqlLedger):
             file.parent.mkdir(parents=True, exist_ok=True)
             self.spill_hint = str(file.with_name(file.name + ".spill.jsonl"))
         self._lock = threading.Lock()
+        bind_nulls_directly()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one transaction
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
