@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+import costops.control.budget_plans as plans_mod
 import costops.control.budgets as budgets_mod
 from costops.config import load_config
 from costops.control.admission import Level
@@ -50,8 +51,8 @@ def _names(stage: BudgetsStage, call: Call) -> list[str]:
 @pytest.fixture
 def counted(monkeypatch) -> list[int]:
     calls: list[int] = []
-    real = budgets_mod.applies
-    monkeypatch.setattr(budgets_mod, "applies", lambda scope, subject: calls.append(1) or real(scope, subject))
+    real = plans_mod.applies
+    monkeypatch.setattr(plans_mod, "applies", lambda scope, subject: calls.append(1) or real(scope, subject))
     return calls
 
 

@@ -34,8 +34,6 @@ from costops.config import Config, Deployment
 from costops.control import monitor
 from costops.control.admission import (
     Level,
-    Subject,
-    applies,
     choose_downgrade,
     crossed,
     fits,
@@ -45,13 +43,14 @@ from costops.control.admission import (
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_admin import admin_routes
+from costops.control.budget_plans import Plan, Plans, claims_for
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
 from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.recovery import Recovery
 from costops.control.reservations import BudgetState, Claim, MemoryState, StateLost
-from costops.control.windows import Window, current_window, iso
+from costops.control.windows import Window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
 from costops.money import from_nanos, usd_str
@@ -82,7 +81,6 @@ CAPPED = "budgets.capped"
 """``call.state`` key: the output-cap field costops set in the body (the client named none)."""
 
 PACE_REASON = "pacing holds back requests for"
-PLAN_STATE = "budgets.plan"
 """``call.state`` key: (model, deployment, the plans memo, the plan) the call's budgets were found for."""
 PACE_FREES = "the budget's pace allows this request"
 
@@ -117,11 +115,8 @@ class BudgetsStage:
         """Recent full days' spend per budget, from the ledger."""
         self.seeded: set[tuple[str, str]] = set()
         self.unpriced: set[str] = set()
-        self._windows: dict[str, tuple[Budget, float, Window]] = {}
-        self._matched_for: tuple[Budget, ...] | None = None
-        self._matched: dict[tuple[Any, ...], tuple[Budget, ...]] = {}
-        self._plans: dict[tuple[Any, ...], _Plan] = {}
-        self._tag_scoped = False
+        self.plans = Plans()
+        """What each kind of call reserves against (pure, memoized): :mod:`costops.control.budget_plans`."""
         self._pricer: Any = None
         self._store: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -181,85 +176,11 @@ class BudgetsStage:
         plan = self._plan(call, now)
         return plan.active if plan is not None else []
 
-    def _plan(self, call: Call, now: float) -> _Plan | None:
-        """The budgets covering the call in the windows in force now, with what to reserve against
-        them: built once per kind of call and window (who calls, the model names, the deployment),
-        so a request reads one memo instead of matching scopes, finding windows and making claims.
-        Without a tag scope that depends only on the memo key; any budget added, removed or
-        redefined (the admin API, in place) starts the memos afresh. None: no budget applies."""
-        budgets = tuple(self.budgets.values())
-        if budgets != self._matched_for:  # element by element, identity first: cheap for the same budgets
-            self._matched_for, self._matched, self._plans = budgets, {}, {}
-            self._tag_scoped = any(b.scope.tags for b in budgets)
-        seen = call.state.get(PLAN_STATE)  # the Route step's downgrade check found it for this target
-        if seen is not None and seen[0] == call.model and seen[1] is call.deployment and seen[2] is self._plans:
-            plan = seen[3]
-            if plan.built <= now < plan.until:
-                return plan
-        memo_key = None
-        if not self._tag_scoped:
-            record, key, deployment = call.record, call.key, call.deployment
-            memo_key = (key.id, key.tenant, key.team, key.project, record.user, record.model_requested, call.model,
-                        deployment.name if deployment else None, deployment.kind if deployment else None)
-            plan = self._plans.get(memo_key)
-            if plan is not None and plan.built <= now < plan.until:
-                call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
-                return plan
-        active = []
-        whole = True  # every matched budget has a window in force (a fixed period may start later)
-        for budget in self._matching(call, memo_key):
-            window = self._window(budget, now)
-            if window is not None:
-                active.append((budget, window))
-            else:
-                whole = False
-        plan = _Plan(active, self.claims(active), now) if active else None
-        if memo_key is not None and plan is not None and whole:
-            if len(self._plans) >= 4096:
-                self._plans.clear()
-            self._plans[memo_key] = plan
-            call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
-        return plan
-
-    def _matching(self, call: Call, memo_key: tuple[Any, ...] | None) -> tuple[Budget, ...]:
-        """The budgets whose scope covers the call; memoized under ``memo_key`` (None: a tag
-        scope makes it depend on the request's tags, so matched each time)."""
-        if memo_key is not None:
-            found = self._matched.get(memo_key)
-            if found is not None:
-                return found
-        record, key, deployment = call.record, call.key, call.deployment
-        subject = Subject(
-            tenant=key.tenant, team=key.team, project=key.project, key=key.id, user=record.user,
-            models=(record.model_requested, call.model), provider=deployment.kind if deployment else None,
-            deployment=deployment.name if deployment else None, tags=record.tags,
-        )
-        found = tuple(b for b in self._matched_for or () if applies(b.scope, subject))
-        if memo_key is not None:
-            if len(self._matched) >= 4096:
-                self._matched.clear()
-            self._matched[memo_key] = found
-        return found
-
-    def _window(self, budget: Budget, now: float) -> Window | None:
-        """``current_window`` memoized per budget: the window found at ``t0`` is the window at every
-        instant from ``t0`` to its end (calendar, rolling and fixed alike), so a request pays for
-        the time-zone arithmetic only when a window turns (or the clock goes back)."""
-        memo = self._windows.get(budget.name)
-        if memo is not None and memo[0] is budget and memo[1] <= now < memo[2].end:
-            return memo[2]
-        window = current_window(budget.window, now)
-        if window is not None:
-            self._windows[budget.name] = (budget, now, window)
-        return window
+    def _plan(self, call: Call, now: float) -> Plan | None:
+        return self.plans.plan(call, now, self.budgets)
 
     def claims(self, active: list[tuple[Budget, Window]], allowed: list[int] | None = None) -> list[Claim]:
-        """What to reserve against: each hard budget's limit, or its paced allowance by now."""
-        limits = allowed or [b.limit_nanos for b, _ in active]
-        return [
-            Claim(b.name, limit if b.hard else -1, w.buckets, w.current, w.keep_s)
-            for (b, w), limit in zip(active, limits, strict=True)
-        ]
+        return claims_for(active, allowed)
 
     def downgrade(self, call: Call, fits: Callable[[Deployment, str], bool] | None = None) -> None:
         """The soft limit: a cheaper model when a budget past its ``downgrade_at`` names one for
@@ -363,7 +284,7 @@ class BudgetsStage:
             raise BudgetPaced(detail, retry_after=verdict.wait)
 
     async def _admit(
-        self, call: Call, hold: Hold, now: float, plan: _Plan | None, *, queued: bool, rid: str | None = None,
+        self, call: Call, hold: Hold, now: float, plan: Plan | None, *, queued: bool, rid: str | None = None,
     ) -> tuple[Verdict, str]:
         """Reserve in every applicable budget at once, against each paced budget's allowance by
         ``now``: admitted (the hold is in ``call.state``), or 429 budget_exceeded at a hard limit,
@@ -575,21 +496,6 @@ class BudgetsStage:
             ) from None
         log.error("budget state unreachable, admitting without a budget check: %s", exc)
         return None
-
-
-class _Plan:
-    """What every request matching the same budgets reserves against in the windows in force
-    from ``built`` until ``until`` (the first of them to turn): see :meth:`BudgetsStage._plan`."""
-
-    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades")
-
-    def __init__(self, active: list[tuple[Budget, Window]], claims: list[Claim], built: float) -> None:
-        self.active, self.claims, self.built = active, claims, built
-        self.limits = [b.limit_nanos for b, _ in active]
-        self.until = min(w.end for _, w in active)
-        self.hard = any(b.hard for b, _ in active)
-        self.paced = any(b.pace is not None for b, _ in active)
-        self.downgrades = any(b.downgrade for b, _ in active)
 
 
 def _line(budget: Budget) -> str:
