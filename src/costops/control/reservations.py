@@ -122,19 +122,20 @@ class MemoryState:
                 reserved[name] -= amount
 
     def _level(self, claim: Claim) -> Level:
-        name, buckets = claim.name, claim.buckets
-        if len(buckets) == 1:  # a calendar or fixed window is one bucket: read it (twice per request)
-            total = self.spent[name].get(buckets[0], 0)
-        else:  # a rolling window of 24 x N hourly buckets: their running total while they are the same
-            memo = self._totals.get(name)
-            if memo is not None and (memo[0] is buckets or memo[0] == buckets):
-                total = memo[2]
-            else:
-                spent = self.spent[name]
-                total = sum(spent.get(b, 0) for b in buckets)
-                self._totals[name] = (buckets, frozenset(buckets), total)
         limit = claim.limit  # level_limit(), inlined
-        return Level(total, self.reserved[name], limit if limit >= 0 else 2**62)
+        return Level(self._spent(claim.name, claim.buckets), self.reserved[claim.name], limit if limit >= 0 else 2**62)
+
+    def _spent(self, name: str, buckets: tuple[str, ...]) -> int:
+        if len(buckets) == 1:  # a calendar or fixed window is one bucket: read it
+            return self.spent[name].get(buckets[0], 0)
+        # a rolling window of 24 x N hourly buckets: their running total while they are the same
+        memo = self._totals.get(name)
+        if memo is not None and (memo[0] is buckets or memo[0] == buckets):
+            return memo[2]
+        spent = self.spent[name]
+        total = sum(spent.get(b, 0) for b in buckets)
+        self._totals[name] = (buckets, frozenset(buckets), total)
+        return total
 
     def _add(self, name: str, bucket: str, nanos: int) -> None:
         spent = self.spent[name]
@@ -149,36 +150,55 @@ class MemoryState:
         if self._expiry and self._expiry[0][0] <= now:
             self._purge(now)
         least = estimate if least is None else least
-        levels = [self._level(c) for c in claims]
+        # one pass: read each claim's spend and holds once, check it fits (fits(), inlined), find the room
+        reserved, spent = self.reserved, self.spent
+        seen: list[tuple[int, int, int]] = []
         room = estimate
-        for i, lv in enumerate(levels):  # fits(), inlined: this runs for every budget of every request
-            committed = lv.spent + lv.reserved
-            if not (committed < lv.limit and committed + least <= lv.limit):
-                return Admission(False, tuple(levels), i)
-            room = min(room, lv.limit - committed)
+        for c in claims:
+            name, buckets, limit = c.name, c.buckets, c.limit
+            total = spent[name].get(buckets[0], 0) if len(buckets) == 1 else self._spent(name, buckets)
+            held_now = reserved[name]
+            if limit < 0:
+                limit = 2**62
+            committed = total + held_now
+            if not (committed < limit and committed + least <= limit):
+                return Admission(False, tuple([self._level(c) for c in claims]), len(seen))
+            if limit - committed < room:
+                room = limit - committed
+            seen.append((total, held_now, limit))
         # when costops sets the cap: as much as the smallest room pays for, never below least
         held = estimate if estimate == least else max(least, room)
         if held <= 0:
-            return Admission(True, tuple(levels), None, held)
+            return Admission(True, tuple([Level(*lv) for lv in seen]), None, held)
         self.holds[rid] = {c.name: held for c in claims}
         self._expires[rid] = expires_at
         heapq.heappush(self._expiry, (expires_at, rid))
-        reserved = self.reserved
         for c in claims:
             reserved[c.name] += held
-        return Admission(True, tuple([Level(lv.spent, lv.reserved + held, lv.limit) for lv in levels]), None, held)
+        return Admission(True, tuple([Level(t, r + held, lim) for t, r, lim in seen]), None, held)
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         self._release(rid)  # a hold that already expired is simply gone; the spend still counts
-        if actual:
-            hour = int(now // HOUR)
-            for c in claims:
-                self._add(c.name, c.current, actual)
-                hours = self.hours[c.name]
-                hours[hour] = hours.get(hour, 0) + actual
         if self._expiry and self._expiry[0][0] <= now:
             self._purge(now)
-        return tuple([self._level(c) for c in claims])
+        # one pass: add the spend to each claim's current bucket and hour, read its level after
+        hour = int(now // HOUR)
+        spent, reserved, hours_of, totals = self.spent, self.reserved, self.hours, self._totals
+        levels = []
+        for c in claims:
+            name, buckets, limit = c.name, c.buckets, c.limit
+            by_bucket = spent[name]
+            if actual:
+                current = c.current
+                by_bucket[current] = by_bucket.get(current, 0) + actual  # _add(), inlined
+                memo = totals.get(name)
+                if memo is not None and current in memo[1]:
+                    totals[name] = (memo[0], memo[1], memo[2] + actual)
+                hours = hours_of[name]
+                hours[hour] = hours.get(hour, 0) + actual
+            total = by_bucket.get(buckets[0], 0) if len(buckets) == 1 else self._spent(name, buckets)
+            levels.append(Level(total, reserved[name], limit if limit >= 0 else 2**62))
+        return tuple(levels)
 
     async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
         for rid, claims, held in holds:
