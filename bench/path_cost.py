@@ -87,6 +87,8 @@ class Counter:
     def __init__(self) -> None:
         self.opcodes = self.frames = 0
         self.per_code: dict[Any, int] = {}
+        self.owner: dict[Any, str] = {}
+        """A generated method's class (a dataclass's ``__init__`` is ``<string>``: name it)."""
 
     def trace(self, frame: Any, event: str, arg: Any) -> Any:
         if event == "opcode":
@@ -95,6 +97,10 @@ class Counter:
         elif event == "call":
             self.frames += 1
             frame.f_trace_opcodes = True
+            code = frame.f_code
+            if code.co_filename == "<string>" and code not in self.owner:
+                this = frame.f_locals.get("self", frame.f_locals.get("_cls"))
+                self.owner[code] = getattr(this, "__name__", type(this).__name__)
         return self.trace
 
 
@@ -163,7 +169,9 @@ async def main(args: argparse.Namespace) -> None:
                     print(f"{name:15s} {counter.opcodes / n:8.0f} opcodes/req  {counter.frames / n:6.0f} frames/req")
                     for code, count in sorted(counter.per_code.items(), key=lambda kv: -kv[1])[: args.top]:
                         where = code.co_filename.split("site-packages/")[-1].split("src/")[-1]
-                        print(f"    {count / n:7.1f}  {where}:{code.co_firstlineno} {code.co_name}")
+                        owner = counter.owner.get(code)
+                        name_of = f"{owner}.{code.co_name}" if owner else code.co_name
+                        print(f"    {count / n:7.1f}  {where}:{code.co_firstlineno} {name_of}")
         if not args.opcodes:
             print(f"CPU us per request, best of {args.repeat} (n={args.n}, concurrency {args.concurrency}):")
             floor = min(p for _, p in cpu["bare"]) if "bare" in cpu else None
