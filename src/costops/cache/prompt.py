@@ -192,6 +192,26 @@ def apply(api: str, body: dict[str, Any], placement: Placement, ttl: str) -> dic
     return out
 
 
+def without_cache_control(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with every ``cache_control`` taken off (top level, tools, messages' parts): what an
+    OpenAI-compatible deployment is sent when the call was marked for Claude (this stage, or a
+    client that knew it talked to Claude) and a fallback or a route took it elsewhere; OpenAI
+    refuses the unknown field. Only the touched parts are copied."""
+
+    def bare(item: Any) -> Any:
+        return {k: v for k, v in item.items() if k != "cache_control"} if isinstance(item, dict) and "cache_control" in item else item
+
+    out = {k: v for k, v in body.items() if k != "cache_control"}
+    if isinstance(out.get("tools"), list):
+        out["tools"] = [bare(t) for t in out["tools"]]
+    if isinstance(out.get("messages"), list):
+        out["messages"] = [
+            {**m, "content": [bare(p) for p in m["content"]]} if isinstance(m, dict) and isinstance(m.get("content"), list) else m
+            for m in out["messages"]
+        ]
+    return out
+
+
 def _parts(content: Any) -> list[Any]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []

@@ -118,6 +118,10 @@ class OpenAIPassthrough:
 
     def request_body(self) -> bytes:
         body, changed = self._body, self._body.get("model") != self._model
+        if b"cache_control" in self._raw:  # marked for Claude, sent to OpenAI (fallback, route): unmark
+            from costops.cache.prompt import without_cache_control
+
+            body, changed = without_cache_control(body), True
         if changed and "max_tokens" in body and "max_completion_tokens" not in body and is_reasoning_model(self._model):
             # routed to an o-series or gpt-5 model, which refuses max_tokens: the same cap, in its name
             body = {k: v for k, v in body.items() if k != "max_tokens"} | {"max_completion_tokens": body["max_tokens"]}
