@@ -4,7 +4,7 @@ admitted (budget reserved, rate-limit tokens taken) for their own target before 
 An escalation a hard budget cannot pay for is not sent: the client keeps the cheaper answer it
 would have replaced (``x-costops-cascade`` says so, and so does its row), or, when there is no
 cheaper answer, gets the budget's 429 in its API's shape. A fallback the budget refuses is not
-sent either. Prices here: cheap $0.1 / $0.4 and strong $2.5 / $10 per million tokens, so with
+sent either, nor is a judge it refuses. Prices here: cheap $0.1 / $0.4 and strong $2.5 / $10 per million tokens, so with
 ``max_tokens: 1000`` a cheap try holds about $0.0004 and a strong one about $0.01.
 """
 
@@ -25,6 +25,8 @@ from tests.clock import Clock
 ANSWERS = {
     "cheap-model": "I'm sorry, but I can't help with that request.",  # a refusal: the cascade escalates
     "strong-model": "Paris is the capital of France.",
+    "good-cheap": "Paris.",
+    "judge-pricey": "9",
 }
 
 
@@ -60,16 +62,19 @@ deployments:
   - name: house
     kind: openai
     base_url: "{url}/v1"
-    models: ["cheap-*", "strong-*", "broken-*"]
+    models: ["cheap-*", "strong-*", "broken-*", "good-*", "judge-*"]
     max_retries: 0
     prices:
       - {{model: "cheap-*", input: 0.1, output: 0.4}}
       - {{model: "broken-*", input: 0.1, output: 0.4}}
+      - {{model: "good-*", input: 0.1, output: 0.4}}
+      - {{model: "judge-*", input: 100, output: 100}}
       - {{model: "strong-*", input: 2.5, output: 10}}
 routing:
   policies:
     support: {{kind: cascade, models: [cheap-model, strong-model]}}
     shaky: {{kind: cascade, models: [broken-cheap, strong-model]}}
+    judged: {{kind: cascade, models: [good-cheap, strong-model], accept: {{judge: {{model: judge-pricey, min_score: 7}}}}}}
   fallbacks:
     broken-model: [strong-model]
 budgets:
@@ -165,3 +170,30 @@ def test_an_escalation_past_the_next_models_rate_limit_keeps_the_cheaper_answer(
     assert raw.parse().choices[0].message.content == ANSWERS["cheap-model"]
     assert raw.headers["x-costops-cascade"] == "kept cheap-model; escalation to strong-model refused (rate_limit_exceeded)"
     assert upstream.seen == ["cheap-model", "strong-model", "cheap-model"]
+
+
+def test_a_judge_the_budget_cannot_pay_for_is_not_called_and_the_outcome_says_so(make_gateway, upstream) -> None:
+    # the cheap try fits ($0.0004 held), the judge does not (~200 tokens at $100 per million, $0.02),
+    # and neither does the escalation the unjudged answer leads to: the cheap answer is kept, and said so
+    gw = make_gateway(config(upstream.url, "0.005"))
+    raw = _client(gw).chat.completions.with_raw_response.create(model="judged", messages=HI, max_tokens=1000)
+    assert raw.parse().choices[0].message.content == ANSWERS["good-cheap"]
+    assert upstream.seen == ["good-cheap"]  # neither the judge nor the strong model was called
+    assert raw.headers["x-costops-cascade"] == "kept good-cheap; escalation to strong-model refused (budget_exceeded)"
+    (row,) = gw.records(1)
+    assert (row.model, row.accepted, row.error_type) == ("good-cheap", False, "escalation_refused")
+    assert "the judge judge-pricey was refused" in row.error_message and "budget 'tight'" in row.error_message
+    status = _budget(gw)
+    assert Decimal(status["spent_usd"]) == row.cost.total > 0 and Decimal(status["reserved_usd"]) == 0
+
+
+def test_a_judge_that_fits_is_reserved_and_its_row_spent(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.5"))
+    raw = _client(gw).chat.completions.with_raw_response.create(model="judged", messages=HI, max_tokens=1000)
+    assert raw.parse().choices[0].message.content == ANSWERS["good-cheap"] and "x-costops-cascade" not in raw.headers
+    assert upstream.seen == ["good-cheap", "judge-pricey"]
+    rows = gw.records(2)
+    assert sorted(r.attempt_reason or "" for r in rows)[-1] == "judge"
+    status = _budget(gw)
+    assert Decimal(status["spent_usd"]) == sum(r.cost.total for r in rows) and Decimal(status["reserved_usd"]) == 0
+    assert Decimal(raw.headers["x-costops-cost-usd"]) == sum(r.cost.total for r in rows)

@@ -186,7 +186,10 @@ class Cascade:
         """The judge grades the held-back answer: a side call through the rest of the chain
         (fallbacks, health, one attempt) with a row of its own under the logical request
         (``<request id>.<attempt>j``, ``attempt_reason: judge``), counted in its cost and, at
-        settle, in its budgets and token limits. A judge that fails keeps nothing: escalate."""
+        settle, in its budgets and token limits. It is admitted first like any attempt (the request's
+        hold moves to the judge's target); a judge admission refuses is not called, and the answer
+        counts as ungraded: escalate (or keep it, when that escalation is refused too). A judge that
+        fails keeps nothing: escalate."""
         deployment, model = resolve_model(self.config, spec.model)
         r = call.record
         record = dataclasses.replace(
@@ -196,7 +199,18 @@ class Cascade:
             accepted=None, cache=None,
         )
         body = judge_request(call.api, call.body, answer_parts(call.api, reply.body)[0], spec)
-        side = Call(call.api, call.endpoint, body, orjson.dumps(body), call.key, record, call.headers, call.now,
+        raw = orjson.dumps(body)
+        if self.admit is not None:  # the judge is admitted like any attempt: the request's hold becomes its
+            saved = call.deployment, call.model, call.body, call.raw
+            call.deployment, call.model, call.body, call.raw = deployment, model, body, raw
+            try:
+                await self.admit(call)
+                body, raw = call.body, call.raw
+            except CostopsError as refusal:
+                return Verdict(False, f"the judge {spec.model} was refused: {refusal.message}"[:300])
+            finally:
+                call.deployment, call.model, call.body, call.raw = saved
+        side = Call(call.api, call.endpoint, body, raw, call.key, record, call.headers, call.now,
                     deployment=deployment, model=model, client_credential=call.client_credential,
                     client_headers=call.client_headers, deliver=False, started=time.perf_counter(),
                     state={SIDE_CALL: True})
