@@ -101,6 +101,24 @@ def test_cubes_answer_what_the_calls_answer(pair: tuple, filters: Filters) -> No
     assert (planned == 0) if inside_one_hour else (planned >= (12 if filters in EDGES[:4] else 3))  # the cubes answered
 
 
+def test_several_tops_ranked_in_one_scan_match_one_at_a_time(pair: tuple) -> None:
+    """The dashboard ranks users and keys together: each dimension's top rows and count of values
+    are exactly those of its own ranking, and of the ledger's whole breakdown cut to the top."""
+    cubes, calls, ledger = pair
+    f = Filters(since=T0 + 0.5 * HOUR, until=T0 + 60.2 * HOUR)
+    dims = ("user", "key", "tenant")
+    for engine in (cubes, calls):
+        got = engine.tops(dims, f, 2)
+        assert list(got) == list(dims)
+        for dim in dims:
+            rows, groups = got[dim]
+            want, want_groups = calls.top(dim, f, 2)
+            assert _exact(rows) == _exact(want) and groups == want_groups, dim
+            whole = ledger.aggregate([dim], f)
+            assert groups == len(whole) > 2 and len(rows) == 2
+            assert [r["cost_nanos"] for r in rows] == sorted((r["cost_nanos"] for r in whole), reverse=True)[:2]
+
+
 def test_top_and_sets_and_the_report_from_cubes(pair: tuple) -> None:
     cubes, calls, ledger = pair
     f = Filters(since=T0 + 0.5 * HOUR, until=T0 + 60.2 * HOUR)

@@ -62,6 +62,7 @@ from costops.analysis.sql import (
     split_sets,
     tag_keys_sql,
     top_rows,
+    tops_rows,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
@@ -528,6 +529,12 @@ class DuckEngine:
             rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
             return rows[:n], len(rows)
         return top_rows(self._all, dim, filters, DUCKDB, n)
+
+    def tops(self, dims: Sequence[str], filters: Filters, n: int) -> dict[str, tuple[list[dict[str, Any]], int]]:
+        """:meth:`top` for each of ``dims``; those the cubes cannot answer are ranked in one shared scan."""
+        raw = [dim for dim in dims if self._plan([dim], filters) is None]
+        out = tops_rows(self._all, raw, filters, DUCKDB, n) if raw else {}
+        return {dim: out[dim] if dim in out else self.top(dim, filters, n) for dim in dims}
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]

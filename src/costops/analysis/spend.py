@@ -34,15 +34,16 @@ def _ratio(nanos: int, count: int) -> str | None:
 
 
 def by(reader: Reader, dim: str, filters: Filters, top: int | None = None, *,
-       totals: dict[str, Any] | None = None) -> dict[str, Any]:
+       totals: dict[str, Any] | None = None, ranked: tuple[list[dict[str, Any]], int] | None = None) -> dict[str, Any]:
     """Spend by one dimension, largest first, each with its share; ``top`` folds the rest into
     one ``(other)`` row so the total still adds up. An engine sends only the top rows out of
     SQL (a breakdown by user has as many groups as users); ``totals`` (the filter's, if the
-    caller has them) saves it a scan."""
+    caller has them) saves it a scan, and so does ``ranked`` (the engine's ``top`` answer, asked
+    for several dimensions at once)."""
     folded = ("cost_nanos", "list_cost_nanos", "requests", "errors", "avoided_cost_nanos")
     engine_top = getattr(reader, "top", None)
     if top is not None and engine_top is not None:
-        shown, groups = engine_top(dim, filters, top)
+        shown, groups = ranked if ranked is not None else engine_top(dim, filters, top)
         whole = totals if totals is not None else reader.totals(filters)
         total = whole["cost_nanos"]
         rest = {k: whole[k] - sum(r[k] for r in shown) for k in folded}

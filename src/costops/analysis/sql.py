@@ -189,6 +189,42 @@ def top_rows(run: Callable[[str], Sequence[Sequence[Any]]], dim: str, filters: F
     return rows, int(found[0][-1])
 
 
+def tops_sql(dims: Sequence[str], filters: Filters, d: Dialect, n: int) -> str:
+    """:func:`top_sql` for several dimensions in one scan (``GROUPING SETS``): per dimension its
+    ``n`` costliest values (``gid``, then ``d0..dN`` with only that one set, then its count of
+    values). The dashboard ranks users and keys at once, not in a scan each."""
+    exprs = [dimension_sql(dim, d) for dim in dims]
+    cols = ", ".join(f"d{i}" for i in range(len(dims)))
+    order = ", ".join(f"d{i} NULLS FIRST" for i in range(len(dims)))
+    grouped = (f"SELECT {', '.join(f'{e} AS d{i}' for i, e in enumerate(exprs))}, GROUPING({', '.join(exprs)}) AS gid, "
+               f"{MEASURES['cost_nanos']} AS c, {MEASURES['requests']} AS r FROM {d.table}{where_sql(filters, d)} "
+               f"GROUP BY GROUPING SETS ({', '.join(f'({e})' for e in exprs)})")
+    ranked = (f"SELECT gid, {cols}, ROW_NUMBER() OVER (PARTITION BY gid ORDER BY c DESC, r DESC, {order}) AS rn, "
+              f"COUNT(*) OVER (PARTITION BY gid) AS n_groups FROM ({grouped}) AS g")
+    return f"SELECT gid, {cols}, n_groups FROM ({ranked}) AS t WHERE rn <= {int(n)} ORDER BY gid, rn{d.settings}"
+
+
+def tops_rows(
+    run: Callable[[str], Sequence[Sequence[Any]]], dims: Sequence[str], filters: Filters, d: Dialect, n: int
+) -> dict[str, tuple[list[dict[str, Any]], int]]:
+    """:func:`top_rows` for each of ``dims``, ranked in one scan by :func:`tops_sql`."""
+    found: dict[int, list[Sequence[Any]]] = {}
+    for row in run(tops_sql(dims, filters, d, n)):
+        found.setdefault(int(row[0]), []).append(row)
+    out: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    for i, dim in enumerate(dims):
+        mask = sum(1 << (len(dims) - 1 - j) for j in range(len(dims)) if j != i)
+        mine = found.get(mask, [])
+        if not mine:
+            out[dim] = ([], 0)
+            continue
+        also = among_sql(dim, [r[1 + i] for r in mine], d)
+        rows = [shape(r, [dim]) for r in run(aggregate_sql([dim], filters, d, also=also))]
+        rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+        out[dim] = (rows, int(mine[0][-1]))
+    return out
+
+
 def among_sql(dim: str, values: Sequence[Any], d: Dialect) -> str:
     """``dim`` is one of ``values`` (``None`` among them: or NULL)."""
     e = dimension_sql(dim, d)

@@ -42,6 +42,8 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
     span = (filters.until or now) - (filters.since if filters.since is not None else now - 30 * 86400)
     bucket = "hour" if span <= 2 * 86400 else "day"
     period = filters if filters.since is not None else replace(filters, since=now - 30 * 86400)
+    tops = getattr(reader, "tops", None)
+    ranked = tops(MANY_VALUES, filters, 10) if tops is not None else {}
     return {
         "now": now,
         "filters": _describe(filters),
@@ -55,7 +57,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
             "cache_hits": totals["cache_hits"],
         },
         "spend_over_time": spend.series(reader, period, stack=stack, bucket=bucket, top=8),
-        "top": {d: spend.by(reader, d, filters, top=10, totals=totals) if d in MANY_VALUES else spend.by(r, d, filters, top=10)
+        "top": {d: spend.by(reader, d, filters, top=10, totals=totals, ranked=ranked.get(d)) if d in MANY_VALUES else spend.by(r, d, filters, top=10)
                 for d in TOP_DIMS},
         "routing": {d: spend.by(r, d, filters, top=10) for d in ROUTING_DIMS},
         "cache": {"kinds": kinds, "prompt_cache": prompt_cache(r, filters, catalog)},
