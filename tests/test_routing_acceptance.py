@@ -122,6 +122,33 @@ routing:
     assert sum(kept) / len(kept) > sum(baseline) / len(baseline) + 0.05  # kept cheap answers pass more often
 
 
+def test_a_gemini_cascade_reads_confidence_from_gemini_logprobs(make_gateway, graded) -> None:
+    """Gemini answers carry ``logprobsResult`` when asked (``responseLogprobs``); the translation
+    gives them to an OpenAI-format client in OpenAI's shape, and the cascade judges with them."""
+    gw = make_gateway(f"""
+deployments:
+  - {{name: g, kind: gemini, base_url: "{graded.url}", api_key: x, models: ["gemini-*"]}}
+routing:
+  policies:
+    sure: {{kind: cascade, models: [gemini-2.5-flash-lite, gemini-2.5-pro], accept: {{min_confidence: 0.75}}}}
+""")
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    asked = oa.chat.completions.create(model="gemini-2.5-flash-lite", messages=[{"role": "user", "content": "Name a prime."}],
+                                       logprobs=True)
+    tokens = asked.choices[0].logprobs.content
+    assert tokens and "".join(t.token for t in tokens) == asked.choices[0].message.content
+    assert oa.chat.completions.create(model="gemini-2.5-flash-lite", messages=[{"role": "user", "content": "Name a prime."}]
+                                      ).choices[0].logprobs is None  # not asked, none given
+    for text in prompts(30, " (gemini cascade)"):
+        answer = oa.chat.completions.create(model="sure", messages=[{"role": "user", "content": text}])
+        assert answer.choices[0].logprobs is None  # the cascade asked for them; the client did not
+    rows = gw.records(2 + 30)
+    rejected = [r for r in rows if r.error_type == "rejected"]
+    assert rejected and all("low confidence" in r.error_message and r.model == "gemini-2.5-flash-lite" for r in rejected)
+    escalated = [r for r in rows if r.model == "gemini-2.5-pro"]
+    assert len(escalated) == len(rejected) < 30  # each unsure cheap answer, and only those, went up
+
+
 JUDGED = {"cheap-model": "Paris.", "strong-model": "Paris is the capital of France."}
 
 

@@ -97,6 +97,8 @@ def openai_to_gemini_request(body: Mapping[str, Any]) -> dict[str, Any]:
             gen["responseSchema"] = gemini_schema(schema, where="response_format.json_schema.schema")
     if budget := THINKING_BUDGETS.get(str(body.get("reasoning_effort"))):
         gen["thinkingConfig"] = {"thinkingBudget": budget}
+    if body.get("logprobs") is True:
+        gen["responseLogprobs"] = True
     if gen:
         out["generationConfig"] = gen
     return out
@@ -315,6 +317,21 @@ def _tool_call(call: Mapping[str, Any], n: int) -> dict[str, Any]:
     return {"id": call.get("id") or f"call_{n}", "type": "function", "function": {"name": call.get("name", ""), "arguments": args}}
 
 
+def _logprobs(result: Any) -> dict[str, Any] | None:
+    """Gemini's ``logprobsResult.chosenCandidates`` (asked for with ``responseLogprobs``) in
+    OpenAI's ``logprobs.content`` shape, so a client, and the cascade's confidence check, read one
+    shape whichever provider answered. None when the provider gave none."""
+    if not isinstance(result, Mapping) or not isinstance(chosen := result.get("chosenCandidates"), list):
+        return None
+    content = [
+        {"token": token, "logprob": c["logProbability"], "bytes": list(token.encode()), "top_logprobs": []}
+        for c in chosen
+        if isinstance(c, Mapping) and isinstance(token := c.get("token"), str)
+        and isinstance(c.get("logProbability"), (int, float))
+    ]
+    return {"content": content, "refusal": None}
+
+
 def gemini_to_openai_response(resp: Mapping[str, Any], model: str, request_id: str, *, created: int | None = None) -> dict[str, Any]:
     choices = []
     calls_made = 0
@@ -334,7 +351,8 @@ def gemini_to_openai_response(resp: Mapping[str, Any], model: str, request_id: s
         if reasoning:
             message["reasoning_content"] = "".join(reasoning)
         finish = _finish(cand.get("finishReason"), bool(calls))
-        choices.append({"index": cand.get("index", i), "message": message, "finish_reason": finish, "logprobs": None})
+        choices.append({"index": cand.get("index", i), "message": message, "finish_reason": finish,
+                        "logprobs": _logprobs(cand.get("logprobsResult"))})
     if not choices:  # the prompt itself was blocked (promptFeedback.blockReason): no candidates at all
         message = {"role": "assistant", "content": ""}
         choices.append({"index": 0, "message": message, "finish_reason": "content_filter", "logprobs": None})

@@ -8,8 +8,9 @@ field, not matching a pattern). They catch some failures and miss plausible wron
 optional checks see further, at a price:
 
 - ``min_confidence``: the answer's confidence, the geometric mean of its tokens' probabilities
-  (``exp`` of the mean logprob), from OpenAI's ``logprobs``, which the cascade asks for on its
-  cheaper attempts only when this is set (an OpenAI deployment serving an OpenAI-format client;
+  (``exp`` of the mean logprob), from OpenAI's ``logprobs`` (Gemini's, translated to that shape),
+  which the cascade asks for on its cheaper attempts only when this is set (an OpenAI or Gemini
+  deployment serving an OpenAI-format client;
   elsewhere the provider gives none and the check does not apply);
 - ``judge``: a (cheap) model grades the answer from 0 to 10 (:func:`judge_request` builds its
   request, :func:`judge_score` reads the grade); its call is an attempt row of its own.

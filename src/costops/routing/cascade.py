@@ -172,11 +172,11 @@ class Cascade:
     @staticmethod
     def _ask_logprobs(call: Call, accept: Acceptance) -> tuple[bool, dict[str, Any]]:
         """Ask for logprobs on a cheaper attempt when the checks read them and the provider gives
-        them (an OpenAI deployment, an OpenAI-format client that did not ask itself): (asked, the
-        body to restore after the attempt)."""
+        them (an OpenAI or Gemini deployment, whose answer comes back in OpenAI's shape; an
+        OpenAI-format client that did not ask itself): (asked, the body to restore after the attempt)."""
         body = call.body
         if (accept.min_confidence is None or call.api != "openai" or call.deployment is None
-                or call.deployment.kind != "openai" or "logprobs" in body):
+                or call.deployment.kind not in ("openai", "gemini") or "logprobs" in body):
             return False, body
         call.body = {**body, "logprobs": True}
         call.raw = orjson.dumps(call.body)

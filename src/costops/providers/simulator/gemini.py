@@ -13,6 +13,7 @@ import orjson
 
 from costops.providers.simulator.behaviour import parse_markers
 from costops.providers.simulator.generate import Answer, Tool, Turn
+from costops.providers.simulator.openai import logprobs as openai_logprobs
 from costops.providers.simulator.prompt_cache import MemoCounter, PrefixStore, implicit_shared
 from costops.providers.simulator.wire import Meta, PromptUsage, SimError, pieces, snippet
 from costops.tokens import content_text
@@ -155,10 +156,22 @@ def _content(a: Answer) -> dict[str, Any]:
     return {"parts": parts, "role": "model"} if parts else {"role": "model"}
 
 
+def _logprobs(a: Answer, meta: Meta, index: int) -> dict[str, Any]:
+    """``avgLogprobs`` and ``logprobsResult`` as Gemini gives them with ``responseLogprobs``: the
+    same per-token probabilities as the OpenAI simulator's (they follow the hidden grade)."""
+    tokens = openai_logprobs(a, meta.id, index)["content"]
+    chosen = [{"token": t["token"], "logProbability": t["logprob"]} for t in tokens]
+    average = sum(c["logProbability"] for c in chosen) / len(chosen) if chosen else 0.0
+    return {"avgLogprobs": average, "logprobsResult": {"topCandidates": [], "chosenCandidates": chosen}}
+
+
 def render(body: dict[str, Any], answers: list[Answer], prompt: PromptUsage, meta: Meta) -> bytes:
+    asked = get(get(body, "generationConfig") or {}, "responseLogprobs") is True
     return orjson.dumps({
         "candidates": [
-            {"content": _content(a), "finishReason": _FINISH[a.finish], "index": i} for i, a in enumerate(answers)
+            {"content": _content(a), "finishReason": _FINISH[a.finish], "index": i}
+            | (_logprobs(a, meta, i) if asked else {})
+            for i, a in enumerate(answers)
         ],
         "usageMetadata": usage(prompt, answers),
         "modelVersion": meta.model,
