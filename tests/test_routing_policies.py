@@ -54,7 +54,7 @@ def client(gw: Any, key: str = "app-secret") -> openai.OpenAI:
 
 
 def routed(gw: Any, key: str = "app-secret", **kw: Any) -> tuple[str, Any]:
-    """(the model that answered, by its ledger row; a translated answer names the model asked for)."""
+    """(the model that answered, by its ledger row), with the route header checked."""
     kw.setdefault("messages", HI)
     raw = client(gw, key).chat.completions.with_raw_response.create(**kw)
     row = gw.record(raw.headers["x-costops-request-id"])

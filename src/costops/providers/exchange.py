@@ -4,6 +4,8 @@ The client speaks one API (OpenAI or Anthropic), the deployment another or the s
 ``Exchange`` hides which: it builds the upstream body, turns the upstream answer into the
 client's shape, and reads the usage on the way. Same-API exchanges forward bytes untouched
 where they can; streams are relayed chunk by chunk, parsing only the events that carry usage.
+A translated answer names the model that answered (the one called), never the client's alias,
+as a same-API answer does with the provider's own name for it.
 """
 
 from __future__ import annotations
@@ -262,7 +264,7 @@ class OpenAIToAnthropic:
         self.stream = bool(body.get("stream"))
         self._include_usage = _include_usage(body)
         self._upstream = anthropic_format.openai_to_anthropic_request(body, model)
-        self._model = body.get("model") or model
+        self._model = model
 
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
@@ -288,7 +290,7 @@ class OpenAIToGemini:
         self._include_usage = _include_usage(body)
         self._upstream = gemini_format.openai_to_gemini_request(body)
         self.path = gemini_format.gemini_path(model, self.stream)
-        self._model = body.get("model") or model
+        self._model = model
         self._id = f"chatcmpl-{request_id}"
 
     def request_body(self) -> bytes:
@@ -315,7 +317,7 @@ class AnthropicToOpenAI:
         self._fmt = anthropic_format
         self.stream = bool(body.get("stream"))
         self._upstream = anthropic_format.anthropic_to_openai_request(body, model)
-        self._model = body.get("model") or model
+        self._model = model
 
     def request_body(self) -> bytes:
         return orjson.dumps(self._upstream)
@@ -337,7 +339,7 @@ class AnthropicToGemini:
         from costops.providers import anthropic_format
 
         self._fmt = anthropic_format
-        self._model = body.get("model") or model
+        self._model = model
         as_openai = anthropic_format.anthropic_to_openai_request(body, model)
         self._inner = OpenAIToGemini(as_openai, model, request_id)
         self.path, self.stream = self._inner.path, self._inner.stream
@@ -367,7 +369,7 @@ class OpenAIToGeminiEmbeddings:
         self._fmt = gemini_format
         self._upstream = gemini_format.openai_to_gemini_embed_request(body, model)
         self.path = f"/v1beta/models/{model}:batchEmbedContents"
-        self._model, self._format = body.get("model") or model, body.get("encoding_format")
+        self._model, self._format = model, body.get("encoding_format")
         self._texts = [r["content"]["parts"][0]["text"] for r in self._upstream["requests"]]
 
     def request_body(self) -> bytes:
