@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
@@ -150,6 +150,23 @@ def parse_overrides(raw: Any) -> tuple[Override, ...]:
                 raise ConfigError(f"{where}.{key}: true or false, not {value!r}")
         out.append(Override(str(pattern), dict(spec)))
     return tuple(out)
+
+
+def least(caps: Iterable[Capabilities]) -> Capabilities:
+    """The most restrictive of ``caps`` fact by fact: the smallest context window and output cap
+    stated, a feature False when any says False (unknown otherwise). A request that nothing here
+    rules out is ruled out by none of ``caps`` (:func:`costops.routing.needs.lacks`)."""
+    context = output = None
+    flags: dict[str, bool | None] = dict.fromkeys(("tools", "vision", "json_schema"))
+    for c in caps:
+        if c.context_window is not None:
+            context = c.context_window if context is None else min(context, c.context_window)
+        if c.max_output is not None:
+            output = c.max_output if output is None else min(output, c.max_output)
+        for name in flags:
+            if getattr(c, name) is False:
+                flags[name] = False
+    return Capabilities(context, output, flags["tools"], flags["vision"], flags["json_schema"], source="least")
 
 
 def capabilities(model: str, provider: str | None, overrides: tuple[Override, ...] = ()) -> Capabilities:

@@ -23,7 +23,8 @@ from typing import Any
 
 from costops.config import Config, ConfigError, Deployment
 from costops.gateway.resolve import resolve_model
-from costops.routing.capabilities import Capabilities, Override, capabilities, parse_overrides
+from costops.pricing.quote import Tables
+from costops.routing.capabilities import Capabilities, Override, capabilities, least, parse_overrides
 from costops.routing.health import HEALTHY, DeploymentHealth
 
 DEFAULT_TIERS = (Decimal("1.0"), Decimal("5.0"))
@@ -46,11 +47,32 @@ class Target:
     """The name routing chose it by (a model, an alias, ``deployment/model``)."""
     health: DeploymentHealth = field(default=HEALTHY, compare=False)
     cost_nanos: int | None = field(default=None, compare=False)
-    """What this request would cost here (its prompt and output cap or expectation), when priced."""
+    """What this request would cost here (its prompt and output cap or expectation), when priced
+    (set, with ``health``, on the copies :meth:`costops.routing.policy.View.priced` makes to rank
+    a model's deployments)."""
+    tables: Tables | None = field(default=None, compare=False, repr=False)
+    """The effective price tables here on the day the target was listed: what a request's cost
+    is estimated from (None: unpriced)."""
 
     @property
     def label(self) -> str:
         return f"{self.deployment.name}/{self.model}"
+
+    def estimate_nanos(self, input_tokens: int, output_tokens: int) -> int | None:
+        """What plain input and output tokens cost here, in nanos; None: no price."""
+        tables = self.tables
+        return None if tables is None else tables.estimate_nanos(input_tokens, output_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Models with every deployment that serves each, as the catalog lists them on one day:
+    what a policy's requests read, built once per (names, day), never per request."""
+
+    models: tuple[tuple[str, tuple[Target, ...]], ...]
+    least: Capabilities
+    """The most restrictive facts among all the targets (:func:`~costops.routing.capabilities.least`):
+    a request these can serve, every target can."""
 
 
 def tier_of(blended: Decimal | None, bounds: tuple[Decimal, Decimal]) -> str | None:
@@ -84,6 +106,7 @@ class Catalog:
         self.overrides: tuple[Override, ...] = parse_overrides(raw.get("models"))
         self.bounds = parse_tiers(raw.get("tiers"))
         self._targets: dict[tuple[str, int], tuple[Target, ...]] = {}
+        self._candidates: dict[tuple[tuple[str, ...], int], Candidates] = {}
 
     def targets(self, name: str, at: float) -> tuple[Target, ...]:
         """Every deployment that serves ``name`` (raises UnknownModel like resolve_model)."""
@@ -93,6 +116,18 @@ class Catalog:
             found = self._targets[(name, day)] = tuple(self._target(d, m, name, at) for d, m in self._resolve_all(name))
             if len(self._targets) > 10_000:
                 self._targets.clear()
+        return found
+
+    def candidates(self, names: tuple[str, ...], at: float) -> Candidates:
+        """:meth:`targets` of each of ``names``, with the least capabilities among them."""
+        day = int(at // 86_400)
+        found = self._candidates.get((names, day))
+        if found is None:
+            models = tuple((name, self.targets(name, at)) for name in names)
+            found = Candidates(models, least(t.caps for _, targets in models for t in targets))
+            if len(self._candidates) > 1_000:
+                self._candidates.clear()
+            self._candidates[(names, day)] = found
         return found
 
     def warm(self, names: list[str]) -> None:
@@ -120,7 +155,7 @@ class Catalog:
         if tables is not None:
             blended = (3 * tables.effective.input.base + tables.effective.output.base) / 4
         tier = caps.tier or tier_of(blended, self.bounds)
-        return Target(deployment, model, caps, blended, tier, name)
+        return Target(deployment, model, caps, blended, tier, name, tables=tables)
 
 
 def is_builtin(d: Deployment) -> bool:

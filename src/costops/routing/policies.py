@@ -38,7 +38,7 @@ from costops.config import Config, ConfigError, reject_unknown
 from costops.errors import CostopsError
 from costops.gateway.resolve import resolve_model
 from costops.routing.capabilities import TIERS
-from costops.routing.policy import Choice, Decision, View, decide
+from costops.routing.policy import Choice, Decision, View, by_cost, decide
 from costops.tasks import classify_task
 
 
@@ -71,9 +71,9 @@ def nearest(choices: list[Choice], tier: str) -> Choice | None:
     for wanted in order:
         found = [c for c in choices if c.tier == wanted]
         if found:
-            return min(found, key=lambda c: c.cost_key)
+            return min(found, key=by_cost)
     untiered = [c for c in choices if c.tier is None]
-    return min(untiered, key=lambda c: c.cost_key) if untiered else None
+    return min(untiered, key=by_cost) if untiered else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ class CheapestCapable:
         choices = view.choices(self.models)
         if not choices:
             raise view.refuse(self.name)
-        return decide(min(choices, key=lambda c: c.cost_key), self.kind)
+        return decide(min(choices, key=by_cost), self.kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from costops.errors import BadRequest
 from costops.routing.arbitrage import ArbitrageSettings, rank
-from costops.routing.catalog import Target
+from costops.routing.catalog import Candidates, Target
 from costops.routing.health import HEALTHY, DeploymentHealth
 from costops.routing.needs import Needs, lacks
+
+ASSUMED_OUTPUT = 300
+"""Output tokens priced for a request that names no ``max_tokens``, to compare models' costs."""
 
 
 class NoCapableModel(BadRequest):
@@ -71,6 +75,9 @@ class Choice:
 
     name: str
     targets: tuple[Target, ...]
+    cost_key: float
+    """What this request costs at the best deployment, in nanos, cheapest first; an unpriced
+    model (``inf``) after every priced one."""
 
     @property
     def best(self) -> Target:
@@ -78,13 +85,12 @@ class Choice:
 
     @property
     def tier(self) -> str | None:
-        return self.best.tier
+        return self.targets[0].tier
 
-    @property
-    def cost_key(self) -> tuple[int, float]:
-        """Cheapest first; an unpriced model after every priced one."""
-        cost = self.best.cost_nanos
-        return (1, 0.0) if cost is None else (0, float(cost))
+
+by_cost = attrgetter("cost_key")
+"""``min(choices, key=by_cost)``: the cheapest choice, the first of equals."""
+_UNPRICED = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,37 +119,49 @@ class View:
     """A request and a state snapshot, with the catalog's static facts to read them against."""
 
     def __init__(
-        self, request: Request, snapshot: Snapshot, targets: Callable[[str], Sequence[Target]],
-        cost: Callable[[Target, Needs], int | None], arbitrage: ArbitrageSettings,
+        self, request: Request, snapshot: Snapshot, candidates: Callable[[tuple[str, ...]], Candidates],
+        arbitrage: ArbitrageSettings,
     ) -> None:
         self.request, self.snapshot = request, snapshot
-        self._targets, self._cost, self._arbitrage = targets, cost, arbitrage
+        self._candidates, self._arbitrage = candidates, arbitrage
         self._rejected: dict[str, str] = {}
 
     def choices(self, names: Sequence[str]) -> list[Choice]:
         """The models among ``names`` this request may go to, in the order given."""
         out = []
-        needs = self.request.needs
-        for name in names:
-            if not self.request.allowed(name):
-                self._rejected[name] = f"key {self.request.key_id!r} may not use it"
+        request = self.request
+        needs = request.needs
+        found = self._candidates(names if isinstance(names, tuple) else tuple(names))
+        every = lacks(found.least, needs) is None  # the usual request: nothing to check per target
+        tokens, output = needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT
+        for name, targets in found.models:
+            if not request.allowed(name):
+                self._rejected[name] = f"key {request.key_id!r} may not use it"
                 continue
-            usable = []
-            for target in self._targets(name):
-                why = lacks(target.caps, needs)
-                if why is not None:
-                    self._rejected.setdefault(name, why)
-                    continue
-                usable.append(self.priced(target))
-            if usable:
-                out.append(Choice(name, rank(usable, self._arbitrage)))
+            if not every:
+                targets = tuple(t for t in targets if self._fits(name, t))
+            if len(targets) == 1:
+                cost = targets[0].estimate_nanos(tokens, output)
+                out.append(Choice(name, targets, _UNPRICED if cost is None else cost))
+            elif targets:
+                ranked = rank([self.priced(t) for t in targets], self._arbitrage)
+                cost = ranked[0].cost_nanos
+                out.append(Choice(name, ranked, _UNPRICED if cost is None else cost))
         return out
 
+    def _fits(self, name: str, target: Target) -> bool:
+        why = lacks(target.caps, self.request.needs)
+        if why is not None:
+            self._rejected.setdefault(name, why)
+        return why is None
+
     def priced(self, target: Target) -> Target:
-        """``target`` with the snapshot's health of its deployment and this request's cost there."""
+        """``target`` with the snapshot's health of its deployment and this request's cost there
+        (what :func:`~costops.routing.arbitrage.rank` orders a model's deployments by)."""
         health = self.snapshot.health.get(target.deployment.name, HEALTHY)
-        t = target  # built field by field: dataclasses.replace() costs ~240 opcodes a target, per request
-        return Target(t.deployment, t.model, t.caps, t.blended, t.tier, t.name, health, self._cost(t, self.request.needs))
+        needs, t = self.request.needs, target  # field by field: dataclasses.replace() costs ~240 opcodes a target
+        cost = t.estimate_nanos(needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT)
+        return Target(t.deployment, t.model, t.caps, t.blended, t.tier, t.name, health, cost, t.tables)
 
     def refuse(self, policy: str) -> NoCapableModel:
         reasons = "; ".join(f"{name}: {why}" for name, why in self._rejected.items()) or "it lists none"

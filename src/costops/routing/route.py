@@ -28,17 +28,16 @@ from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Next, Reply
 from costops.routing.arbitrage import ArbitrageSettings, rank
 from costops.routing.capabilities import capabilities
-from costops.routing.catalog import Catalog, Target
+from costops.routing.catalog import Catalog
 from costops.routing.health import Health
 from costops.routing.needs import Needs, lacks, needs_of, prompt_text
 from costops.routing.policy import Decision, Request, Snapshot, View
 
 PLAN = "routing.plan"
 """``call.state`` key: the (deployment, model) targets in order, the first being the call's own."""
+NO_ARBITRAGE = ArbitrageSettings()
 POLICY = "routing.policy"
 """``call.state`` key: a decision's plan for a handler further in (a cascade's capable models)."""
-ASSUMED_OUTPUT = 300
-"""Output tokens priced for a request that names no ``max_tokens``, to compare models' costs."""
 
 
 class Route:
@@ -139,15 +138,8 @@ class Route:
             self.budget_pct(call, call.now) if self.budget_pct is not None else None,
         )
         assert self.catalog is not None
-        catalog, pricer = self.catalog, self.catalog.pricer
-
-        def cost(target: Target, n: Needs) -> int | None:
-            if pricer is None:
-                return None
-            return pricer.estimate_nanos(target.deployment, target.model, n.input_tokens, n.output_tokens or ASSUMED_OUTPUT,
-                                         at=call.now)
-
-        return View(request, snapshot, lambda name: catalog.targets(name, call.now), cost, self.arbitrage or ArbitrageSettings())
+        catalog, now = self.catalog, call.now
+        return View(request, snapshot, lambda names: catalog.candidates(names, now), self.arbitrage or NO_ARBITRAGE)
 
     def _apply(self, call: Call, decision: Decision) -> None:
         first = decision.targets[0]

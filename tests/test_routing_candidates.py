@@ -1,0 +1,67 @@
+"""What routing keeps between requests never hides what changed, over real HTTP with the SDK.
+
+The catalog lists a policy's models with their deployments, capabilities and price tables once
+per (models, day) (:meth:`costops.routing.catalog.Catalog.candidates`); what a request costs
+there and each deployment's health are read per request. So a price that changes at midnight
+decides the first request of the next day, and a deployment whose circuit opened is ranked last
+by the very next request of a policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import openai
+
+from costops.pricing import PriceCatalog, overrides_from_litellm
+from costops.pricing.table import PriceTable
+from tests.clock import T0, Clock
+from tests.pinned import PINNED_PRICES
+from tests.test_routing_arbitrage import deployment, sims  # noqa: F401  (the simulator's hosts)
+
+DAY = 86_400
+HI = [{"role": "user", "content": "Say hello. [[sim:tokens=5]]"}]
+
+
+class RaisedTomorrow(PriceCatalog):
+    """The pinned prices, but gpt-4o-mini costs 100 times as much from the day after T0."""
+
+    def lookup(self, model: str, provider: str | None = None, *, service_tier: str | None = None,
+               at: datetime | None = None) -> PriceTable | None:
+        table = super().lookup(model, provider, service_tier=service_tier, at=at)
+        if table is not None and model == "gpt-4o-mini" and at is not None and at.timestamp() >= T0 + DAY:
+            return table.scaled(Decimal(100))
+        return table
+
+
+def ask(gw: Any, model: str = "auto") -> Any:
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=30)
+    raw = oa.chat.completions.with_raw_response.create(model=model, messages=HI, max_tokens=5)
+    return gw.record(raw.headers["x-costops-request-id"])
+
+
+def test_a_price_that_changes_overnight_routes_the_next_days_first_request(pinned_gateway) -> None:
+    clock = Clock()
+    catalog = RaisedTomorrow(overrides_from_litellm(PINNED_PRICES), use_genai_prices=False)
+    gw = pinned_gateway("routing:\n  policies:\n    auto: {kind: cheapest-capable, models: [gpt-4o-mini, gpt-4o]}\n",
+                        clock=clock, catalog=catalog)
+    assert [ask(gw).model for _ in range(2)] == ["gpt-4o-mini"] * 2
+    clock.t = T0 + DAY  # midnight has passed (T0 is noon): gpt-4o-mini now costs more than gpt-4o
+    row = ask(gw)
+    assert row.model == "gpt-4o" and row.cost.total > 0
+    clock.t = T0 + 0.5 * DAY - 1  # a request stamped before midnight is still priced at the old prices
+    assert ask(gw).model == "gpt-4o-mini"
+
+
+def test_a_policys_next_request_sees_a_circuit_that_opened(pinned_gateway, sims, simulator) -> None:  # noqa: F811
+    gw = pinned_gateway(
+        "deployments:\n" + deployment("cheap-but-down", sims["failing"], 50) + deployment("steady", simulator.url)
+        + "routing:\n  circuit_breaker: {failures: 2, cooldown_s: 600}\n"
+        + "  policies:\n    auto: {kind: fixed, model: gpt-4o-mini}\n"
+    )
+    for _ in range(2):  # the cheaper deployment first: it fails, the other answers
+        row = ask(gw)
+        assert (row.deployment, row.attempt, row.attempt_reason) == ("steady", 2, "fallback")
+    row = ask(gw)  # the circuit is open now: the policy ranks it last (not first, then skipped as a fallback)
+    assert (row.deployment, row.attempt, row.attempt_reason, row.policy) == ("steady", 1, None, "auto")
