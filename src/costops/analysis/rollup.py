@@ -35,6 +35,7 @@ from costops.analysis.sql import (
     Dialect,
     check_dimension,
     dimension_sql,
+    measure_sql,
     where_parts,
 )
 from costops.ledger.query import DIMENSIONS, MEASURES, Filters
@@ -243,7 +244,7 @@ def query_sql(p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect) ->
         parts.append(f"u.tag_key = {d.literal(p.tag)}")
     select = [f"{e} AS d{i}" for i, e in enumerate(exprs)]
     select += [
-        f"COALESCE(SUM(u.{name}), {'0.0' if name == 'latency_sum' else '0'}) AS {name}" for name in ADDITIVE
+        measure_sql(name, f"COALESCE(SUM(u.{name}), {'0.0' if name == 'latency_sum' else '0'})", d) for name in ADDITIVE
     ]
     sql = f"SELECT {', '.join(select)} FROM {p.cube.table} u" + (
         " WHERE " + " AND ".join(parts) if parts else ""
@@ -256,9 +257,7 @@ def query_sql(p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect) ->
 def raw_sql(group_by: Sequence[str], filters: Filters, d: Dialect) -> str:
     """The same additive sums from the calls (a period's edges)."""
     exprs = [dimension_sql(dim, d) for dim in group_by]
-    select = [f"{e} AS d{i}" for i, e in enumerate(exprs)] + [
-        f"{sql} AS {name}" for name, sql in ADDITIVE.items()
-    ]
+    select = [f"{e} AS d{i}" for i, e in enumerate(exprs)] + [measure_sql(name, sql, d) for name, sql in ADDITIVE.items()]
     parts = where_parts(filters, d)
     sql = f"SELECT {', '.join(select)} FROM {d.table}" + (" WHERE " + " AND ".join(parts) if parts else "")
     if exprs:
