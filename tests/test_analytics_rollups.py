@@ -199,3 +199,58 @@ def test_every_engine_dimension_is_planned_or_refused_by_name() -> None:
         plan([dim], Filters())  # no dimension the engine knows trips the planner
     with pytest.raises(ValueError, match="cannot group by 'colour'"):
         plan(["colour"], Filters())
+
+
+@pytest.fixture
+def weeks(ledger: LedgerStore) -> Iterator[tuple[object, object]]:
+    """Three weeks of calls and a burst on the last day (anomalies to find), through an engine
+    that reads its cubes and one that reads the calls alone."""
+    ledger.write(varied_records(RECORDS, days=21))
+    ledger.write(varied_records(400, seed=9, start=90_000, t0=T0 + 20 * DAY, days=1))
+    engines = [open_engine("duckdb://", _url(ledger), rollups=r) for r in (True, False)]
+    for engine in engines:
+        engine.sync()
+    yield engines[0], engines[1]
+    for engine in engines:
+        engine.close()
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(since=T0 + 3.5 * HOUR, until=T0 + 20 * DAY + 9.25 * HOUR),  # the page's period, off the hour
+    Filters(),  # no period: the last 30 days
+    Filters(since=T0 + 19.5 * DAY, tenant="acme"),  # under two days: hourly
+    Filters(tags={"feature": "search"}),  # no cube: every pass over the calls
+], ids=["period", "open", "hourly", "tag"])
+def test_the_dashboards_shared_passes_equal_each_question_asked_alone(weeks: tuple, filters: Filters) -> None:
+    """The dashboard asks the series and the rejections in the breakdowns' scan, the forecast's
+    history and the anomalies' baselines in one pass of whole days, and the top users' and keys'
+    sums in one scan: each panel is exactly what its question asked alone returns."""
+    from dataclasses import replace
+
+    from costops.analysis import spend
+    from costops.web.panels import _rejections, panels
+
+    now = T0 + 20 * DAY + 9.25 * HOUR
+    period = filters if filters.since is not None else replace(filters, since=now - 30 * DAY)
+    bucket = "hour" if (now - period.since) <= 2 * DAY else "day"
+    answers = []
+    for engine in weeks:
+        asked: list[str] = []
+        run = engine._all
+        engine._all = lambda sql, run=run, asked=asked: asked.append(sql) or run(sql)  # type: ignore[method-assign]
+        got = panels(engine, filters, now=now, options_cache=dict)
+        del engine._all
+        assert got["spend_over_time"] == spend.series(engine, period, stack="model", bucket=bucket, top=8)
+        assert got["rejections"] == _rejections(engine, period)
+        assert got["forecast"] == spend.forecast(engine, filters, now=now, horizon=14)
+        assert got["anomalies"] == spend.anomalies(engine, "tenant", filters, now=now)["anomalies"][:20]
+        for dim in ("user", "key"):
+            assert got["top"][dim] == spend.by(engine, dim, filters, top=10)
+        if engine is weeks[1]:  # the calls alone: 1 breakdowns' scan (+1 for another period), 1 of days,
+            # 2 for the top users and keys, unit economics, the month's spend; the cubes ask more, smaller questions
+            assert len(asked) == 6 + (period != filters), asked
+        answers.append(got)
+    assert answers[0] == answers[1]  # the cubes answer what the calls answer, to the nano-dollar
+    assert answers[0]["rejections"]["days"] and answers[0]["forecast"]["history"]
+    if not filters.tags and filters.tenant is None:
+        assert answers[0]["anomalies"], "the last day's burst is found"

@@ -23,6 +23,8 @@ cache, route, policy, arm, ...), ``error_type``, ``tag:<name>``, and the time bu
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from costops.ledger.query import Filters
@@ -41,7 +43,9 @@ class Reader(Protocol):
 
 class Prefetched:
     """A reader whose breakdowns for one filter were asked all at once: an engine answers them
-    in one scan (``GROUPING SETS``); anything else asked is passed on."""
+    in one scan (``GROUPING SETS``); anything else asked is passed on. A breakdown by ``day``
+    over whole days inside the filter's period (the same filter otherwise) is the prefetched
+    rows of those days: a call's day is its ``ts`` floored, so the slice is exact."""
 
     def __init__(self, reader: Reader, groupings: Sequence[Sequence[str]], filters: Filters) -> None:
         self._reader = reader
@@ -51,14 +55,39 @@ class Prefetched:
         self._rows: dict[tuple[str, ...], list[dict[str, Any]]] = dict(zip(keys, sets(keys, filters), strict=True)) if sets else {}
 
     def aggregate(self, group_by: Sequence[str], filters: Filters) -> list[dict[str, Any]]:
-        rows = self._rows.get(tuple(group_by)) if filters == self._filters else None
-        return [dict(r) for r in rows] if rows is not None else self._reader.aggregate(group_by, filters)
+        rows = self._rows.get(tuple(group_by))
+        if rows is not None and filters == self._filters:
+            return [dict(r) for r in rows]
+        days = self._days(filters) if rows is not None and "day" in group_by else None
+        if days is not None:
+            first, end = days
+            return [dict(r) for r in rows or () if r["day"] is not None and first <= r["day"] < end]
+        return self._reader.aggregate(group_by, filters)
+
+    def _days(self, filters: Filters) -> tuple[str, str] | None:
+        """``[first, end)`` as day labels, when ``filters`` are ours but for whole days inside our period."""
+        mine = self._filters
+        if replace(filters, since=None, until=None) != replace(mine, since=None, until=None):
+            return None
+        since, until = filters.since, filters.until
+        if since is None or until is None or since % DAY or until % DAY:
+            return None
+        if (mine.since is not None and since < mine.since) or (mine.until is not None and until > mine.until):
+            return None
+        return _label(since), _label(until)
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]
 
     def tag_keys(self, filters: Filters) -> list[str]:
         return self._reader.tag_keys(filters)
+
+
+DAY = 86400
+
+
+def _label(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
 @runtime_checkable

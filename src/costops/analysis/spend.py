@@ -149,8 +149,8 @@ def forecast(reader: Reader, filters: Filters, *, now: float, history_days: int 
     the forecast of its remaining days."""
     today = _day(now)
     first = today - timedelta(days=history_days)
-    f = replace(filters, since=_ts(first), until=_ts(today))
-    rows = reader.aggregate(["day"], f)
+    since, until = forecast_period(now, history_days)
+    rows = reader.aggregate(["day"], replace(filters, since=since, until=until))
     daily = forecasting.dense_days(rows, first, today)
     while daily and daily[0] == 0:  # a ledger younger than the history asked for: fit from its first day
         daily.pop(0)
@@ -174,6 +174,18 @@ def forecast(reader: Reader, filters: Filters, *, now: float, history_days: int 
     }
 
 
+def forecast_period(now: float, history_days: int = 56) -> tuple[float, float]:
+    """The whole days :func:`forecast` fits on: ``history_days`` up to ``now``'s day."""
+    today = _day(now)
+    return _ts(today - timedelta(days=history_days)), _ts(today)
+
+
+def anomaly_period(now: float, days: int = 28) -> tuple[float, float]:
+    """The whole days :func:`anomalies` reads: ``days`` of baseline and ``now``'s day."""
+    today = _day(now)
+    return _ts(today - timedelta(days=days)), _ts(today + timedelta(days=1))
+
+
 def _ts(d: date) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
@@ -187,10 +199,9 @@ def anomalies(reader: Reader, dim: str, filters: Filters, *, now: float, days: i
               **rules: Any) -> dict[str, Any]:
     """Days of the last ``last`` on which one value of ``dim`` spent far above its own baseline
     (the ``days`` before), biggest excess first."""
-    today = _day(now)
-    first = today - timedelta(days=days)
-    f = replace(filters, since=_ts(first), until=_ts(today + timedelta(days=1)))
-    rows = reader.aggregate([dim, "day"], f)
+    first = _day(now) - timedelta(days=days)
+    since, until = anomaly_period(now, days)
+    rows = reader.aggregate([dim, "day"], replace(filters, since=since, until=until))
     labels = [(first + timedelta(days=i)).isoformat() for i in range(days + 1)]
     index = {label: i for i, label in enumerate(labels)}
     per: dict[Any, list[int]] = {}

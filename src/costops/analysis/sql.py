@@ -223,21 +223,28 @@ def tops_sql(dims: Sequence[str], filters: Filters, d: Dialect, n: int) -> str:
 def tops_rows(
     run: Callable[[str], Sequence[Sequence[Any]]], dims: Sequence[str], filters: Filters, d: Dialect, n: int
 ) -> dict[str, tuple[list[dict[str, Any]], int]]:
-    """:func:`top_rows` for each of ``dims``, ranked in one scan by :func:`tops_sql`."""
+    """:func:`top_rows` for each of ``dims``: ranked in one scan by :func:`tops_sql`, then every
+    measure of the ranked values summed in a second (the calls of any ranked value, grouped by
+    each dimension; the groups of values not ranked are dropped)."""
     found: dict[int, list[Sequence[Any]]] = {}
     for row in run(tops_sql(dims, filters, d, n)):
         found.setdefault(int(row[0]), []).append(row)
-    out: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    ranked: dict[str, list[Any]] = {}
+    counts: dict[str, int] = {}
     for i, dim in enumerate(dims):
         mask = sum(1 << (len(dims) - 1 - j) for j in range(len(dims)) if j != i)
         mine = found.get(mask, [])
-        if not mine:
-            out[dim] = ([], 0)
-            continue
-        also = among_sql(dim, [r[1 + i] for r in mine], d)
-        rows = [shape(r, [dim]) for r in run(aggregate_sql([dim], filters, d, also=also))]
-        rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
-        out[dim] = (rows, int(mine[0][-1]))
+        if mine:
+            ranked[dim], counts[dim] = [r[1 + i] for r in mine], int(mine[0][-1])
+    out: dict[str, tuple[list[dict[str, Any]], int]] = {dim: ([], 0) for dim in dims}
+    if not ranked:
+        return out
+    also = "(" + " OR ".join(among_sql(dim, values, d) for dim, values in ranked.items()) + ")"
+    sql, names, masks = aggregate_sets_sql([(dim,) for dim in ranked], filters, d, also=also)
+    for (dim, values), rows in zip(ranked.items(), split_sets(run(sql), [(dim,) for dim in ranked], names, masks), strict=True):
+        kept = [r for r in rows if r[dim] in values]
+        kept.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+        out[dim] = (kept, counts[dim])
     return out
 
 
@@ -252,7 +259,7 @@ def among_sql(dim: str, values: Sequence[Any], d: Dialect) -> str:
 
 
 def aggregate_sets_sql(
-    groupings: Sequence[Sequence[str]], filters: Filters, d: Dialect, extra: Sequence[str] = ()
+    groupings: Sequence[Sequence[str]], filters: Filters, d: Dialect, extra: Sequence[str] = (), *, also: str = ""
 ) -> tuple[str, list[str], list[int]]:
     """Several breakdowns in one scan (``GROUPING SETS``): the SQL, the distinct dimensions it
     selects (``d0..dN``), and per grouping the ``GROUPING(...)`` mask its rows carry (a bit set
@@ -272,7 +279,8 @@ def aggregate_sets_sql(
     select = [f"{e} AS d{i}" for i, e in enumerate(exprs)]
     select.append(f"GROUPING({', '.join(exprs)}) AS gid" if exprs else "0 AS gid")
     select += [measure_sql(name, sql, d) for name, sql in measures.items()]
-    sql = f"SELECT {', '.join(select)} FROM {d.table}{where_sql(filters, d)}"
+    parts = where_parts(filters, d) + ([also] if also else [])
+    sql = f"SELECT {', '.join(select)} FROM {d.table}" + (" WHERE " + " AND ".join(parts) if parts else "")
     if exprs:
         sql += f" GROUP BY GROUPING SETS ({sets})"
     return sql + d.settings, dims, masks

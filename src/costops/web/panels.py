@@ -2,10 +2,13 @@
 
 Each panel is an answer of :mod:`costops.analysis.spend` (or the report's cache and unpriced
 sections) over the same reader and filters, so the dashboard, ``costops spend`` and ``costops
-report`` can never disagree. The single-dimension breakdowns are asked in one scan
-(:class:`~costops.analysis.engine.Prefetched`). Budgets come from the gateway's budgets (or the
-config's, for ``costops dashboard``), their spend from the reader: a burn-down of the current
-window, day by day, against the limit and the budgets' own forecast.
+report`` can never disagree. The questions share passes
+(:class:`~costops.analysis.engine.Prefetched`): the breakdowns, the series over time and the
+rejections in one scan (or a cube read each); the forecast's history and the anomalies'
+baselines in one pass over whole days; the top users' and keys' sums in one
+(:meth:`~costops.analysis.duck.DuckEngine.tops`). Budgets come from the gateway's budgets (or
+the config's, for ``costops dashboard``), their spend from the reader: a burn-down of the
+current window, day by day, against the limit and the budgets' own forecast.
 """
 
 from __future__ import annotations
@@ -34,14 +37,19 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
     (:func:`options`), which change far more slowly than the numbers."""
     if stack not in STACKS and not stack.startswith("tag:"):
         raise ValueError(f"stack by one of {', '.join(STACKS)} or tag:<name>, not {stack!r}")
-    groupings = [(), *((d,) for d in (*TOP_DIMS, *ROUTING_DIMS, "cache") if d not in MANY_VALUES), ("status", "error_type"),
-                 PROMPT_CACHE_DIMS, ("model", "price_source")]
-    r = Prefetched(reader, groupings, filters)
-    totals = r.totals(filters)
-    kinds = by_cache_kind(r, filters)
     span = (filters.until or now) - (filters.since if filters.since is not None else now - 30 * 86400)
     bucket = "hour" if span <= 2 * 86400 else "day"
     period = filters if filters.since is not None else replace(filters, since=now - 30 * 86400)
+    groupings = [(), *((d,) for d in (*TOP_DIMS, *ROUTING_DIMS, "cache") if d not in MANY_VALUES), ("status", "error_type"),
+                 PROMPT_CACHE_DIMS, ("model", "price_source")]
+    over_time = [(bucket, stack), ("status", "error_type"), ("day", "status", "error_type")]  # the series, the rejections
+    r = Prefetched(reader, groupings + over_time if period == filters else groupings, filters)
+    timed = r if period == filters else Prefetched(reader, over_time, period)
+    # the forecast's history and the anomalies' baselines: whole days, one pass for both
+    (f_since, f_until), (a_since, a_until) = spend.forecast_period(now), spend.anomaly_period(now)
+    daily = Prefetched(reader, [("day",), ("tenant", "day")], replace(filters, since=min(f_since, a_since), until=max(f_until, a_until)))
+    totals = r.totals(filters)
+    kinds = by_cache_kind(r, filters)
     tops = getattr(reader, "tops", None)
     ranked = tops(MANY_VALUES, filters, 10) if tops is not None else {}
     return {
@@ -56,15 +64,15 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
             "unpriced": totals["unpriced"],
             "cache_hits": totals["cache_hits"],
         },
-        "spend_over_time": spend.series(reader, period, stack=stack, bucket=bucket, top=8),
+        "spend_over_time": spend.series(timed, period, stack=stack, bucket=bucket, top=8),
         "top": {d: spend.by(reader, d, filters, top=10, totals=totals, ranked=ranked.get(d)) if d in MANY_VALUES else spend.by(r, d, filters, top=10)
                 for d in TOP_DIMS},
         "routing": {d: spend.by(r, d, filters, top=10) for d in ROUTING_DIMS},
         "cache": {"kinds": kinds, "prompt_cache": prompt_cache(r, filters, catalog)},
         "unpriced": _unpriced(r, filters),
-        "rejections": _rejections(reader, r, period),
-        "forecast": spend.forecast(reader, filters, now=now, horizon=14),
-        "anomalies": spend.anomalies(reader, "tenant", filters, now=now)["anomalies"][:20],
+        "rejections": _rejections(timed, period),
+        "forecast": spend.forecast(daily, filters, now=now, horizon=14),
+        "anomalies": spend.anomalies(daily, "tenant", filters, now=now)["anomalies"][:20],
         "unit": spend.unit_economics(reader, "tag:feature", filters),
         "budgets": [_budget(reader, b, now) for b in budgets],
         "options": options(reader) if options_cache is None else options_cache(),
@@ -83,12 +91,12 @@ def _unpriced(r: Reader, filters: Filters) -> list[dict[str, Any]]:
              "requests": x["unpriced"]} for x in rows]
 
 
-def _rejections(reader: Reader, r: Reader, filters: Filters) -> dict[str, Any]:
+def _rejections(r: Reader, filters: Filters) -> dict[str, Any]:
     """429s by kind (budget, pace, rate limit...): totals, and per day for the chart."""
     kinds = {str(x["error_type"]): x["requests"] for x in r.aggregate(("status", "error_type"), filters) if x["status"] == 429}
     days: dict[str, dict[str, int]] = {}
     if kinds:
-        for x in reader.aggregate(["day", "status", "error_type"], filters):
+        for x in r.aggregate(["day", "status", "error_type"], filters):
             if x["status"] == 429:
                 days.setdefault(x["day"], {})[str(x["error_type"])] = x["requests"]
     labels = sorted(days)
