@@ -13,9 +13,6 @@ from costops.control.reservations import Claim
 from costops.control.windows import Window, current_window
 from costops.pipeline.contract import Call
 
-PLAN_STATE = "budgets.plan"
-"""``call.state`` key: the plan found for (model, deployment) by the Route step's downgrade check."""
-
 _MEMO_MAX = 4096
 
 
@@ -62,11 +59,6 @@ class Plans:
         if budgets != self._matched_for:  # element by element, identity first: cheap for the same budgets
             self._matched_for, self._matched, self._plans = budgets, {}, {}
             self._tag_scoped = any(b.scope.tags for b in budgets)
-        seen = call.state.get(PLAN_STATE)  # the Route step's downgrade check found it for this target
-        if seen is not None and seen[0] == call.model and seen[1] is call.deployment and seen[2] is self._plans:
-            plan = seen[3]
-            if plan.built <= now < plan.until:
-                return plan
         memo_key = None
         if not self._tag_scoped:
             record, key, deployment = call.record, call.key, call.deployment
@@ -74,7 +66,6 @@ class Plans:
                         deployment.name if deployment else None, deployment.kind if deployment else None)
             plan = self._plans.get(memo_key)
             if plan is not None and plan.built <= now < plan.until:
-                call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
                 return plan
         active = []
         whole = True  # every matched budget has a window in force (a fixed period may start later)
@@ -89,7 +80,6 @@ class Plans:
             if len(self._plans) >= _MEMO_MAX:
                 self._plans.clear()
             self._plans[memo_key] = plan
-            call.state[PLAN_STATE] = (call.model, call.deployment, self._plans, plan)
         return plan
 
     def _matching(self, call: Call, memo_key: tuple[Any, ...] | None) -> tuple[Budget, ...]:

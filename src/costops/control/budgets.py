@@ -80,8 +80,11 @@ SETTLED = "budgets.settled"
 CAPPED = "budgets.capped"
 """``call.state`` key: the output-cap field costops set in the body (the client named none)."""
 
+ROUTED = "budgets.routed"
+"""``call.state`` key: (model, deployment, plan) the Route step's downgrade check found, handed to
+``before``, which takes it while the call still goes to that target (the same ``call.now``)."""
+
 PACE_REASON = "pacing holds back requests for"
-"""``call.state`` key: (model, deployment, the plans memo, the plan) the call's budgets were found for."""
 PACE_FREES = "the budget's pace allows this request"
 
 
@@ -189,6 +192,7 @@ class BudgetsStage:
         stage's reservation judge the model that is actually called. ``fits``: whether a target
         can serve the request (routing's capability catalog); an unfit one is not taken."""
         plan = self._plan(call, call.now)
+        call.state[ROUTED] = (call.model, call.deployment, plan)
         if plan is None or not plan.downgrades:
             return
         active = plan.active
@@ -205,6 +209,7 @@ class BudgetsStage:
             log.info("budget %s: downgrade target %s cannot serve this request; keeping %s", downgrade.budget, model, call.model)
             return
         call.deployment, call.model = deployment, model
+        del call.state[ROUTED]  # found for the model the call no longer goes to
         pct = f"{downgrade.pct:.0f}"
         call.response_headers.append((b"x-costops-budget", f"{downgrade.budget}={pct}%".encode()))
         budget, window = next((b, w) for b, w in active if b.name == downgrade.budget)
@@ -214,7 +219,11 @@ class BudgetsStage:
 
     async def before(self, call: Call) -> None:
         now = call.now
-        plan = self._plan(call, now)  # for the model actually called (a downgrade happened at the Route step)
+        routed = call.state.pop(ROUTED, None)  # the Route step's plan, while the target is the same
+        if routed is not None and routed[0] == call.model and routed[1] is call.deployment:
+            plan = routed[2]
+        else:  # for the model actually called (a downgrade, or a limit's sibling deployment, moved it)
+            plan = self._plan(call, now)
         if plan is None:
             return None
         # estimate (cache writes at their premium), then reserve in every applicable budget at once
