@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -233,7 +232,7 @@ class BudgetsStage:
             self._max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
         if hold.cap is not None and not plan.hard:  # nothing refuses: no cap to set
-            hold = replace(hold, most=hold.least, cap=None)
+            hold = hold.uncapped()
         if not hold.priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
             log.warning("model %s has no price: its requests reserve nothing against budgets", call.model)
@@ -285,7 +284,7 @@ class BudgetsStage:
             self._max_output, prompt, self._cache_writes(call, prompt), at=now,
         )
         if hold.cap is not None and not plan.hard:
-            hold = replace(hold, most=hold.least, cap=None)
+            hold = hold.uncapped()
         verdict, detail = await self._admit(call, hold, now, plan, queued=True,
                                             rid=f"{call.record.request_id}.{call.record.attempt}")
         if not verdict.ok:

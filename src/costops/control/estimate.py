@@ -17,8 +17,7 @@ call never settles above its reservation (but for the tokenizer's estimate of th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from costops.config import Deployment
 from costops.pricing.quote import Pricer
@@ -81,16 +80,20 @@ def output_tokens(api: str, endpoint: str, body: dict[str, Any], expected: int) 
     return (expected if cap is None else cap) * choices(api, body)
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(NamedTuple):
     """What one request reserves in nano-dollars: ``most`` when the budget has room, down to
-    ``least`` when costops sets the request's output cap itself (``cap`` given)."""
+    ``least`` when costops sets the request's output cap itself (``cap`` given). A named tuple
+    (built in C), one per request: see :class:`costops.control.admission.Level`."""
 
     most: int
     least: int
     priced: bool
     cap: tuple[int, int, int] | None = None
     """(fewest, most output tokens per choice, choices) when the client named no cap."""
+
+    def uncapped(self) -> Hold:
+        """The hold when costops sets no cap (no budget would refuse the most): the least."""
+        return Hold(self.least, self.least, self.priced)
 
     def cap_for(self, held: int) -> int:
         """The output cap per choice that ``held`` nanos pay for (cost is linear in output tokens)."""

@@ -30,8 +30,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -67,8 +66,9 @@ USED = "limits.used"
 """``call.state`` key: tokens of the call's attempts settled by :meth:`LimitsStage.readmit`."""
 
 
-@dataclass(frozen=True, slots=True)
-class Taken:
+class Taken(NamedTuple):
+    """What a request took from its limits: a named tuple (built in C), one per request."""
+
     plan: Plan
     tokens: int
     lease: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from costops.control.admission import Level
 from costops.control.windows import HOUR
@@ -41,8 +41,9 @@ class Claim:
     """How long this budget's state must outlive its last write (its window length and a margin)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
+    """One reservation's outcome: a named tuple (built in C), one per request."""
+
     admitted: bool
     levels: tuple[Level, ...]
     refused_by: int | None = None
