@@ -197,3 +197,16 @@ def test_a_judge_that_fits_is_reserved_and_its_row_spent(make_gateway, upstream)
     status = _budget(gw)
     assert Decimal(status["spent_usd"]) == sum(r.cost.total for r in rows) and Decimal(status["reserved_usd"]) == 0
     assert Decimal(raw.headers["x-costops-cost-usd"]) == sum(r.cost.total for r in rows)
+
+
+def test_a_429_the_budget_gives_does_not_count_as_the_provider_throttling(make_gateway, upstream) -> None:
+    # adaptive backoff (on with any limits:) learns from the provider's 429s; the budget's refusal of a
+    # fallback names the deployment it was refused for, and must not block that deployment for the next call
+    gw = make_gateway(config(upstream.url, "0.005", "limits:\n  - {scope: model, id: cheap-model, rpm: 100}\n"), clock=Clock())
+    client = _client(gw)
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model="broken-model", messages=HI, max_tokens=1000)
+    assert refused.value.code == "budget_exceeded"
+    answer = client.chat.completions.create(model="strong-model", messages=HI, max_tokens=50)
+    assert answer.choices[0].message.content == ANSWERS["strong-model"]
+    assert rawhttp.get(f"{gw.url}/admin/limits/status").json()["deployments"] == {}

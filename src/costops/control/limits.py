@@ -62,6 +62,8 @@ REDIS_RETRY_S = 5.0
 SHARED_POLL_S = 0.05
 """How often a queued request re-checks a limit whose slots other replicas may free."""
 _PLAN_CACHE_MAX = 10_000
+UPSTREAM_RETRY_AFTER = "upstream_retry_after"
+"""``call.state`` key the edge sets when the call failed at the provider: its ``retry-after`` (or None)."""
 USED = "limits.used"
 """``call.state`` key: tokens of the call's attempts settled by :meth:`LimitsStage.readmit`."""
 
@@ -251,8 +253,9 @@ class LimitsStage:
 
     async def after(self, call: Call) -> None:
         record = call.record
-        if record.status in THROTTLE_STATUSES and record.deployment and self.adaptive is not None:
-            await self._throttled(record.deployment, call.state.get("upstream_retry_after"))
+        if record.status in THROTTLE_STATUSES and record.deployment and self.adaptive is not None and (
+                UPSTREAM_RETRY_AFTER in call.state):  # the provider's 429, not one costops gave (a budget's)
+            await self._throttled(record.deployment, call.state[UPSTREAM_RETRY_AFTER])
         await self._release(call)
 
     async def _release(self, call: Call) -> None:
