@@ -11,6 +11,7 @@ sent either, nor is a judge it refuses. Prices here: cheap $0.1 / $0.4 and stron
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 
 import anthropic
@@ -21,6 +22,7 @@ from costops.serving import BackgroundServer
 from tests import rawhttp
 from tests.asgi_body import request_body
 from tests.clock import Clock
+from tests.replicas import REDIS_URL
 
 ANSWERS = {
     "cheap-model": "I'm sorry, but I can't help with that request.",  # a refusal: the cascade escalates
@@ -197,6 +199,46 @@ def test_a_judge_that_fits_is_reserved_and_its_row_spent(make_gateway, upstream)
     status = _budget(gw)
     assert Decimal(status["spent_usd"]) == sum(r.cost.total for r in rows) and Decimal(status["reserved_usd"]) == 0
     assert Decimal(raw.headers["x-costops-cost-usd"]) == sum(r.cost.total for r in rows)
+
+
+RPM_ON_STRONG = "limits:\n  - {scope: model, id: strong-model, rpm: 1}\n"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["local", "redis"])
+def test_an_escalation_the_budget_refuses_gives_its_rate_limit_back_at_once(make_gateway, upstream, shared) -> None:
+    # the key may make 2 requests a minute: the cheap try takes one, the escalation's admission the
+    # other; the budget then refuses the escalation, so it never runs and its request comes back at
+    # once: the key's next call is admitted (before, it was 429'd for an attempt that never ran)
+    run = uuid.uuid4().hex[:8]  # fresh buckets in a Redis that outlives test runs
+    extra = f"""keys:
+  - {{id: app-{run}, key: sk-app}}
+limits:
+  - {{scope: key, id: app-{run}, rpm: 2}}
+""" + (f'redis: {{url: "{REDIS_URL}"}}\n' if shared else "")
+    gw = make_gateway(config(upstream.url, "0.005", extra), clock=Clock())
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="sk-app", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model="support", messages=HI, max_tokens=1000)
+    assert raw.headers["x-costops-cascade"] == "kept cheap-model; escalation to strong-model refused (budget_exceeded)"
+    limits = rawhttp.get(f"{gw.url}/admin/limits/status").json()
+    assert limits["backend"] == ("redis" if shared else "local")
+    assert [r["level"] for r in limits["limits"] if r["limit"] == f"key:app-{run}:rpm"] == [1]
+    answer = client.chat.completions.create(model="strong-model", messages=HI, max_tokens=50)
+    assert answer.choices[0].message.content == ANSWERS["strong-model"]
+    assert upstream.seen == ["cheap-model", "strong-model"]
+    with pytest.raises(openai.RateLimitError, match=f"key app-{run}: 2 requests per minute"):  # the limit still holds
+        client.chat.completions.create(model="strong-model", messages=HI, max_tokens=50)
+
+
+def test_a_fallback_or_a_request_the_budget_refuses_gives_its_rate_limit_back(make_gateway, upstream) -> None:
+    gw = make_gateway(config(upstream.url, "0.005", RPM_ON_STRONG), clock=Clock())
+    client = _client(gw)
+    for model in ("broken-model", "strong-model"):  # a fallback to the strong model, then the model itself
+        with pytest.raises(openai.RateLimitError) as refused:
+            client.chat.completions.create(model=model, messages=HI, max_tokens=1000)
+        assert refused.value.code == "budget_exceeded", (model, refused.value.message)
+    answer = client.chat.completions.create(model="strong-model", messages=HI, max_tokens=50)
+    assert answer.choices[0].message.content == ANSWERS["strong-model"]
+    assert upstream.seen == ["broken-model", "strong-model"]
 
 
 def test_a_429_the_budget_gives_does_not_count_as_the_provider_throttling(make_gateway, upstream) -> None:

@@ -164,13 +164,16 @@ class LocalBuckets:
             self.known[s.ident] = s
         return ADMITTED
 
-    def settle(self, now: float, plan: Plan, extra_tokens: float) -> None:
+    def settle(self, now: float, plan: Plan, extra_tokens: float, requests: float = 0.0) -> None:
         """Charge (or refund, when negative) the difference between actual and estimated
-        tokens, and free the request's slots."""
-        if extra_tokens:
-            for bucket in plan.token_buckets:
-                level = self.level(bucket, now)
-                self.levels[bucket.ident] = (min(bucket.capacity, level - extra_tokens), now)
+        tokens, and free the request's slots. ``requests`` (-1: an attempt that never ran) is
+        charged to the request buckets the same way."""
+        for buckets, extra in ((plan.token_buckets, extra_tokens), (plan.request_buckets, requests)) if requests else (
+                (plan.token_buckets, extra_tokens),):
+            if extra:
+                for bucket in buckets:
+                    level = self.level(bucket, now)
+                    self.levels[bucket.ident] = (min(bucket.capacity, level - extra), now)
         for s in plan.slots:
             self.in_use[s.ident] = max(0, self.in_use.get(s.ident, 0) - 1)
 

@@ -75,12 +75,13 @@ end
 return {0}
 """
 
-# KEYS: token bucket hashes, then slot sets. ARGV: now, #buckets, lease id, extra tokens,
-# (capacity, rate) per bucket. Charges (or refunds) the difference and frees the slots.
+# KEYS: bucket hashes, then slot sets. ARGV: now, #buckets, lease id, (capacity, rate, extra)
+# per bucket. Charges (or refunds, when negative) each bucket's extra and frees the slots.
 _SETTLE = """
-local now, nb, lease, extra = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local now, nb, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 for i = 1, nb do
-  local cap, rate = tonumber(ARGV[3 + i * 2]), tonumber(ARGV[4 + i * 2])
+  local a = 3 + (i - 1) * 3
+  local cap, rate, extra = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local h = redis.call('HMGET', KEYS[i], 'l', 't')
   local level, ts = tonumber(h[1]), tonumber(h[2])
   if level == nil then level, ts = cap, now end
@@ -148,14 +149,16 @@ class RedisBuckets:
         s = plan.slots[index - 1 - len(demands)]
         return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
 
-    async def settle(self, now: float, plan: Plan, extra_tokens: float, lease: str) -> None:
-        buckets = plan.token_buckets if extra_tokens else ()
-        if not buckets and not plan.slots:
+    async def settle(self, now: float, plan: Plan, extra_tokens: float, lease: str, requests: float = 0.0) -> None:
+        """As :meth:`LocalBuckets.settle <costops.control.bucket.LocalBuckets.settle>`, in one script."""
+        charges = [(b, extra) for buckets, extra in ((plan.token_buckets, extra_tokens), (plan.request_buckets, requests))
+                   if extra for b in buckets]
+        if not charges and not plan.slots:
             return
-        keys = [PREFIX + "b:" + b.ident for b in buckets] + [PREFIX + "c:" + s.ident for s in plan.slots]
-        args: list[str | int | float] = [repr(now), len(buckets), lease, repr(float(extra_tokens))]
-        for bucket in buckets:
-            args += [repr(float(bucket.capacity)), repr(bucket.rate)]
+        keys = [PREFIX + "b:" + b.ident for b, _ in charges] + [PREFIX + "c:" + s.ident for s in plan.slots]
+        args: list[str | int | float] = [repr(now), len(charges), lease]
+        for bucket, extra in charges:
+            args += [repr(float(bucket.capacity)), repr(bucket.rate), repr(float(extra))]
         await self._settle(keys=keys, args=args)
 
     async def renew(self, leases: Iterable[tuple[str, tuple[Slots, ...]]], now: float, ttl_s: float) -> None:

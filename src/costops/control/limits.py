@@ -14,6 +14,7 @@ A request's way through ``before``:
 
 ``readmit``, before a further attempt (a cascade's escalation, a fallback), settles what the
 attempts so far used and takes again for the new target, refusing (429) rather than queueing.
+``giveback``, when the budgets then refuse that target, returns all it took at once.
 ``after`` settles the token buckets against the actual usage, frees the concurrency slots and
 feeds upstream 429s back into step 1.
 
@@ -258,22 +259,30 @@ class LimitsStage:
             await self._throttled(record.deployment, call.state[UPSTREAM_RETRY_AFTER])
         await self._release(call)
 
-    async def _release(self, call: Call) -> None:
+    async def giveback(self, call: Call) -> None:
+        """A later admission (the budgets) refused the target this stage just took for: that
+        attempt never runs, so all it took comes back at once (its tokens, its request units,
+        its slots), not when the request ends, and a concurrent request is not refused for it."""
+        await self._release(call, ran=False)
+
+    async def _release(self, call: Call, *, ran: bool = True) -> None:
         taken: Taken | None = call.state.pop("limits", None)
         if taken is None:
             return
         plan = taken.plan
-        # every attempt's tokens, less those of the attempts a readmit settled already
-        extra = used_tokens(call) - call.state.get(USED, 0) - taken.tokens if plan.token_buckets else 0
+        if not ran:
+            extra, requests = -taken.tokens, -1.0
+        else:  # every attempt's tokens, less those of the attempts a readmit settled already
+            extra, requests = used_tokens(call) - call.state.get(USED, 0) - taken.tokens if plan.token_buckets else 0, 0.0
         now = self.clock()
         if taken.shared and self.shared is not None:
             self._leases.pop(taken.lease, None)
             try:
-                await self.shared.settle(now, plan, extra, taken.lease)
+                await self.shared.settle(now, plan, extra, taken.lease, requests)
             except Exception as exc:  # the lease lapses by itself; the token difference is lost
                 self._redis_failed(exc)
         else:
-            self.local.settle(now, plan, extra)
+            self.local.settle(now, plan, extra, requests)
         if self.queue is not None and self.queue.lines:
             for line in plan.idents:
                 if line in self.queue.lines:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from costops.config import Config
+from costops.errors import CostopsError
 from costops.pipeline.contract import Call, Handler, Next, Reply, Shared, Stage
 from costops.routing.route import Route
 
@@ -136,7 +137,11 @@ class _Stages:
     async def handle(self, call: Call, next: Next) -> Reply | None:
         for stage in self.stages:
             call.entered.append(stage)
-            reply = await stage.before(call)
+            try:
+                reply = await stage.before(call)
+            except CostopsError:
+                await give_back(self.stages[: self.stages.index(stage)], call)
+                raise
             if reply is not None:
                 return reply
         return await next(call)
@@ -150,13 +155,27 @@ def readmission(stages: Sequence[Stage]) -> Callable[[Call], Awaitable[None]]:
     """Admission for a call's further attempt at a new target (an escalation, a fallback): each
     admitting stage's ``readmit`` in chain order (rate limits, then budgets), which settles what
     the attempts so far took and takes again for the new target, or refuses in its own words."""
-    hooks = tuple(s.readmit for s in stages if callable(getattr(s, "readmit", None)))  # type: ignore[attr-defined]
+    admitting = tuple(s for s in stages if callable(getattr(s, "readmit", None)))
 
     async def admit(call: Call) -> None:
-        for hook in hooks:
-            await hook(call)
+        for i, stage in enumerate(admitting):
+            try:
+                await stage.readmit(call)  # type: ignore[attr-defined]
+            except CostopsError:
+                await give_back(admitting[:i], call)
+                raise
 
     return admit
+
+
+async def give_back(stages: Sequence[Stage], call: Call) -> None:
+    """A stage refused the call's target after ``stages`` admitted it: that attempt never runs,
+    so each gives back at once what it took for it (``giveback``: the rate limits' tokens,
+    request units and slots), instead of holding it to the request's end."""
+    for stage in stages:
+        hook = getattr(stage, "giveback", None)
+        if hook is not None:
+            await hook(call)
 
 
 def build_chain(
