@@ -9,15 +9,15 @@ model's data *says* it lacks excludes it; an unknown fact does not (see
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from costops.routing.capabilities import Capabilities
 from costops.tokens import content_text
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
+class Needs(NamedTuple):
+    """Read once per request (a tuple: built in one step, not field by field)."""
+
     tools: bool = False
     vision: bool = False
     json_schema: bool = False
@@ -32,16 +32,23 @@ class Needs:
 
 
 def needs_of(api: str, body: Mapping[str, Any], input_tokens: int) -> Needs:
-    """The needs of an OpenAI chat or Anthropic messages request body."""
-    tools = bool(body.get("tools")) or bool(body.get("functions"))
-    cap = body.get("max_completion_tokens") if api == "openai" else None
+    """The needs of an OpenAI chat or Anthropic messages request body (a JSON object: dicts and
+    lists), the common case first: a message whose content is a string has no image."""
+    tools = bool(body.get("tools") or body.get("functions"))
+    openai = api == "openai"
+    cap = body.get("max_completion_tokens") if openai else None
     if cap is None:
         cap = body.get("max_tokens")
-    output = cap if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0 else None
-    fmt = body.get("response_format") if api == "openai" else body.get("output_format")
-    schema = isinstance(fmt, Mapping) and fmt.get("type") == "json_schema"
+    output = cap if type(cap) is int and cap > 0 else None  # an int, not a bool
+    fmt = body.get("response_format" if openai else "output_format")
+    schema = isinstance(fmt, dict) and fmt.get("type") == "json_schema"
+    vision = False
     messages = body.get("messages")
-    vision = any(_has_image(m.get("content")) for m in messages if isinstance(m, Mapping)) if isinstance(messages, list) else False
+    if isinstance(messages, list):
+        for m in messages:
+            if isinstance(m, dict) and isinstance(content := m.get("content"), list) and _has_image(content):
+                vision = True
+                break
     return Needs(tools, vision, schema, input_tokens, output)
 
 
@@ -49,7 +56,7 @@ def _has_image(content: Any) -> bool:
     if not isinstance(content, list):
         return False
     for part in content:
-        if isinstance(part, Mapping):
+        if isinstance(part, dict):
             kind = part.get("type")
             if kind in ("image_url", "image", "input_image"):
                 return True
