@@ -25,9 +25,10 @@ order (other deployments of the same model).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from costops.errors import BadRequest
 from costops.routing.arbitrage import ArbitrageSettings, rank
@@ -43,12 +44,13 @@ class NoCapableModel(BadRequest):
     code = "no_capable_model"
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
+    """The request as routing reads it (a tuple: built in one step, once per routed request)."""
+
     api: str
     requested: str
     needs: Needs
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})
     key_id: str = ""
     allowed: Callable[[str], bool] = lambda name: True
     """The key's model restriction: a policy never routes a key to a model it may not use."""
@@ -61,16 +63,43 @@ class Request:
     """Seeds a bandit's draw, so a replay of the request draws alike."""
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
-    now: float
-    health: Mapping[str, DeploymentHealth] = field(default_factory=dict)
-    budget_pct: float | None = None
-    """The fullest budget covering the caller: committed spend as % of its limit, or None."""
+    """The state a decision reads: ``now``, the health of each deployment, and the fullest budget
+    covering the caller (committed spend as % of its limit, or None).
+
+    Given as values (a replay, a test) or, by the Route step, as readers of the live state: a
+    reader runs at the first read and its answer is kept, so every read within one decision sees
+    the same state, and a decision that ranks no deployments and reads no budget (most do
+    neither) pays for neither."""
+
+    __slots__ = ("now", "_health", "_budget_pct", "_read_health", "_read_budget_pct")
+
+    def __init__(
+        self, now: float, health: Mapping[str, DeploymentHealth] | None = None, budget_pct: float | None = None, *,
+        read_health: Callable[[], Mapping[str, DeploymentHealth]] | None = None,
+        read_budget_pct: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.now = now
+        self._health, self._read_health = health, read_health
+        self._budget_pct, self._read_budget_pct = budget_pct, read_budget_pct
+
+    @property
+    def health(self) -> Mapping[str, DeploymentHealth]:
+        if self._read_health is not None:
+            self._health, self._read_health = self._read_health(), None
+        return self._health if self._health is not None else _NO_HEALTH
+
+    @property
+    def budget_pct(self) -> float | None:
+        if self._read_budget_pct is not None:
+            self._budget_pct, self._read_budget_pct = self._read_budget_pct(), None
+        return self._budget_pct
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+_NO_HEALTH: Mapping[str, DeploymentHealth] = MappingProxyType({})
+
+
+class Choice(NamedTuple):
     """One model a policy may pick, with its deployments best first."""
 
     name: str

@@ -19,6 +19,7 @@ The chosen targets after the first are the plan the fallbacks step tries next (`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from costops.config import Config, Deployment
@@ -127,19 +128,17 @@ class Route:
         tokens = input_tokens(call.api, call.endpoint, call.body, count_as)
         call.state[PROMPT_TOKENS] = (call.body, count_as, tokens)
         needs = needs_of(call.api, call.body, tokens)
-        body, api = call.body, call.api
+        now, record = call.now, call.record
         request = Request(
-            call.api, call.record.model_requested, needs, call.record.tags, call.key.id,
-            call.key.allows, lambda: prompt_text(api, body), call.record.tenant, call.record.user,
-            call.record.request_id,
+            call.api, record.model_requested, needs, record.tags, call.key.id, call.key.allows,
+            partial(prompt_text, call.api, call.body), record.tenant, record.user, record.request_id,
         )
         snapshot = Snapshot(
-            call.now, self.health.snapshot() if self.health is not None else {},
-            self.budget_pct(call, call.now) if self.budget_pct is not None else None,
+            now, read_health=self.health.snapshot if self.health is not None else None,
+            read_budget_pct=partial(self.budget_pct, call, now) if self.budget_pct is not None else None,
         )
         assert self.catalog is not None
-        catalog, now = self.catalog, call.now
-        return View(request, snapshot, lambda names: catalog.candidates(names, now), self.arbitrage or NO_ARBITRAGE)
+        return View(request, snapshot, partial(self.catalog.candidates, at=now), self.arbitrage or NO_ARBITRAGE)
 
     def _apply(self, call: Call, decision: Decision) -> None:
         first = decision.targets[0]
