@@ -34,7 +34,7 @@ import hashlib
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from costops.config import Config, ConfigError, reject_unknown
@@ -154,7 +154,7 @@ class BanditPolicy:
             raise view.refuse(self.name)
         arm = thompson(arms, self.snapshot.get(task) or {}, self.lam, self.explore, seeded(view.request.request_id))
         choice = capable[self.arms[arm]]
-        return replace(decide(choice, self.kind, f"arm {arm} for task {task}: {choice.best.label}"), arm=arm, task=task)
+        return decide(choice, self.kind, f"arm {arm} for task {task}: {choice.best.label}", arm=arm, task=task)
 
     def summary(self) -> dict[str, Any]:
         """The posterior means per task and arm (``GET /admin/routing/bandits``)."""

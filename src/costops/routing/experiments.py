@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from costops.config import Config, ConfigError, reject_unknown
@@ -81,7 +81,7 @@ class ExperimentPolicy:
         choices = view.choices([self.arms[arm]])
         if not choices:
             raise view.refuse(self.name)
-        return replace(decide(choices[0], self.kind, f"arm {arm}: {choices[0].best.label}"), arm=arm)
+        return decide(choices[0], self.kind, f"arm {arm}: {choices[0].best.label}", arm=arm)
 
 
 def parse_arms(raw: Any, config: Config, where: str) -> dict[str, str]:

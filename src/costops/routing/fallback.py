@@ -123,6 +123,8 @@ class Fallbacks:
         return out
 
     async def handle(self, call: Call, next: Next) -> Reply | None:
+        if not self.settings.fallbacks and PLAN not in call.state:  # one target: nothing to fall back to
+            return await next(call)
         targets = self.targets(call)
         if len(targets) == 1:
             return await next(call)

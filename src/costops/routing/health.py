@@ -38,40 +38,57 @@ class DeploymentHealth:
 HEALTHY = DeploymentHealth()
 
 
+class _Seen:
+    """One deployment's moving averages (updated in place on every attempt)."""
+
+    __slots__ = ("latency_ms", "error_rate", "attempts")
+
+    def __init__(self) -> None:
+        self.latency_ms: float | None = None
+        self.error_rate = 0.0
+        self.attempts = 0
+
+
 class Health:
     def __init__(self, breaker: Breaker, clock: Callable[[], float] = time.monotonic, shared: Any = None) -> None:
         self.breaker, self.clock = breaker, clock
         self.shared = shared
         """:class:`~costops.routing.circuits.SharedCircuits`, or None (this process only)."""
-        self._latency: dict[str, float] = {}
-        self._errors: dict[str, float] = {}
-        self._attempts: dict[str, int] = {}
+        self._seen: dict[str, _Seen] = {}
+
+    def _of(self, name: str) -> _Seen:
+        seen = self._seen.get(name)
+        if seen is None:
+            seen = self._seen[name] = _Seen()
+        return seen
 
     def success(self, name: str, latency_ms: float) -> None:
         if self.breaker.success(name) and self.shared is not None:
             self.shared.closed(name)
-        seen = self._latency.get(name)
-        self._latency[name] = latency_ms if seen is None else seen + ALPHA * (latency_ms - seen)
-        self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA)
-        self._attempts[name] = self._attempts.get(name, 0) + 1
+        seen = self._of(name)
+        last = seen.latency_ms
+        seen.latency_ms = latency_ms if last is None else last + ALPHA * (latency_ms - last)
+        seen.error_rate *= 1 - ALPHA
+        seen.attempts += 1
 
     def failure(self, name: str) -> None:
         if self.breaker.failure(name, self.clock()) and self.shared is not None:
             self.shared.opened(name)
-        self._errors[name] = self._errors.get(name, 0.0) * (1 - ALPHA) + ALPHA
-        self._attempts[name] = self._attempts.get(name, 0) + 1
+        seen = self._of(name)
+        seen.error_rate = seen.error_rate * (1 - ALPHA) + ALPHA
+        seen.attempts += 1
 
     def of(self, name: str, now: float | None = None) -> DeploymentHealth:
-        if name not in self._attempts:
+        seen = self._seen.get(name)
+        if seen is None:
             return HEALTHY
         return DeploymentHealth(
-            self.breaker.state(name, self.clock() if now is None else now),
-            self._latency.get(name), self._errors.get(name, 0.0), self._attempts[name],
+            self.breaker.state(name, self.clock() if now is None else now), seen.latency_ms, seen.error_rate, seen.attempts,
         )
 
     def snapshot(self) -> Mapping[str, DeploymentHealth]:
         now = self.clock()
-        return {name: self.of(name, now) for name in self._attempts}
+        return {name: self.of(name, now) for name in self._seen}
 
 
 class Observe:

@@ -16,7 +16,7 @@ is the 400 when none does.
 
 **How an experiment arm or a new policy plugs in:** implement ``choose(view)``; to wrap
 another policy (an A/B split, a bandit), call ``arm.choose(view)`` and return its decision with
-``arm`` set (``dataclasses.replace(decision, arm="b")``); the row records ``arm``, ``policy``
+``arm`` set (``decision._replace(arm="b")``, or ``decide(..., arm="b")``); the row records ``arm``, ``policy``
 and ``route``. Register a kind in :func:`costops.routing.policies.parse_policy`'s table.
 The Route step applies the decision: ``targets[0]`` is called, the rest are the fallbacks in
 order (other deployments of the same model).
@@ -25,7 +25,6 @@ order (other deployments of the same model).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
@@ -122,8 +121,7 @@ by_cost = attrgetter("cost_key")
 _UNPRICED = float("inf")
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     targets: tuple[Target, ...]
     """``targets[0]`` is called; the rest are tried in order if it fails before answering."""
     route: str
@@ -200,5 +198,7 @@ class View:
         )
 
 
-def decide(choice: Choice, route: str, reason: str = "", plan: Any = None) -> Decision:
-    return Decision(choice.targets, route, reason or f"{choice.best.label}", plan=plan)
+def decide(
+    choice: Choice, route: str, reason: str = "", plan: Any = None, *, arm: str | None = None, task: str | None = None,
+) -> Decision:
+    return Decision(choice.targets, route, reason or choice.targets[0].label, arm, task, plan)

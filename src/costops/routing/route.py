@@ -31,7 +31,7 @@ from costops.routing.arbitrage import ArbitrageSettings, rank
 from costops.routing.capabilities import capabilities
 from costops.routing.catalog import Catalog
 from costops.routing.health import Health
-from costops.routing.needs import Needs, lacks, needs_of, prompt_text
+from costops.routing.needs import lacks, needs_of, prompt_text
 from costops.routing.policy import Decision, Request, Snapshot, View
 
 PLAN = "routing.plan"
@@ -106,22 +106,15 @@ class Route:
                     self._routes[requested] = route
             call.deployment, call.model = route
         for hook in self.retarget:
-            hook(call, self.fits(call) if self.catalog is not None else None)
+            hook(call, partial(self.fits, call) if self.catalog is not None else None)
         return await next(call)
 
-    def fits(self, call: Call) -> Callable[[Deployment, str], bool]:
-        """Whether a target can serve this request, by the catalog (the request's needs read on
-        the first question: most requests are never retargeted)."""
+    def fits(self, call: Call, deployment: Deployment, model: str) -> bool:
+        """Whether a target can serve this request, by the catalog (asked only when a hook would
+        retarget: most requests never are)."""
         assert self.catalog is not None
-        catalog = self.catalog
-        needs: list[Needs] = []
-
-        def check(deployment: Deployment, model: str) -> bool:
-            if not needs:
-                needs.append(needs_of(call.api, call.body, call_input_tokens(call)))
-            return lacks(capabilities(model, deployment.catalog_provider, catalog.overrides), needs[0]) is None
-
-        return check
+        needs = needs_of(call.api, call.body, call_input_tokens(call))
+        return lacks(capabilities(model, deployment.catalog_provider, self.catalog.overrides), needs) is None
 
     def view(self, call: Call, count_as: str) -> View:
         """The request as routing reads it, and the state snapshot now (the only reads of state)."""
