@@ -252,6 +252,11 @@ class _MemoCount:
 
 PLAN = "prompt_cache_plan"
 """``call.state`` key of the planned breakpoints: (body, model, placement)."""
+MARKED = "prompt_cache_marked"
+"""``call.state`` key: {id of a body this stage marked: (that body, the body and raw bytes before)}."""
+CLIENT = "prompt_cache_client"
+"""``call.state`` key: the client's body as this stage first saw it (unmarked)."""
+HEADER = b"x-costops-prompt-cache"
 
 
 def memo_counter(counters: dict[str, _MemoCount], model: str) -> _MemoCount:
@@ -277,27 +282,53 @@ class PromptCacheStage:
         return None
 
     def planned(self, call: Call) -> Placement | None:
-        """The breakpoints this stage will add to the call (None: it leaves the call alone).
-        Planned once per body and model: the budgets stage, which runs first, prices the cache
-        writes they cause, and this stage then applies the same plan."""
+        """The breakpoints this stage will add to the call at its target (None: it leaves the call
+        alone). Planned once per body and model: the budgets stage, which runs first, prices the
+        cache writes they cause, and this stage then applies the same plan."""
         deployment = call.deployment
         if deployment is None or deployment.kind != "anthropic" or call.endpoint == "embeddings":
             return None
+        body = self.unmarked(call)[0]
         seen = call.state.get(PLAN)
-        if seen is not None and seen[0] is call.body and seen[1] == call.model:
+        if seen is not None and seen[0] is body and seen[1] == call.model:
             return seen[2]  # type: ignore[no-any-return]
         count = memo_counter(self._counters, call.model)
-        placement = plan(call.api, call.body, minimum=min_cacheable(call.model, self.cfg), count=count, place=self.cfg.place)
-        call.state[PLAN] = (call.body, call.model, placement)
+        placement = plan(call.api, body, minimum=min_cacheable(call.model, self.cfg), count=count, place=self.cfg.place)
+        call.state[PLAN] = (body, call.model, placement)
         return placement
 
+    @staticmethod
+    def unmarked(call: Call) -> tuple[dict[str, Any], bytes]:
+        """The call's body and raw bytes without the breakpoints this stage placed (the client's own stay)."""
+        marked = call.state.get(MARKED)
+        before = marked.get(id(call.body)) if marked else None
+        return (before[1], before[2]) if before is not None and before[0] is call.body else (call.body, call.raw)
+
     async def before(self, call: Call) -> Reply | None:
+        call.state[CLIENT] = call.body
+        self._shape(call, tell=True)
+        return None
+
+    async def readmit(self, call: Call) -> None:
+        """A further attempt at a new target (a fallback, an escalation, a judge): the breakpoints
+        are planned for it, so an OpenAI-first call that falls back to Claude is marked for Claude,
+        and one marked for Claude that goes on to OpenAI or Gemini goes without the marks. The
+        header follows the client's request, not a judge's."""
+        call.body, call.raw = self.unmarked(call)
+        tell = call.body is call.state.get(CLIENT)
+        if tell and any(name == HEADER for name, _ in call.response_headers):
+            call.response_headers[:] = [h for h in call.response_headers if h[0] != HEADER]
+        self._shape(call, tell=tell)
+
+    def _shape(self, call: Call, *, tell: bool) -> None:
         placement = self.planned(call)
         if placement is not None and placement.paths:
-            call.body = apply(call.api, call.body, placement, self.cfg.ttl)
+            body, raw = call.body, call.raw
+            call.body = apply(call.api, body, placement, self.cfg.ttl)
             call.raw = orjson.dumps(call.body)
-            call.response_headers.append((b"x-costops-prompt-cache", str(len(placement.paths)).encode()))
-        return None
+            call.state.setdefault(MARKED, {})[id(call.body)] = (call.body, body, raw)
+            if tell:
+                call.response_headers.append((HEADER, str(len(placement.paths)).encode()))
 
     async def after(self, call: Call) -> None:
         return None

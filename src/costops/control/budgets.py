@@ -413,8 +413,9 @@ class BudgetsStage:
         deployment = call.deployment
         if deployment is None or deployment.kind != "anthropic" or call.endpoint == "embeddings":
             return (0, 0)
-        if has_cache_control(call.body):
-            marks = client_breakpoints(call.api, call.body, memo_counter(self._counters, call.model))
+        body = call.body if self.prompt_cache is None else self.prompt_cache.unmarked(call)[0]  # the client's marks
+        if has_cache_control(body):
+            marks = client_breakpoints(call.api, body, memo_counter(self._counters, call.model))
         elif self.prompt_cache is not None and (placement := self.prompt_cache.planned(call)) is not None:
             marks = tuple((n, self.prompt_cache.cfg.ttl) for n in placement.prefix_tokens)
         else:
