@@ -9,7 +9,7 @@ from costops.cache.semantic.config import SemanticCacheConfig, parse_semantic
 from costops.cache.semantic.embedder import StaticEmbedder
 from costops.cache.semantic.index import Entry, SemanticIndex
 from costops.cache.semantic.scope import Lookup, model_family, prepare
-from costops.cache.semantic.verify import verify
+from costops.cache.semantic.verify import facts, verify
 from costops.config import ConfigError
 
 
@@ -46,6 +46,22 @@ def test_verifier_rejects_near_misses(embedder, cached: str, query: str) -> None
 ])
 def test_verifier_accepts_paraphrases(embedder, cached: str, query: str) -> None:
     assert verify(query, cached, embedder.word_vector) is None
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Our revenue went from $12 million to $96 million.", "rev $12M -> $96M"),
+    ("I have a fever of 40.1 degrees Celsius. Should I see a doctor?", "fever 40.1 Celsius, doctor or not?"),
+    ("Should I see a doctor?", "Should I see a doctor? No rush."),
+])
+def test_facts_read_a_scale_word_as_the_number_s_and_no_rush_or_not_as_no_negation(a: str, b: str) -> None:
+    fa, fb = facts(a), facts(b)
+    assert (fa.numbers, fa.negated) == (fb.numbers, fb.negated)
+
+
+def test_facts_still_count_what_negates_and_what_differs() -> None:
+    assert facts("no sugar, please").negated and facts("Is it not allowed?").negated
+    assert facts("$12 million").numbers != facts("$13 million").numbers
+    assert facts("a hundred people").numbers == {"100"}
 
 
 def test_paraphrases_are_nearer_than_unrelated_questions(embedder) -> None:

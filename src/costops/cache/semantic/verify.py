@@ -78,6 +78,8 @@ PERIODS = {"day", "week", "month", "quarter", "year", "weekend", "time", "night"
            "invoice", "bill", "billing", "cycle", "sprint", "hour", "minute"}
 RELATIONS = {"to", "into", "from", "than"}
 """Words whose sides matter: "string to integer" is not "integer to string"."""
+_SCALES = {"hundred", "thousand", "million", "billion"}
+_NOT_NEGATING_NO = {"rush", "hurry", "worries", "worry", "problem", "pressure"}
 _BARE_UNITS_AMBIGUOUS = {"m", "g", "b", "h", "min", "mm", "ft", "oz", "ton", "tons"}
 """Unit words that mean a unit only after a number ("min" is also "minimum")."""
 NEGATIONS = {"not", "no", "never", "without", "none", "nothing", "cannot", "neither", "nor", "nobody", "nowhere"}
@@ -225,13 +227,16 @@ def facts(text: str) -> Facts:
             continue
         if low == "one" and (nxt in _SENTENCE_END or nxt == "" or (i and lowered[i - 1] in _PRONOUN_ONE_AFTER)):
             continue  # "the 55-inch one", "which one": a pronoun, not a number
+        if after_number and low in _SCALES:
+            continue  # "12 million" is "12M": the scale is the number's, not a number of its own
         if low in NUMBER_WORDS:
             numbers.add(NUMBER_WORDS[low])
             keys.append((i, NUMBER_WORDS[low]))
             continue
         # 2. negation and directions
         if low in NEGATIONS or low.endswith(("n't", "n’t")):
-            negations += 1
+            if not (low == "no" and nxt in _NOT_NEGATING_NO) and not (low == "not" and i and lowered[i - 1] == "or"):
+                negations += 1  # "no rush", "doctor or not?" negate nothing that is asked
             continue
         phrase = _PHRASES.get((low, nxt))
         if phrase is not None:
