@@ -58,6 +58,7 @@ from costops.analysis.sql import (
     TEXT_COLUMNS,
     aggregate_sets_sql,
     aggregate_sql,
+    counted_rows,
     shape,
     split_sets,
     tag_keys_sql,
@@ -283,6 +284,10 @@ class DuckEngine:
     def _plan(self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> Plan | None:
         return plan(group_by, filters, extra, self._usable)
 
+    def scans(self, group_by: Sequence[str], filters: Filters) -> bool:
+        """Whether :meth:`aggregate` reads the calls for this question (no cube holds it)."""
+        return self._plan(group_by, filters) is None
+
     def _count(self) -> int:
         return int(self._con.execute("SELECT count(*) FROM usage").fetchone()[0])  # type: ignore[index]
 
@@ -488,11 +493,10 @@ class DuckEngine:
         # distinct users and feedback from the calls, three measures instead of two dozen; the rest from a cube
         counted = [x for x in extra if x not in CUBE_EXTRA]
         n = len(group_by)
-        more = {tuple(r[:n]): r[n:] for r in self._all(
-            aggregate_sql(group_by, filters, DUCKDB, counted, good_score, only_extra=True))}
+        more = counted_rows(self._all, group_by, filters, DUCKDB, counted, good_score)
         rows = []
         for row in self._answer(p, group_by, filters, summed):
-            values = dict(zip(counted, more.get(tuple(row[:n]), [0] * len(counted)), strict=True))
+            values = {x: 0 for x in counted} | more.get(tuple(row[:n]), {})
             values.update(zip(summed, row[len(row) - len(summed):], strict=True))
             rows.append([*row[: len(row) - len(summed)], *(values[x] for x in extra)])
         return [shape(row, group_by, extra) for row in rows]

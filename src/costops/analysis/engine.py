@@ -45,13 +45,19 @@ class Prefetched:
     """A reader whose breakdowns for one filter were asked all at once: an engine answers them
     in one scan (``GROUPING SETS``); anything else asked is passed on. A breakdown by ``day``
     over whole days inside the filter's period (the same filter otherwise) is the prefetched
-    rows of those days: a call's day is its ``ts`` floored, so the slice is exact."""
+    rows of those days: a call's day is its ``ts`` floored, so the slice is exact. ``wide``: the
+    period is wider than the questions' (several questions' periods at once), so only what the
+    reader would scan the calls for is prefetched (sharing the scan); what it answers from its
+    cubes (:meth:`~costops.analysis.duck.DuckEngine.scans`) is asked for its own period, not read
+    wider for nothing."""
 
-    def __init__(self, reader: Reader, groupings: Sequence[Sequence[str]], filters: Filters) -> None:
+    def __init__(self, reader: Reader, groupings: Sequence[Sequence[str]], filters: Filters, *, wide: bool = False) -> None:
         self._reader = reader
         self._filters = filters
         sets = getattr(reader, "aggregate_sets", None)
-        keys = list(dict.fromkeys(tuple(g) for g in groupings))
+        scans = getattr(reader, "scans", None)
+        keep = scans if wide and scans is not None else lambda g, f: True
+        keys = [k for k in dict.fromkeys(tuple(g) for g in groupings) if keep(k, filters)]
         self._rows: dict[tuple[str, ...], list[dict[str, Any]]] = dict(zip(keys, sets(keys, filters), strict=True)) if sets else {}
 
     def aggregate(self, group_by: Sequence[str], filters: Filters) -> list[dict[str, Any]]:

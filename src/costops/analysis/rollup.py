@@ -300,18 +300,23 @@ def untagged(tagged: Sums, totals: Sums, tag_at: int) -> Sums:
 
 def finish(sums: Sums, n: int, extra: Sequence[str] = ()) -> list[list[Any]]:
     """Rows as the engines' plain queries return them: keys, :data:`MEASURES`, then ``extra``."""
-    names = list(ADDITIVE)
-    at = {name: i for i, name in enumerate(names)}
+    at = {name: i for i, name in enumerate(ADDITIVE)}
+    latency_sum, latency_n = at["latency_sum"], at["latency_n"]
+    picks = [None if name == "avg_latency_ms" else at[name] for name in MEASURES] + [at[name] for name in extra]
     out = []
-    for key, values in sums.items():
+    for key in sorted(sums, key=_order):
+        values = sums[key]
         row = [*key]
-        for name in MEASURES:
-            if name == "avg_latency_ms":
-                n = values[at["latency_n"]]
-                row.append(values[at["latency_sum"]] / n if n else None)
+        for i in picks:
+            if i is None:
+                count = values[latency_n]
+                row.append(values[latency_sum] / count if count else None)
             else:
-                row.append(int(values[at[name]]))
-        row += [int(values[at[name]]) for name in extra]
+                row.append(int(values[i]))
         out.append(row)
-    out.sort(key=lambda r: tuple((v is not None, v) for v in r[:n]))
     return out
+
+
+def _order(key: tuple[Any, ...]) -> list[tuple[bool, Any]]:
+    """NULLs first, as the plain queries' ``ORDER BY ... NULLS FIRST``."""
+    return [(v is not None, v) for v in key]

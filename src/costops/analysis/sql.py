@@ -14,7 +14,7 @@ escapes what its parser treats specially.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -160,12 +160,11 @@ def where_parts(filters: Filters, d: Dialect) -> list[str]:
 
 def aggregate_sql(
     group_by: Sequence[str], filters: Filters, d: Dialect, extra: Sequence[str] = (), good_score: float = 0.5,
-    *, inner: bool = False, also: str = "", only_extra: bool = False,
+    *, inner: bool = False, also: str = "",
 ) -> str:
-    """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES` (unless ``only_extra``), then
-    the ``extra`` measures."""
+    """One scan: ``d0..dN`` (the dimensions), then :data:`MEASURES`, then the ``extra`` measures."""
     exprs = [dimension_sql(dim, d) for dim in group_by]
-    measures = {} if only_extra else dict(MEASURES)
+    measures = dict(MEASURES)
     for name in extra:
         if name not in EXTRA_MEASURES:
             raise ValueError(f"unknown measure {name!r}: use one of {', '.join(EXTRA_MEASURES)}")
@@ -182,6 +181,34 @@ def aggregate_sql(
         if not inner:
             sql += f" ORDER BY {', '.join(f'd{i} NULLS FIRST' for i in range(len(exprs)))}"
     return sql if inner else sql + d.settings
+
+
+def counted_rows(
+    run: Callable[[str], Sequence[Sequence[Any]]], group_by: Sequence[str], filters: Filters, d: Dialect,
+    names: Sequence[str], good_score: float = 0.5,
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """The measures no sum holds, per group (the raw dimension values): ``users`` as the count of
+    distinct (group, user) pairs, two aggregations (a fifth less CPU than ``COUNT(DISTINCT)`` over
+    10 M calls); ``rated`` and ``good`` from the feedback joined to its calls, feedback first (an
+    inner join costs what the feedback holds, nothing when there is none; a group without
+    feedback is absent: 0). Asked with ``run``, an engine's query function."""
+    exprs = [dimension_sql(dim, d) for dim in group_by]
+    dims = [f"d{i}" for i in range(len(exprs))]
+    selected = [f"{e} AS d{i}" for i, e in enumerate(exprs)]
+    grouped = f" GROUP BY {', '.join(dims)}" if dims else ""
+    out: dict[tuple[Any, ...], dict[str, int]] = {}
+    n = len(dims)
+    if "users" in names:
+        pairs = f"SELECT {', '.join([*selected, 'u.user_id AS who'])} FROM {d.table}{where_sql(filters, d)} GROUP BY {', '.join([*dims, 'who'])}"
+        for row in run(f"SELECT {', '.join([*dims, d.exact('COUNT(who)') + ' AS users'])} FROM ({pairs}) AS p{grouped}{d.settings}"):
+            out.setdefault(tuple(row[:n]), {})["users"] = int(row[n])
+    asked = [name for name in FEEDBACK_MEASURES if name in names]
+    if asked:
+        measures = [measure_sql(name, EXTRA_MEASURES[name].format(good=_number(good_score)), d) for name in asked]
+        for row in run(f"SELECT {', '.join([*selected, *measures])} FROM {d.feedback} JOIN {d.table} ON f.request_id = u.request_id"
+                       f"{where_sql(filters, d)}{grouped}{d.settings}"):
+            out.setdefault(tuple(row[:n]), {}).update(zip(asked, (int(v) for v in row[n:]), strict=True))
+    return out
 
 
 def top_sql(dim: str, filters: Filters, d: Dialect, n: int) -> str:
@@ -224,8 +251,7 @@ def tops_rows(
     run: Callable[[str], Sequence[Sequence[Any]]], dims: Sequence[str], filters: Filters, d: Dialect, n: int
 ) -> dict[str, tuple[list[dict[str, Any]], int]]:
     """:func:`top_rows` for each of ``dims``: ranked in one scan by :func:`tops_sql`, then every
-    measure of the ranked values summed in a second (the calls of any ranked value, grouped by
-    each dimension; the groups of values not ranked are dropped)."""
+    measure of the ranked values summed in a second (:func:`among_sets_sql`)."""
     found: dict[int, list[Sequence[Any]]] = {}
     for row in run(tops_sql(dims, filters, d, n)):
         found.setdefault(int(row[0]), []).append(row)
@@ -239,12 +265,37 @@ def tops_rows(
     out: dict[str, tuple[list[dict[str, Any]], int]] = {dim: ([], 0) for dim in dims}
     if not ranked:
         return out
-    also = "(" + " OR ".join(among_sql(dim, values, d) for dim, values in ranked.items()) + ")"
-    sql, names, masks = aggregate_sets_sql([(dim,) for dim in ranked], filters, d, also=also)
-    for (dim, values), rows in zip(ranked.items(), split_sets(run(sql), [(dim,) for dim in ranked], names, masks), strict=True):
-        kept = [r for r in rows if r[dim] in values]
-        kept.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
-        out[dim] = (kept, counts[dim])
+    names = list(ranked)
+    for i, rows in enumerate(_by_set(run(among_sets_sql(ranked, filters, d)), len(names))):
+        dim = names[i]
+        picked = [shape(r, [dim]) for r in rows]
+        picked.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+        out[dim] = (picked, counts[dim])
+    return out
+
+
+def among_sets_sql(ranked: Mapping[str, Sequence[Any]], filters: Filters, d: Dialect) -> str:
+    """Every measure of the ranked values of each dimension, in one scan of the calls of any of
+    them: per dimension a grouping set of (its value when ranked, else NULL; whether ranked), so
+    the calls of values not ranked fold into one group instead of one each (a top key's calls
+    come from thousands of users). Rows: ``gid``, ``d0..dN``, ``k0..kN``, then :data:`MEASURES`."""
+    conds = [among_sql(dim, values, d) for dim, values in ranked.items()]
+    values = [f"CASE WHEN {c} THEN {dimension_sql(dim, d)} END" for dim, c in zip(ranked, conds, strict=True)]
+    select = [f"GROUPING({', '.join(conds)}) AS gid", *(f"{v} AS d{i}" for i, v in enumerate(values)),
+              *(f"{c} AS k{i}" for i, c in enumerate(conds))]
+    select += [measure_sql(name, sql, d) for name, sql in MEASURES.items()]
+    parts = [*where_parts(filters, d), "(" + " OR ".join(conds) + ")"]
+    sets = ", ".join(f"({v}, {c})" for v, c in zip(values, conds, strict=True))
+    return f"SELECT {', '.join(select)} FROM {d.table} WHERE {' AND '.join(parts)} GROUP BY GROUPING SETS ({sets}){d.settings}"
+
+
+def _by_set(rows: Sequence[Sequence[Any]], n: int) -> list[list[list[Any]]]:
+    """:func:`among_sets_sql`'s rows per dimension, ranked values only, as ``[value, *measures]``."""
+    out: list[list[list[Any]]] = [[] for _ in range(n)]
+    for row in rows:
+        i = next(j for j in range(n) if int(row[0]) == sum(1 << (n - 1 - k) for k in range(n) if k != j))
+        if row[1 + n + i]:
+            out[i].append([row[1 + i], *row[1 + 2 * n :]])
     return out
 
 
@@ -259,7 +310,7 @@ def among_sql(dim: str, values: Sequence[Any], d: Dialect) -> str:
 
 
 def aggregate_sets_sql(
-    groupings: Sequence[Sequence[str]], filters: Filters, d: Dialect, extra: Sequence[str] = (), *, also: str = ""
+    groupings: Sequence[Sequence[str]], filters: Filters, d: Dialect, extra: Sequence[str] = ()
 ) -> tuple[str, list[str], list[int]]:
     """Several breakdowns in one scan (``GROUPING SETS``): the SQL, the distinct dimensions it
     selects (``d0..dN``), and per grouping the ``GROUPING(...)`` mask its rows carry (a bit set
@@ -279,8 +330,7 @@ def aggregate_sets_sql(
     select = [f"{e} AS d{i}" for i, e in enumerate(exprs)]
     select.append(f"GROUPING({', '.join(exprs)}) AS gid" if exprs else "0 AS gid")
     select += [measure_sql(name, sql, d) for name, sql in measures.items()]
-    parts = where_parts(filters, d) + ([also] if also else [])
-    sql = f"SELECT {', '.join(select)} FROM {d.table}" + (" WHERE " + " AND ".join(parts) if parts else "")
+    sql = f"SELECT {', '.join(select)} FROM {d.table}{where_sql(filters, d)}"
     if exprs:
         sql += f" GROUP BY GROUPING SETS ({sets})"
     return sql + d.settings, dims, masks

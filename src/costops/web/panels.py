@@ -45,9 +45,10 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
     over_time = [(bucket, stack), ("status", "error_type"), ("day", "status", "error_type")]  # the series, the rejections
     r = Prefetched(reader, groupings + over_time if period == filters else groupings, filters)
     timed = r if period == filters else Prefetched(reader, over_time, period)
-    # the forecast's history and the anomalies' baselines: whole days, one pass for both
+    # the forecast's history and the anomalies' baselines: whole days, one pass for both (unless cubes hold them)
     (f_since, f_until), (a_since, a_until) = spend.forecast_period(now), spend.anomaly_period(now)
-    daily = Prefetched(reader, [("day",), ("tenant", "day")], replace(filters, since=min(f_since, a_since), until=max(f_until, a_until)))
+    daily = Prefetched(reader, [("day",), ("tenant", "day")], replace(filters, since=min(f_since, a_since), until=max(f_until, a_until)),
+                       wide=True)
     totals = r.totals(filters)
     kinds = by_cache_kind(r, filters)
     tops = getattr(reader, "tops", None)
