@@ -213,7 +213,8 @@ def build_chain(
         from costops.routing.circuits import SharedCircuits
 
         health.shared = SharedCircuits(shared.redis, health.breaker, [d.name for d in config.deployments],
-                                       prefix=settings.breaker.redis_prefix, sync_s=settings.breaker.sync_s)
+                                       prefix=settings.breaker.redis_prefix, sync_s=settings.breaker.sync_s,
+                                       adopt=health.adopt)
     catalog = Catalog(config, shared.pricer if shared is not None else None, raw)
     route = Route(config, policies, by_key=by_key, catalog=catalog, health=health, arbitrage=arbitrage,
                   budget_pct=budget_pressure(budgets) if budgets is not None else None, retarget=retarget)

@@ -4,8 +4,8 @@ The :class:`Observe` handler sits just outside the provider attempt, so it sees 
 (the first, a fallback's, a cascade's escalation) with its own deployment. Latency is the time
 to the first token for a streamed request and to the whole answer otherwise, from the attempt's
 start. Routing reads a :meth:`Health.snapshot`: plain values, so the choice made from them is
-a pure function (replayable). Latency and error rates are per process; open circuits are shared
-by the replicas when the gateway has Redis (:mod:`costops.routing.circuits`).
+a pure function (replayable). With Redis the replicas share open circuits and these averages
+(:mod:`costops.routing.circuits`); without, each keeps its own.
 """
 
 from __future__ import annotations
@@ -63,8 +63,13 @@ class Health:
         return seen
 
     def success(self, name: str, latency_ms: float) -> None:
-        if self.breaker.success(name) and self.shared is not None:
-            self.shared.closed(name)
+        shared = self.shared
+        if shared is not None:
+            shared.observed(name, latency_ms)
+            if self.breaker.success(name):
+                shared.closed(name)
+        else:
+            self.breaker.success(name)
         seen = self._of(name)
         last = seen.latency_ms
         seen.latency_ms = latency_ms if last is None else last + ALPHA * (latency_ms - last)
@@ -72,11 +77,20 @@ class Health:
         seen.attempts += 1
 
     def failure(self, name: str) -> None:
-        if self.breaker.failure(name, self.clock()) and self.shared is not None:
-            self.shared.opened(name)
+        shared = self.shared
+        if self.breaker.failure(name, self.clock()) and shared is not None:
+            shared.opened(name)
+        if shared is not None:
+            shared.observed(name, None)
         seen = self._of(name)
         seen.error_rate = seen.error_rate * (1 - ALPHA) + ALPHA
         seen.attempts += 1
+
+    def adopt(self, name: str, latency_ms: float | None, error_rate: float, attempts: int) -> None:
+        """The fleet's averages for ``name`` (read from Redis, this replica's attempts included)."""
+        seen = self._of(name)
+        seen.latency_ms = latency_ms if latency_ms is not None else seen.latency_ms
+        seen.error_rate, seen.attempts = error_rate, attempts
 
     def of(self, name: str, now: float | None = None) -> DeploymentHealth:
         seen = self._seen.get(name)
