@@ -94,10 +94,52 @@ def test_no_threshold_check_below_the_lowest_threshold(tmp_path, monkeypatch) ->
     monkeypatch.setattr(budgets_mod, "crossed", lambda thresholds, level: seen.append(level) or real(thresholds, level))
     emitted: list[str] = []
     monkeypatch.setattr(stage, "_emit", lambda budget, window, event, key, text, **data: emitted.append(key))
-    active = stage.applicable(_call(config, 0, "gpt-4o-mini"), NOW)
+    plan = stage._plan(_call(config, 0, "gpt-4o-mini"), NOW)
+    assert plan is not None
+    active = plan.active
     limit = active[0][0].limit_nanos  # both budgets are $10, thresholds 50/75/90/100 %
-    stage._observe(active, (Level(limit // 2 - 2, 1, -1), Level(0, 0, -1)))
+    stage._observe(plan, (Level(limit // 2 - 2, 1, -1), Level(0, 0, -1)))
     assert seen == [] and emitted == []
     assert stage.last["acme"][1] == Level(limit // 2 - 2, 1, limit)  # the level is still remembered
-    stage._observe(active, (Level(limit // 2 - 1, 1, -1), Level(0, 0, -1)))  # exactly 50 %, with the hold
+    stage._observe(plan, (Level(limit // 2 - 1, 1, -1), Level(0, 0, -1)))  # exactly 50 %, with the hold
     assert len(seen) == 1 and emitted == [f"projected:acme:{active[0][1].id}:50"]
+
+
+def test_alerts_fire_exactly_at_each_threshold_and_nothing_is_checked_between(tmp_path, monkeypatch) -> None:
+    """Above a raised threshold the next one is remembered in nanos: levels in between check
+    nothing, the first nano that reaches it raises it (projected with the holds, then settled)."""
+    stage, config = _stage(tmp_path, CONFIG)
+    checked: list[Level] = []
+    real = budgets_mod.crossed
+    monkeypatch.setattr(budgets_mod, "crossed", lambda thresholds, level: checked.append(level) or real(thresholds, level))
+    plan = stage._plan(_call(config, 0, "gpt-4o-mini"), NOW)
+    assert plan is not None
+    window = plan.active[0][1].id
+    limit = plan.active[0][0].limit_nanos  # $10, thresholds 50/75/90/100 %
+    quiet = Level(0, 0, -1)
+
+    def raised() -> list[str]:
+        return [a.key for a in list(stage.alerts.queue._queue) if a.budget == "acme"]  # type: ignore[attr-defined]
+
+    stage._observe(plan, (Level(limit // 2, 0, -1), quiet))  # settled exactly 50 %
+    assert raised() == [f"threshold:acme:{window}:50"]
+    checked.clear()
+    for spent in (limit // 2 + 1, limit * 3 // 4 - 2):  # between 50 and 75 %: nothing to raise, nothing checked
+        stage._observe(plan, (Level(spent, 1, -1), quiet))
+    assert checked == [] and raised() == [f"threshold:acme:{window}:50"]
+    stage._observe(plan, (Level(limit * 3 // 4 - 1, 1, -1), quiet))  # 75 % with the hold: projected
+    assert raised()[-1] == f"projected:acme:{window}:75"
+    checked.clear()
+    stage._observe(plan, (Level(limit * 3 // 4 - 1, 5, -1), quiet))  # projected raised, settled not reached
+    assert checked == [] and len(raised()) == 2
+    stage._observe(plan, (Level(limit * 3 // 4, 0, -1), quiet))  # settled exactly 75 %
+    assert raised()[-1] == f"threshold:acme:{window}:75"
+    stage._observe(plan, (Level(limit, 0, -1), quiet))  # 90 and 100 % at once, each once
+    assert raised()[-2:] == [f"threshold:acme:{window}:90", f"threshold:acme:{window}:100"]
+    checked.clear()
+    stage._observe(plan, (Level(limit * 2, 0, -1), quiet))  # every threshold raised: nothing checked
+    assert checked == [] and len(raised()) == 5
+    stage.alerts.seen.clear()  # forgotten (as the dispatcher does past 50,000 keys): checked again
+    stage.alerts.version += 1
+    stage._observe(plan, (Level(limit * 2, 0, -1), quiet))
+    assert len(checked) == 1 and len(raised()) == 9

@@ -77,12 +77,14 @@ def test_a_threshold_alert_is_built_once_not_on_every_request(tmp_path):
 
     stage, call = _stage(tmp_path)
     now = datetime(2026, 5, 14, 12, 0, tzinfo=UTC).timestamp()
-    active = stage.applicable(call, now)
+    plan = stage._plan(call, now)
+    assert plan is not None
+    active = plan.active
     emitted: list[str] = []
     stage._emit = lambda budget, window, event, key, text, **data: emitted.append(key)  # type: ignore[method-assign]
     at_80_pct = tuple(Level(8 * 10**9, 0, b.limit_nanos) for b, _ in active)  # $8 of $10
     for _request in range(3):
-        stage._observe(active, at_80_pct)
+        stage._observe(plan, at_80_pct)
         stage.alerts.seen.update(emitted)  # what AlertDispatcher.emit records when it queues one
     hour = int(now // 3600)
     assert sorted(emitted) == [  # every threshold crossed (50 and 75), each once, not once a request

@@ -191,6 +191,8 @@ class AlertDispatcher:
         self.config, self.once = config, once
         self.queue: asyncio.Queue[Alert] = asyncio.Queue(config.queue_size)
         self.seen: set[str] = set()
+        self.version = 0
+        """Counts the changes to ``seen``: what a reader remembers of it is stale when this moved."""
         self.sent: list[Alert] = []
         """The last alerts delivered by this process (for the admin API and tests), newest last."""
         self._task: asyncio.Task[None] | None = None
@@ -201,9 +203,11 @@ class AlertDispatcher:
             return
         if len(self.seen) > 50_000:
             self.seen.clear()
+            self.version += 1
         try:
             self.queue.put_nowait(alert)
             self.seen.add(alert.key)
+            self.version += 1
         except asyncio.QueueFull:
             log.warning("alert queue full (%d); dropped: %s", self.config.queue_size, alert.text)
 

@@ -20,15 +20,33 @@ class Plan:
     """What every request matching the same budgets reserves against in the windows in force
     from ``built`` until ``until`` (the first of them to turn): see :meth:`Plans.plan`."""
 
-    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades")
+    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades", "observed")
 
     def __init__(self, active: list[tuple[Budget, Window]], claims: list[Claim], built: float) -> None:
         self.active, self.claims, self.built = active, claims, built
         self.limits = [b.limit_nanos for b, _ in active]
+        self.observed = tuple((b.name, w.id, b.limit_nanos, lowest_threshold(b), b, w) for b, w in active)
+        """Per budget, what the stage's ``_observe`` reads after every reservation and settle:
+        (name, window id, limit, nanos of its lowest threshold, the budget, the window)."""
         self.until = min(w.end for _, w in active)
         self.hard = any(b.hard for b, _ in active)
         self.paced = any(b.pace is not None for b, _ in active)
         self.downgrades = any(b.downgrade for b, _ in active)
+
+
+NEVER = 2**63
+"""More nanos than any level reaches: the threshold of a budget that has none."""
+
+
+def threshold_nanos(t: int, limit: int) -> int:
+    """The fewest nanos that reach ``t`` % of ``limit``: ``n * 100 >= t * limit`` exactly when
+    ``n >= threshold_nanos(t, limit)`` (the ceiling), as :func:`~costops.control.admission.crossed` decides."""
+    return -(-t * limit // 100)
+
+
+def lowest_threshold(budget: Budget) -> int:
+    """Nanos of spend plus holds below which no threshold of the budget is reached."""
+    return threshold_nanos(budget.thresholds[0], budget.limit_nanos) if budget.thresholds else NEVER
 
 
 def claims_for(active: list[tuple[Budget, Window]], allowed: list[int] | None = None) -> list[Claim]:

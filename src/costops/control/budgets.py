@@ -42,7 +42,7 @@ from costops.control.admission import (
 from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_admin import admin_routes
-from costops.control.budget_plans import Plan, Plans, claims_for
+from costops.control.budget_plans import NEVER, Plan, Plans, claims_for, threshold_nanos
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
 from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
@@ -124,6 +124,9 @@ class BudgetsStage:
         self._task: asyncio.Task[None] | None = None
         self.prompt_cache: Any = None
         """The prompt-cache stage, when one runs after this one: the writes its breakpoints cause are priced here."""
+        self._pending: dict[str, tuple[Window, int, int, tuple[int, ...]]] = {}
+        """Per budget: (its window, the alerts' version, and what is left to raise in nanos:
+        :func:`_unraised`): see :meth:`_cross`."""
         self._counters: dict[str, Any] = {}
         self._max_outputs: dict[tuple[str, str | None], int] = {}
         self.in_flight: dict[str, tuple[str, list[Claim], int]] = {}
@@ -264,12 +267,12 @@ class BudgetsStage:
         held = call.state.pop("budgets", None)
         spent = spent_nanos(call)
         if held is not None:
-            rid, claims, active, _held = held
+            rid, claims, plan, _held = held
             self.in_flight.pop(rid, None)
             levels = await self.recovery.settle(rid, claims, spent - call.state.get(SETTLED, 0), self.clock())
             call.state[SETTLED] = spent
             if levels is not None:
-                self._observe(active, levels)
+                self._observe(plan, levels)
         key = call.state.pop(CAPPED, None)
         if key is not None:
             call.body = {k: v for k, v in call.body.items() if k != key}
@@ -328,16 +331,16 @@ class BudgetsStage:
                 admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
         except Exception as exc:
             self._state_failed(exc)  # block: 503; allow: go in, holding the least in flight
-            call.state["budgets"] = (rid, claims, active, estimate)
+            call.state["budgets"] = (rid, claims, plan, estimate)
             if estimate:
                 self.in_flight[rid] = (rid, claims, estimate)
                 self.recovery.restore_needed = True
             if hold.cap is not None:
                 self._set_cap(call, hold.cap_for(estimate))
             return ADMITTED, ""
-        self._observe(active, admission.levels)
+        self._observe(plan, admission.levels)
         if admission.admitted:
-            call.state["budgets"] = (rid, claims, active, admission.held)
+            call.state["budgets"] = (rid, claims, plan, admission.held)
             if admission.held:
                 self.in_flight[rid] = (rid, claims, admission.held)
             if hold.cap is not None:
@@ -374,7 +377,7 @@ class BudgetsStage:
         held = call.state.get("budgets")
         if held is None:
             return
-        rid, claims, active, _held = held
+        rid, claims, plan, _held = held
         self.in_flight.pop(rid, None)
         # every attempt's cost (a cascade's rejected tries, failed attempts), less what a readmit settled
         actual = spent_nanos(call) - call.state.get(SETTLED, 0)
@@ -382,9 +385,9 @@ class BudgetsStage:
         levels = await self.recovery.settle(rid, claims, actual, now)
         if levels is None:
             return
-        self._observe(active, levels)
+        self._observe(plan, levels)
         if self.queue is not None and self.queue.lines:  # a refund may let a paced waiter go
-            for budget, _ in active:
+            for budget, _ in plan.active:
                 if budget.pace is not None and _line(budget) in self.queue.lines:
                     self.queue.wake(_line(budget), now)
 
@@ -456,27 +459,47 @@ class BudgetsStage:
             return Level(0, 0, budget.limit_nanos)
         return seen[1]
 
-    def _observe(self, active: list[tuple[Budget, Window]], levels: tuple[Level, ...]) -> None:
+    def _observe(self, plan: Plan, levels: tuple[Level, ...]) -> None:
         """Remember the levels and raise the alerts of every threshold they cross, once per window
         each: ``threshold`` when the settled spend reached it, ``projected`` when only spend plus
-        the holds of calls in flight did (those calls may yet cost less)."""
+        the holds of calls in flight did (those calls may yet cost less). Runs after every
+        reservation and settle: below a budget's lowest threshold (nanos, precomputed with the
+        plan) it only remembers the level."""
         last = self.last
-        for (budget, window), level in zip(active, levels, strict=True):
-            limit = budget.limit_nanos
-            if level.limit != limit:
-                level = Level(level.spent, level.reserved, limit)
-            last[budget.name] = (window.id, level)
-            thresholds = budget.thresholds
-            if not thresholds or (limit > 0 and (level.spent + level.reserved) * 100 < thresholds[0] * limit):
-                continue  # below the lowest threshold (sorted at load): nothing crossed
-            seen = self.alerts.seen
-            for t, settled in crossed(thresholds, level):
-                key = f"{'threshold' if settled else 'projected'}:{budget.name}:{window.id}:{t}"
-                if key in seen:  # handed on already: skip building its text
-                    continue
-                self._emit(budget, window, "threshold" if settled else "projected", key,
-                           self._threshold_text(budget, window, level, t, settled), threshold=t,
-                           basis="settled" if settled else "projected")
+        for (name, window_id, limit, lowest, budget, window), level in zip(plan.observed, levels, strict=True):
+            if level[2] != limit:  # a budget that only alerts reserves against "no limit"
+                level = Level(level[0], level[1], limit)
+            last[name] = (window_id, level)
+            if level[0] + level[1] >= lowest:
+                self._cross(budget, window, level)
+
+    def _cross(self, budget: Budget, window: Window, level: Level) -> None:
+        """The alerts of the thresholds ``level`` reaches that this process has not raised yet.
+        Nothing is checked when none of them can be due (:func:`_unraised`: nanos, found again
+        when an alert is raised or the window turns)."""
+        alerts = self.alerts
+        seen = alerts.seen
+        pending = self._pending.get(budget.name)
+        if pending is None or pending[0] is not window or pending[1] != alerts.version:
+            pending = (window, alerts.version, *_unraised(budget, window, seen))
+            self._pending[budget.name] = pending
+        spent = level[0]
+        if spent < pending[2]:  # no settled threshold due; a projected one only with spent < it <= committed
+            committed = spent + level[1]
+            for nanos in pending[3]:  # ascending
+                if nanos > committed:
+                    return
+                if nanos > spent:
+                    break
+            else:
+                return
+        for t, settled in crossed(budget.thresholds, level):
+            key = f"{'threshold' if settled else 'projected'}:{budget.name}:{window.id}:{t}"
+            if key in seen:  # handed on already: skip building its text
+                continue
+            self._emit(budget, window, "threshold" if settled else "projected", key,
+                       self._threshold_text(budget, window, level, t, settled), threshold=t,
+                       basis="settled" if settled else "projected")
 
     def _threshold_text(self, budget: Budget, window: Window, level: Level, t: int, settled: bool) -> str:
         head = f"budget '{budget.name}' ({budget.scope.describe()}) "
@@ -505,6 +528,21 @@ class BudgetsStage:
             ) from None
         log.error("budget state unreachable, admitting without a budget check: %s", exc)
         return None
+
+
+def _unraised(budget: Budget, window: Window, seen: set[str]) -> tuple[int, tuple[int, ...]]:
+    """What ``seen`` leaves to raise in this window, in nanos: the lowest threshold whose
+    ``threshold`` alert is not raised (:data:`NEVER`: all are), and those whose ``projected``
+    alert is not, ascending. A level raises something new only when its settled spend reaches
+    the first, or when one of the others lies above its settled spend and within spend plus holds."""
+    settled, projected = NEVER, []
+    for t in budget.thresholds:
+        key = f"{budget.name}:{window.id}:{t}"
+        if settled == NEVER and f"threshold:{key}" not in seen:
+            settled = threshold_nanos(t, budget.limit_nanos)
+        if f"projected:{key}" not in seen:
+            projected.append(threshold_nanos(t, budget.limit_nanos))
+    return settled, tuple(projected)
 
 
 def _line(budget: Budget) -> str:
