@@ -94,3 +94,27 @@ def test_usages_add_kind_by_kind() -> None:
     b = Usage(10, 20, 30, 40, 500, 60)
     assert a + b == Usage(11, 22, 33, 44, 550, 66)
     assert Usage(True, output_tokens=2) == Usage(1, output_tokens=2)  # a bool is an int, as before
+
+
+def test_counted_is_inequality_with_no_tokens() -> None:
+    from costops.usage import NO_TOKENS, counted
+
+    cases = [Usage(), Usage(input_tokens=1), Usage(cache_read_tokens=2), Usage(cache_write_5m_tokens=3),
+             Usage(cache_write_1h_tokens=4), Usage(output_tokens=5, reasoning_tokens=5), Usage(0, 0, 0, 0, 0, 0)]
+    assert [counted(u) for u in cases] == [u != NO_TOKENS for u in cases] == [False, True, True, True, True, True, False]
+
+
+def test_every_negative_or_non_int_field_is_refused() -> None:
+    import pytest
+
+    for i in range(6):
+        values = [0, 0, 0, 0, 0, 0]
+        values[i] = -1
+        with pytest.raises(ValueError):
+            Usage(*values)
+        values[i] = 1.0
+        with pytest.raises(ValueError):
+            Usage(*values)
+    with pytest.raises(ValueError):
+        Usage(output_tokens=1, reasoning_tokens=2)
+    assert Usage(2**70, 1, 2, 3, 2**65, 2**64).output_tokens == 2**65  # big ints are ints

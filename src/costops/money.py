@@ -15,6 +15,8 @@ _NANO = Decimal(1) / NANOS_PER_USD
 
 
 def to_nanos(usd: Decimal) -> int:
+    if not usd:  # most parts of most costs (cache reads, cache writes): no arithmetic
+        return 0
     return int((usd * NANOS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 

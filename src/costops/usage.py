@@ -38,8 +38,8 @@ class Usage:
         # as much as one from a provider), in one expression on the common case: plain ints.
         a, b, c, d, e, r = (self.input_tokens, self.cache_read_tokens, self.cache_write_5m_tokens,
                             self.cache_write_1h_tokens, self.output_tokens, self.reasoning_tokens)
-        if not (type(a) is int and type(b) is int and type(c) is int and type(d) is int and type(e) is int
-                and type(r) is int and a >= 0 and b >= 0 and c >= 0 and d >= 0 and e >= 0 and 0 <= r <= e):
+        if not (type(a) is type(b) is type(c) is type(d) is type(e) is type(r) is int
+                and (a | b | c | d | e | r) >= 0 and r <= e):  # an int's OR is negative iff one is
             self._explain()
 
     def _explain(self) -> None:
@@ -174,6 +174,14 @@ class Usage:
 NO_TOKENS = Usage()
 """The empty usage, shared (a Usage is immutable): a record's default, and what a provider that
 reported nothing is compared with."""
+
+def counted(usage: Usage) -> bool:
+    """Whether ``usage`` counts any token (is not equal to :data:`NO_TOKENS`), read from its
+    fields: a dataclass's ``!=`` builds and compares two tuples. Reasoning tokens are part of the
+    output tokens, so they need no test of their own."""
+    return bool(usage.input_tokens or usage.output_tokens or usage.cache_read_tokens
+                or usage.cache_write_5m_tokens or usage.cache_write_1h_tokens)
+
 
 _FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
            "reasoning_tokens")

@@ -28,7 +28,7 @@ from costops.pricing.quote import Pricer
 from costops.providers.exchange import Exchange, interrupted_usage, make_exchange
 from costops.providers.http1 import HttpError, Response
 from costops.providers.upstream import Upstream
-from costops.usage import ESTIMATED, NO_TOKENS, NO_USAGE, Usage
+from costops.usage import ESTIMATED, NO_USAGE, Usage, counted
 
 
 class Settler:
@@ -117,7 +117,7 @@ class ProviderAttempt:
         record.ttft_ms = (time.perf_counter() - call.started) * 1000
         if not upstream_streams:
             out, usage = exchange.response(upstream_body)
-        self.settle(record, usage, reported=usage != NO_TOKENS)
+        self.settle(record, usage, reported=counted(usage))
         if getattr(exchange, "estimated", False) and record.price_source:
             record.price_source += "; tokens estimated (the provider reports none)"
         if not call.deliver:
@@ -158,7 +158,7 @@ class ProviderAttempt:
         usage, estimated = relay.usage, None
         if record.status >= 400:  # broke off: the provider bills what it generated, not the counts parsed so far
             usage, estimated = interrupted_usage(usage, relay.delivered(), call.model, lambda: call_input_tokens(call))
-        self.settle(record, usage, reported=usage != NO_TOKENS or record.status >= 400, estimated=estimated)
+        self.settle(record, usage, reported=counted(usage) or record.status >= 400, estimated=estimated)
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         if captured is not None and record.status < 400:
             captured.append(tail)
