@@ -118,3 +118,23 @@ def test_every_negative_or_non_int_field_is_refused() -> None:
     with pytest.raises(ValueError):
         Usage(output_tokens=1, reasoning_tokens=2)
     assert Usage(2**70, 1, 2, 3, 2**65, 2**64).output_tokens == 2**65  # big ints are ints
+
+
+def test_from_openai_reads_every_shape_as_before() -> None:
+    """The inlined reading of from_openai against the plain rule (key present wins, even as null;
+    negatives, bools, floats and strings count as 0 or their int; details cap at their total)."""
+    cases = [
+        ({"prompt_tokens": 10, "completion_tokens": 5}, Usage(10, 0, 0, 0, 5, 0)),
+        ({"prompt_tokens": None, "input_tokens": 7, "completion_tokens": 5}, Usage(0, 0, 0, 0, 5, 0)),
+        ({"input_tokens": 7, "output_tokens": 3}, Usage(7, 0, 0, 0, 3, 0)),
+        ({"prompt_tokens": -4, "completion_tokens": True}, Usage()),
+        ({"prompt_tokens": "12", "completion_tokens": 2.0}, Usage(12, 0, 0, 0, 2, 0)),
+        ({"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 9},
+          "completion_tokens_details": {"reasoning_tokens": 9}}, Usage(0, 4, 6, 0, 5, 5)),
+        ({"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 0},
+          "completion_tokens_details": {}}, Usage(10, 0, 0, 0, 5, 0)),
+        ({"prompt_tokens": 10, "completion_tokens": 5, "input_tokens_details": {"cached_tokens": 3,
+          "cache_write_tokens": 5, "cache_write_1h_tokens": 2}}, Usage(2, 3, 3, 2, 5, 0)),
+    ]
+    for given, expected in cases:
+        assert Usage.from_openai(given) == expected, given

@@ -38,8 +38,11 @@ class Usage:
         # as much as one from a provider), in one expression on the common case: plain ints.
         a, b, c, d, e, r = (self.input_tokens, self.cache_read_tokens, self.cache_write_5m_tokens,
                             self.cache_write_1h_tokens, self.output_tokens, self.reasoning_tokens)
-        if not (type(a) is type(b) is type(c) is type(d) is type(e) is type(r) is int
-                and (a | b | c | d | e | r) >= 0 and r <= e):  # an int's OR is negative iff one is
+        try:  # ints (and bools) sum to an int, anything else to another type or a TypeError;
+            ok = type(a + b + c + d + e + r) is int and (a | b | c | d | e | r) >= 0 and r <= e  # OR < 0 iff one is
+        except TypeError:
+            ok = False
+        if not ok:
             self._explain()
 
     def _explain(self) -> None:
@@ -91,14 +94,7 @@ class Usage:
         written = min(_int(pdet.get("cache_write_tokens")), prompt - cached)
         w1h = min(_int(pdet.get("cache_write_1h_tokens")), written)
         reasoning = min(_int(cdet.get("reasoning_tokens")), completion)
-        return cls(
-            input_tokens=prompt - cached - written,
-            cache_read_tokens=cached,
-            cache_write_5m_tokens=written - w1h,
-            cache_write_1h_tokens=w1h,
-            output_tokens=completion,
-            reasoning_tokens=reasoning,
-        )
+        return cls(prompt - cached - written, cached, written - w1h, w1h, completion, reasoning)
 
     @classmethod
     def from_anthropic(cls, usage: Mapping[str, Any] | None) -> Usage:

@@ -65,9 +65,7 @@ def client_cap(api: str, endpoint: str, body: dict[str, Any]) -> int | None:
     cap = body.get("max_completion_tokens") if api == "openai" else None
     if cap is None:
         cap = body.get("max_tokens")
-    if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
-        return None
-    return cap
+    return cap if type(cap) is int and cap > 0 else None  # not a bool, nor an int subclass
 
 
 def choices(api: str, body: dict[str, Any]) -> int:
