@@ -84,6 +84,8 @@ class TokenCounter:
         bare = model.rsplit("/", 1)[-1].lower()
         self._factor = next((f for prefix, f in _ESTIMATE_FACTOR.items() if bare.startswith(prefix)), 1.0)
         self._long = CountCache()
+        self.alike = (name or "o200k_base", 1.0 if self.exact else self._factor)
+        """Two counters with the same ``alike`` give every text the same count (one encoding, one factor)."""
 
     def count(self, text: str) -> int:
         if len(text) >= LONG_TEXT:

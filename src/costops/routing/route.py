@@ -33,6 +33,7 @@ from costops.routing.catalog import Catalog
 from costops.routing.health import Health
 from costops.routing.needs import lacks, needs_of, prompt_text
 from costops.routing.policy import Decision, Request, Snapshot, View
+from costops.tokens import counter
 
 PLAN = "routing.plan"
 """``call.state`` key: the (deployment, model) targets in order, the first being the call's own."""
@@ -136,6 +137,9 @@ class Route:
     def _apply(self, call: Call, decision: Decision) -> None:
         first = decision.targets[0]
         call.deployment, call.model = first.deployment, first.model
+        seen = call.state.get(PROMPT_TOKENS)  # counted as the name asked for: the stages count as the model called
+        if seen is not None and seen[1] != first.model and counter(seen[1]).alike == counter(first.model).alike:
+            call.state[PROMPT_TOKENS] = (seen[0], first.model, seen[2])  # the same count: not tokenized again
         if len(decision.targets) > 1:
             call.state[PLAN] = tuple((t.deployment, t.model) for t in decision.targets)
         label = f"{decision.route}; {decision.reason}" if decision.reason else decision.route
