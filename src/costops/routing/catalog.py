@@ -52,16 +52,11 @@ class Target:
     a model's deployments)."""
     tables: Tables | None = field(default=None, compare=False, repr=False)
     """The effective price tables here on the day the target was listed: what a request's cost
-    is estimated from (None: unpriced)."""
+    is estimated from (``tables.estimate_nanos``; None: unpriced)."""
 
     @property
     def label(self) -> str:
         return f"{self.deployment.name}/{self.model}"
-
-    def estimate_nanos(self, input_tokens: int, output_tokens: int) -> int | None:
-        """What plain input and output tokens cost here, in nanos; None: no price."""
-        tables = self.tables
-        return None if tables is None else tables.estimate_nanos(input_tokens, output_tokens)
 
 
 @dataclass(frozen=True, slots=True)

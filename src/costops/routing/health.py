@@ -134,7 +134,7 @@ class Observe:
             raise
         end = time.perf_counter()
         ttft = call.record.ttft_ms
-        if call.stream and ttft is not None and call.started + ttft / 1000 >= began:
+        if ttft is not None and call.stream and call.started + ttft / 1000 >= began:
             end = call.started + ttft / 1000
         self.health.success(deployment.name, (end - began) * 1000)
         return reply

@@ -168,8 +168,8 @@ class View:
             if not every:
                 targets = tuple(t for t in targets if self._fits(name, t))
             if len(targets) == 1:
-                cost = targets[0].estimate_nanos(tokens, output)
-                out.append(Choice(name, targets, _UNPRICED if cost is None else cost))
+                tables = targets[0].tables
+                out.append(Choice(name, targets, _UNPRICED if tables is None else tables.estimate_nanos(tokens, output)))
             elif targets:
                 ranked = rank([self.priced(t) for t in targets], self._arbitrage)
                 cost = ranked[0].cost_nanos
@@ -187,7 +187,7 @@ class View:
         (what :func:`~costops.routing.arbitrage.rank` orders a model's deployments by)."""
         health = self.snapshot.health.get(target.deployment.name, HEALTHY)
         needs, t = self.request.needs, target  # field by field: dataclasses.replace() costs ~240 opcodes a target
-        cost = t.estimate_nanos(needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT)
+        cost = None if t.tables is None else t.tables.estimate_nanos(needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT)
         return Target(t.deployment, t.model, t.caps, t.blended, t.tier, t.name, health, cost, t.tables)
 
     def refuse(self, policy: str) -> NoCapableModel:
