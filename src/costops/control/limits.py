@@ -55,7 +55,7 @@ from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
 from costops.pipeline.admin import admin_doc
 from costops.pipeline.attempts import used_tokens
-from costops.pipeline.contract import Call, Reply
+from costops.pipeline.contract import UPSTREAM_RETRY_AFTER, Call, Reply
 
 log = logging.getLogger("costops.limits")
 
@@ -63,8 +63,6 @@ REDIS_RETRY_S = 5.0
 SHARED_POLL_S = 0.05
 """How often a queued request re-checks a limit whose slots other replicas may free."""
 _PLAN_CACHE_MAX = 10_000
-UPSTREAM_RETRY_AFTER = "upstream_retry_after"
-"""``call.state`` key the edge sets when the call failed at the provider: its ``retry-after`` (or None)."""
 USED = "limits.used"
 """``call.state`` key: tokens of the call's attempts settled by :meth:`LimitsStage.readmit`."""
 

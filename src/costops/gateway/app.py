@@ -35,7 +35,7 @@ from costops.money import from_nanos, usd_str
 from costops.pipeline.attempt import ProviderAttempt, Settler, deliver_priced, request_id_header
 from costops.pipeline.attempts import spent_nanos
 from costops.pipeline.chain import build_chain, build_stages
-from costops.pipeline.contract import Call, Reply, Shared, Stage
+from costops.pipeline.contract import UPSTREAM_RETRY_AFTER, Call, Reply, Shared, Stage
 from costops.pricing import PriceCatalog
 from costops.pricing.quote import Pricer
 from costops.providers.exchange import new_request_id
@@ -317,7 +317,7 @@ class Gateway:
         except CostopsError as error:
             record.status, record.error_type, record.error_message = error.status, error.code or error.type, error.message
             if call is not None and isinstance(error, UpstreamError):  # adaptive limits honour the provider's hint
-                call.state["upstream_retry_after"] = error.retry_after
+                call.state[UPSTREAM_RETRY_AFTER] = error.retry_after
                 self.settle.failure(record, call, error)
             await out.fail(api, error, _error_headers(record, call))
         except Exception as exc:  # a bug in costops: the client and the books still get the truth

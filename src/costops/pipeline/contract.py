@@ -28,6 +28,10 @@ from costops.config import Deployment, VirtualKey
 from costops.ledger.record import UsageRecord
 from costops.usage import Usage
 
+UPSTREAM_RETRY_AFTER = "upstream_retry_after"
+"""``Call.state`` key the attempt sets when the call failed at the provider (not at costops): its
+``retry-after``, or None. Adaptive backoff learns only from these."""
+
 
 @dataclass(slots=True)
 class Call:
