@@ -116,8 +116,9 @@ def run(label: str, ledger: str, rows: int, target_s: float, repeat: int, sqlite
     for name in picked:
         d = timed(lambda name=name: reports(False)[name](store), 1)
         section["sqlite_direct"][name] = d
-        faster = d["best_s"] / section["reports"][name]["best_s"]
-        print(f"{name:48} {d['best_s'] * 1000:8.1f}ms {'':>9} {d['cpu_s'] * 1000:8.1f}ms  {faster:.0f}x faster", flush=True)
+        ratio = d["best_s"] / section["reports"][name]["best_s"]
+        verdict = f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+        print(f"{name:48} {d['best_s'] * 1000:8.1f}ms {'':>9} {d['cpu_s'] * 1000:8.1f}ms  {verdict}", flush=True)
     store.close()
     out[label] = section
 
