@@ -7,6 +7,12 @@ before ClickHouse was configured, batches sent while it was down). Delivery may 
 is a ``ReplacingMergeTree`` keyed by ``(day, request_id)`` and every query reads it ``FINAL``,
 so a row sent twice counts once and the money stays exact.
 
+Hourly rollups (:mod:`costops.analysis.rollup`): the DuckDB engine's cubes, one ``MergeTree``
+table each (``roll_total``, ``roll_model``, ... ``roll_tags``), kept at insert time. After each
+insert the hours it touched are summed again from ``usage FINAL`` and replace those hours' cube
+rows, so a repeated delivery counts once in the cubes too (a materialized view or a
+``SummingMergeTree`` would add the repeat). Questions are planned and answered as on DuckDB.
+
 ``clickhouses://`` connects over TLS; ``chdb:///path`` (or ``chdb://`` in memory) runs the same
 SQL in process with chdb, which is how the tests run it. The report SQL is the DuckDB engine's
 (:mod:`costops.analysis.sql`); only the table definitions and the client differ.
@@ -22,6 +28,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from costops.analysis.rollup import CUBES, TAGS, Cube, Plan, answer, cube_ddl, fill_sql, plan, worth
 from costops.analysis.sql import (
     CLICKHOUSE,
     COLUMNS,
@@ -33,6 +40,7 @@ from costops.analysis.sql import (
     split_sets,
     tag_keys_sql,
     top_rows,
+    tops_rows,
     where_sql,
 )
 from costops.ledger.query import TOKEN_KINDS, Filters
@@ -76,7 +84,14 @@ def _column(name: str) -> str:
     return f"{name} LowCardinality(String)"
 
 
+def _cube_types() -> dict[str, str]:
+    types = {c: _column(c).split(" ", 1)[1].split(" MATERIALIZED")[0] for c in COLUMNS if c != "tags"}
+    return types | {"tag_key": "String", "tag_value": "String"}
+
+
 def ddl(db: str) -> tuple[str, ...]:
+    types = _cube_types()
+    cubes = tuple(cube_ddl(cube, types, f"{db}.") + " ENGINE = MergeTree ORDER BY hour" for cube in (*CUBES, TAGS))
     return (
         f"CREATE TABLE IF NOT EXISTS {db}.usage (" + ", ".join(_column(c) for c in COLUMNS) + ") "
         "ENGINE = ReplacingMergeTree ORDER BY (day, request_id)",
@@ -84,6 +99,7 @@ def ddl(db: str) -> tuple[str, ...]:
         "ENGINE = ReplacingMergeTree(ts) ORDER BY request_id",
         f"CREATE TABLE IF NOT EXISTS {db}.sync_state (source String, usage_mark Float64, tags_mark Float64, at Float64) "
         "ENGINE = ReplacingMergeTree(at) ORDER BY source",
+        *cubes,
     )
 
 
@@ -202,8 +218,15 @@ def record_values(r: UsageRecord) -> list[Any]:
 class ClickHouseEngine:
     name = "clickhouse"
 
-    def __init__(self, url: str, ledger_url: str | None, *, min_sync_interval_s: float = 0.0, client: Client | None = None) -> None:
+    def __init__(
+        self, url: str, ledger_url: str | None, *, min_sync_interval_s: float = 0.0, client: Client | None = None,
+        rollups: bool | None = None,
+    ) -> None:
+        """``rollups``: read the hourly cubes when they are much smaller than the calls (``None``),
+        always (``True``) or never (``False``); they are kept either way."""
         self.url = url
+        self.rollups = rollups
+        self._roll_lock = threading.Lock()
         self.ledger_url = ledger_url
         self.min_sync_interval_s = min_sync_interval_s
         self._last_sync = float("-inf")
@@ -226,6 +249,9 @@ class ClickHouseEngine:
         for c in COLUMNS:  # a table made by an older costops: the columns since added (NULL in rows sent before)
             if c not in ("day", "hour", "month"):
                 self._client.command(f"ALTER TABLE {name}.usage ADD COLUMN IF NOT EXISTS {_column(c)}")
+        if not self._client.rows(f"SELECT 1 FROM {name}.roll_total LIMIT 1"):  # calls sent by a costops without cubes
+            self._roll(None)
+        self._sizes = self._measure_sizes()
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -233,6 +259,45 @@ class ClickHouseEngine:
         """Send records the ledger has just stored (the writer's batch)."""
         if records:
             self._client.insert(f"{self.db}.usage", INSERTED, [record_values(r) for r in records])
+            self._roll({int(r.ts // 3600) for r in records})
+
+    def _roll(self, hours: set[int] | None) -> None:
+        """Sum these hours (``None``: every hour) again from the calls into every cube, replacing
+        what the cubes held for them."""
+        if hours is not None and not hours:
+            return
+        cond = ""
+        if hours is not None:
+            listed = ", ".join(str(h) for h in sorted(hours))
+            days = ", ".join(str(d) for d in sorted({h // 24 for h in hours}))
+            cond = f" WHERE day IN ({days}) AND hour IN ({listed})"
+        source = f"(SELECT *, day, hour, month FROM {self.db}.usage FINAL{cond})"
+        with self._roll_lock:
+            for cube in (*CUBES, TAGS):
+                if hours is not None:
+                    self._client.command(f"DELETE FROM {self.db}.{cube.table} WHERE hour IN ({listed})")
+                self._client.command(f"INSERT INTO {self.db}.{cube.table} {fill_sql(cube, source, CLICKHOUSE)}")
+        self._sizes = self._measure_sizes()
+
+    def _measure_sizes(self) -> dict[str, int]:
+        tables = ["usage", *(cube.table for cube in (*CUBES, TAGS))]
+        counts = self._client.rows("SELECT " + ", ".join(f"(SELECT count() FROM {self.db}.{t})" for t in tables))[0]
+        return {t: int(n) for t, n in zip(tables, counts, strict=True)}
+
+    def _usable(self, cube: Cube) -> bool:
+        if self.rollups is not None:
+            return self.rollups
+        return worth(self._sizes.get(cube.table, 0), self._sizes.get("usage", 0))
+
+    def _plan(self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> Plan | None:
+        return plan(group_by, filters, extra, self._usable)
+
+    def scans(self, group_by: Sequence[str], filters: Filters) -> bool:
+        """Whether :meth:`aggregate` reads the calls for this question (no cube holds it)."""
+        return self._plan(group_by, filters) is None
+
+    def _answer(self, p: Plan, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> list[list[Any]]:
+        return answer(self._client.rows, p, group_by, filters, self.d, extra, f"{self.db}.")
 
     def sync(self, *, force: bool = False) -> int:
         """Backfill from the ledger; returns the rows the engine holds now and did not before."""
@@ -280,6 +345,8 @@ class ClickHouseEngine:
                 tags.setdefault(request_id, {})[key] = value
         out = [[*(_plain(v) for v in r), tags.get(r[0], {})] for r in rows]
         self._client.insert(f"{self.db}.usage", [*columns, "tags"], out)
+        at = columns.index("ts")
+        self._roll({int(float(r[at]) // 3600) for r in rows})
 
     def _sync_sqlite(self, store: LedgerStore) -> int:
         done, _ = self._marks()
@@ -347,19 +414,44 @@ class ClickHouseEngine:
     def aggregate(
         self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = (), good_score: float = 0.5
     ) -> list[dict[str, Any]]:
-        rows = self._client.rows(aggregate_sql(group_by, filters, self.d, extra, good_score))
+        """From the smallest cube that holds the question (:mod:`costops.analysis.rollup`), else the calls."""
+        p = self._plan(group_by, filters, extra)
+        rows = (
+            self._answer(p, group_by, filters, extra)
+            if p is not None
+            else self._client.rows(aggregate_sql(group_by, filters, self.d, extra, good_score))
+        )
         return [shape(row, group_by, extra) for row in rows]
 
     def aggregate_sets(
         self, groupings: Sequence[Sequence[str]], filters: Filters, extra: Sequence[str] = ()
     ) -> list[list[dict[str, Any]]]:
-        """Several breakdowns in one scan; one list of rows per grouping, in order."""
-        sql, dims, masks = aggregate_sets_sql(groupings, filters, self.d, extra)
-        return split_sets(self._client.rows(sql), groupings, dims, masks, extra)
+        """Several breakdowns: each from its cube, and those no cube holds in one scan of the calls."""
+        plans = [self._plan(g, filters, extra) for g in groupings]
+        raw = [g for g, p in zip(groupings, plans, strict=True) if p is None]
+        scanned: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        if raw:
+            sql, dims, masks = aggregate_sets_sql(raw, filters, self.d, extra)
+            split = split_sets(self._client.rows(sql), raw, dims, masks, extra)
+            scanned = {tuple(g): rows for g, rows in zip(raw, split, strict=True)}
+        return [
+            scanned[tuple(g)] if p is None else [shape(r, g, extra) for r in self._answer(p, g, filters, extra)]
+            for g, p in zip(groupings, plans, strict=True)
+        ]
 
     def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
         """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
+        if self._plan([dim], filters) is not None:
+            rows = self.aggregate([dim], filters)
+            rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
+            return rows[:n], len(rows)
         return top_rows(self._client.rows, dim, filters, self.d, n)
+
+    def tops(self, dims: Sequence[str], filters: Filters, n: int) -> dict[str, tuple[list[dict[str, Any]], int]]:
+        """:meth:`top` for each of ``dims``; those the cubes cannot answer are ranked in one shared scan."""
+        raw = [dim for dim in dims if self._plan([dim], filters) is None]
+        out = tops_rows(self._client.rows, raw, filters, self.d, n) if raw else {}
+        return {dim: out[dim] if dim in out else self.top(dim, filters, n) for dim in dims}
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]

@@ -176,26 +176,28 @@ def plan(
     return Plan(cube, tag, first, end, tuple(edges))
 
 
-def cube_ddl(cube: Cube, types: Mapping[str, str]) -> str:
-    """The cube's table; ``types`` maps a ledger column (and ``hour``...) to the engine's type."""
+def cube_ddl(cube: Cube, types: Mapping[str, str], prefix: str = "") -> str:
+    """The cube's table; ``types`` maps a ledger column (and ``hour``...) to the engine's type;
+    ``prefix``: its database (``db.``, ClickHouse)."""
     cols = [f"{c} {types[c]}" for c in (*KEYS, *cube.columns)]
     cols += [f"{name} {'DOUBLE' if name == 'latency_sum' else 'BIGINT'}" for name in ADDITIVE]
-    return f"CREATE TABLE IF NOT EXISTS {cube.table} ({', '.join(cols)})"
+    return f"CREATE TABLE IF NOT EXISTS {prefix}{cube.table} ({', '.join(cols)})"
 
 
 def fill_sql(cube: Cube, source: str, d: Dialect) -> str:
     """The cube's rows for the calls in ``source`` (a table or subquery of the engine's calls)."""
     keys = [f"u.{c}" for c in (*KEYS, *cube.columns)]
     if cube is TAGS:
-        unnest, keys_of, values_of = (
-            ("arrayJoin", "mapKeys", "mapValues")
-            if d.name == "clickhouse"
-            else ("unnest", "map_keys", "map_values")
-        )
-        source = (
-            f"(SELECT u.*, {unnest}({keys_of}(u.tags)) AS tag_key, {unnest}({values_of}(u.tags)) AS tag_value "
-            f"FROM {source} u) u"
-        )
+        if d.name == "clickhouse":  # two arrayJoin()s would pair every key with every value
+            source = (
+                f"(SELECT u.*, tag_key, tag_value FROM {source} u "
+                "ARRAY JOIN mapKeys(u.tags) AS tag_key, mapValues(u.tags) AS tag_value) u"
+            )
+        else:
+            source = (
+                f"(SELECT u.*, unnest(map_keys(u.tags)) AS tag_key, unnest(map_values(u.tags)) AS tag_value "
+                f"FROM {source} u) u"
+            )
         keys = [f"u.{c}" for c in KEYS] + ["u.tag_key", "u.tag_value"]
     else:
         source = f"{source} u"
@@ -232,8 +234,9 @@ def merge_sql(cube: Cube, source: str) -> str:
     return f"SELECT {keys}, {sums} FROM {source} GROUP BY {keys}"
 
 
-def query_sql(p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect) -> str:
-    """The cube's additive sums for ``group_by`` over the plan's hours: ``d0..dN``, then :data:`ADDITIVE`."""
+def query_sql(p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect, prefix: str = "") -> str:
+    """The cube's additive sums for ``group_by`` over the plan's hours: ``d0..dN``, then :data:`ADDITIVE`
+    (``prefix``: the cubes' database, ``db.``)."""
     exprs = ["u.tag_value" if dim.startswith("tag:") else dimension_sql(dim, d) for dim in group_by]
     parts = where_parts(replace(filters, since=None, until=None), d)
     if p.first_hour is not None:
@@ -246,7 +249,7 @@ def query_sql(p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect) ->
     select += [
         measure_sql(name, f"COALESCE(SUM(u.{name}), {'0.0' if name == 'latency_sum' else '0'})", d) for name in ADDITIVE
     ]
-    sql = f"SELECT {', '.join(select)} FROM {p.cube.table} u" + (
+    sql = f"SELECT {', '.join(select)} FROM {prefix}{p.cube.table} u" + (
         " WHERE " + " AND ".join(parts) if parts else ""
     )
     if exprs:
@@ -266,6 +269,26 @@ def raw_sql(group_by: Sequence[str], filters: Filters, d: Dialect) -> str:
 
 
 Sums = dict[tuple[Any, ...], list[Any]]
+
+
+def answer(
+    run: Callable[[str], Sequence[Sequence[Any]]], p: Plan, group_by: Sequence[str], filters: Filters, d: Dialect,
+    extra: Sequence[str] = (), prefix: str = "",
+) -> list[list[Any]]:
+    """A planned question: the cube's whole hours plus the calls at the period's edges (``run``
+    executes SQL on the engine)."""
+    n = len(group_by)
+    sums: Sums = add({}, run(query_sql(p, group_by, filters, d, prefix)), n)
+    if p.tag is not None:
+        at = next(i for i, dim in enumerate(group_by) if dim.startswith("tag:"))
+        times = [dim for i, dim in enumerate(group_by) if i != at]
+        totals = add({}, run(query_sql(replace(p, cube=CUBES[0], tag=None), times, filters, d, prefix)), n - 1)
+        sums.update(untagged(sums, totals, at))
+    for edge in p.edges:
+        add(sums, run(raw_sql(group_by, edge, d)), n)
+    if not group_by and not sums:
+        sums[()] = [0] * len(ADDITIVE)
+    return finish(sums, n, extra)
 
 
 def add(into: Sums, rows: Sequence[Sequence[Any]], n: int, sign: int = 1) -> Sums:
