@@ -81,13 +81,14 @@ R = TypeVar("R", bound=Replica)
 
 
 @contextmanager
-def pair(config_text: str, sim_url: str, tmp: Path, kind: type[R] = Replica) -> Iterator[tuple[R, R]]:  # type: ignore[assignment]
-    """Two replicas of one config sharing the Redis (each with its own SQLite ledger), ready;
-    stopped afterwards, whatever happened."""
+def pair(config_text: str, sim_url: str, tmp: Path, kind: type[R] = Replica, *,  # type: ignore[assignment]
+         db: str | None = None) -> Iterator[tuple[R, R]]:
+    """Two replicas of one config sharing the Redis, ready; stopped afterwards, whatever happened.
+    Each writes its own SQLite ledger unless ``db`` names one ledger for both."""
     redis_or_skip()
     config = tmp / "costops.yaml"
     config.write_text(config_text)
-    a, b = (kind(config, sim_url, tmp, n, db=f"sqlite:///{tmp}/replica-{n}.db") for n in range(2))
+    a, b = (kind(config, sim_url, tmp, n, db=db or f"sqlite:///{tmp}/replica-{n}.db") for n in range(2))
     try:
         yield a.wait_ready(), b.wait_ready()
     finally:

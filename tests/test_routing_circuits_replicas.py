@@ -15,7 +15,8 @@ from costops.ledger.query import Filters
 from costops.ledger.store import open_store
 from costops.providers.simulator import Host, SimConfig, create_simulator
 from costops.serving import BackgroundServer, free_port
-from tests.replicas import Replica, redis_or_skip
+from tests import replicas
+from tests.replicas import redis_or_skip
 
 HI = [{"role": "user", "content": "Say hello. [[sim:tokens=5]]"}]
 
@@ -65,24 +66,19 @@ def test_replica_b_skips_a_deployment_whose_circuit_replica_a_opened(sim, tmp_pa
     import redis
 
     url, prefix = redis_or_skip(), f"costops:test:circuit:{uuid.uuid4().hex[:8]}"
-    path = tmp_path / "costops.yaml"
-    path.write_text(config(sim, url, prefix))
     db = f"sqlite:///{tmp_path}/shared.db"
-    a, b = Replica(path, sim, tmp_path, 0, db=db), Replica(path, sim, tmp_path, 1, db=db)
     try:
-        a.wait_ready(), b.wait_ready()
-        for _ in range(2):  # A pays two failures, then its circuit for flaky opens
-            rows = rows_of(db, ask(a.url), 2)
-            assert sorted((r.deployment, r.status) for r in rows) == [("flaky", 500), ("steady", 200)]
-        assert redis.Redis.from_url(url).exists(f"{prefix}:flaky")
-        time.sleep(0.5)  # B reads the shared circuits every 0.1 s
-        request_id = ask(b.url)
-        time.sleep(0.3)  # a failed first attempt's row would land with the answer's
-        (row,) = rows_of(db, request_id, 1)
-        assert (row.deployment, row.status, row.attempt, row.attempt_reason) == ("steady", 200, 1, "fallback")
+        with replicas.pair(config(sim, url, prefix), sim, tmp_path, db=db) as (a, b):
+            for _ in range(2):  # A pays two failures, then its circuit for flaky opens
+                rows = rows_of(db, ask(a.url), 2)
+                assert sorted((r.deployment, r.status) for r in rows) == [("flaky", 500), ("steady", 200)]
+            assert redis.Redis.from_url(url).exists(f"{prefix}:flaky")
+            time.sleep(0.5)  # B reads the shared circuits every 0.1 s
+            request_id = ask(b.url)
+            time.sleep(0.3)  # a failed first attempt's row would land with the answer's
+            (row,) = rows_of(db, request_id, 1)
+            assert (row.deployment, row.status, row.attempt, row.attempt_reason) == ("steady", 200, 1, "fallback")
     finally:
-        a.stop()
-        b.stop()
         redis.Redis.from_url(url).delete(f"{prefix}:flaky")
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from costops.providers.simulator import Host, SimConfig, create_simulator
 from costops.serving import BackgroundServer
-from tests.replicas import Replica, redis_or_skip
+from tests import replicas
+from tests.replicas import redis_or_skip
 from tests.test_routing_circuits_replicas import ask, rows_of
 
 
@@ -39,29 +40,24 @@ def test_replica_b_ranks_deployments_by_the_averages_replica_a_measured(sim, tmp
     import redis
 
     url, prefix = redis_or_skip(), f"costops:test:circuit:{uuid.uuid4().hex[:8]}"
-    path = tmp_path / "costops.yaml"
-    path.write_text(config(sim, url, prefix))
     db = f"sqlite:///{tmp_path}/shared.db"
-    a, b = Replica(path, sim, tmp_path, 0, db=db), Replica(path, sim, tmp_path, 1, db=db)
     try:
-        a.wait_ready(), b.wait_ready()
-        # A, cheapest first: the down one fails (error rate 0.2, still cheapest at 0.5 / 0.8), the slow
-        # one answers (> 400 ms); then the down one again (0.36 > 0.3 now) and, the slow one being
-        # past the target, the quick one answers
-        first = rows_of(db, ask(a.url), 2)
-        assert sorted((r.deployment, r.status) for r in first) == [("cheap-but-down", 500), ("cheap-but-slow", 200)]
-        second = rows_of(db, ask(a.url), 2)
-        assert sorted((r.deployment, r.status) for r in second) == [("cheap-but-down", 500), ("quick", 200)]
-        shared = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 20  # A pushes every 0.1 s (a loaded machine may take longer)
-        while float(shared.hget(f"{prefix}-avg:cheap-but-down", "err") or 0) < 0.3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # B reads them every 0.1 s
-        request_id = ask(b.url)
-        time.sleep(0.3)  # a failed first attempt's row would land with the answer's
-        rows = rows_of(db, request_id, 1)
-        assert [(r.deployment, r.status, r.attempt) for r in rows] == [("quick", 200, 1)]  # nothing spent on the others
+        with replicas.pair(config(sim, url, prefix), sim, tmp_path, db=db) as (a, b):
+            # A, cheapest first: the down one fails (error rate 0.2, still cheapest at 0.5 / 0.8), the slow
+            # one answers (> 400 ms); then the down one again (0.36 > 0.3 now) and, the slow one being
+            # past the target, the quick one answers
+            first = rows_of(db, ask(a.url), 2)
+            assert sorted((r.deployment, r.status) for r in first) == [("cheap-but-down", 500), ("cheap-but-slow", 200)]
+            second = rows_of(db, ask(a.url), 2)
+            assert sorted((r.deployment, r.status) for r in second) == [("cheap-but-down", 500), ("quick", 200)]
+            shared = redis.Redis.from_url(url)
+            deadline = time.monotonic() + 20  # A pushes every 0.1 s (a loaded machine may take longer)
+            while float(shared.hget(f"{prefix}-avg:cheap-but-down", "err") or 0) < 0.3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)  # B reads them every 0.1 s
+            request_id = ask(b.url)
+            time.sleep(0.3)  # a failed first attempt's row would land with the answer's
+            rows = rows_of(db, request_id, 1)
+            assert [(r.deployment, r.status, r.attempt) for r in rows] == [("quick", 200, 1)]  # nothing spent on the others
     finally:
-        a.stop()
-        b.stop()
         redis.Redis.from_url(url).delete(*(f"{prefix}-avg:{n}" for n in ("cheap-but-down", "cheap-but-slow", "quick")))
