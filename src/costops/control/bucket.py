@@ -168,8 +168,7 @@ class LocalBuckets:
         """Charge (or refund, when negative) the difference between actual and estimated
         tokens, and free the request's slots. ``requests`` (-1: an attempt that never ran) is
         charged to the request buckets the same way."""
-        for buckets, extra in ((plan.token_buckets, extra_tokens), (plan.request_buckets, requests)) if requests else (
-                (plan.token_buckets, extra_tokens),):
+        for buckets, extra in ((plan.token_buckets, extra_tokens), (plan.request_buckets, requests)):
             if extra:
                 for bucket in buckets:
                     level = self.level(bucket, now)

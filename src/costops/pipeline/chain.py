@@ -135,12 +135,12 @@ class _Stages:
     async def stop(self) -> None: ...
 
     async def handle(self, call: Call, next: Next) -> Reply | None:
-        for stage in self.stages:
+        for i, stage in enumerate(self.stages):
             call.entered.append(stage)
             try:
                 reply = await stage.before(call)
             except CostopsError:
-                await give_back(self.stages[: self.stages.index(stage)], call)
+                await give_back(self.stages[:i], call)
                 raise
             if reply is not None:
                 return reply
