@@ -65,3 +65,38 @@ def test_a_policys_next_request_sees_a_circuit_that_opened(pinned_gateway, sims,
         assert (row.deployment, row.attempt, row.attempt_reason) == ("steady", 2, "fallback")
     row = ask(gw)  # the circuit is open now: the policy ranks it last (not first, then skipped as a fallback)
     assert (row.deployment, row.attempt, row.attempt_reason, row.policy) == ("steady", 1, None, "auto")
+
+
+def test_the_usual_requests_shortcut_prices_and_filters_as_the_full_path() -> None:
+    """A key with no model restriction, over models that rule out no tool, image or schema, is
+    priced from the listed integer rates (two products a model): the same choices, in the same
+    order, as the per-target path a restricted key takes, and the size checks still apply."""
+    from costops.config import load_config
+    from costops.pricing.quote import Pricer
+    from costops.routing.catalog import Catalog
+    from costops.routing.needs import Needs
+    from costops.routing.policy import NoCapableModel, Request, Snapshot, View
+    from costops.routing.route import NO_ARBITRAGE
+
+    pricer = Pricer(PriceCatalog(overrides_from_litellm(PINNED_PRICES), use_genai_prices=False))
+    catalog = Catalog(load_config(None), pricer)
+    names = ("gpt-4o", "gpt-4o-mini")
+    found = catalog.candidates(names, T0)
+    assert found.plain and found.rated is not None
+
+    def choices(needs: Needs, allowed: Any = None) -> list[Any]:
+        request = Request("openai", "auto", needs) if allowed is None else Request("openai", "auto", needs, allowed=allowed)
+        return View(request, Snapshot(T0), catalog.candidates, NO_ARBITRAGE).choices(names)
+
+    for needs in (Needs(input_tokens=1234, output_tokens=77), Needs(input_tokens=9)):
+        fast, full = choices(needs), choices(needs, allowed=lambda name: True)
+        assert fast == full and [c.name for c in fast] == list(names)
+        output = needs.output_tokens or 300
+        assert [c.cost_key for c in fast] == [
+            t.tables.estimate_nanos(needs.input_tokens, output) for _, (t,) in found.models  # type: ignore[union-attr]
+        ]
+    too_big = Needs(input_tokens=10**7)
+    assert choices(too_big) == choices(too_big, allowed=lambda name: True) == []
+    view = View(Request("openai", "auto", too_big), Snapshot(T0), catalog.candidates, NO_ARBITRAGE)
+    view.choices(names)
+    assert "context window" in view.refuse("auto").message and isinstance(view.refuse("auto"), NoCapableModel)

@@ -38,6 +38,11 @@ class Breaker:
     settings: BreakerSettings = field(default_factory=BreakerSettings)
     _circuits: dict[str, _Circuit] = field(default_factory=dict)
 
+    @property
+    def circuits(self) -> dict[str, _Circuit]:
+        """Deployments with a failure or an open circuit (no entry: closed, no failures)."""
+        return self._circuits
+
     def allows(self, name: str, now: float) -> bool:
         """May a call go to ``name`` now? A half-open circuit lets exactly one probe through."""
         circuit = self._circuits.get(name)

@@ -68,6 +68,25 @@ class Candidates:
     least: Capabilities
     """The most restrictive facts among all the targets (:func:`~costops.routing.capabilities.least`):
     a request these can serve, every target can."""
+    plain: bool = field(init=False)
+    """No target rules out tools, images or a JSON schema: only a request's sizes (prompt and
+    output cap) can rule one out, so its body need not be read for the rest."""
+
+    rated: tuple[tuple[str, tuple[Target, ...], int, int], ...] | None = field(init=False)
+    """(name, targets, nanos per input token, per output token) of each model, when each is
+    served by one deployment with integer rates: a request's cost there is two products."""
+
+    def __post_init__(self) -> None:
+        least = self.least
+        object.__setattr__(self, "plain", least.tools is not False and least.vision is not False
+                           and least.json_schema is not False)
+        rated: list[tuple[str, tuple[Target, ...], int, int]] = []
+        for name, targets in self.models:
+            rates = targets[0].tables.rates if len(targets) == 1 and targets[0].tables is not None else None
+            if rates is None:
+                break
+            rated.append((name, targets, *rates))
+        object.__setattr__(self, "rated", tuple(rated) if len(rated) == len(self.models) else None)
 
 
 def tier_of(blended: Decimal | None, bounds: tuple[Decimal, Decimal]) -> str | None:

@@ -122,9 +122,12 @@ class Fallbacks:
                 out.append(target)
         return out
 
-    async def handle(self, call: Call, next: Next) -> Reply | None:
+    def handle(self, call: Call, next: Next) -> Awaitable[Reply | None]:
         if not self.settings.fallbacks and PLAN not in call.state:  # one target: nothing to fall back to
-            return await next(call)
+            return next(call)  # the rest of the chain as it is: no coroutine frame of this step's
+        return self._handle(call, next)
+
+    async def _handle(self, call: Call, next: Next) -> Reply | None:
         targets = self.targets(call)
         if len(targets) == 1:
             return await next(call)

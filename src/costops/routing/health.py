@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from costops.errors import CostopsError
@@ -22,6 +23,7 @@ from costops.routing.failures import failure_kind
 
 ALPHA = 0.2
 """Weight of the newest observation: about the last ten attempts count."""
+_KEEP = 1 - ALPHA
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class Health:
         self.shared = shared
         """:class:`~costops.routing.circuits.SharedCircuits`, or None (this process only)."""
         self._seen: dict[str, _Seen] = {}
+        self._circuits = breaker.circuits
 
     def _of(self, name: str) -> _Seen:
         seen = self._seen.get(name)
@@ -68,12 +71,13 @@ class Health:
             shared.observed(name, latency_ms)
             if self.breaker.success(name):
                 shared.closed(name)
-        else:
+        elif name in self._circuits:  # a closed circuit with no failures has no entry to clear
             self.breaker.success(name)
-        seen = self._of(name)
+        seen = self._seen.get(name) or self._of(name)
         last = seen.latency_ms
         seen.latency_ms = latency_ms if last is None else last + ALPHA * (latency_ms - last)
-        seen.error_rate *= 1 - ALPHA
+        if seen.error_rate:
+            seen.error_rate *= _KEEP
         seen.attempts += 1
 
     def failure(self, name: str) -> None:
@@ -83,7 +87,7 @@ class Health:
         if shared is not None:
             shared.observed(name, None)
         seen = self._of(name)
-        seen.error_rate = seen.error_rate * (1 - ALPHA) + ALPHA
+        seen.error_rate = seen.error_rate * _KEEP + ALPHA
         seen.attempts += 1
 
     def adopt(self, name: str, latency_ms: float | None, error_rate: float, attempts: int) -> None:
@@ -125,14 +129,14 @@ class Observe:
         deployment = call.deployment
         if deployment is None:
             return await next(call)
-        began = time.perf_counter()
+        began = perf_counter()
         try:
             reply = await next(call)
         except CostopsError as error:
             if self.failure_kind(error) is not None:
                 self.health.failure(deployment.name)
             raise
-        end = time.perf_counter()
+        end = perf_counter()
         ttft = call.record.ttft_ms
         if ttft is not None and call.stream and call.started + ttft / 1000 >= began:
             end = call.started + ttft / 1000

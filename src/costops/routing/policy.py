@@ -25,6 +25,7 @@ order (other deployments of the same model).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
@@ -43,6 +44,11 @@ class NoCapableModel(BadRequest):
     code = "no_capable_model"
 
 
+def allow_all(name: str) -> bool:
+    """The model restriction of a key that has none (a view skips calling it)."""
+    return True
+
+
 class Request(NamedTuple):
     """The request as routing reads it (a tuple: built in one step, once per routed request)."""
 
@@ -51,7 +57,7 @@ class Request(NamedTuple):
     needs: Needs
     tags: Mapping[str, str] = MappingProxyType({})
     key_id: str = ""
-    allowed: Callable[[str], bool] = lambda name: True
+    allowed: Callable[[str], bool] = allow_all
     """The key's model restriction: a policy never routes a key to a model it may not use."""
     text: Callable[[], str] = lambda: ""
     """The prompt's text (read on demand: only the policies that classify need it)."""
@@ -143,37 +149,86 @@ class Policy(Protocol):
 
 
 class View:
-    """A request and a state snapshot, with the catalog's static facts to read them against."""
+    """A request and a state snapshot, with the catalog's static facts to read them against.
+
+    :meth:`choices` reads only the prompt's token count, the output cap and the key's model
+    restriction, unless a candidate rules out tools, images or a JSON schema; :attr:`request`
+    and :attr:`snapshot` are read when a policy asks for them (the Route step's
+    :class:`~costops.routing.route.LiveView` builds them from the call only then)."""
+
+    __slots__ = ("_request", "_snapshot", "_candidates", "_now", "_arbitrage", "_rejected", "_tokens", "_output",
+                 "_allowed")
 
     def __init__(
-        self, request: Request, snapshot: Snapshot, candidates: Callable[[tuple[str, ...]], Candidates],
+        self, request: Request, snapshot: Snapshot, candidates: Callable[[tuple[str, ...], float], Candidates],
         arbitrage: ArbitrageSettings,
     ) -> None:
-        self.request, self.snapshot = request, snapshot
-        self._candidates, self._arbitrage = candidates, arbitrage
+        """``candidates(names, at)``: the catalog's models and targets for ``names`` at ``at``
+        (:meth:`~costops.routing.catalog.Catalog.candidates`), read at the snapshot's ``now``."""
+        self._request: Request | None = request
+        self._snapshot: Snapshot | None = snapshot
+        self._candidates, self._now, self._arbitrage = candidates, snapshot.now, arbitrage
         self._rejected: dict[str, str] = {}
+        self._tokens, self._output = request.needs.input_tokens, request.needs.output_tokens
+        self._allowed = request.allowed
+
+    @property
+    def request(self) -> Request:
+        request = self._request
+        if request is None:
+            request = self._request = self._read_request()
+        return request
+
+    @property
+    def snapshot(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = self._read_snapshot()
+        return snapshot
+
+    def _read_request(self) -> Request:
+        raise AssertionError("a view is given its request")
+
+    def _read_snapshot(self) -> Snapshot:
+        raise AssertionError("a view is given its snapshot")
 
     def choices(self, names: Sequence[str]) -> list[Choice]:
         """The models among ``names`` this request may go to, in the order given."""
         out = []
-        request = self.request
-        needs = request.needs
-        found = self._candidates(names if isinstance(names, tuple) else tuple(names))
-        every = lacks(found.least, needs) is None  # the usual request: nothing to check per target
-        tokens, output = needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT
+        found = self._candidates(names if type(names) is tuple else tuple(names), self._now)
+        tokens, cap = self._tokens, self._output
+        least = found.least
+        if found.plain:  # no candidate rules out tools, images or a schema: only the sizes to check
+            every = not (cap and least.max_output and cap > least.max_output) and not (
+                least.context_window and tokens + (cap or 0) > least.context_window)
+        else:
+            every = lacks(least, self.request.needs) is None  # the usual request: nothing to check per target
+        output = cap or ASSUMED_OUTPUT
+        allowed = self._allowed
+        rated = found.rated
+        if every and rated is not None and allowed is allow_all:  # the usual request: two products a model
+            for name, targets, per_input, per_output in rated:
+                out.append(_choice((name, targets, tokens * per_input + output * per_output)))
+            return out
         for name, targets in found.models:
-            if not request.allowed(name):
-                self._rejected[name] = f"key {request.key_id!r} may not use it"
+            if allowed is not allow_all and not allowed(name):
+                self._rejected[name] = f"key {self.request.key_id!r} may not use it"
                 continue
             if not every:
                 targets = tuple(t for t in targets if self._fits(name, t))
             if len(targets) == 1:
                 tables = targets[0].tables
-                out.append(Choice(name, targets, _UNPRICED if tables is None else tables.estimate_nanos(tokens, output)))
+                if tables is None:
+                    cost: float = _UNPRICED
+                elif (rates := tables.rates) is not None:  # Tables.estimate_nanos, inline
+                    cost = tokens * rates[0] + output * rates[1]
+                else:
+                    cost = tables.estimate_nanos(tokens, output)
+                out.append(_choice((name, targets, cost)))
             elif targets:
                 ranked = rank([self.priced(t) for t in targets], self._arbitrage)
-                cost = ranked[0].cost_nanos
-                out.append(Choice(name, ranked, _UNPRICED if cost is None else cost))
+                best = ranked[0].cost_nanos
+                out.append(_choice((name, ranked, _UNPRICED if best is None else best)))
         return out
 
     def _fits(self, name: str, target: Target) -> bool:
@@ -186,8 +241,8 @@ class View:
         """``target`` with the snapshot's health of its deployment and this request's cost there
         (what :func:`~costops.routing.arbitrage.rank` orders a model's deployments by)."""
         health = self.snapshot.health.get(target.deployment.name, HEALTHY)
-        needs, t = self.request.needs, target  # field by field: dataclasses.replace() costs ~240 opcodes a target
-        cost = None if t.tables is None else t.tables.estimate_nanos(needs.input_tokens, needs.output_tokens or ASSUMED_OUTPUT)
+        t = target  # field by field: dataclasses.replace() costs ~240 opcodes a target
+        cost = None if t.tables is None else t.tables.estimate_nanos(self._tokens, self._output or ASSUMED_OUTPUT)
         return Target(t.deployment, t.model, t.caps, t.blended, t.tier, t.name, health, cost, t.tables)
 
     def refuse(self, policy: str) -> NoCapableModel:
@@ -196,6 +251,10 @@ class View:
             f"no model that policy {policy!r} may use can serve this request (it needs {self.request.needs.describe()}): "
             f"{reasons}. Remove what the request asks for that these models lack, or add a model that has it to the policy"
         )
+
+
+_choice = partial(tuple.__new__, Choice)
+"""``Choice(*fields)`` from one tuple, without the generated ``__new__``'s Python frame."""
 
 
 def decide(
