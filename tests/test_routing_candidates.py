@@ -100,3 +100,49 @@ def test_the_usual_requests_shortcut_prices_and_filters_as_the_full_path() -> No
     view = View(Request("openai", "auto", too_big), Snapshot(T0), catalog.candidates, NO_ARBITRAGE)
     view.choices(names)
     assert "context window" in view.refuse("auto").message and isinstance(view.refuse("auto"), NoCapableModel)
+
+
+def test_the_model_cheapest_at_every_size_is_the_one_min_picks_at_each() -> None:
+    """``Candidates.cheapest``: for random integer rates (ties included), the model it names, when
+    it names one, is the one ``min`` over the costs (first of equals) picks at every prompt and
+    output size; a model cheaper only at some sizes is not named."""
+    import random
+
+    from costops.routing.catalog import _cheapest_everywhere
+
+    rng = random.Random(7)
+    sizes = [(t, o) for t in (0, 1, 7, 300, 10**6) for o in (1, 5, 128, 300, 10**5)]
+    named = 0
+    for _ in range(2000):
+        rated = tuple((f"m{i}", (), rng.randint(1, 4), rng.randint(1, 4)) for i in range(rng.randint(1, 4)))
+        found = _cheapest_everywhere(rated)  # type: ignore[arg-type]
+        picks = {min(rated, key=lambda m: t * m[2] + o * m[3])[0] for t, o in sizes}
+        if found is not None:
+            named += 1
+            assert picks == {found[0]}, (rated, found)
+        elif len(rated) == 1:
+            raise AssertionError("a lone model is the cheapest at every size")
+    assert named > 500  # the shortcut is exercised, not only the refusals
+
+
+def test_cheapest_is_the_cheapest_of_the_choices() -> None:
+    """The cheapest-capable shortcut picks what ``min(choices)`` picks, whatever the order the
+    policy lists its models in, for requests inside and outside the shortcut."""
+    from costops.config import load_config
+    from costops.pricing.quote import Pricer
+    from costops.routing.catalog import Catalog
+    from costops.routing.needs import Needs
+    from costops.routing.policy import Request, Snapshot, View, by_cost
+    from costops.routing.route import NO_ARBITRAGE
+
+    pricer = Pricer(PriceCatalog(overrides_from_litellm(PINNED_PRICES), use_genai_prices=False))
+    catalog = Catalog(load_config(None), pricer)
+    for names in (("gpt-4o", "gpt-4o-mini"), ("gpt-4o-mini", "gpt-4o"), ("gpt-4o", "gpt-4.1-mini", "gpt-4o-mini")):
+        assert catalog.candidates(names, T0).cheapest is not None
+        for needs in (Needs(input_tokens=1234, output_tokens=77), Needs(input_tokens=9), Needs(input_tokens=10**7)):
+            for allowed in (None, lambda name: name != "gpt-4o-mini"):
+                request = Request("openai", "auto", needs) if allowed is None else Request("openai", "auto", needs,
+                                                                                          allowed=allowed)
+                view = View(request, Snapshot(T0), catalog.candidates, NO_ARBITRAGE)
+                choices = view.choices(names)
+                assert view.cheapest(names) == (min(choices, key=by_cost) if choices else None), (names, needs)

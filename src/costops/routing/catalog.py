@@ -16,6 +16,7 @@ config order. :func:`describe` is what ``costops router catalog`` prints.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -71,10 +72,18 @@ class Candidates:
     plain: bool = field(init=False)
     """No target rules out tools, images or a JSON schema: only a request's sizes (prompt and
     output cap) can rule one out, so its body need not be read for the rest."""
-
     rated: tuple[tuple[str, tuple[Target, ...], int, int], ...] | None = field(init=False)
     """(name, targets, nanos per input token, per output token) of each model, when each is
     served by one deployment with integer rates: a request's cost there is two products."""
+
+    cheapest: tuple[str, tuple[Target, ...], int, int] | None = field(init=False)
+    """With :attr:`plain`, the model of :attr:`rated` that costs least at any prompt and output
+    size (no higher rate than any other, a lower output rate than every one listed before it:
+    ``min`` over their costs, first of equals, picks it for every request with an output), or None."""
+    max_output: int = field(init=False)
+    room: int = field(init=False)
+    """:attr:`least`'s output cap and context window (``sys.maxsize`` where unknown): a request
+    within both fits every target by size."""
 
     def __post_init__(self) -> None:
         least = self.least
@@ -86,7 +95,21 @@ class Candidates:
             if rates is None:
                 break
             rated.append((name, targets, *rates))
-        object.__setattr__(self, "rated", tuple(rated) if len(rated) == len(self.models) else None)
+        every = tuple(rated) if len(rated) == len(self.models) else None
+        object.__setattr__(self, "rated", every)
+        object.__setattr__(self, "cheapest", _cheapest_everywhere(every) if every is not None and self.plain else None)
+        object.__setattr__(self, "max_output", least.max_output or sys.maxsize)
+        object.__setattr__(self, "room", least.context_window or sys.maxsize)
+
+
+def _cheapest_everywhere(
+    rated: tuple[tuple[str, tuple[Target, ...], int, int], ...],
+) -> tuple[str, tuple[Target, ...], int, int] | None:
+    for i, entry in enumerate(rated):
+        if all(entry[2] <= other[2] and (entry[3] < other[3] if j < i else entry[3] <= other[3])
+               for j, other in enumerate(rated) if j != i):
+            return entry
+    return None
 
 
 def tier_of(blended: Decimal | None, bounds: tuple[Decimal, Decimal]) -> str | None:

@@ -96,10 +96,10 @@ class CheapestCapable:
     kind: str = "cheapest-capable"
 
     def choose(self, view: View) -> Decision:
-        choices = view.choices(self.models)
-        if not choices:
+        choice = view.cheapest(self.models)
+        if choice is None:
             raise view.refuse(self.name)
-        return decide(min(choices, key=by_cost), self.kind)
+        return decide(choice, self.kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,12 +197,10 @@ class View:
         out = []
         found = self._candidates(names if type(names) is tuple else tuple(names), self._now)
         tokens, cap = self._tokens, self._output
-        least = found.least
         if found.plain:  # no candidate rules out tools, images or a schema: only the sizes to check
-            every = not (cap and least.max_output and cap > least.max_output) and not (
-                least.context_window and tokens + (cap or 0) > least.context_window)
+            every = (cap or 0) <= found.max_output and tokens + (cap or 0) <= found.room
         else:
-            every = lacks(least, self.request.needs) is None  # the usual request: nothing to check per target
+            every = lacks(found.least, self.request.needs) is None  # the usual request: nothing to check per target
         output = cap or ASSUMED_OUTPUT
         allowed = self._allowed
         rated = found.rated
@@ -230,6 +228,19 @@ class View:
                 best = ranked[0].cost_nanos
                 out.append(_choice((name, ranked, _UNPRICED if best is None else best)))
         return out
+
+    def cheapest(self, names: Sequence[str]) -> Choice | None:
+        """``min(self.choices(names), key=by_cost)``: the cheapest model this request may go to,
+        the first of equals; None when none may. When one model costs least at every size
+        (:attr:`Candidates.cheapest <costops.routing.catalog.Candidates.cheapest>`) and the
+        request fits every model by size and may use any, that one, priced alone."""
+        found = self._candidates(names if type(names) is tuple else tuple(names), self._now)
+        best = found.cheapest
+        tokens, cap = self._tokens, self._output or 0
+        if best is not None and self._allowed is allow_all and cap <= found.max_output and tokens + cap <= found.room:
+            return _choice((best[0], best[1], tokens * best[2] + (cap or ASSUMED_OUTPUT) * best[3]))
+        choices = self.choices(names)
+        return min(choices, key=by_cost) if choices else None
 
     def _fits(self, name: str, target: Target) -> bool:
         why = lacks(target.caps, self.request.needs)

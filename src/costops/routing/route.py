@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from costops.config import Config, Deployment
-from costops.control.estimate import PROMPT_TOKENS, call_input_tokens, client_cap, input_tokens
+from costops.control.estimate import PROMPT_TOKENS, call_input_tokens, input_tokens
 from costops.errors import BadRequest, Forbidden
 from costops.gateway.resolve import resolve_model
 from costops.pipeline.contract import Call, Next, Reply
@@ -177,7 +177,10 @@ class LiveView(View):
         body = call.body
         tokens = self._tokens = input_tokens(call.api, call.endpoint, body, count_as)
         call.state[PROMPT_TOKENS] = (body, count_as, tokens)
-        self._output = client_cap(call.api, call.endpoint, body) or None
+        cap = body.get("max_completion_tokens") if call.api == "openai" else None  # control.estimate.client_cap, inline
+        if cap is None:
+            cap = body.get("max_tokens")
+        self._output = cap if type(cap) is int and cap > 0 else None  # an int, not a bool
         self._call, self._route = call, route
         self._request = self._snapshot = None
         catalog = route.catalog
