@@ -61,3 +61,49 @@ def test_replica_b_ranks_deployments_by_the_averages_replica_a_measured(sim, tmp
             assert [(r.deployment, r.status, r.attempt) for r in rows] == [("quick", 200, 1)]  # nothing spent on the others
     finally:
         redis.Redis.from_url(url).delete(*(f"{prefix}-avg:{n}" for n in ("cheap-but-down", "cheap-but-slow", "quick")))
+
+
+def test_a_sync_that_cannot_reach_redis_keeps_its_observations_for_the_next() -> None:
+    """The averages a replica shares: a sync whose round trip fails (Redis cut, then back) loses
+    nothing. The attempts it carried are folded into the fleet's averages by the next sync that
+    gets through, with those made in between: three observations, not the one made after."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from costops.routing.breaker import Breaker
+    from costops.routing.circuits import SharedCircuits
+    from tests.tcp_proxy import TcpProxy
+
+    url, prefix = redis_or_skip(), f"costops:test:circuit:{uuid.uuid4().hex[:8]}"
+    proxy = TcpProxy(int(url.rsplit(":", 1)[1].split("/")[0]))
+    adopted: dict[str, tuple[float | None, float, int]] = {}
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(f"redis://127.0.0.1:{proxy.port}/0", socket_connect_timeout=2, socket_timeout=2)
+        shared = SharedCircuits(lambda: client, Breaker(), ["d"], prefix=prefix, sync_s=60,
+                                adopt=lambda name, *averages: adopted.__setitem__(name, averages))
+        try:
+            shared.observed("d", 100.0)
+            shared.observed("d", None)  # a failure
+            await asyncio.to_thread(proxy.down)
+            with pytest.raises(Exception):  # noqa: B017  (whichever connection error the client raises)
+                await shared.sync()
+            assert adopted == {}
+            shared.observed("d", 300.0)  # made while Redis was away
+            await asyncio.to_thread(proxy.up)
+            await shared.sync()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+        latency, error_rate, attempts = adopted["d"]
+        assert attempts == 3  # all three; before, the failed sync's two were dropped (1)
+        assert latency == pytest.approx(200.0)  # the two successes' mean, the first the key has seen
+        assert error_rate == pytest.approx((1 - 0.8 ** 3) / 3)  # one failure in three observations
+    finally:
+        proxy.close()
+        import redis
+
+        redis.Redis.from_url(url).delete(f"{prefix}-avg:d")

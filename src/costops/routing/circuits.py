@@ -15,8 +15,11 @@ observations of the moving average) and adopts the fleet's averages that come ba
 deployment; between syncs its own attempts move its copy. So a replica routes by what all of
 them measured, at one pipelined round trip per ``sync_s``, never on the request path.
 
-With Redis away each replica keeps its own breaker and averages (logged once per outage; the
-observations of a failed sync are dropped), as with no Redis at all.
+With Redis away each replica keeps its own breaker and averages (logged once per outage), as
+with no Redis at all; what its attempts saw meanwhile is kept and shared by the first sync that
+gets through (the observations of a failed sync go back into the next batch). A round trip
+that failed after Redis ran the merge (the reply lost, not the request) counts that batch
+twice: at least once, never lost.
 """
 
 from __future__ import annotations
@@ -126,16 +129,20 @@ class SharedCircuits:
         client = self.redis()
         batch, self.pending = self.pending, {}
         averages = self.adopt is not None
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.mget(self.keys)
-            if averages:
-                if self._merge is None:
-                    self._merge = client.register_script(_MERGE)
-                for name in self.names:
-                    ok, total, bad = batch.get(name) or (0, 0.0, 0)
-                    await self._merge(keys=[f"{self.prefix}-avg:{name}"], client=pipe, args=[
-                        repr(self.alpha), ok, repr(total / ok if ok else 0.0), bad, AVERAGES_TTL_MS])
-            values, *fleet = await pipe.execute()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.mget(self.keys)
+                if averages:
+                    if self._merge is None:
+                        self._merge = client.register_script(_MERGE)
+                    for name in self.names:
+                        ok, total, bad = batch.get(name) or (0, 0.0, 0)
+                        await self._merge(keys=[f"{self.prefix}-avg:{name}"], client=pipe, args=[
+                            repr(self.alpha), ok, repr(total / ok if ok else 0.0), bad, AVERAGES_TTL_MS])
+                values, *fleet = await pipe.execute()
+        except BaseException:
+            self._keep(batch)  # not shared: folded in with the next sync's
+            raise
         now, wall = self.clock(), self.wall()
         for name, value in zip(self.names, values, strict=True):
             if value is not None:
@@ -144,6 +151,17 @@ class SharedCircuits:
             for name, (latency, error_rate, attempts) in zip(self.names, fleet, strict=True):
                 if int(attempts):
                     self.adopt(name, None if latency is None else float(latency), float(error_rate), int(attempts))
+
+    def _keep(self, batch: dict[str, list[float]]) -> None:
+        """Put back the observations of a sync whose round trip failed, with those made since."""
+        for name, (ok, total, bad) in batch.items():
+            seen = self.pending.get(name)
+            if seen is None:
+                self.pending[name] = [ok, total, bad]
+            else:
+                seen[0] += ok
+                seen[1] += total
+                seen[2] += bad
 
     async def _sync_loop(self) -> None:
         while True:
