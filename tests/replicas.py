@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Self, TypeVar
 
 import pytest
 
@@ -53,7 +53,7 @@ class Replica:
             command += ["--db", db]
         self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> Replica:
+    def wait_ready(self, timeout: float = 60) -> Self:
         """Until ``/health`` answers: generous, as a loaded machine starts a process slowly."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -10,9 +10,9 @@ import json
 import anthropic
 import openai
 
-from costops.serving import BackgroundServer, free_port
+from costops.serving import free_port
 from tests.test_cache_prompt import long_prompt
-from tests.test_routing_unmark import recording_openai
+from tests.test_routing_unmark import claude_falls_back_to_openai  # noqa: F401  (the fixture)
 
 
 def test_an_openai_first_call_that_falls_back_to_claude_is_marked_for_claude(make_gateway) -> None:
@@ -45,26 +45,14 @@ cache:
     assert answers[1].parse().usage.prompt_tokens_details.cached_tokens == read.usage.cache_read_tokens
 
 
-def test_a_call_marked_for_claude_that_falls_back_to_openai_goes_without_the_marks(make_gateway) -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    upstream = recording_openai()
-    with BackgroundServer(upstream) as backup:
-        gw = make_gateway(f"""
-deployments:
-  - {{name: claude-down, kind: anthropic, base_url: "{dead}", models: ["claude-sonnet-4-5"], max_retries: 0}}
-  - {{name: backup, kind: openai, base_url: "{backup.url}/v1", models: ["gpt-4o"]}}
-routing:
-  fallbacks:
-    claude-sonnet-4-5: [gpt-4o]
-cache:
-  prompt: {{}}
-""")
-        client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0, timeout=30)
-        raw = client.messages.with_raw_response.create(
-            model="claude-sonnet-4-5", max_tokens=50, system=long_prompt("Unmark Corp"),
-            messages=[{"role": "user", "content": "Refund for order 1?"}])
-        assert raw.parse().model == "gpt-4o"
-        assert "x-costops-prompt-cache" not in raw.headers  # the answering attempt carried no breakpoint
-        (sent,) = upstream.bodies
-        assert "cache_control" not in json.dumps(sent)
-        assert sent["messages"][0] == {"role": "system", "content": long_prompt("Unmark Corp")}
+def test_a_call_marked_for_claude_that_falls_back_to_openai_goes_without_the_marks(claude_falls_back_to_openai) -> None:  # noqa: F811
+    gw, upstream = claude_falls_back_to_openai("cache:\n  prompt: {}\n")
+    client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0, timeout=30)
+    raw = client.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=50, system=long_prompt("Unmark Corp"),
+        messages=[{"role": "user", "content": "Refund for order 1?"}])
+    assert raw.parse().model == "gpt-4o"
+    assert "x-costops-prompt-cache" not in raw.headers  # the answering attempt carried no breakpoint
+    (sent,) = upstream.bodies
+    assert "cache_control" not in json.dumps(sent)
+    assert sent["messages"][0] == {"role": "system", "content": long_prompt("Unmark Corp")}

@@ -5,8 +5,11 @@ prompt-cache stage placed are planned per attempt (tests/test_routing_prompt_cac
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import openai
+import pytest
 
 from costops.serving import BackgroundServer, free_port
 from tests.asgi_body import request_body
@@ -34,32 +37,42 @@ def recording_openai():
     return app
 
 
-def test_a_fallback_to_openai_sends_the_client_marked_call_without_cache_control(make_gateway) -> None:
+@pytest.fixture
+def claude_falls_back_to_openai(make_gateway) -> Iterator[Callable[[str], tuple[Any, Any]]]:
+    """``start(extra_config)``: a gateway whose Claude deployment is unreachable and falls back to
+    an OpenAI deployment that records the bodies it was sent; returns (gateway, that upstream)."""
     dead = f"http://127.0.0.1:{free_port()}"
     upstream = recording_openai()
     with BackgroundServer(upstream) as backup:
-        gw = make_gateway(f"""
+        def start(extra: str = "") -> tuple[Any, Any]:
+            return make_gateway(f"""
 deployments:
-  - {{name: claude, kind: anthropic, base_url: "{dead}", models: ["claude-sonnet-4-5"], max_retries: 0}}
+  - {{name: claude-down, kind: anthropic, base_url: "{dead}", models: ["claude-sonnet-4-5"], max_retries: 0}}
   - {{name: backup, kind: openai, base_url: "{backup.url}/v1", models: ["gpt-4o"]}}
 routing:
   fallbacks:
     claude-sonnet-4-5: [gpt-4o]
-""")
-        oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
-        mark = {"type": "ephemeral"}
-        messages = [
-            {"role": "system", "content": [{"type": "text", "text": LONG, "cache_control": mark}]},
-            {"role": "user", "content": [{"type": "text", "text": LONG, "cache_control": mark},
-                                         {"type": "text", "text": "The capital of France?"}]},
-        ]
-        raw = oa.chat.completions.with_raw_response.create(model="claude-sonnet-4-5", messages=messages)
-        assert raw.parse().choices[0].message.content == "Paris."
-        (sent,) = upstream.bodies
-        assert "cache_control" not in json.dumps(sent)
-        assert sent["model"] == "gpt-4o" and sent["messages"][1]["content"][0]["text"] == LONG
-        rows = gw.records(2)
-        assert sorted(r.provider for r in rows) == ["anthropic", "openai"]
+""" + extra), upstream
+
+        yield start
+
+
+def test_a_fallback_to_openai_sends_the_client_marked_call_without_cache_control(claude_falls_back_to_openai) -> None:
+    gw, upstream = claude_falls_back_to_openai("")
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    mark = {"type": "ephemeral"}
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": LONG, "cache_control": mark}]},
+        {"role": "user", "content": [{"type": "text", "text": LONG, "cache_control": mark},
+                                     {"type": "text", "text": "The capital of France?"}]},
+    ]
+    raw = oa.chat.completions.with_raw_response.create(model="claude-sonnet-4-5", messages=messages)
+    assert raw.parse().choices[0].message.content == "Paris."
+    (sent,) = upstream.bodies
+    assert "cache_control" not in json.dumps(sent)
+    assert sent["model"] == "gpt-4o" and sent["messages"][1]["content"][0]["text"] == LONG
+    rows = gw.records(2)
+    assert sorted(r.provider for r in rows) == ["anthropic", "openai"]
 
 
 def test_unmarking_copies_and_keeps_everything_else() -> None:
