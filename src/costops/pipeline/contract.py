@@ -1,6 +1,8 @@
 """The contract every step of the request path shares: the call, the reply, the handler.
 
-A handler is ``async handle(call, next) -> Reply | None``. It may answer itself (a cache hit
+A handler is ``async handle(call, next) -> Reply | None`` (or a plain ``handle`` returning an
+awaitable: a step that decides before any await returns ``next(call)`` as it is, with no
+coroutine frame of its own, as the route step does). It may answer itself (a cache hit
 returns a :class:`Reply`), refuse (raise a :class:`~costops.errors.CostopsError`), change the
 target (``call.model`` / ``call.deployment``), or call ``next`` zero, one or several times (a
 cascade escalating, a fallback after a 5xx). The innermost handler is one provider attempt.
