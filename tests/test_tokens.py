@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from costops.tokens import LONG_TEXT, ROLE_TOKENS, CountCache, TokenCounter, encoding
+from costops.tokens import LONG_TEXT, ROLE_TOKENS, CountCache, TokenCounter, count_framed, encoding
 
 
 class Spy:
@@ -23,6 +23,7 @@ def spied(model: str) -> tuple[TokenCounter, Spy]:
     tc = TokenCounter(model)
     spy = Spy(tc._enc)
     tc._enc = spy  # type: ignore[assignment]
+    tc._core = spy.encode_ordinary  # count_messages' direct call for short texts
     return tc, spy
 
 
@@ -82,3 +83,25 @@ def test_a_malformed_tool_call_is_counted_not_a_crash() -> None:
 
     assert content_text({"function": 1.5}) == "1.5"
     assert content_text([{"function": {"name": "f", "arguments": "{}"}}]) == "f {}"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4", "claude-sonnet-4", "gemini-2.5-pro"])
+def test_count_messages_fast_loop_equals_the_framing_rule(model):
+    """The one-loop count (core tokenizer called directly for short strings) gives what the
+    general framing rule gives with ``count`` on every field, for every shape of value."""
+    tc = TokenCounter(model)
+    long = "A long system prompt that repeats. " * (LONG_TEXT // 20)
+    shapes = [
+        [{"role": "system", "content": long}, {"role": "user", "content": "hi", "name": "ann"}],
+        [{"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}],
+        [{"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}],
+        [{"role": "tool", "content": "42", "tool_call_id": "call_1"}, {"role": "narrator", "content": ""}],
+        [{"role": "user", "content": "a lone surrogate \ud800 is mended"}],
+        [{"role": 7, "content": 3.5, "name": None}],
+        [],
+    ]
+    for messages in shapes:
+        fast = tc.count_messages(messages, [{"type": "function", "function": {"name": "f"}}])
+        assert fast == count_framed(tc.count, messages, [{"type": "function", "function": {"name": "f"}}]), messages
+        assert tc.count_messages(messages) == count_framed(tc.count, messages), messages
+    assert tc.count_messages(shapes[0]) > 3 + 3 + 1 + 3 + 1 + 1 + 1  # the long prompt counted, not dropped

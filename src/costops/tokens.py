@@ -14,7 +14,7 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -81,6 +81,9 @@ class TokenCounter:
         name = encoding_name_for(model)
         self.exact = name is not None
         self._enc = encoding(name or "o200k_base")
+        self._core = self._enc._core_bpe.encode_ordinary
+        """The tokenizer's core (Rust): raises UnicodeEncodeError on a lone surrogate, which
+        ``encode_ordinary`` mends; :meth:`count_messages` falls back to it then."""
         bare = model.rsplit("/", 1)[-1].lower()
         self._factor = next((f for prefix, f in _ESTIMATE_FACTOR.items() if bare.startswith(prefix)), 1.0)
         self._long = CountCache()
@@ -105,25 +108,59 @@ class TokenCounter:
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)
 
-    def count_messages(self, messages: Iterable[Mapping[str, Any]], tools: Any = None) -> int:
+    def count_messages(self, messages: Sequence[Mapping[str, Any]], tools: Any = None) -> int:
         """Prompt tokens of a chat request, following OpenAI's documented message framing
-        (3 tokens per message, 1 per name, 3 to prime the reply). Tools are counted as their JSON."""
-        total = 3
-        for message in messages:
-            total += 3
-            for key, value in message.items():
-                if key == "name":
-                    total += 1
-                if key in ("content", "tool_calls"):
-                    total += self.count(content_text(value))
-                elif isinstance(value, str):
-                    known = ROLE_TOKENS.get(value) if key == "role" else None
-                    total += known if known is not None else self.count(value)
+        (3 tokens per message, 1 per name, 3 to prime the reply). Tools are counted as their JSON.
+
+        The common shape (string values: a role, a content, a name) is counted in one loop that
+        calls the tokenizer's core directly for a short text of an exact tokenizer; any other
+        value is counted as :func:`count_framed` counts it, which gives the same total."""
+        try:
+            total = 3
+            count, core, short = self.count, self._core, LONG_TEXT if self.exact else 0
+            for message in messages:
+                total += 3
+                for key, value in message.items():
+                    if type(value) is not str:
+                        total += _field_tokens(count, key, value)
+                    elif key == "role" and (known := ROLE_TOKENS.get(value)) is not None:
+                        total += known
+                    elif len(value) < short:  # count(), inlined: a short text, an exact tokenizer
+                        total += len(core(value)) + (key == "name")
+                    else:
+                        total += count(value) + (key == "name")
+        except UnicodeEncodeError:  # a lone surrogate: count() goes through the wrapper that mends it
+            return count_framed(self.count, messages, tools)
         if tools:
             import orjson
 
             total += self.count(orjson.dumps(tools).decode())
         return total
+
+
+def count_framed(count: Callable[[str], int], messages: Iterable[Mapping[str, Any]], tools: Any = None) -> int:
+    """:meth:`TokenCounter.count_messages` with any text counter ``count``: the framing rule."""
+    total = 3
+    for message in messages:
+        total += 3
+        for key, value in message.items():
+            total += _field_tokens(count, key, value)
+    if tools:
+        import orjson
+
+        total += count(orjson.dumps(tools).decode())
+    return total
+
+
+def _field_tokens(count: Callable[[str], int], key: str, value: Any) -> int:
+    """One message field's tokens: 1 for a name, its text's count, a role's known count."""
+    total = 1 if key == "name" else 0
+    if key in ("content", "tool_calls"):
+        total += count(content_text(value))
+    elif isinstance(value, str):
+        known = ROLE_TOKENS.get(value) if key == "role" else None
+        total += known if known is not None else count(value)
+    return total
 
 
 class CountCache:

@@ -59,11 +59,18 @@ class Plan:
     built with the plan, which is memoized, so a request does not rebuild it."""
     idents: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     """Every limit's ident (buckets, then slots): the lines a queued request waits in."""
+    rows: tuple[tuple[str, float, float, bool, Bucket], ...] = field(default=(), init=False, repr=False, compare=False)
+    """``shape`` as plain values, (ident, capacity, rate, takes tokens, the bucket): what the
+    in-process take and settle read for every bucket of every request."""
+    buckets: dict[str, Bucket] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Every bucket by ident (the last of two with one ident, as the status lists them)."""
 
     def __post_init__(self) -> None:
         shape = tuple((b, False) for b in self.request_buckets) + tuple((b, True) for b in self.token_buckets)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "idents", tuple(b.ident for b, _ in shape) + tuple(s.ident for s in self.slots))
+        object.__setattr__(self, "rows", tuple((b.ident, b.capacity, b.rate, t, b) for b, t in shape))
+        object.__setattr__(self, "buckets", {b.ident: b for b, _ in shape})
 
     def demands(self, tokens: float) -> list[tuple[Bucket, float]]:
         return [(b, tokens if is_tokens else 1.0) for b, is_tokens in self.shape]
@@ -131,48 +138,61 @@ class LocalBuckets:
     def take(self, now: float, plan: Plan, tokens: float) -> Verdict:
         """``judge`` over the plan's buckets and then the slots, in one pass over the buckets:
         the longest wait refuses (the first of equal waits), else every bucket is charged."""
-        levels = self.levels
-        after: list[tuple[Bucket, float]] = []
+        get = self.levels.get
+        after: list[tuple[str, tuple[float, float]]] = []
         worst: tuple[float, Bucket, float] | None = None
-        for bucket, is_tokens in plan.shape:  # refill() and wait_for(), inlined: every bucket of every request
+        for ident, capacity, rate, is_tokens, bucket in plan.rows:  # refill() and wait_for(), inlined
             amount = tokens if is_tokens else 1.0
-            state = levels.get(bucket.ident)
-            capacity = bucket.capacity
+            state = get(ident)
             if state is None:
                 level = capacity
             else:
                 level, ts = state
                 if now > ts:
-                    level = min(capacity, level + (now - ts) * bucket.rate)
-            need = amount if amount < capacity else capacity
-            if level < need:
-                wait = (need - level) / bucket.rate
+                    level = level + (now - ts) * rate
+                    if level >= capacity:  # min(capacity, level), as refill() takes it
+                        level = capacity
+            if level < (amount if amount < capacity else capacity):
+                wait = ((amount if amount < capacity else capacity) - level) / rate
                 if worst is None or wait > worst[0]:
                     worst = (wait, bucket, amount)
-            after.append((bucket, level - amount))
+            after.append((ident, (level - amount, now)))
         if worst is not None:
             wait, bucket, amount = worst
             return Verdict(False, bucket.ident, bucket.label, bucket.scope, wait, each=_each(amount, bucket))
-        for s in plan.slots:
-            if self.in_use.get(s.ident, 0) >= s.limit:
-                return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
-        for bucket, level in after:
-            levels[bucket.ident] = (level, now)
-            self.known[bucket.ident] = bucket
+        if plan.slots:
+            for s in plan.slots:
+                if self.in_use.get(s.ident, 0) >= s.limit:
+                    return Verdict(False, s.ident, s.label, s.scope, SLOT_RETRY_HINT_S, slot=True)
+        self.levels.update(after)
+        known = self.known
+        if not known.items() >= plan.buckets.items():  # the first take of these buckets (identity first)
+            known.update(plan.buckets)
         for s in plan.slots:
             self.in_use[s.ident] = self.in_use.get(s.ident, 0) + 1
-            self.known[s.ident] = s
+            known[s.ident] = s
         return ADMITTED
 
     def settle(self, now: float, plan: Plan, extra_tokens: float, requests: float = 0.0) -> None:
         """Charge (or refund, when negative) the difference between actual and estimated
         tokens, and free the request's slots. ``requests`` (-1: an attempt that never ran) is
         charged to the request buckets the same way."""
-        for buckets, extra in ((plan.token_buckets, extra_tokens), (plan.request_buckets, requests)):
-            if extra:
-                for bucket in buckets:
-                    level = self.level(bucket, now)
-                    self.levels[bucket.ident] = (min(bucket.capacity, level - extra), now)
+        if extra_tokens or requests:
+            levels = self.levels
+            for ident, capacity, rate, is_tokens, _ in plan.rows:
+                extra = extra_tokens if is_tokens else requests
+                if extra:  # level(), inlined
+                    state = levels.get(ident)
+                    if state is None:
+                        level = capacity
+                    else:
+                        level, ts = state
+                        if now > ts:
+                            level = level + (now - ts) * rate
+                            if level >= capacity:
+                                level = capacity
+                    level -= extra
+                    levels[ident] = (level if level < capacity else capacity, now)
         for s in plan.slots:
             self.in_use[s.ident] = max(0, self.in_use.get(s.ident, 0) - 1)
 

@@ -20,14 +20,15 @@ class Plan:
     """What every request matching the same budgets reserves against in the windows in force
     from ``built`` until ``until`` (the first of them to turn): see :meth:`Plans.plan`."""
 
-    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades", "observed")
+    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades", "observed", "by_name")
 
     def __init__(self, active: list[tuple[Budget, Window]], claims: list[Claim], built: float) -> None:
         self.active, self.claims, self.built = active, claims, built
         self.limits = [b.limit_nanos for b, _ in active]
-        self.observed = tuple((b.name, w.id, b.limit_nanos, lowest_threshold(b), b, w) for b, w in active)
+        self.observed = tuple((b.name, w.id, b.limit_nanos, lowest_threshold(b)) for b, w in active)
         """Per budget, what the stage's ``_observe`` reads after every reservation and settle:
-        (name, window id, limit, nanos of its lowest threshold, the budget, the window)."""
+        (name, window id, limit, nanos of its lowest threshold)."""
+        self.by_name = {b.name: (b, w) for b, w in active}
         self.until = min(w.end for _, w in active)
         self.hard = any(b.hard for b, _ in active)
         self.paced = any(b.pace is not None for b, _ in active)

@@ -48,12 +48,12 @@ from costops.control.estimate import Hold, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.recovery import Recovery
-from costops.control.reservations import BudgetState, Claim, MemoryState, StateLost
+from costops.control.reservations import BudgetState, Claim, MemoryState, StateLost, new_level
 from costops.control.windows import Window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
 from costops.money import from_nanos, usd_str
-from costops.pipeline.attempts import spent_nanos
+from costops.pipeline.attempts import EARLIER, spent_nanos
 from costops.pipeline.contract import Call, Shared
 from costops.providers.anthropic_client_format import is_reasoning_model
 
@@ -106,6 +106,8 @@ class BudgetsStage:
         self.configured: dict[str, Budget] = {b.name: b for b in self.settings.budgets}
         self.budgets: dict[str, Budget] = dict(self.configured)
         self.state: BudgetState = state or _state_for(config, self.settings, self.shared)
+        self._memory = self.state if type(self.state) is MemoryState else None
+        """The in-process state, called without a coroutine (its operations never await)."""
         self.alerts = AlertDispatcher(self.alerts_config, lambda key, ttl: self.state.once(key, ttl))
         queue_config = parse_queue(config.sections.get("queue"))
         self.queue = WaitQueue(queue_config) if queue_config else None
@@ -324,7 +326,10 @@ class BudgetsStage:
         expires = now + self.settings.reservation_ttl_s
         try:
             try:
-                admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
+                if self._memory is not None:
+                    admission = self._memory.reserve_now(rid, claims, hold.most, now, expires, hold.least)
+                else:
+                    admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
             except StateLost as lost:  # Redis lost its state: rebuild (or adopt) it, then once more
                 if not await self.recovery.recover(lost):
                     raise
@@ -378,11 +383,21 @@ class BudgetsStage:
         if held is None:
             return
         rid, claims, plan, _held = held
-        self.in_flight.pop(rid, None)
+        in_flight = self.in_flight
+        if in_flight:
+            in_flight.pop(rid, None)
         # every attempt's cost (a cascade's rejected tries, failed attempts), less what a readmit settled
-        actual = spent_nanos(call) - call.state.get(SETTLED, 0)
+        state = call.state
+        if EARLIER in state or SETTLED in state:
+            actual = spent_nanos(call) - state.get(SETTLED, 0)
+        else:  # one attempt (spent_nanos(), inlined)
+            record = call.record
+            actual = record.cost.total_nanos() if record.priced else 0
         now = self.clock()
-        levels = await self.recovery.settle(rid, claims, actual, now)
+        if self._memory is not None:  # in process: nothing to ride out (recovery.settle is for Redis)
+            levels: tuple[Level, ...] | None = self._memory.settle_now(rid, claims, actual, now)
+        else:
+            levels = await self.recovery.settle(rid, claims, actual, now)
         if levels is None:
             return
         self._observe(plan, levels)
@@ -466,12 +481,12 @@ class BudgetsStage:
         reservation and settle: below a budget's lowest threshold (nanos, precomputed with the
         plan) it only remembers the level."""
         last = self.last
-        for (name, window_id, limit, lowest, budget, window), level in zip(plan.observed, levels, strict=True):
+        for (name, window_id, limit, lowest), level in zip(plan.observed, levels, strict=True):
             if level[2] != limit:  # a budget that only alerts reserves against "no limit"
-                level = Level(level[0], level[1], limit)
+                level = new_level(Level, (level[0], level[1], limit))
             last[name] = (window_id, level)
             if level[0] + level[1] >= lowest:
-                self._cross(budget, window, level)
+                self._cross(*plan.by_name[name], level)
 
     def _cross(self, budget: Budget, window: Window, level: Level) -> None:
         """The alerts of the thresholds ``level`` reaches that this process has not raised yet.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from costops.control.admission import Level
@@ -39,6 +39,14 @@ class Claim:
     current: str
     keep_s: int
     """How long this budget's state must outlive its last write (its window length and a margin)."""
+    ceiling: int = field(default=0, init=False, repr=False, compare=False)
+    """``limit``, or 2**62 for "no limit": the level's limit (:func:`level_limit`), found once."""
+    single: str | None = field(default=None, init=False, repr=False, compare=False)
+    """The one bucket of a calendar or fixed window (None: a rolling window's many)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ceiling", self.limit if self.limit >= 0 else 2**62)
+        object.__setattr__(self, "single", self.buckets[0] if len(self.buckets) == 1 else None)
 
 
 class Admission(NamedTuple):
@@ -78,8 +86,8 @@ class BudgetState(Protocol):
     async def define(self, name: str, raw: bytes) -> None: ...
 
 
-_level = tuple.__new__
-"""``_level(Level, (spent, reserved, limit))``: a Level built in C, where ``Level(...)`` runs the
+new_level = tuple.__new__
+"""``new_level(Level, (spent, reserved, limit))``: a Level built in C, where ``Level(...)`` runs the
 named tuple's ``__new__`` in bytecode (four per request on the reserve and settle path)."""
 
 
@@ -96,7 +104,8 @@ class MemoryState:
     def __init__(self) -> None:
         self.spent: dict[str, dict[str, int]] = defaultdict(dict)
         self.reserved: dict[str, int] = defaultdict(int)
-        self.holds: dict[str, dict[str, int]] = {}
+        self.holds: dict[str, tuple[int, tuple[str, ...]]] = {}
+        """Per request id: the nanos it holds, and the budgets it holds them in."""
         self._expiry: list[tuple[float, str]] = []
         self._expires: dict[str, float] = {}
         """Each hold's current expiry; an older entry of the heap (before a renewal) is skipped."""
@@ -121,15 +130,15 @@ class MemoryState:
 
     def _release(self, rid: str) -> None:
         self._expires.pop(rid, None)
-        holds = self.holds.pop(rid, None)
-        if holds:
+        hold = self.holds.pop(rid, None)
+        if hold is not None:
+            held, names = hold
             reserved = self.reserved
-            for name, amount in holds.items():
-                reserved[name] -= amount
+            for name in names:
+                reserved[name] -= held
 
     def _level(self, claim: Claim) -> Level:
-        limit = claim.limit  # level_limit(), inlined
-        return Level(self._spent(claim.name, claim.buckets), self.reserved[claim.name], limit if limit >= 0 else 2**62)
+        return Level(self._spent(claim.name, claim.buckets), self.reserved[claim.name], claim.ceiling)
 
     def _spent(self, name: str, buckets: tuple[str, ...]) -> int:
         if len(buckets) == 1:  # a calendar or fixed window is one bucket: read it
@@ -153,21 +162,28 @@ class MemoryState:
     async def reserve(
         self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
     ) -> Admission:
+        return self.reserve_now(rid, claims, estimate, now, expires_at, least)
+
+    def reserve_now(
+        self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
+    ) -> Admission:
+        """:meth:`reserve` without the coroutine: the budgets stage calls it directly."""
         if self._expiry and self._expiry[0][0] <= now:
             self._purge(now)
-        least = estimate if least is None else least
+        if least is None:
+            least = estimate
         # one pass: read each claim's spend and holds once, check it fits (fits(), inlined), find the room
         reserved, spent = self.reserved, self.spent
         seen: list[tuple[int, int, int]] = []
         room = estimate
         for c in claims:
-            name, buckets, limit = c.name, c.buckets, c.limit
-            total = spent[name].get(buckets[0], 0) if len(buckets) == 1 else self._spent(name, buckets)
+            name = c.name
+            bucket = c.single
+            total = spent[name].get(bucket, 0) if bucket is not None else self._spent(name, c.buckets)
             held_now = reserved[name]
-            if limit < 0:
-                limit = 2**62
+            limit = c.ceiling
             committed = total + held_now
-            if not (committed < limit and committed + least <= limit):
+            if committed >= limit or committed + least > limit:
                 return Admission(False, tuple([self._level(c) for c in claims]), len(seen))
             if limit - committed < room:
                 room = limit - committed
@@ -175,35 +191,48 @@ class MemoryState:
         # when costops sets the cap: as much as the smallest room pays for, never below least
         held = estimate if estimate == least else max(least, room)
         if held <= 0:
-            return Admission(True, tuple([_level(Level, lv) for lv in seen]), None, held)
-        self.holds[rid] = {c.name: held for c in claims}
+            return Admission(True, tuple([new_level(Level, lv) for lv in seen]), None, held)
+        names = tuple([c.name for c in claims])
+        self.holds[rid] = (held, names)
         self._expires[rid] = expires_at
         heapq.heappush(self._expiry, (expires_at, rid))
-        for c in claims:
-            reserved[c.name] += held
-        return Admission(True, tuple([_level(Level, (t, r + held, lim)) for t, r, lim in seen]), None, held)
+        for name in names:
+            reserved[name] += held
+        return Admission(True, tuple([new_level(Level, (t, r + held, lim)) for t, r, lim in seen]), None, held)
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
-        self._release(rid)  # a hold that already expired is simply gone; the spend still counts
+        return self.settle_now(rid, claims, actual, now)
+
+    def settle_now(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
+        """:meth:`settle` without the coroutine: the budgets stage calls it directly."""
+        expires, holds, reserved = self._expires, self.holds, self.reserved
+        expires.pop(rid, None)  # _release(), inlined: a hold that already expired is simply gone
+        hold = holds.pop(rid, None)
+        if hold is not None:
+            held, names = hold
+            for name in names:
+                reserved[name] -= held
         if self._expiry and self._expiry[0][0] <= now:
             self._purge(now)
         # one pass: add the spend to each claim's current bucket and hour, read its level after
+        spent, hours_of = self.spent, self.hours
         hour = int(now // HOUR)
-        spent, reserved, hours_of, totals = self.spent, self.reserved, self.hours, self._totals
         levels = []
         for c in claims:
-            name, buckets, limit = c.name, c.buckets, c.limit
+            name = c.name
             by_bucket = spent[name]
+            bucket = c.single
             if actual:
                 current = c.current
                 by_bucket[current] = by_bucket.get(current, 0) + actual  # _add(), inlined
-                memo = totals.get(name)
-                if memo is not None and current in memo[1]:
-                    totals[name] = (memo[0], memo[1], memo[2] + actual)
+                if bucket is None:  # only a rolling window's hourly buckets have a running total
+                    memo = self._totals.get(name)
+                    if memo is not None and current in memo[1]:
+                        self._totals[name] = (memo[0], memo[1], memo[2] + actual)
                 hours = hours_of[name]
                 hours[hour] = hours.get(hour, 0) + actual
-            total = by_bucket.get(buckets[0], 0) if len(buckets) == 1 else self._spent(name, buckets)
-            levels.append(_level(Level, (total, reserved[name], limit if limit >= 0 else 2**62)))
+            total = by_bucket.get(bucket, 0) if bucket is not None else self._spent(name, c.buckets)
+            levels.append(new_level(Level, (total, reserved[name], c.ceiling)))
         return tuple(levels)
 
     async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
@@ -211,7 +240,7 @@ class MemoryState:
             if rid not in self.holds:
                 if not restore:
                     continue
-                self.holds[rid] = {c.name: held for c in claims}
+                self.holds[rid] = (held, tuple([c.name for c in claims]))
                 for c in claims:
                     self.reserved[c.name] += held
             self._expires[rid] = expires_at

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from costops.tokens import TokenCounter
+from costops.tokens import TokenCounter, count_framed
 
 IMPLICIT_MIN_TOKENS = 1024
 IMPLICIT_TTL_S = 300.0
@@ -56,8 +56,8 @@ class MemoCounter:
         return entry
 
     def count_messages(self, messages: Iterable[Mapping[str, Any]], tools: Any = None) -> int:
-        # The framing rule is TokenCounter's own; it only calls ``self.count``, which is ours.
-        return TokenCounter.count_messages(self, messages, tools)  # type: ignore[arg-type]
+        # The framing rule is TokenCounter's own (count_framed), with ``self.count``, which is ours.
+        return count_framed(self.count, messages, tools)
 
     def count(self, text: str) -> int:
         if len(text) < _MEMO_MIN_CHARS:
