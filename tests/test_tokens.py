@@ -98,6 +98,8 @@ def test_count_messages_fast_loop_equals_the_framing_rule(model):
         [{"role": "tool", "content": "42", "tool_call_id": "call_1"}, {"role": "narrator", "content": ""}],
         [{"role": "user", "content": "a lone surrogate \ud800 is mended"}],
         [{"role": 7, "content": 3.5, "name": None}],
+        [{"role": ["x"], "content": "y"}, {"role": "narrator", "content": "z"}, {"role": "user", "content": long}],
+        [{"content": "no role", "name": "n"}, {"role": "user", "content": ["a", "b"]}],
         [],
     ]
     for messages in shapes:

@@ -119,6 +119,12 @@ class TokenCounter:
             total = 3
             count, core, short = self.count, self._core, LONG_TEXT if self.exact else 0
             for message in messages:
+                if len(message) == 2:  # {"role": ..., "content": ...}: the commonest message
+                    role, content = message.get("role"), message.get("content")
+                    if (type(role) is str and type(content) is str and len(content) < short
+                            and (known := ROLE_TOKENS.get(role)) is not None):
+                        total += 3 + known + len(core(content))
+                        continue
                 total += 3
                 for key, value in message.items():
                     if type(value) is not str:

@@ -482,7 +482,7 @@ class BudgetsStage:
         plan) it only remembers the level."""
         last = self.last
         for (name, window_id, limit, lowest), level in zip(plan.observed, levels, strict=True):
-            if level[2] != limit:  # a budget that only alerts reserves against "no limit"
+            if level[2] != limit:  # a budget that only alerts reserves against "no limit", a paced one its allowance
                 level = new_level(Level, (level[0], level[1], limit))
             last[name] = (window_id, level)
             if level[0] + level[1] >= lowest:

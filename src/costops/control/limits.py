@@ -54,7 +54,7 @@ from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
 from costops.pipeline.admin import admin_doc
-from costops.pipeline.attempts import used_tokens
+from costops.pipeline.attempts import EARLIER, used_tokens
 from costops.pipeline.contract import UPSTREAM_RETRY_AFTER, Call, Reply
 
 log = logging.getLogger("costops.limits")
@@ -74,6 +74,10 @@ class Taken(NamedTuple):
     tokens: int
     lease: str
     shared: bool
+
+
+_taken = tuple.__new__
+"""``_taken(Taken, (plan, tokens, lease, shared))``: built in C, not by the named tuple's ``__new__``."""
 
 
 class LimitsStage:
@@ -198,7 +202,7 @@ class LimitsStage:
         if not shared:
             verdict = self.local.take(now, plan, tokens)
         if verdict.ok:
-            call.state["limits"] = Taken(plan, tokens, lease, shared)
+            call.state["limits"] = _taken(Taken, (plan, tokens, lease, shared))
             if lease and shared:
                 self._leases[lease] = plan.slots
         return verdict
@@ -271,7 +275,14 @@ class LimitsStage:
         if not ran:
             extra, requests = -taken.tokens, -1.0
         else:  # every attempt's tokens, less those of the attempts a readmit settled already
-            extra, requests = used_tokens(call) - call.state.get(USED, 0) - taken.tokens if plan.token_buckets else 0, 0.0
+            if not plan.token_buckets:
+                extra = 0
+            elif EARLIER in call.state or USED in call.state:
+                extra = used_tokens(call) - call.state.get(USED, 0) - taken.tokens
+            else:  # one attempt: used_tokens(), inlined
+                usage = call.record.usage
+                extra = usage.prompt_tokens + usage.output_tokens - taken.tokens
+            requests = 0.0
         now = self.clock()
         if taken.shared and self.shared is not None:
             self._leases.pop(taken.lease, None)
