@@ -135,3 +135,73 @@ def test_a_huge_integral_number_still_makes_a_key() -> None:
     assert request_hash("openai", "chat.completions", {**body, "temperature": 0.0}) == request_hash(
         "openai", "chat.completions", {**body, "temperature": 0}
     )
+
+
+def test_the_plain_shortcut_gives_the_walked_key() -> None:
+    """request_hash skips normalize's walk for a plain body; every body, plain or not, still
+    hashes as normalize(body) does, and two keys are pinned (a key change would orphan every
+    stored entry): a plain request, and one the walk rewrites (a float, a one-part list
+    content, ignored fields)."""
+    import hashlib
+
+    import orjson
+
+    from costops.cache.keys import _as_is, normalize
+
+    def walked(body: dict) -> str:
+        canonical = orjson.dumps(["openai", "chat.completions", normalize(body)], option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()[:40]
+
+    plain = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "Be brief."},
+                                                  {"role": "user", "content": "hi"}], "max_tokens": 128, "temperature": 0}
+    rewritten = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+                 "temperature": 0.0, "stream": True, "user": "u1"}
+    assert request_hash("openai", "chat.completions", plain) == "06b680f8b669aebbba1b66cf27404a848a5456db"
+    assert request_hash("openai", "chat.completions", rewritten) == "8980923ca58967c0a9fc6d1c454b034715e9b5d0"
+    assert _as_is(plain) is plain and _as_is(rewritten) is None
+
+    class Text(str): ...
+
+    text_part = {"type": "text", "text": "hi"}
+    variants = [
+        {**plain, "stream": True, "stream_options": {"include_usage": True}, "metadata": {"a": 1}, "costops_cache": "ttl=5"},
+        {**plain, "temperature": 0.0}, {**plain, "temperature": 0.7}, {**plain, "top_p": 1.0},
+        {**plain, "messages": [{"role": "user", "content": [text_part]}]},
+        {**plain, "messages": [{"role": "user", "content": [text_part, text_part]}]},
+        {**plain, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+        {**plain, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {}}]}]},
+        {**plain, "messages": ["not a message", {"role": "user", "content": "hi"}]},
+        {**plain, "messages": [{"role": "user"}]}, {**plain, "messages": []}, {**plain, "messages": "hi"},
+        {**plain, "messages": [{"role": "user", "content": None}]},
+        {**plain, "model": Text("gpt-4o-mini")}, {**plain, "n": True}, {**plain, "tools": [{"x": 1.0}]},
+        {**plain, "max_tokens": 2.0**60}, {"model": "m", "user": "u"}, {},
+    ]
+    for body in variants:
+        assert request_hash("openai", "chat.completions", body) == walked(body), body
+        assert _as_is(body) is None or _as_is(body) == normalize(body), body
+
+
+def test_the_stage_remembers_only_ttls_nothing_else_decides() -> None:
+    """The stage keeps choose_ttl's answer per (model, endpoint) for requests without controls;
+    a control, a per-tag TTL rule or a replaced config is still decided by choose_ttl."""
+    import dataclasses
+
+    from costops.cache.control import NO_CONTROL
+    from costops.cache.stage import ExactCacheStage
+
+    cfg = ExactCacheConfig(default_ttl_s=100, ttl_by_model=(("gpt-4o*", 50),), ttl_by_endpoint={"embeddings": 70})
+    stage = ExactCacheStage(cfg, clock=lambda: 0.0)
+    for _ in range(2):
+        assert stage._ttl(NO_CONTROL, {}, "gpt-4o-mini", "chat.completions") == 50
+        assert stage._ttl(NO_CONTROL, {}, "m", "chat.completions") == 100
+        assert stage._ttl(NO_CONTROL, {}, "m", "embeddings") == 70
+    assert stage._ttl(CacheControl(ttl_s=7), {}, "m", "chat.completions") == 7
+    stage.cfg = dataclasses.replace(cfg, default_ttl_s=10)
+    assert stage._ttl(NO_CONTROL, {}, "m", "chat.completions") == 10
+    stage.cfg = dataclasses.replace(cfg, ttl_by_tag={"feature": {"chat": 5}})
+    assert stage._ttl(NO_CONTROL, {"feature": "chat"}, "m", "chat.completions") == 5
+    assert stage._ttl(NO_CONTROL, {"feature": "other"}, "m", "chat.completions") == 100
+    assert decide("chat.completions", {"temperature": 0, "n": 2}, NO_CONTROL, cfg, 60).reason.startswith("n>1")
+    assert decide("chat.completions", {"temperature": 0}, NO_CONTROL, cfg, 0).reason.startswith("the TTL rules")
+    assert [decide("chat.completions", {"temperature": 0}, CacheControl(no_cache=c, no_store=s), cfg, 60).reason
+            for c, s in ((False, False), (True, False), (False, True), (True, True))] == ["ok", "no-cache", "no-store", "off"]

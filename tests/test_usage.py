@@ -138,3 +138,54 @@ def test_from_openai_reads_every_shape_as_before() -> None:
     ]
     for given, expected in cases:
         assert Usage.from_openai(given) == expected, given
+
+
+def test_the_one_pass_openai_reading_equals_the_general_rule() -> None:
+    """from_openai reads plain-int usage in one pass and builds the Usage without re-checking it;
+    over a grid of counts and details (negatives, bools, nulls, floats, over-cap details) it gives
+    what the general reading (_int on every counter, each detail capped at its total) gives, and
+    the Usage it builds is an ordinary one: equal, hashed, frozen, checked like any other."""
+    import dataclasses
+    import itertools
+
+    from costops.usage import _int
+
+    def general(u: dict) -> Usage:
+        prompt = _int(u.get("prompt_tokens", u.get("input_tokens")))
+        completion = _int(u.get("completion_tokens", u.get("output_tokens")))
+        pdet = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
+        cdet = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+        cached = min(_int(pdet.get("cached_tokens")), prompt)
+        written = min(_int(pdet.get("cache_write_tokens")), prompt - cached)
+        w1h = min(_int(pdet.get("cache_write_1h_tokens")), written)
+        reasoning = min(_int(cdet.get("reasoning_tokens")), completion)
+        return Usage(prompt - cached - written, cached, written - w1h, w1h, completion, reasoning)
+
+    missing = object()
+    counts = (0, 7, 40, -3, True, None, 5.0, missing)
+    details = (0, 3, 9, 50, -1, False, None, missing)
+    checked = 0
+    for prompt, completion in itertools.product(counts, (0, 12, -2, None, missing)):
+        for cached, written, w1h, reasoning in itertools.product(details, (0, 6, 45, None, missing), (0, 2, 60, missing),
+                                                                 (0, 4, 30, True, missing)):
+            u: dict = {"total_tokens": 99}
+            for name, value in (("prompt_tokens", prompt), ("completion_tokens", completion)):
+                if value is not missing:
+                    u[name] = value
+            pdet = {k: v for k, v in (("cached_tokens", cached), ("cache_write_tokens", written),
+                                      ("cache_write_1h_tokens", w1h)) if v is not missing}
+            if pdet:
+                u["prompt_tokens_details"] = pdet
+            if reasoning is not missing:
+                u["completion_tokens_details"] = {"reasoning_tokens": reasoning, "audio_tokens": 0}
+            got, want = Usage.from_openai(u), general(u)
+            assert got == want and hash(got) == hash(want), u
+            assert [type(getattr(got, f.name)) for f in dataclasses.fields(Usage)] == [int] * 6, u
+            checked += 1
+    assert checked == 8 * 5 * 8 * 5 * 4 * 5
+    got = Usage.from_openai({"prompt_tokens": 42, "completion_tokens": 38,
+                             "prompt_tokens_details": {"cached_tokens": 2}, "completion_tokens_details": {"reasoning_tokens": 8}})
+    assert got == Usage(40, 2, 0, 0, 38, 8) and repr(got) == repr(Usage(40, 2, 0, 0, 38, 8))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.input_tokens = 1  # type: ignore[misc]
+    assert got + got == Usage(80, 4, 0, 0, 76, 16)

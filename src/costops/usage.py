@@ -86,6 +86,25 @@ class Usage:
         :meth:`to_openai` and OpenAI-compatible routers in front of Claude do)."""
         if not usage:
             return cls()
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if type(prompt) is int and type(completion) is int and prompt >= 0 and completion >= 0:
+            # the common cases in one pass: Chat Completions' names, counts and details as plain
+            # ints (what _int passes through unchanged); anything else takes the general way below
+            pdet = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or _EMPTY
+            cdet = usage.get("completion_tokens_details") or usage.get("output_tokens_details") or _EMPTY
+            if not (pdet.get("cached_tokens") or pdet.get("cache_write_tokens") or pdet.get("cache_write_1h_tokens")
+                    or cdet.get("reasoning_tokens")):  # every detail absent or zero (_int reads a falsy value as 0)
+                return _checked(prompt, 0, 0, 0, completion, 0) if cls is Usage else cls(prompt, 0, 0, 0, completion, 0)
+            cached, written = pdet.get("cached_tokens", 0), pdet.get("cache_write_tokens", 0)
+            w1h, reasoning = pdet.get("cache_write_1h_tokens", 0), cdet.get("reasoning_tokens", 0)
+            if type(cached) is int and type(written) is int and type(w1h) is int and type(reasoning) is int:
+                cached = 0 if cached < 0 else prompt if cached > prompt else cached
+                written = 0 if written < 0 else prompt - cached if written > prompt - cached else written
+                w1h = 0 if w1h < 0 else written if w1h > written else w1h
+                reasoning = 0 if reasoning < 0 else completion if reasoning > completion else reasoning
+                if cls is Usage:  # every part is a non-negative int and reasoning <= output by construction
+                    return _checked(prompt - cached - written, cached, written - w1h, w1h, completion, reasoning)
+                return cls(prompt - cached - written, cached, written - w1h, w1h, completion, reasoning)
         prompt = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
         completion = _int(usage.get("completion_tokens", usage.get("output_tokens")))
         pdet = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
@@ -181,6 +200,25 @@ def counted(usage: Usage) -> bool:
 
 _FIELDS = ("input_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "output_tokens",
            "reasoning_tokens")
+
+_EMPTY: Mapping[str, Any] = {}
+
+_new = object.__new__
+_set_input, _set_read, _set_5m, _set_1h, _set_output, _set_reasoning = (vars(Usage)[name].__set__ for name in _FIELDS)
+
+
+def _checked(a: int, b: int, c: int, d: int, e: int, r: int) -> Usage:
+    """A Usage whose fields the caller has already checked (non-negative ints, ``r <= e``):
+    built through the slots' own setters, without ``__init__``'s frozen setattr per field and
+    ``__post_init__``'s check. Equal to ``Usage(a, b, c, d, e, r)`` in every way."""
+    u = _new(Usage)
+    _set_input(u, a)
+    _set_read(u, b)
+    _set_5m(u, c)
+    _set_1h(u, d)
+    _set_output(u, e)
+    _set_reasoning(u, r)
+    return u
 
 
 def _int(value: Any) -> int:

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 from urllib.parse import quote
 
@@ -55,8 +56,37 @@ def _message(message: Any) -> Any:
     return message
 
 
+_PLAIN = frozenset({str, int, bool, list, dict, type(None)})
+"""Top-level value types :func:`normalize` leaves as they are (no float to make an int)."""
+
+
+def _as_is(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """What :func:`normalize` would return, found without walking the body in Python when the
+    request is plain (what nearly every request is): no float at the top level, and no message
+    whose content is a list (the one shape ``_message`` rewrites). None: walk it."""
+    if type(body) is not dict or not _PLAIN.issuperset(map(type, body.values())):
+        return None
+    messages = body.get("messages")
+    if type(messages) is list and messages:
+        if not _DICTS.issuperset(map(type, messages)) or list in set(map(type, map(dict.get, messages, repeat("content")))):
+            return None
+    drop = IGNORED_FIELDS.intersection(body)
+    if not drop:
+        return body
+    out = dict(body)
+    for name in drop:
+        del out[name]
+    return out
+
+
+_DICTS = frozenset({dict})
+
+
 def request_hash(api: str, endpoint: str, body: Mapping[str, Any]) -> str:
-    canonical = orjson.dumps([api, endpoint, normalize(body)], option=orjson.OPT_SORT_KEYS)
+    """The key's digest: sha256 of the canonical JSON of ``[api, endpoint, normalize(body)]``
+    (sorted keys). Part of every stored entry's key: changing what it hashes invalidates them all."""
+    plain = _as_is(body)
+    canonical = orjson.dumps([api, endpoint, normalize(body) if plain is None else plain], option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:40]
 
 
@@ -100,18 +130,25 @@ class Decision:
         return not self.read and not self.store
 
 
+_SEVERAL = Decision(False, False, "n>1 asks for several different answers")
+_RANDOM = Decision(False, False, "not deterministic (set temperature 0 or a seed, or send 'force')")
+_NEVER = Decision(False, False, "the TTL rules say never (ttl 0)")
+_BY_CONTROL = {  # (read, store): a Decision is immutable, so the four outcomes are shared
+    (True, True): Decision(True, True, "ok"), (False, True): Decision(False, True, "no-cache"),
+    (True, False): Decision(True, False, "no-store"), (False, False): Decision(False, False, "off"),
+}
+
+
 def decide(endpoint: str, body: Mapping[str, Any], control: CacheControl, cfg: ExactCacheConfig, ttl_s: int) -> Decision:
     """Read and/or store this request? ``ttl_s`` is :func:`choose_ttl`'s answer (0: never cached)."""
     n = body.get("n")
     if isinstance(n, int) and n > 1:
-        return Decision(False, False, "n>1 asks for several different answers")
+        return _SEVERAL
     if cfg.deterministic_only and not control.force and not deterministic(endpoint, body):
-        return Decision(False, False, "not deterministic (set temperature 0 or a seed, or send 'force')")
+        return _RANDOM
     if ttl_s <= 0:
-        return Decision(False, False, "the TTL rules say never (ttl 0)")
-    read, store = not control.no_cache, not control.no_store
-    reason = "ok" if read and store else ("no-cache" if not read else "no-store") if read != store else "off"
-    return Decision(read, store, reason)
+        return _NEVER
+    return _BY_CONTROL[not control.no_cache, not control.no_store]
 
 
 def choose_ttl(

@@ -19,13 +19,20 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
 
 from costops.cache.config import ENDPOINTS, ExactCacheConfig, parse_exact
-from costops.cache.control import BODY_FIELD, NO_CONTROL, control_text, parse_control, set_cache_header
+from costops.cache.control import (
+    BODY_FIELD,
+    NO_CONTROL,
+    CacheControl,
+    control_text,
+    parse_control,
+    set_cache_header,
+)
 from costops.cache.flights import TIMED_OUT, Claims, Flights, poll, wait_header
 from costops.cache.keys import choose_namespace, choose_ttl, decide, entry_key, request_hash
 from costops.cache.replay import json_from_sse, sse_from_json
@@ -76,6 +83,8 @@ class ExactCacheStage:
         if self.l2 is not None:
             client = self.l2.client
             self.claims = Claims(lambda: client, self.l2.prefix + "flight:")
+        self._ttl_cfg: ExactCacheConfig | None = None
+        self._ttls: dict[tuple[str, str], int] = {}
         self.also_invalidate: list[Callable[[Selector], Awaitable[int]]] = []
         """Other caches one invalidation must clear too (the semantic cache), wired in build_stages."""
         self.admin_routes = {
@@ -98,13 +107,16 @@ class ExactCacheStage:
         if call.endpoint not in ENDPOINTS:
             self._mark(call, "bypass")
             return None
-        text, where = control_text(call.headers, call.body)
-        control = parse_control(text, where=where) if text is not None else NO_CONTROL
-        if BODY_FIELD in call.body:  # costops' own field never reaches the provider
-            call.body = {k: v for k, v in call.body.items() if k != BODY_FIELD}
-            call.raw = orjson.dumps(call.body)
+        if "x-costops-cache" not in call.headers and BODY_FIELD not in call.body:
+            control = NO_CONTROL  # what nearly every request says: nothing
+        else:
+            text, where = control_text(call.headers, call.body)
+            control = parse_control(text, where=where) if text is not None else NO_CONTROL
+            if BODY_FIELD in call.body:  # costops' own field never reaches the provider
+                call.body = {k: v for k, v in call.body.items() if k != BODY_FIELD}
+                call.raw = orjson.dumps(call.body)
         model = str(call.body.get("model"))
-        ttl = choose_ttl(self.cfg, control, call.record.tags, model, call.endpoint)
+        ttl = self._ttl(control, call.record.tags, model, call.endpoint)
         decision = decide(call.endpoint, call.body, control, self.cfg, ttl)
         if decision.bypass:
             self._mark(call, "bypass")
@@ -112,13 +124,17 @@ class ExactCacheStage:
         namespace = choose_namespace(self.cfg, control, call.key.tenant)
         key = entry_key(namespace, model, request_hash(call.api, call.endpoint, call.body))
         if decision.read:
-            entry = await self._lookup(key)
+            entry = self._lookup_l1(key) if self.l2 is None else await self._lookup(key)
             if entry is None and decision.store and self.cfg.single_flight_wait_s > 0:
-                started = time.perf_counter()
-                entry = await self._follow_or_lead(call, key)
-                if entry is not None:
-                    self.counts["followers"] += 1
-                    call.response_headers.append(wait_header(started))
+                if self.claims is None and key not in self.flights:  # lead here, with no await in between
+                    self.flights.lead(key)
+                    call.state[FLIGHT] = (key, None)
+                else:
+                    started = time.perf_counter()
+                    entry = await self._follow_or_lead(call, key)
+                    if entry is not None:
+                        self.counts["followers"] += 1
+                        call.response_headers.append(wait_header(started))
             if entry is not None:
                 self._mark(call, "exact")
                 age = max(0, int(self.clock() - entry.stored_at))
@@ -130,6 +146,21 @@ class ExactCacheStage:
             if call.stream:
                 call.capture_stream = True
         return None
+
+    def _ttl(self, control: CacheControl, tags: Mapping[str, str], model: str, endpoint: str) -> int:
+        """:func:`choose_ttl`, remembered per (model, endpoint) for a request with no controls
+        under a config with no per-tag TTLs (then nothing else decides it)."""
+        cfg = self.cfg
+        if control is not NO_CONTROL or cfg.ttl_by_tag:
+            return choose_ttl(cfg, control, tags, model, endpoint)
+        if self._ttl_cfg is not cfg:  # the config was replaced: what was remembered may be wrong
+            self._ttl_cfg, self._ttls = cfg, {}
+        ttl = self._ttls.get((model, endpoint))
+        if ttl is None:
+            if len(self._ttls) >= 1024:  # model names come from clients: keep the memo small
+                self._ttls.clear()
+            ttl = self._ttls[model, endpoint] = choose_ttl(cfg, control, tags, model, endpoint)
+        return ttl
 
     async def _follow_or_lead(self, call: Call, key: str) -> Entry | None:
         """The answer of the request for ``key`` already in flight (here, or on another replica
@@ -161,7 +192,9 @@ class ExactCacheStage:
         flight = call.state.pop(FLIGHT, None)
         entry = None
         try:
-            entry = await self._store(call)
+            pending = call.state.pop(STATE, None)
+            if pending is not None and call.record.status == 200 and call.response_body:
+                entry = self._keep(call, pending) if self.l2 is None else await self._store(call, pending)
         finally:
             if flight is not None:  # followers get the answer even when it is too large to keep
                 key, token = flight
@@ -169,12 +202,17 @@ class ExactCacheStage:
                 if token is not None and self.claims is not None:
                     await self.claims.release(key, token)
 
-    async def _store(self, call: Call) -> Entry | None:
-        pending = call.state.pop(STATE, None)
-        if pending is None or call.record.status != 200 or not call.response_body:
-            return None
+    async def _store(self, call: Call, pending: tuple[str, int]) -> Entry | None:
+        entry = self._keep(call, pending)
+        if entry is not None and self.l2 is not None and len(entry.body) <= self.cfg.max_entry_bytes:
+            await self.l2.put(pending[0], entry.encode(), pending[1])
+        return entry
+
+    def _keep(self, call: Call, pending: tuple[str, int]) -> Entry | None:
+        """The answer as an entry, kept in L1 when it fits (``_store`` then puts it in L2 too)."""
         key, ttl = pending
         body = call.response_body
+        assert body is not None  # after() keeps only a call with an answer
         if call.stream:
             folded = json_from_sse(call.api, body, call.record.usage)
             if folded is None:
@@ -186,18 +224,19 @@ class ExactCacheStage:
             self.counts["too_large"] += 1
             return entry
         self.l1.put(key, entry)
-        if self.l2 is not None:
-            await self.l2.put(key, entry.encode(), ttl)
         self.counts["stores"] += 1
         return entry
 
-    async def _lookup(self, key: str) -> Entry | None:
+    def _lookup_l1(self, key: str) -> Entry | None:
         entry = self.l1.get(key)
         if entry is not None:
             self.counts["hits_l1"] += 1
+        return entry
+
+    async def _lookup(self, key: str) -> Entry | None:
+        entry = self._lookup_l1(key)
+        if entry is not None or self.l2 is None:
             return entry
-        if self.l2 is None:
-            return None
         found = await self.l2.get(key)
         if found is None:
             return None

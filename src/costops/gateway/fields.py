@@ -18,6 +18,8 @@ from typing import Any
 from costops.errors import BadRequest, MissingModel
 
 _INTEGER_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
+_INTEGER_NAMES = frozenset(_INTEGER_FIELDS)
+_INTEGER_ORDER = _INTEGER_FIELDS.index
 _EXACT_FLOATS = 2**53
 """Every integer up to this is exactly one float: beyond, ``1e300`` is no particular integer."""
 MAX_CHOICES = 128
@@ -48,10 +50,13 @@ def check_fields(body: dict[str, Any], endpoint: str) -> tuple[str, bool]:
                 f"'stream_options.include_usage' must be true or false, not {_kind(include)}", code="invalid_type"
             )
     rewritten = False
-    for name in _INTEGER_FIELDS:
-        value = body.get(name)
+    present = _INTEGER_NAMES.intersection(body)
+    for name in sorted(present, key=_INTEGER_ORDER) if present else ():  # in _INTEGER_FIELDS' order
+        value = body[name]
         if value is None:
             continue
+        if type(value) is int and value >= 1 and (value <= MAX_CHOICES or name != "n"):
+            continue  # the common case: a plain integer in range
         if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOATS:
             body[name] = value = int(value)
             rewritten = True
