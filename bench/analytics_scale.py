@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ledger_gen import END, describe, ensure  # noqa: E402
 
-from costops.analysis import spend  # noqa: E402
+from costops.analysis import experiments, spend  # noqa: E402
 from costops.analysis.chargeback import Policy, statements  # noqa: E402
 from costops.analysis.report import build_report  # noqa: E402
 from costops.ledger.query import Filters  # noqa: E402
@@ -60,6 +60,7 @@ def reports(engine_only: bool) -> dict[str, Callable[[Any], Any]]:
             "hourly series, tenant t7, 2 d": lambda r: spend.series(r, Filters(since=NOW - 2 * DAY, tenant="t7"), bucket="hour"),
             "unit economics by tag:feature, 30 d": lambda r: spend.unit_economics(r, "tag:feature", LAST_30),
             "chargeback by tenant, 30 d": lambda r: statements(r, LAST_30, Policy(by="tenant")),
+            "experiments per policy and arm, 30 d": lambda r: experiments.build(r.arms(LAST_30)),
             "dashboard: every panel, 30 d": lambda r: panels(r, LAST_30, now=NOW),
         })
     return out

@@ -109,6 +109,22 @@ def test_every_dimension_matches_the_ledger(shared: tuple[AnalyticsEngine, Ledge
     assert engine.tag_keys(filters) == ledger.tag_keys(filters)
 
 
+@pytest.mark.parametrize("filters", FILTERS, ids=range(len(FILTERS)))
+def test_the_experiments_arms_match_the_ledger(shared: tuple[AnalyticsEngine, LedgerStore], filters: Filters) -> None:
+    """Per (policy, arm, task), what ``costops experiments`` reads from the ledger: counts and
+    nanos exactly (a request's cost with its later attempts'), the statistics' float sums to 1e-9."""
+    engine, ledger = shared
+
+    def rows(reader, policy=None) -> list[dict]:  # type: ignore[no-untyped-def]
+        out = sorted(reader.arms(filters, policy), key=lambda r: (str(r["policy"]), r["arm"], str(r["task"])))
+        return [{k: round(v, 9 - len(str(int(abs(v))))) if isinstance(v, float) else v for k, v in r.items()} for r in out]
+
+    assert rows(engine) == rows(ledger)
+    assert rows(engine, "cascade") == rows(ledger, "cascade")
+    if filters == Filters():
+        assert {r["arm"] for r in rows(engine)} == {"a", "b"} and sum(r["feedback_n"] for r in rows(engine)) > 5
+
+
 def test_one_scan_answers_several_breakdowns(shared: tuple[AnalyticsEngine, LedgerStore]) -> None:
     engine, _ = shared
     groupings = [(), ("model",), ("tag:feature",), ("deployment", "provider", "model"), ("cache",), ("week",)]

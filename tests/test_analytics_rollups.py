@@ -255,7 +255,7 @@ def test_the_dashboards_shared_passes_equal_each_question_asked_alone(weeks: tup
     sums in one scan: each panel is exactly what its question asked alone returns."""
     from dataclasses import replace
 
-    from costops.analysis import spend
+    from costops.analysis import experiments, spend
     from costops.web.panels import _rejections, panels
 
     now = T0 + 20 * DAY + 9.25 * HOUR
@@ -274,9 +274,11 @@ def test_the_dashboards_shared_passes_equal_each_question_asked_alone(weeks: tup
         assert got["anomalies"] == spend.anomalies(engine, "tenant", filters, now=now)["anomalies"][:20]
         for dim in ("user", "key"):
             assert got["top"][dim] == spend.by(engine, dim, filters, top=10)
+        assert got["experiments"] == [{"policy": p, **b} for p, b in experiments.build(engine.arms(filters)).items()]
         if engine is weeks[1]:  # the calls alone: 1 breakdowns' scan (+1 for another period), 1 of days,
-            # 2 for the top users and keys, unit economics, the month's spend; the cubes ask more, smaller questions
-            assert len(asked) == 6 + (period != filters), asked
+            # 2 for the top users and keys, unit economics, the month's spend, the experiments' arms; the cubes
+            # ask more, smaller questions
+            assert len(asked) == 7 + (period != filters), asked
         answers.append(got)
     assert answers[0] == answers[1]  # the cubes answer what the calls answer, to the nano-dollar
     assert answers[0]["rejections"]["days"] and answers[0]["forecast"]["history"]

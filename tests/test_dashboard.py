@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -233,7 +234,7 @@ def test_every_chart_renders_with_data_in_chromium(served, tmp_path: Path) -> No
         WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
         charts = driver.execute_script(CHART_POINTS)
         for chart in ("chart-spend", "chart-top", "chart-forecast", "chart-cache", "chart-rejections", "chart-routing",
-                      "chart-budget-0", "chart-budget-1"):
+                      "chart-experiments", "chart-budget-0", "chart-budget-1"):
             assert charts[chart]["points"] > 0, chart
             assert charts[chart]["painted"] > 2000, chart  # pixels drawn, not an empty canvas
         total = engine.totals(Filters(since=NOW - 30 * DAY))
@@ -243,6 +244,8 @@ def test_every_chart_renders_with_data_in_chromium(served, tmp_path: Path) -> No
         first_kpi = kpi
         rows = driver.find_elements(By.CSS_SELECTOR, "#unit tr")
         assert len(rows) > 3  # a header and a row per feature
+        month = Filters(since=NOW - 30 * DAY)
+        assert _experiment_rows(driver) == _arms(engine, month, "cascade")  # the first tab: costops experiments' numbers
         _shot(driver, tmp_path, "dashboard.png")
         # a filter changes what every panel shows
         Select(driver.find_element(By.NAME, "tenant")).select_by_value("acme")
@@ -253,9 +256,36 @@ def test_every_chart_renders_with_data_in_chromium(served, tmp_path: Path) -> No
         assert acme["cost_nanos"] < total["cost_nanos"]
         assert driver.find_element(By.CSS_SELECTOR, "#kpis .kpi b").text != first_kpi
         assert driver.execute_script(CHART_POINTS)["chart-spend"]["points"] > 0
+        acme_arms = _arms(engine, replace(month, tenant="acme"), "cascade")
+        assert _experiment_rows(driver) == acme_arms and acme_arms != _arms(engine, month, "cascade")
+        assert driver.execute_script(CHART_POINTS)["chart-experiments"]["points"] > 0
         _shot(driver, tmp_path, "dashboard-acme.png")
     finally:
         driver.quit()
+
+
+def _arms(engine, filters: Filters, policy: str) -> list[tuple[str, int, str, int]]:  # type: ignore[no-untyped-def]
+    """What ``costops experiments`` says per arm of ``policy``: arm, requests, spend, scored."""
+    from costops.analysis.experiments import build
+
+    return [(a["arm"], a["requests"], a["spend_usd"], a["feedback_n"]) for a in build(engine.arms(filters))[policy]["arms"]]
+
+
+def _experiment_rows(driver) -> list[tuple[str, int, str, int]]:  # type: ignore[no-untyped-def]
+    """The experiments table as drawn: arm, requests, spend (the exact string the page printed
+    from), scored; every quality cell a "mean [low, high]" interval or "-"."""
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    out = []
+    data = driver.execute_script("return state.data.experiments[0].arms.map(a => a.spend_usd)")
+    for i, tr in enumerate(driver.find_elements(By.CSS_SELECTOR, "#experiments tr")[1:]):
+        cells = [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        assert re.fullmatch(r"-|\d\.\d{3} \[-?\d\.\d{3}, \d\.\d{3}\]", cells[7]), cells
+        assert cells[4].startswith("$") and "[" in cells[4], cells  # cost per request with its interval
+        out.append((cells[0], int(re.sub(r"\D", "", cells[1])), data[i], int(re.sub(r"\D", "", cells[6]))))
+    return out
 
 
 def _shot(driver, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ from costops.analysis.sql import (
     MONEY_COLUMNS,
     aggregate_sets_sql,
     aggregate_sql,
+    arms_sql,
     shape,
     split_sets,
     tag_keys_sql,
@@ -43,6 +44,7 @@ from costops.analysis.sql import (
     tops_rows,
     where_sql,
 )
+from costops.ledger.arms import shape as shape_arm
 from costops.ledger.query import TOKEN_KINDS, Filters
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import LedgerStore
@@ -455,6 +457,10 @@ class ClickHouseEngine:
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]
+
+    def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]:
+        """Per (policy, arm, task): what experiments and bandits served (:func:`costops.analysis.sql.arms_sql`)."""
+        return [shape_arm(row) for row in self._client.rows(arms_sql(filters, self.d, policy))]
 
     def tag_keys(self, filters: Filters) -> list[str]:
         return [row[0] for row in self._client.rows(tag_keys_sql(filters, self.d))]

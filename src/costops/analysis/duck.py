@@ -58,6 +58,7 @@ from costops.analysis.sql import (
     TEXT_COLUMNS,
     aggregate_sets_sql,
     aggregate_sql,
+    arms_sql,
     counted_rows,
     shape,
     split_sets,
@@ -66,6 +67,7 @@ from costops.analysis.sql import (
     tops_rows,
     where_sql,
 )
+from costops.ledger.arms import shape as shape_arm
 from costops.ledger.query import TOKEN_KINDS, Filters
 
 PG_OVERLAP_S = 3600.0
@@ -557,6 +559,11 @@ class DuckEngine:
 
     def totals(self, filters: Filters) -> dict[str, Any]:
         return self.aggregate((), filters)[0]
+
+    def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]:
+        """Per (policy, arm, task): what experiments and bandits served, as the ledger's
+        :meth:`~costops.ledger.sql_store.SqlStore.arms` rows (:func:`costops.analysis.sql.arms_sql`)."""
+        return [shape_arm(row) for row in self._all(arms_sql(filters, DUCKDB, policy))]
 
     def tag_keys(self, filters: Filters) -> list[str]:
         p = self._plan(["tag:_"], filters)

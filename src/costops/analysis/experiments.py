@@ -92,7 +92,7 @@ def build(rows: Iterable[Mapping[str, Any]], *, by_task: bool = False) -> dict[s
     """``{policy: {"control": arm, "arms": [metrics...]}}`` with differences from the control arm."""
     report: dict[str, Any] = {}
     merged = merge(rows, by_task)
-    for policy in sorted({r["policy"] for r in merged}):
+    for policy in sorted({r["policy"] for r in merged}, key=lambda p: (p is None, str(p))):  # NULL (an arm without a policy) last
         mine = [r for r in merged if r["policy"] == policy]
         arms = sorted({r["arm"] for r in mine})
         control = "control" if "control" in arms else arms[0]

@@ -399,3 +399,36 @@ def shape(row: Sequence[Any], group_by: Sequence[str], extra: Sequence[str] = ()
         else:
             out[name] = int(value or 0)
     return out
+
+
+def arms_sql(filters: Filters, d: Dialect, policy: str | None = None) -> str:
+    """:func:`costops.ledger.arms.arms_sql` on an engine: per (policy, arm, task), the logical
+    requests an experiment's or bandit's arm served, in :data:`costops.ledger.arms.COLUMNS`
+    order. A request's cost adds its later attempts' (summed once per parent, joined, where the
+    ledger asks a correlated subquery per request); quality is the feedback score, the
+    automatic check, and the score where there is one else the check, on answered requests."""
+    conds = ["u.parent_id IS NULL", "u.arm IS NOT NULL", *where_parts(filters, d)]
+    if policy is not None:
+        conds.append(f"u.policy = {d.literal(policy)}")
+    later = (f"SELECT u.parent_id AS pid, SUM(u.cost_nanos) AS c FROM {d.table} "
+             "WHERE u.parent_id IS NOT NULL GROUP BY u.parent_id")
+    inner = (
+        "SELECT u.policy AS policy, u.arm AS arm, u.task AS task, u.status AS status, u.latency_ms AS latency_ms, "
+        "CASE WHEN u.status < 400 THEN u.accepted END AS accepted, "
+        "CASE WHEN u.status < 400 THEN f.score END AS score, "
+        "CASE WHEN u.status < 400 THEN COALESCE(f.score, u.accepted) END AS q, "
+        "u.cost_nanos AS own, u.cost_nanos + COALESCE(k.c, 0) AS cost "
+        f"FROM {d.table} LEFT JOIN {d.feedback} ON f.request_id = u.request_id "
+        f"LEFT JOIN ({later}) AS k ON k.pid = u.request_id WHERE {' AND '.join(conds)}"
+    )
+    x = d.exact
+    return (
+        f"SELECT r.policy, r.arm, r.task, {x('COUNT(*)')}, "
+        f"{x('SUM(CASE WHEN r.status >= 400 THEN 1 ELSE 0 END)')}, {x('SUM(r.cost)')}, "
+        "SUM(CAST(r.cost AS DOUBLE) * r.cost), "
+        f"{x('SUM(CASE WHEN r.status < 400 THEN 1 ELSE 0 END)')}, {x('SUM(CASE WHEN r.status < 400 THEN r.own ELSE 0 END)')}, "
+        f"{x('COUNT(r.latency_ms)')}, SUM(r.latency_ms), SUM(r.latency_ms * r.latency_ms), "
+        f"{x('COUNT(r.score)')}, SUM(r.score), SUM(r.score * r.score), {x('COUNT(r.accepted)')}, {x('SUM(r.accepted)')}, "
+        f"{x('COUNT(r.q)')}, SUM(r.q), SUM(r.q * r.q), {x('SUM(CASE WHEN r.q > 0 AND r.q < 1 THEN 1 ELSE 0 END)')} "
+        f"FROM ({inner}) AS r GROUP BY r.policy, r.arm, r.task{d.settings}"
+    )

@@ -6,7 +6,8 @@ report`` can never disagree. The questions share passes
 (:class:`~costops.analysis.engine.Prefetched`): the breakdowns, the series over time and the
 rejections in one scan (or a cube read each); the forecast's history and the anomalies'
 baselines in one pass over whole days; the top users' and keys' sums in one
-(:meth:`~costops.analysis.duck.DuckEngine.tops`). Budgets come from the gateway's budgets (or
+(:meth:`~costops.analysis.duck.DuckEngine.tops`); the experiments' arms in one query of
+their own (:meth:`~costops.analysis.duck.DuckEngine.arms`). Budgets come from the gateway's budgets (or
 the config's, for ``costops dashboard``), their spend from the reader: a burn-down of the
 current window, day by day, against the limit and the budgets' own forecast.
 """
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from costops.analysis import spend
+from costops.analysis import experiments, spend
 from costops.analysis.cache_savings import PROMPT_CACHE_DIMS, by_cache_kind, check_cost, prompt_cache
 from costops.analysis.engine import Prefetched, Reader
 from costops.ledger.query import Filters
@@ -75,6 +76,7 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
         "forecast": spend.forecast(daily, filters, now=now, horizon=14),
         "anomalies": spend.anomalies(daily, "tenant", filters, now=now)["anomalies"][:20],
         "unit": spend.unit_economics(reader, "tag:feature", filters),
+        "experiments": _experiments(reader, filters),
         "budgets": [_budget(reader, b, now) for b in budgets],
         "options": options(reader) if options_cache is None else options_cache(),
     }
@@ -83,6 +85,17 @@ def panels(reader: Reader, filters: Filters, *, now: float, stack: str = "model"
 def _describe(filters: Filters) -> dict[str, Any]:
     return {"since": filters.since, "until": filters.until, "tenant": filters.tenant, "project": filters.project,
             "tags": dict(filters.tags)}
+
+
+def _experiments(reader: Reader, filters: Filters) -> list[dict[str, Any]]:
+    """Per experiment (or bandit) and arm: ``costops experiments``' numbers
+    (:func:`costops.analysis.experiments.build`: requests, spend, cost per request, latency,
+    error rate, feedback quality, each with its 95 % interval, and the difference from the
+    control arm), one entry per policy; none from a reader that keeps no arms."""
+    arms = getattr(reader, "arms", None)
+    if arms is None:
+        return []
+    return [{"policy": policy, **body} for policy, body in experiments.build(arms(filters)).items()]
 
 
 def _unpriced(r: Reader, filters: Filters) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@
 const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#9ca3af"];
 const charts = {};
 window.costopsCharts = charts;
-const state = { top: "tenant", routing: "route", data: null };
+const state = { top: "tenant", routing: "route", experiment: null, data: null };
 
 function usd(s) {
   const n = Number(s);
@@ -157,6 +157,11 @@ function render(d) {
   tabs("routing-tabs", Object.keys(d.routing), "routing", renderRouting);
   renderRouting();
 
+  const names = d.experiments.map((x) => label(x.policy));
+  if (!names.includes(state.experiment)) state.experiment = names.length ? names[0] : null;
+  tabs("experiment-tabs", names, "experiment", renderExperiment);
+  renderExperiment();
+
   table("unpriced", ["model", "cause", "requests"], d.unpriced.map((u) => [label(u.model), u.cause, u.requests.toLocaleString()]), [2]);
   table("anomalies", ["tenant", "day", "spent", "baseline", "excess"], d.anomalies.map((a) => [label(a.value), a.day, usd(a.cost_usd), usd(a.baseline_usd), usd(a.excess_usd)]), [2, 3, 4]);
   table("unit", ["feature", "requests", "cost", "per request", "per user", "per good outcome", "token efficiency"],
@@ -190,6 +195,37 @@ function renderRouting() {
     data: { labels: rows.map((r) => label(r.value)), datasets: [{ data: rows.map((r) => r.requests), backgroundColor: rows.map((_, i) => PALETTE[i % PALETTE.length]) }] },
     options: { plugins: { legend: { position: "right" } } },
   });
+}
+
+// a (mean, low, high) triple from costops experiments, printed as "mean [low, high]"
+function ci(t, fmt) { return t ? fmt(t[0]) + " [" + fmt(t[1]) + ", " + fmt(t[2]) + "]" : "-"; }
+const pct = (v) => (v * 100).toFixed(1) + "%";
+const score = (v) => v.toFixed(3);
+function renderExperiment() {
+  const x = state.data.experiments.find((e) => label(e.policy) === state.experiment);
+  const arms = x ? x.arms : [];
+  const name = (a) => a.arm + (a.task ? " (" + a.task + ")" : "");
+  draw("chart-experiments", {
+    type: "bar",
+    data: {
+      labels: arms.map(name),
+      datasets: [
+        { label: "cost per request", data: arms.map((a) => (a.cost_per_request_usd ? a.cost_per_request_usd[0] : null)), backgroundColor: PALETTE[0], yAxisID: "y" },
+        { label: "quality, 95% interval", data: arms.map((a) => (a.feedback_quality ? [a.feedback_quality[1], a.feedback_quality[2]] : null)), backgroundColor: "rgba(22,163,74,.35)", borderColor: PALETTE[1], borderWidth: 1, yAxisID: "q" },
+        // an empty third slot, so the interval's bar is the middle one, under its mean's point
+        { label: "", data: arms.map(() => null), yAxisID: "q" },
+        { type: "line", label: "quality (mean feedback score)", data: arms.map((a) => (a.feedback_quality ? a.feedback_quality[0] : null)), borderColor: PALETTE[1], backgroundColor: PALETTE[1], showLine: false, pointRadius: 5, yAxisID: "q" },
+      ],
+    },
+    options: { plugins: { legend: { labels: { filter: (item) => item.text !== "" } } },
+      scales: { y: Object.assign({ position: "left", title: { display: true, text: "cost per request" } }, money),
+      q: { position: "right", min: 0, title: { display: true, text: "feedback score" }, grid: { drawOnChartArea: false } } } },
+  });
+  table("experiments", ["arm", "requests", "error rate", "spend", "cost per request", "latency ms", "scored", "quality", "Δ quality vs " + (x ? x.control : "control")],
+    arms.map((a) => [name(a), a.requests.toLocaleString(), ci(a.error_rate, pct), usd(a.spend_usd), ci(a.cost_per_request_usd, (v) => "$" + v.toFixed(5)),
+      ci(a.latency_ms, (v) => v.toFixed(0)), a.feedback_n.toLocaleString(), ci(a.feedback_quality, score),
+      x && a.arm === x.control ? "control" : ci(a.vs_control && a.vs_control.quality, (v) => (v >= 0 ? "+" : "") + v.toFixed(3))]),
+    [1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
 function renderBudgets(budgets) {
