@@ -66,3 +66,36 @@ def test_upstream_headers(kind, api_key, extra, credential, client, expected) ->
     assert first == {"content-type": "application/json", **expected}
     first["x-mutated"] = "1"  # a caller's change to its dict never reaches the next call's
     assert "x-mutated" not in upstream.auth_headers(credential, client)
+
+
+def test_headers_with_nothing_to_collect_are_read_in_c_as_the_loop_reads_them() -> None:
+    """Without x-costops-* or anthropic-* headers the edge reads the five it needs from a dict
+    built in C; the answers are the loop's: first values, latin-1, nothing collected. With one
+    of them, or a name that merely contains the prefix, the loop still runs."""
+
+    def loop(headers: list[tuple[bytes, bytes]]) -> tuple[dict, dict, dict]:
+        from costops.gateway.app import FORWARDED_CLIENT_HEADERS, READ_HEADERS
+
+        read: dict = {}
+        control: dict = {}
+        forwarded: dict = {}
+        for name, value in headers:
+            if name in READ_HEADERS and name not in read:
+                read[name] = value.decode("latin-1")
+            if name.startswith(b"x-costops-"):
+                control[name.decode()] = value.decode("latin-1")
+            elif name in FORWARDED_CLIENT_HEADERS:
+                forwarded[name.decode()] = value.decode("latin-1")
+        return read, control, forwarded
+
+    sdk = [(b"host", b"h"), (b"accept", b"application/json"), (b"content-type", b"application/json"),
+           (b"user-agent", b"OpenAI/Python 1.0"), (b"x-stainless-lang", b"python"), (b"content-length", b"120"),
+           (b"authorization", b"Bearer sk-1"), (b"authorization", b"Bearer sk-2"), (b"x-api-key", b"k\xe9"),
+           (b"x-goog-api-key", b"g"), (b"x-goog-api-key", b"h")]
+    cases = [sdk, [], [(b"host", b"h")], sdk + [(b"x-costops-tags", b"a=1")], sdk + [(b"anthropic-beta", b"b")],
+             [(b"my-x-costops-thing", b"1"), *sdk], [(b"x-costops-cache", b"off"), (b"x-costops-cache", b"ttl=5")]]
+    for headers in cases:
+        assert read_headers(headers) == loop(headers), headers
+        assert read_headers(iter(headers)) == loop(headers), headers
+    assert read_headers(sdk)[0] == {b"authorization": "Bearer sk-1", b"x-api-key": "k\u00e9", b"x-goog-api-key": "g",
+                                    b"content-length": "120"}

@@ -142,3 +142,17 @@ def test_the_ledger_row_takes_the_costs_rounded_parts() -> None:
     assert (row["cost_nanos"], row["input_cost_nanos"], row["list_cost_nanos"], row["list_input_cost_nanos"]) == (
         5750, 1500, 11000, 3000)
     assert row["avoided_cost_nanos"] == 0
+
+
+@given(rates, rates, tiers, st.sampled_from([0, 1, 7, 128_000, 3_000_000]), counts)
+def test_plain_input_and_output_priced_the_short_way_are_the_same_decimals(ri, ro, ti, ni, no) -> None:
+    """Usage with no cache tokens at untiered rates skips the rate lookups; each part is the same
+    Decimal as before, down to its exponent (the journal line writes its string)."""
+    for table in (PriceTable(Rate(ri), Rate(ro)), PriceTable(Rate(ri, ti), Rate(ro)), PriceTable(Rate(ri), Rate(ro, ti))):
+        u = Usage(input_tokens=ni, output_tokens=no)
+        cost, ref = table.cost(u), reference_cost(table, u)
+        ref = CostBreakdown(*(part if count else D(0) for part, count in
+                              zip((ref.input, ref.cache_read, ref.cache_write, ref.output), (ni, 0, 0, no), strict=True)))
+        assert [str(p) for p in (cost.input, cost.cache_read, cost.cache_write, cost.output)] == [
+            str(p) for p in (ref.input, ref.cache_read, ref.cache_write, ref.output)]
+        assert cost.nanos() == ref.nanos()

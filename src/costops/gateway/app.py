@@ -425,6 +425,12 @@ def read_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[dict[bytes, st
     """One pass over the request's headers: (the ones the edge reads, the ``x-costops-*`` control
     headers for the stages, the client headers forwarded to the provider). A repeated control or
     forwarded header keeps its last value, a read one its first."""
+    if type(headers) is not list:
+        headers = list(headers)
+    names = b"\n".join(dict(headers))  # every name once, joined in C (a name holds no newline)
+    if b"x-costops-" not in names and b"anthropic-" not in names:  # only read headers matter: found in C
+        first = dict(reversed(headers))  # a repeated header: its first value (the earlier overwrites)
+        return {name: first[name].decode("latin-1") for name in READ_HEADERS.intersection(first)}, {}, {}
     read: dict[bytes, str] = {}
     control: dict[str, str] = {}
     forwarded: dict[str, str] = {}

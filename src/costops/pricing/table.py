@@ -96,6 +96,12 @@ class PriceTable:
     def cost(self, usage: Usage) -> CostBreakdown:
         """Exact cost of ``usage``: a pure function, Decimal in and out. A kind with no tokens
         costs an exact 0 without Decimal arithmetic (most calls use two kinds of five)."""
+        i, o = usage.input_tokens, usage.output_tokens
+        if not (usage.cache_read_tokens or usage.cache_write_5m_tokens or usage.cache_write_1h_tokens) and not (
+            self.input.tiers or self.output.tiers
+        ):  # plain input and output at untiered rates (what at() returns is the base rate)
+            return CostBreakdown(i * self.input.base / MTOK if i else _ZERO, _ZERO, _ZERO,
+                                 o * self.output.base / MTOK if o else _ZERO)
         n = usage.prompt_tokens
         read = self.cache_read or self.input
         write_5m = self.cache_write_5m or self.input
