@@ -99,3 +99,40 @@ def test_headers_with_nothing_to_collect_are_read_in_c_as_the_loop_reads_them() 
         assert read_headers(iter(headers)) == loop(headers), headers
     assert read_headers(sdk)[0] == {b"authorization": "Bearer sk-1", b"x-api-key": "k\u00e9", b"x-goog-api-key": "g",
                                     b"content-length": "120"}
+
+
+def test_a_body_in_one_message_is_read_as_the_loop_reads_it() -> None:
+    """read_body takes a body that arrives in one message at once; the limit, more chunks and a
+    disconnect before the end are handled as before."""
+    import asyncio
+
+    from costops.errors import BodyTooLarge, ClientDisconnected
+    from costops.gateway.edge import Edge
+    from costops.gateway.http import read_body
+
+    def run(messages: list[dict], limit: int = 10) -> bytes:
+        queue = iter(messages)
+
+        async def receive() -> dict:
+            return next(queue)
+
+        return asyncio.run(read_body({"headers": []}, receive, limit, None))
+
+    assert run([{"type": "http.request", "body": b"0123456789"}]) == b"0123456789"
+    assert run([{"type": "http.request"}]) == b""
+    assert run([{"type": "http.request", "body": b"01", "more_body": True}, {"type": "http.request", "body": b"23"}]) == b"0123"
+    with pytest.raises(BodyTooLarge):
+        run([{"type": "http.request", "body": b"0123456789x"}])
+    with pytest.raises(BodyTooLarge):
+        run([{"type": "http.request", "body": b"012345", "more_body": True}, {"type": "http.request", "body": b"6789x"}])
+    with pytest.raises(ClientDisconnected):
+        run([{"type": "http.request", "body": b"01", "more_body": True}, {"type": "http.disconnect"}])
+    with pytest.raises(ClientDisconnected):
+        run([{"type": "http.disconnect"}])
+
+    from costops.config import ServerConfig
+
+    edge = Edge(ServerConfig())  # the last Host and Origin count, as the loop over the headers found them
+    refused, _ = edge.screen({"headers": [(b"host", b"127.0.0.1:4000"), (b"host", b"evil.example")]})
+    assert refused is not None
+    assert edge.screen({"headers": [(b"host", b"evil.example"), (b"host", b"127.0.0.1:4000")]}) == (None, None)

@@ -180,14 +180,10 @@ class Edge:
         self._good_hosts: set[bytes] = set()
 
     def screen(self, scope: MutableMapping[str, Any]) -> tuple[CostopsError | None, str | None]:
-        """(refusal, allowed cross-origin to answer CORS for). One pass over the headers; a Host
+        """(refusal, allowed cross-origin to answer CORS for). The last Host and Origin; a Host
         seen good once is not parsed again."""
-        host = origin = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif name == b"origin":
-                origin = value
+        last = dict(scope["headers"])  # built in C; a repeated header keeps its last value, as the loop did
+        host, origin = last.get(b"host"), last.get(b"origin")
         if origin is None and (host is None or host in self._good_hosts):
             return None, None
         host_s = host.decode("latin-1") if host is not None else None

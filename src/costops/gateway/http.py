@@ -38,10 +38,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int, declared: str | 
         declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body is {declared} bytes; the limit is {limit} (server.max_body_bytes)")
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):  # the whole body at once
+        chunk = message.get("body", b"")
+        if len(chunk) > limit:
+            raise BodyTooLarge(f"request body is over the limit of {limit} bytes (server.max_body_bytes)")
+        return chunk
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             timed_out = scope.get(BODY_TIMED_OUT)
             if timed_out is not None:
@@ -54,6 +59,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int, declared: str | 
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

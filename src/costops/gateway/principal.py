@@ -78,14 +78,17 @@ def request_tags(key: VirtualKey, header_value: str | None, body: Mapping[str, A
     """Tags for the ledger (key's defaults < body metadata < header) and the end user, if named."""
     tags = dict(key.tags)
     metadata = body.get("metadata")
-    user = body.get("user") if isinstance(body.get("user"), str) else None
+    user = body.get("user")
+    if not isinstance(user, str):
+        user = None
     if isinstance(metadata, Mapping):
         for name, value in metadata.items():
             if name == "user_id" and isinstance(value, str):  # Anthropic's only metadata field
                 user = user or value
             elif isinstance(value, (str, int, float, bool)):
                 tags[str(name)] = str(value)
-    tags.update(parse_tag_header(header_value))
+    if header_value:
+        tags.update(parse_tag_header(header_value))
     if len(tags) > MAX_TAGS:
         raise BadRequest(f"too many tags ({len(tags)}); at most {MAX_TAGS} per request")
     return tags, key.user or user
