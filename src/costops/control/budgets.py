@@ -44,7 +44,7 @@ from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_admin import admin_routes
 from costops.control.budget_plans import NEVER, Plan, Plans, claims_for, threshold_nanos
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
-from costops.control.estimate import Hold, call_input_tokens, hold_for
+from costops.control.estimate import Hold, call_cap, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.recovery import Recovery
@@ -234,7 +234,7 @@ class BudgetsStage:
         prompt = call_input_tokens(call)
         hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
-            self._max_output, prompt, self._cache_writes(call, prompt), at=now,
+            self._max_output, prompt, self._cache_writes(call, prompt), at=now, capped=call_cap(call),
         )
         if hold.cap is not None and not plan.hard:  # nothing refuses: no cap to set
             hold = hold.uncapped()
@@ -286,7 +286,7 @@ class BudgetsStage:
         prompt = call_input_tokens(call)
         hold = hold_for(
             self._pricer, call.api, call.endpoint, call.body, call.deployment, call.model, self.settings.expected_output,
-            self._max_output, prompt, self._cache_writes(call, prompt), at=now,
+            self._max_output, prompt, self._cache_writes(call, prompt), at=now, capped=call_cap(call),
         )
         if hold.cap is not None and not plan.hard:
             hold = hold.uncapped()

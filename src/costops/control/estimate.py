@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 PROMPT_TOKENS = "prompt_tokens"
 """``call.state`` key of the prompt's token count, shared by the stages that estimate."""
+OUTPUT_CAP = "output_cap"
+"""``call.state`` key of (body, the client's cap per choice, choices): :func:`call_cap`."""
 
 
 def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> int:
@@ -56,6 +58,29 @@ def call_input_tokens(call: Call) -> int:
     n = input_tokens(call.api, call.endpoint, call.body, call.model)
     call.state[PROMPT_TOKENS] = (call.body, call.model, n)
     return n
+
+
+def call_cap(call: Call) -> tuple[dict[str, Any], int | None, int]:
+    """(body, :func:`client_cap`, :func:`choices`) of the call's body, read once per body: the
+    limits' estimate and the budgets' hold both need them. Read again when a stage replaced the
+    body (the cap costops sets, a readmit dropping it); a downgrade changes the model, not the
+    body, and the cap is the body's alone."""
+    state, body = call.state, call.body
+    seen = state.get(OUTPUT_CAP)
+    if seen is not None and seen[0] is body:
+        return seen  # type: ignore[no-any-return]
+    api = call.api
+    if call.endpoint == "embeddings":
+        cap: Any = 0
+    else:  # client_cap(), inlined
+        cap = body.get("max_completion_tokens") if api == "openai" else None
+        if cap is None:
+            cap = body.get("max_tokens")
+        if type(cap) is not int or cap <= 0:  # not a bool, nor an int subclass
+            cap = None
+    seen = (body, cap, choices(api, body) if "n" in body else 1)
+    state[OUTPUT_CAP] = seen
+    return seen
 
 
 def client_cap(api: str, endpoint: str, body: dict[str, Any]) -> int | None:
@@ -115,14 +140,18 @@ def hold_for(
     prompt_tokens: int,
     writes: tuple[int, int] = (0, 0),
     at: float | None = None,
+    capped: tuple[Any, int | None, int] | None = None,
 ) -> Hold:
     """The hold for one request. An unpriced model reserves nothing: its calls are recorded as
-    unpriced, not charged. ``writes``: (5 min, 1 h) cache-write tokens among ``prompt_tokens``."""
+    unpriced, not charged. ``writes``: (5 min, 1 h) cache-write tokens among ``prompt_tokens``.
+    ``capped``: the body's :func:`call_cap`, when the caller has it (else read here)."""
     tier = body.get("service_tier")
     tier = tier if isinstance(tier, str) else None
     w5, w1 = writes
-    cap = client_cap(api, endpoint, body)
-    n = choices(api, body) if api == "openai" and "n" in body else 1
+    if capped is None:
+        cap, n = client_cap(api, endpoint, body), choices(api, body)
+    else:
+        _, cap, n = capped
     if cap is not None and not (w5 or w1):  # the common case: the client's cap, no cache writes
         nanos = pricer.estimate_nanos(deployment, model, prompt_tokens, cap * n, service_tier=tier, at=at)
         return _UNPRICED if nanos is None else Hold(nanos, nanos, True)

@@ -49,7 +49,7 @@ from costops.control.adaptive import (
 from costops.control.bucket import ADMITTED, LocalBuckets, Plan, Slots, Verdict
 from costops.control.bucket_redis import RedisBuckets
 from costops.control.bucket_rules import parse_limits, plan_for
-from costops.control.estimate import call_input_tokens, output_tokens
+from costops.control.estimate import call_cap, call_input_tokens
 from costops.control.queue import WaitQueue, parse_queue
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.http import respond
@@ -237,10 +237,8 @@ class LimitsStage:
     def _estimate(self, call: Call) -> int:
         """Prompt tokens counted exactly (estimated for families without an offline tokenizer)
         plus the most the reply may use: the request's cap or the configured default."""
-        body, default = call.body, self.settings.default_output_tokens
-        return call_input_tokens(call) + output_tokens(
-            call.api, call.endpoint, body, default
-        )
+        _, cap, n = call_cap(call)  # output_tokens(), from the body's cap read once per request
+        return call_input_tokens(call) + (self.settings.default_output_tokens if cap is None else cap) * n
 
     async def readmit(self, call: Call) -> None:
         """Admit the call's next attempt at its new target: release what the earlier one took
