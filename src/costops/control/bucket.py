@@ -62,6 +62,10 @@ class Plan:
     rows: tuple[tuple[str, float, float, bool, Bucket], ...] = field(default=(), init=False, repr=False, compare=False)
     """``shape`` as plain values, (ident, capacity, rate, takes tokens, the bucket): what the
     in-process take and settle read for every bucket of every request."""
+    token_rows: tuple[tuple[str, float, float], ...] = field(default=(), init=False, repr=False, compare=False)
+    """(ident, capacity, rate) of the token buckets: what a settle charges the tokens' difference to."""
+    request_rows: tuple[tuple[str, float, float], ...] = field(default=(), init=False, repr=False, compare=False)
+    """The same of the request buckets: charged only when an attempt that never ran gives its unit back."""
     buckets: dict[str, Bucket] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Every bucket by ident (the last of two with one ident, as the status lists them)."""
 
@@ -70,6 +74,8 @@ class Plan:
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "idents", tuple(b.ident for b, _ in shape) + tuple(s.ident for s in self.slots))
         object.__setattr__(self, "rows", tuple((b.ident, b.capacity, b.rate, t, b) for b, t in shape))
+        object.__setattr__(self, "token_rows", tuple((b.ident, b.capacity, b.rate) for b in self.token_buckets))
+        object.__setattr__(self, "request_rows", tuple((b.ident, b.capacity, b.rate) for b in self.request_buckets))
         object.__setattr__(self, "buckets", {b.ident: b for b, _ in shape})
 
     def demands(self, tokens: float) -> list[tuple[Bucket, float]]:
@@ -177,22 +183,22 @@ class LocalBuckets:
         """Charge (or refund, when negative) the difference between actual and estimated
         tokens, and free the request's slots. ``requests`` (-1: an attempt that never ran) is
         charged to the request buckets the same way."""
-        if extra_tokens or requests:
+        if extra_tokens:  # the token buckets only: a request bucket's unit stays taken (_charge(), inlined)
             levels = self.levels
-            for ident, capacity, rate, is_tokens, _ in plan.rows:
-                extra = extra_tokens if is_tokens else requests
-                if extra:  # level(), inlined
-                    state = levels.get(ident)
-                    if state is None:
-                        level = capacity
-                    else:
-                        level, ts = state
-                        if now > ts:
-                            level = level + (now - ts) * rate
-                            if level >= capacity:
-                                level = capacity
-                    level -= extra
-                    levels[ident] = (level if level < capacity else capacity, now)
+            for ident, capacity, rate in plan.token_rows:
+                state = levels.get(ident)
+                if state is None:
+                    level = capacity
+                else:
+                    level, ts = state
+                    if now > ts:
+                        level = level + (now - ts) * rate
+                        if level >= capacity:
+                            level = capacity
+                level -= extra_tokens
+                levels[ident] = (level if level < capacity else capacity, now)
+        if requests:
+            _charge(self.levels, plan.request_rows, requests, now)
         for s in plan.slots:
             self.in_use[s.ident] = max(0, self.in_use.get(s.ident, 0) - 1)
 
@@ -204,6 +210,23 @@ class LocalBuckets:
             else:
                 rows.append(slot_row(limit, self.in_use.get(ident, 0)))
         return rows
+
+
+def _charge(levels: dict[str, tuple[float, float]], rows: tuple[tuple[str, float, float], ...], extra: float,
+            now: float) -> None:
+    """Take ``extra`` units more (fewer, when negative) from each bucket of ``rows`` at ``now``."""
+    for ident, capacity, rate in rows:  # level(), inlined
+        state = levels.get(ident)
+        if state is None:
+            level = capacity
+        else:
+            level, ts = state
+            if now > ts:
+                level = level + (now - ts) * rate
+                if level >= capacity:
+                    level = capacity
+        level -= extra
+        levels[ident] = (level if level < capacity else capacity, now)
 
 
 def bucket_row(bucket: Bucket, level: float) -> dict[str, object]:
