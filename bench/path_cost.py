@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import gc
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,7 @@ async def main(args: argparse.Namespace) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     apps: dict[str, tuple[Any, Any]] = {}
+    work = tempfile.mkdtemp(prefix="costops-path-")  # the targets' ledgers; removed at the end
     try:
         import socket
 
@@ -141,7 +143,7 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
         base = f"http://{HOST}:{up_port}/v1"
         os.environ.update({"OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-bench"})
-        apps = await build(args.targets.split(","), base, tempfile.mkdtemp(prefix="costops-path-"))
+        apps = await build(args.targets.split(","), base, work)
         # as `costops serve` runs (costops.serving.ServingServer): start-up frozen, the same thresholds
         from costops.serving import GC_THRESHOLDS
 
@@ -189,6 +191,7 @@ async def main(args: argparse.Namespace) -> None:
                     await cell.cell_contents[0].close()
         upstream.terminate()
         upstream.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
