@@ -44,3 +44,28 @@ def test_running_totals_equal_the_sum_over_the_buckets(seq) -> None:
             assert level.spent == sum(state.spent["rolling"].get(b, 0) for b in claim.buckets)
 
     asyncio.run(run())
+
+
+def test_a_hold_is_released_in_the_claims_it_was_made_in_and_levels_read_the_window_bucket() -> None:
+    """settle_now releases a hold in one pass when it is given the claims the hold was made in,
+    and by the hold's own claims otherwise (an equal list, or other claims); a one-bucket claim
+    whose bucket is not the one a settle adds to reads its own bucket."""
+    state = MemoryState()
+    a, b = Claim("a", 1000, ("m1",), "m1", 60), Claim("b", 1000, ("d1",), "d1", 60)
+    claims = [a, b]
+    assert state.reserve_now("r1", claims, 100, 0.0, 60.0).held == 100
+    assert state.reserve_now("r2", [a, b], 200, 0.0, 60.0).held == 200
+    assert (state.reserved["a"], state.reserved["b"]) == (300, 300)
+    levels = state.settle_now("r1", claims, 40, 1.0)  # the very list: released in the pass
+    assert [tuple(lv) for lv in levels] == [(40, 200, 1000), (40, 200, 1000)]
+    levels = state.settle_now("r2", [a], 50, 1.0)  # other claims: the hold's own are released
+    assert [tuple(lv) for lv in levels] == [(90, 0, 1000)] and state.reserved["b"] == 0
+    assert state.spent["b"] == {"d1": 40}
+    odd = Claim("c", -1, ("x",), "y", 60)  # settles into y, its window is x
+    state.spent["c"]["x"] = 7
+    assert [tuple(lv) for lv in state.settle_now("r3", [odd], 5, 1.0)] == [(7, 0, 2**62)]
+    assert state.spent["c"] == {"x": 7, "y": 5}
+    # costops sets the cap: the hold is the smallest room, at least the least; the levels include it
+    admission = state.reserve_now("r4", claims, 2000, 2.0, 60.0, least=10)
+    assert admission.held == 910 and [tuple(lv) for lv in admission.levels] == [(90, 910, 1000), (40, 910, 1000)]
+    assert not state.reserve_now("r5", claims, 100, 2.0, 60.0).admitted

@@ -43,10 +43,13 @@ class Claim:
     """``limit``, or 2**62 for "no limit": the level's limit (:func:`level_limit`), found once."""
     single: str | None = field(default=None, init=False, repr=False, compare=False)
     """The one bucket of a calendar or fixed window (None: a rolling window's many)."""
+    solo: bool = field(default=False, init=False, repr=False, compare=False)
+    """``single`` is ``current``: the bucket a settle adds to holds the whole window's spend."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ceiling", self.limit if self.limit >= 0 else 2**62)
         object.__setattr__(self, "single", self.buckets[0] if len(self.buckets) == 1 else None)
+        object.__setattr__(self, "solo", self.single is not None and self.single == self.current)
 
 
 class Admission(NamedTuple):
@@ -87,6 +90,8 @@ class BudgetState(Protocol):
 
 
 new_level = tuple.__new__
+new_admission = tuple.__new__
+"""``new_admission(Admission, (admitted, levels, refused_by, held))``: likewise for an Admission."""
 """``new_level(Level, (spent, reserved, limit))``: a Level built in C, where ``Level(...)`` runs the
 named tuple's ``__new__`` in bytecode (four per request on the reserve and settle path)."""
 
@@ -104,11 +109,10 @@ class MemoryState:
     def __init__(self) -> None:
         self.spent: dict[str, dict[str, int]] = defaultdict(dict)
         self.reserved: dict[str, int] = defaultdict(int)
-        self.holds: dict[str, tuple[int, tuple[str, ...]]] = {}
-        """Per request id: the nanos it holds, and the budgets it holds them in."""
+        self.holds: dict[str, tuple[int, list[Claim], float]] = {}
+        """Per request id: the nanos it holds, the claims (budgets) it holds them in, and when it
+        expires (its latest renewal: an older entry of the heap is skipped)."""
         self._expiry: list[tuple[float, str]] = []
-        self._expires: dict[str, float] = {}
-        """Each hold's current expiry; an older entry of the heap (before a renewal) is skipped."""
         self.hours: dict[str, dict[int, int]] = defaultdict(dict)
         self._once: dict[str, float] = {}
         self._defs: dict[str, bytes] = {}
@@ -125,17 +129,17 @@ class MemoryState:
     def _purge(self, now: float) -> None:
         while self._expiry and self._expiry[0][0] <= now:
             at, rid = heapq.heappop(self._expiry)
-            if self._expires.get(rid) == at:
+            hold = self.holds.get(rid)
+            if hold is not None and hold[2] == at:
                 self._release(rid)
 
     def _release(self, rid: str) -> None:
-        self._expires.pop(rid, None)
         hold = self.holds.pop(rid, None)
         if hold is not None:
-            held, names = hold
+            held, claims, _ = hold
             reserved = self.reserved
-            for name in names:
-                reserved[name] -= held
+            for c in claims:
+                reserved[c.name] -= held
 
     def _level(self, claim: Claim) -> Level:
         return Level(self._spent(claim.name, claim.buckets), self.reserved[claim.name], claim.ceiling)
@@ -168,13 +172,17 @@ class MemoryState:
         self, rid: str, claims: list[Claim], estimate: int, now: float, expires_at: float, least: int | None = None
     ) -> Admission:
         """:meth:`reserve` without the coroutine: the budgets stage calls it directly."""
-        if self._expiry and self._expiry[0][0] <= now:
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= now:
             self._purge(now)
         if least is None:
             least = estimate
-        # one pass: read each claim's spend and holds once, check it fits (fits(), inlined), find the room
+        # one pass: read each claim's spend and holds once, check it fits (fits(), inlined), find
+        # the room; when the hold is the estimate (least == estimate), each level after it too
         reserved, spent = self.reserved, self.spent
-        seen: list[tuple[int, int, int]] = []
+        fixed = estimate == least
+        add = estimate if fixed and estimate > 0 else 0
+        levels: list[Level] = []
         room = estimate
         for c in claims:
             name = c.name
@@ -184,66 +192,92 @@ class MemoryState:
             limit = c.ceiling
             committed = total + held_now
             if committed >= limit or committed + least > limit:
-                return Admission(False, tuple([self._level(c) for c in claims]), len(seen))
+                return Admission(False, tuple([self._level(c) for c in claims]), len(levels))
             if limit - committed < room:
                 room = limit - committed
-            seen.append((total, held_now, limit))
-        # when costops sets the cap: as much as the smallest room pays for, never below least
-        held = estimate if estimate == least else max(least, room)
+            levels.append(new_level(Level, (total, held_now + add, limit)))
+        if fixed:
+            held = estimate
+        else:  # costops sets the cap: as much as the smallest room pays for, never below least
+            held = max(least, room)
+            if held > 0:
+                levels = [new_level(Level, (t, r + held, lim)) for t, r, lim in levels]
         if held <= 0:
-            return Admission(True, tuple([new_level(Level, lv) for lv in seen]), None, held)
-        names = tuple([c.name for c in claims])
-        self.holds[rid] = (held, names)
-        self._expires[rid] = expires_at
-        heapq.heappush(self._expiry, (expires_at, rid))
-        for name in names:
-            reserved[name] += held
-        return Admission(True, tuple([new_level(Level, (t, r + held, lim)) for t, r, lim in seen]), None, held)
+            return new_admission(Admission, (True, tuple(levels), None, held))
+        self.holds[rid] = (held, claims, expires_at)
+        heapq.heappush(expiry, (expires_at, rid))
+        for c in claims:
+            reserved[c.name] += held
+        return new_admission(Admission, (True, tuple(levels), None, held))
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         return self.settle_now(rid, claims, actual, now)
 
     def settle_now(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
         """:meth:`settle` without the coroutine: the budgets stage calls it directly."""
-        expires, holds, reserved = self._expires, self.holds, self.reserved
-        expires.pop(rid, None)  # _release(), inlined: a hold that already expired is simply gone
-        hold = holds.pop(rid, None)
+        hold = self.holds.pop(rid, None)  # _release(), inlined: a hold that already expired is simply gone
+        reserved = self.reserved
+        release = 0  # the hold, released in the pass below when it was made in these very claims
         if hold is not None:
-            held, names = hold
-            for name in names:
-                reserved[name] -= held
-        if self._expiry and self._expiry[0][0] <= now:
+            if hold[1] is claims:
+                release = hold[0]
+            else:
+                held = hold[0]
+                for c in hold[1]:
+                    reserved[c.name] -= held
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= now:
             self._purge(now)
         # one pass: add the spend to each claim's current bucket and hour, read its level after
-        spent, hours_of = self.spent, self.hours
-        hour = int(now // HOUR)
+        spent = self.spent
         levels = []
-        for c in claims:
-            name = c.name
-            by_bucket = spent[name]
-            bucket = c.single
-            if actual:
+        if actual:
+            hours_of = self.hours
+            hour = int(now // HOUR)
+            for c in claims:
+                name = c.name
+                by_bucket = spent[name]
                 current = c.current
-                by_bucket[current] = by_bucket.get(current, 0) + actual  # _add(), inlined
-                if bucket is None:  # only a rolling window's hourly buckets have a running total
-                    memo = self._totals.get(name)
-                    if memo is not None and current in memo[1]:
-                        self._totals[name] = (memo[0], memo[1], memo[2] + actual)
+                total = by_bucket.get(current, 0) + actual  # _add(), inlined
+                by_bucket[current] = total
+                if not c.solo:  # that bucket is not the whole window's spend
+                    bucket = c.single
+                    if bucket is None:  # only a rolling window's hourly buckets have a running total
+                        memo = self._totals.get(name)
+                        if memo is not None and current in memo[1]:
+                            self._totals[name] = (memo[0], memo[1], memo[2] + actual)
+                        total = self._spent(name, c.buckets)
+                    else:
+                        total = by_bucket.get(bucket, 0)
                 hours = hours_of[name]
                 hours[hour] = hours.get(hour, 0) + actual
-            total = by_bucket.get(bucket, 0) if bucket is not None else self._spent(name, c.buckets)
-            levels.append(new_level(Level, (total, reserved[name], c.ceiling)))
+                held_now = reserved[name] - release
+                if release:
+                    reserved[name] = held_now
+                levels.append(new_level(Level, (total, held_now, c.ceiling)))
+        else:
+            for c in claims:
+                name = c.name
+                bucket = c.single
+                total = spent[name].get(bucket, 0) if bucket is not None else self._spent(name, c.buckets)
+                held_now = reserved[name] - release
+                if release:
+                    reserved[name] = held_now
+                levels.append(new_level(Level, (total, held_now, c.ceiling)))
         return tuple(levels)
 
     async def renew(self, holds: list[tuple[str, list[Claim], int]], expires_at: float, restore: bool = False) -> None:
+        mine = self.holds
         for rid, claims, held in holds:
-            if rid not in self.holds:
+            hold = mine.get(rid)
+            if hold is None:
                 if not restore:
                     continue
-                self.holds[rid] = (held, tuple([c.name for c in claims]))
                 for c in claims:
                     self.reserved[c.name] += held
-            self._expires[rid] = expires_at
+                mine[rid] = (held, claims, expires_at)
+            else:
+                mine[rid] = (hold[0], hold[1], expires_at)
             heapq.heappush(self._expiry, (expires_at, rid))
 
     async def levels(self, claims: list[Claim], now: float) -> tuple[Level, ...]:
