@@ -129,6 +129,31 @@ def test_focus_csv_and_parquet_pass_the_validator_and_add_up_to_the_ledger(pinne
     assert sum(hourly.column("BilledCost").to_pylist()) == from_nanos(ledger["cost_nanos"])
     assert hourly.num_rows < len(table)  # three acme calls of one hour and kind became one row
     validate(out)
+    # summed by the engine (the default, DuckDB, and ClickHouse in process) as the calls add up here
+    per_call = _sums(table)
+    assert _sums(hourly.to_pylist()) == per_call
+    by_hand = _hourly(db, tmp_path / "ledger.parquet", "--engine", "ledger")
+    assert _rows(hourly.to_pylist()) == _rows(by_hand)
+    assert _rows(_hourly(db, tmp_path / "chdb.parquet", "--engine", f"chdb://{tmp_path / 'chdb'}")) == _rows(by_hand)
+
+
+def _hourly(db: str, out: Path, *more: str) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    result = CliRunner().invoke(main, ["export", "focus", "--db", db, "--since", "2026-11-01", "--format", "parquet",
+                                       "--granularity", "hour", "--out", str(out), *more])
+    assert result.exit_code == 0, result.output
+    return pq.read_table(out).to_pylist()
+
+
+def _sums(rows: list[dict[str, Any]]) -> tuple[Decimal, ...]:
+    """The money, tokens and requests a FOCUS file adds up to (CSV strings or Parquet values)."""
+    return tuple(sum((Decimal(str(r[c])) for r in rows), Decimal(0))
+                 for c in ("BilledCost", "ListCost", "ConsumedQuantity", "x_CostopsRequests"))
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(tuple(str(v) for v in r.values()) for r in rows)
 
 
 def test_bad_options_say_what_to_do(tmp_path: Path) -> None:

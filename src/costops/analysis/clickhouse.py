@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -34,6 +34,7 @@ from costops.analysis.sql import (
     COLUMNS,
     INT_COLUMNS,
     MONEY_COLUMNS,
+    Dialect,
     aggregate_sets_sql,
     aggregate_sql,
     arms_sql,
@@ -461,6 +462,11 @@ class ClickHouseEngine:
     def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]:
         """Per (policy, arm, task): what experiments and bandits served (:func:`costops.analysis.sql.arms_sql`)."""
         return [shape_arm(row) for row in self._client.rows(arms_sql(filters, self.d, policy))]
+
+    def select(self, make: Callable[[Dialect], str]) -> list[tuple[Any, ...]]:
+        """The rows of a query written for this engine's SQL (``make(dialect)``), over ``usage u``
+        and ``feedback f`` (read ``FINAL``)."""
+        return self._client.rows(make(self.d))
 
     def tag_keys(self, filters: Filters) -> list[str]:
         return [row[0] for row in self._client.rows(tag_keys_sql(filters, self.d))]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from costops.analysis.sql import (
     INT_COLUMNS,
     MONEY_COLUMNS,
     TEXT_COLUMNS,
+    Dialect,
     aggregate_sets_sql,
     aggregate_sql,
     arms_sql,
@@ -564,6 +565,11 @@ class DuckEngine:
         """Per (policy, arm, task): what experiments and bandits served, as the ledger's
         :meth:`~costops.ledger.sql_store.SqlStore.arms` rows (:func:`costops.analysis.sql.arms_sql`)."""
         return [shape_arm(row) for row in self._all(arms_sql(filters, DUCKDB, policy))]
+
+    def select(self, make: Callable[[Dialect], str]) -> list[tuple[Any, ...]]:
+        """The rows of a query written for this engine's SQL (``make(dialect)``), over ``usage u``
+        and ``feedback f``: for questions of their own (:func:`costops.analysis.focus.hourly_sql`)."""
+        return self._all(make(DUCKDB))
 
     def tag_keys(self, filters: Filters) -> list[str]:
         p = self._plan(["tag:_"], filters)

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
+from costops.analysis.sql import Dialect
+from costops.ledger.query import Filters
 from costops.ledger.record import UsageRecord
 from costops.money import from_nanos, usd_str
 
@@ -130,11 +132,74 @@ def charges(records: Iterable[UsageRecord], *, hourly: bool) -> Iterator[Charge]
 
 
 def _tags(r: UsageRecord) -> str:
-    tags = {str(k): str(v) for k, v in r.tags.items()}
-    for name, value in (("team", r.team), ("project", r.project), ("user", r.user), ("key", r.key_id)):
+    return _tags_json(r.tags, r.team, r.project, r.user, r.key_id)
+
+
+def _tags_json(given: Mapping[str, str] | None, team: str | None, project: str | None, user: str | None,
+               key: str | None) -> str:
+    tags = {str(k): str(v) for k, v in (given or {}).items()}
+    for name, value in (("team", team), ("project", project), ("user", user), ("key", key)):
         if value:
             tags[f"costops/{name}"] = value
     return json.dumps(tags, sort_keys=True, ensure_ascii=False)
+
+
+# the engine's columns of each kind: tokens, list part, effective part (KINDS' order)
+_KIND_SQL = (
+    ("u.input_tokens", "u.list_input_cost_nanos", "u.input_cost_nanos"),
+    ("u.cache_read_tokens", "u.list_cache_read_cost_nanos", "u.cache_read_cost_nanos"),
+    ("(u.cache_write_5m_tokens + u.cache_write_1h_tokens)", "u.list_cache_write_cost_nanos", "u.cache_write_cost_nanos"),
+    ("u.output_tokens", "u.list_output_cost_nanos", "u.output_cost_nanos"),
+)
+_GROUP = ("u.hour", "u.provider", "u.deployment", "u.model", "u.tenant", "u.team", "u.project", "u.user_id", "u.key_id",
+          "u.tags", "u.price_source", "u.priced")
+
+
+def hourly_sql(filters: Filters, d: Dialect) -> str:
+    """:func:`charges` ``hourly``, summed by an analytics engine over its calls: one row per hour
+    and dimension (the tags and the team, project, user and key that :func:`_tags` adds to them),
+    then per token kind its tokens, list and effective nanos, how many calls used it (a FOCUS row
+    exists only for a kind some call used: tokens or a cost part), and how many logical requests
+    it counts (a request counts once, on the first kind it used). No rollup holds this grouping
+    (user and key make a group of about every call), so it is one aggregation over the calls."""
+    from costops.analysis.sql import where_parts
+
+    used = [f"({t} <> 0 OR {lp} <> 0 OR {ep} <> 0)" for t, lp, ep in _KIND_SQL]
+    measures = []
+    for i, (t, lp, ep) in enumerate(_KIND_SQL):
+        first = " AND ".join([used[i], *(f"NOT {used[j]}" for j in range(i))])
+        measures += [d.exact(f"SUM({t})"), d.exact(f"SUM({lp})"), d.exact(f"SUM({ep})"),
+                     d.exact(f"SUM(CASE WHEN {used[i]} THEN 1 ELSE 0 END)"),
+                     d.exact(f"SUM(CASE WHEN u.parent_id IS NULL AND {first} THEN 1 ELSE 0 END)")]
+    parts = ["u.deployment IS NOT NULL", "u.deployment <> ''", *where_parts(filters, d)]
+    return (f"SELECT {', '.join([*_GROUP, *measures])} FROM {d.table} WHERE {' AND '.join(parts)} "
+            f"GROUP BY {', '.join(_GROUP)}{d.settings}")
+
+
+def engine_charges(rows: Iterable[Sequence[Any]]) -> list[Charge]:
+    """:func:`hourly_sql`'s rows as :func:`charges` ``hourly`` makes them: the same groups (two
+    SQL groups whose tags write the same JSON are one), ordered by hour, dimensions and kind."""
+    groups: dict[tuple[object, ...], Charge] = {}
+    n = len(_GROUP)
+    for row in rows:
+        hour, provider, deployment, model, tenant, team, project, user, key, given, source, priced = row[:n]
+        tags = _tags_json(dict(given) if given else None, team, project, user, key)
+        for k, (meter, _, _) in enumerate(KINDS):
+            tokens, list_nanos, cost_nanos, used, requests = (int(v or 0) for v in row[n + 5 * k: n + 5 * k + 5])
+            if not used:
+                continue
+            at = (hour * 3600, provider, deployment, model, tenant, tags, meter, source or "", bool(priced))
+            c = groups.get(at)
+            if c is None:
+                c = groups[at] = Charge(hour * 3600, provider or "", deployment, model, tenant, tags, meter, source or "",
+                                        bool(priced), None)
+            c.tokens += tokens
+            c.list_nanos += list_nanos
+            c.cost_nanos += cost_nanos
+            c.requests += requests
+    order = {meter: i for i, (meter, _, _) in enumerate(KINDS)}
+    return sorted(groups.values(), key=lambda c: (c.hour, c.provider, c.deployment, c.model, c.tenant or "", c.tags,
+                                                  order[c.meter], c.price_source, c.priced))
 
 
 def month_bounds(ts: float) -> tuple[datetime, datetime]:
