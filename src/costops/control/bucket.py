@@ -59,13 +59,15 @@ class Plan:
     built with the plan, which is memoized, so a request does not rebuild it."""
     idents: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     """Every limit's ident (buckets, then slots): the lines a queued request waits in."""
-    rows: tuple[tuple[str, float, float, bool, Bucket], ...] = field(default=(), init=False, repr=False, compare=False)
-    """``shape`` as plain values, (ident, capacity, rate, takes tokens, the bucket): what the
-    in-process take and settle read for every bucket of every request."""
     token_rows: tuple[tuple[str, float, float], ...] = field(default=(), init=False, repr=False, compare=False)
     """(ident, capacity, rate) of the token buckets: what a settle charges the tokens' difference to."""
-    request_rows: tuple[tuple[str, float, float], ...] = field(default=(), init=False, repr=False, compare=False)
-    """The same of the request buckets: charged only when an attempt that never ran gives its unit back."""
+    token_takes: tuple[tuple[str, float, float, Bucket], ...] = field(default=(), init=False, repr=False, compare=False)
+    """(ident, capacity, rate, the bucket) of the token buckets: what the in-process take reads."""
+    request_rows: tuple[tuple[str, float, float, float, Bucket], ...] = field(
+        default=(), init=False, repr=False, compare=False)
+    """(ident, capacity, rate, the units a take waits for: min(1, capacity), the bucket) of the
+    request buckets: what the in-process take reads, and what a settle charges when an attempt
+    that never ran gives its unit back."""
     buckets: dict[str, Bucket] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Every bucket by ident (the last of two with one ident, as the status lists them)."""
 
@@ -73,9 +75,10 @@ class Plan:
         shape = tuple((b, False) for b in self.request_buckets) + tuple((b, True) for b in self.token_buckets)
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "idents", tuple(b.ident for b, _ in shape) + tuple(s.ident for s in self.slots))
-        object.__setattr__(self, "rows", tuple((b.ident, b.capacity, b.rate, t, b) for b, t in shape))
         object.__setattr__(self, "token_rows", tuple((b.ident, b.capacity, b.rate) for b in self.token_buckets))
-        object.__setattr__(self, "request_rows", tuple((b.ident, b.capacity, b.rate) for b in self.request_buckets))
+        object.__setattr__(self, "token_takes", tuple((b.ident, b.capacity, b.rate, b) for b in self.token_buckets))
+        object.__setattr__(self, "request_rows", tuple(
+            (b.ident, b.capacity, b.rate, 1.0 if 1.0 < b.capacity else b.capacity, b) for b in self.request_buckets))
         object.__setattr__(self, "buckets", {b.ident: b for b, _ in shape})
 
     def demands(self, tokens: float) -> list[tuple[Bucket, float]]:
@@ -142,13 +145,13 @@ class LocalBuckets:
         return bucket.capacity if state is None else refill(state[0], state[1], now, bucket)
 
     def take(self, now: float, plan: Plan, tokens: float) -> Verdict:
-        """``judge`` over the plan's buckets and then the slots, in one pass over the buckets:
-        the longest wait refuses (the first of equal waits), else every bucket is charged."""
+        """``judge`` over the plan's buckets and then the slots, in one pass over the buckets
+        (the request buckets, then the token buckets, as ``Plan.shape`` orders them): the longest
+        wait refuses (the first of equal waits), else every bucket is charged."""
         get = self.levels.get
         after: list[tuple[str, tuple[float, float]]] = []
         worst: tuple[float, Bucket, float] | None = None
-        for ident, capacity, rate, is_tokens, bucket in plan.rows:  # refill() and wait_for(), inlined
-            amount = tokens if is_tokens else 1.0
+        for ident, capacity, rate, need, bucket in plan.request_rows:  # refill() and wait_for(), inlined
             state = get(ident)
             if state is None:
                 level = capacity
@@ -158,11 +161,27 @@ class LocalBuckets:
                     level = level + (now - ts) * rate
                     if level >= capacity:  # min(capacity, level), as refill() takes it
                         level = capacity
-            if level < (amount if amount < capacity else capacity):
-                wait = ((amount if amount < capacity else capacity) - level) / rate
+            if level < need:
+                wait = (need - level) / rate
                 if worst is None or wait > worst[0]:
-                    worst = (wait, bucket, amount)
-            after.append((ident, (level - amount, now)))
+                    worst = (wait, bucket, 1.0)
+            after.append((ident, (level - 1.0, now)))
+        for ident, capacity, rate, bucket in plan.token_takes:  # the same for the request's tokens
+            state = get(ident)
+            if state is None:
+                level = capacity
+            else:
+                level, ts = state
+                if now > ts:
+                    level = level + (now - ts) * rate
+                    if level >= capacity:
+                        level = capacity
+            need = tokens if tokens < capacity else capacity
+            if level < need:
+                wait = (need - level) / rate
+                if worst is None or wait > worst[0]:
+                    worst = (wait, bucket, tokens)
+            after.append((ident, (level - tokens, now)))
         if worst is not None:
             wait, bucket, amount = worst
             return Verdict(False, bucket.ident, bucket.label, bucket.scope, wait, each=_each(amount, bucket))
@@ -212,10 +231,10 @@ class LocalBuckets:
         return rows
 
 
-def _charge(levels: dict[str, tuple[float, float]], rows: tuple[tuple[str, float, float], ...], extra: float,
-            now: float) -> None:
+def _charge(levels: dict[str, tuple[float, float]], rows: tuple[tuple[str, float, float, float, Bucket], ...],
+            extra: float, now: float) -> None:
     """Take ``extra`` units more (fewer, when negative) from each bucket of ``rows`` at ``now``."""
-    for ident, capacity, rate in rows:  # level(), inlined
+    for ident, capacity, rate, _, _ in rows:  # level(), inlined
         state = levels.get(ident)
         if state is None:
             level = capacity
