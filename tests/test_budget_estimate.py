@@ -40,3 +40,15 @@ def test_breakpoints_of_a_body_of_the_wrong_shape_are_none_not_a_crash():
     marked = [{"role": "user", "content": [{"type": "text", "text": "a", "cache_control": {"type": "ephemeral"}}]}]
     assert client_breakpoints("openai", {"tools": 5, "messages": marked}, words) == ((1, "5m"),)
     assert client_breakpoints("anthropic", {"tools": {"a": 1}, "messages": "hi", "system": 3}, words) == ()
+
+
+def test_the_prompt_count_skips_messages_that_are_not_objects() -> None:
+    from costops.control.estimate import input_tokens
+
+    good = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
+    plain = input_tokens("openai", "chat.completions", {"messages": good}, "gpt-4o-mini")
+    assert plain > 0
+    for mixed in ([good[0], "stray", good[1]], [good[0], good[1], 7], [None, *good]):
+        assert input_tokens("openai", "chat.completions", {"messages": mixed}, "gpt-4o-mini") == plain
+    assert input_tokens("openai", "chat.completions", {"messages": "hello"}, "gpt-4o-mini") == \
+        input_tokens("openai", "chat.completions", {"messages": []}, "gpt-4o-mini")

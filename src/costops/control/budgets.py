@@ -195,7 +195,7 @@ class BudgetsStage:
         Route step once it has chosen the target, before admission, so the rate limits and this
         stage's reservation judge the model that is actually called. ``fits``: whether a target
         can serve the request (routing's capability catalog); an unfit one is not taken."""
-        plan = self._plan(call, call.now)
+        plan = self.plans.plan(call, call.now, self.budgets)  # _plan(), inlined: one frame fewer per request
         call.state[ROUTED] = (call.model, call.deployment, plan)
         if plan is None or not plan.downgrades:
             return

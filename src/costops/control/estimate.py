@@ -42,7 +42,13 @@ def input_tokens(api: str, endpoint: str, body: dict[str, Any], model: str) -> i
         items = items if isinstance(items, list) else [items]
         return sum(len(i) if isinstance(i, list) else tokens.count(content_text(i)) for i in items)
     messages = body.get("messages")
-    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    if isinstance(messages, list):  # the messages that are objects: the list itself when all are
+        for m in messages:
+            if not isinstance(m, dict):
+                messages = [m for m in messages if isinstance(m, dict)]
+                break
+    else:
+        messages = []
     if api == "anthropic" and body.get("system"):
         messages = [{"role": "system", "content": body["system"]}, *messages]
     return tokens.count_messages(messages, body.get("tools"))
