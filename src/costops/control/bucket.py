@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 SLOT_RETRY_HINT_S = 1.0
 """What ``retry-after`` says when only a concurrency limit is full: a slot frees when some call
@@ -202,20 +203,8 @@ class LocalBuckets:
         """Charge (or refund, when negative) the difference between actual and estimated
         tokens, and free the request's slots. ``requests`` (-1: an attempt that never ran) is
         charged to the request buckets the same way."""
-        if extra_tokens:  # the token buckets only: a request bucket's unit stays taken (_charge(), inlined)
-            levels = self.levels
-            for ident, capacity, rate in plan.token_rows:
-                state = levels.get(ident)
-                if state is None:
-                    level = capacity
-                else:
-                    level, ts = state
-                    if now > ts:
-                        level = level + (now - ts) * rate
-                        if level >= capacity:
-                            level = capacity
-                level -= extra_tokens
-                levels[ident] = (level if level < capacity else capacity, now)
+        if extra_tokens:  # the token buckets only: a request bucket's unit stays taken
+            _charge(self.levels, plan.token_rows, extra_tokens, now)
         if requests:
             _charge(self.levels, plan.request_rows, requests, now)
         for s in plan.slots:
@@ -231,10 +220,11 @@ class LocalBuckets:
         return rows
 
 
-def _charge(levels: dict[str, tuple[float, float]], rows: tuple[tuple[str, float, float, float, Bucket], ...],
-            extra: float, now: float) -> None:
-    """Take ``extra`` units more (fewer, when negative) from each bucket of ``rows`` at ``now``."""
-    for ident, capacity, rate, _, _ in rows:  # level(), inlined
+def _charge(levels: dict[str, tuple[float, float]], rows: Sequence[tuple[Any, ...]], extra: float, now: float) -> None:
+    """Take ``extra`` units more (fewer, when negative) from each bucket of ``rows`` at ``now``:
+    rows that start (ident, capacity, rate), as ``Plan.token_rows`` and ``Plan.request_rows`` do."""
+    for row in rows:  # level(), inlined
+        ident, capacity, rate = row[0], row[1], row[2]
         state = levels.get(ident)
         if state is None:
             level = capacity
