@@ -47,24 +47,32 @@ ROUTING = {
 }
 """The routing target's addition to the stages config: every request of the benchmark's key is
 routed by a cheapest-capable policy over three models the upstream serves (it answers any)."""
+SEMANTIC = {"verifier": "judge"}
+"""The semantic target's addition to the stages config's ``cache`` section: the semantic cache at
+its defaults (issue 11 asks for its throughput beside the stages-on figure). The bench's unique
+bodies differ only in a number, so every lookup embeds, searches the growing index, finds a near
+neighbour and is refused by the exact number check: the miss path, with every answer stored."""
 
 
 def config_path(target: str, work: Path) -> Path | None:
     """The config file a costops target runs with: none (``costops``), the stages config
-    (``costops-stages``), or the stages config plus :data:`ROUTING` (``costops-routing``),
-    written into ``work``."""
+    (``costops-stages``), or the stages config plus :data:`ROUTING` (``costops-routing``) or
+    :data:`SEMANTIC` (``costops-semantic``), written into ``work``."""
     base = target.split("@")[0]
     if base == "costops":
         return None
     if base == "costops-stages":
         return STAGES_CONFIG
-    if base != "costops-routing":
+    if base not in ("costops-routing", "costops-semantic"):
         raise ValueError(f"not a costops target: {target}")
     import yaml
 
     config = yaml.safe_load(STAGES_CONFIG.read_text())
-    config["routing"] = ROUTING
-    path = work / "costops-routing.yaml"
+    if base == "costops-routing":
+        config["routing"] = ROUTING
+    else:
+        config["cache"]["semantic"] = SEMANTIC
+    path = work / f"{base}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 

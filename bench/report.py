@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 
-GATEWAYS = ("costops", "costops-stages", "costops-routing")
+GATEWAYS = ("costops", "costops-stages", "costops-routing", "costops-semantic")
 
 
 def fmt(v, spec=".2f", none="-"):

@@ -5,6 +5,7 @@
 * ``costops``: ``costops serve`` with no config (no stages);
 * ``costops-stages``: ``costops serve --config bench/costops-stages.yaml`` (every stage on);
 * ``costops-routing``: the same stages plus routing (a cheapest-capable policy for the key);
+* ``costops-semantic``: the same stages plus the semantic cache at its defaults (miss path);
 * ``litellm``, ``portkey``: the peers installed by bench/peers.sh.
 """
 
@@ -23,8 +24,8 @@ from pathlib import Path
 from common import HERE, HOST, MODEL, PEERS, REQUEST, STREAM_REQUEST, body_bytes, config_path
 from procs import Proc, free_port
 
-ALL_TARGETS = ("direct", "bare", "costops", "costops-stages", "costops-routing", "litellm", "portkey")
-COSTOPS_TARGETS = ("costops", "costops-stages", "costops-routing")
+ALL_TARGETS = ("direct", "bare", "costops", "costops-stages", "costops-routing", "costops-semantic", "litellm", "portkey")
+COSTOPS_TARGETS = ("costops", "costops-stages", "costops-routing", "costops-semantic")
 
 
 @dataclass
@@ -165,6 +166,10 @@ def start_costops_routing(up_port: int, work: Path, args, name: str = "costops-r
     return start_costops(up_port, work, args, name, config_path(name, work), src)
 
 
+def start_costops_semantic(up_port: int, work: Path, args, name: str = "costops-semantic", src: str | None = None) -> Target:
+    return start_costops(up_port, work, args, name, config_path(name, work), src)
+
+
 def start_variant(name: str, up_port: int, work: Path, args) -> Target:
     """``costops@NAME`` / ``costops-stages@NAME`` / ``costops-routing@NAME``: that target run from
     ``--variant NAME=SRC``'s tree, to measure a change before and after in one run."""
@@ -265,6 +270,7 @@ STARTERS = {
     "costops": start_costops,
     "costops-stages": start_costops_stages,
     "costops-routing": start_costops_routing,
+    "costops-semantic": start_costops_semantic,
     "litellm": start_litellm,
     "portkey": start_portkey,
 }
