@@ -5,7 +5,9 @@ A row is ``{"id": ..., "prompt": "...", "outcomes": {model: score in [0, 1] or n
 reader takes the prompt-only files ``costops router choose`` routes. Extra keys (``source``,
 ``task``...) are ignored. ``null`` means "not measured": the model is unavailable for that row,
 never scored as 0. Booleans count as 1 / 0. Errors name the file and line, so a person can fix
-the row; blank lines are skipped.
+the row; blank lines are skipped, and a UTF-8 byte order mark (what some Windows editors write)
+is read past. An id that repeats within one file is an error: ``choose`` answers by id, and a
+repeated row would also count twice in training. Ids may repeat across files.
 """
 
 from __future__ import annotations
@@ -47,17 +49,30 @@ def iter_outcomes(path: str | Path) -> Iterator[OutcomeRow]:
         handle = path.open("rb")
     except OSError as exc:
         raise OutcomeDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    seen: dict[str, int] = {}
     with handle:
         for lineno, raw in enumerate(handle, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
             if not raw.strip():
                 continue
-            yield parse_row(raw, where=f"{path}:{lineno}")
+            row = parse_row(raw, where=f"{path}:{lineno}")
+            first = seen.setdefault(row.id, lineno)
+            if first != lineno:
+                raise OutcomeDataError(f"{path}:{lineno}: id {row.id!r} repeats line {first}; give each row its own id")
+            yield row
 
 
 def parse_row(raw: bytes | str, *, where: str) -> OutcomeRow:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if isinstance(raw, bytes):
+            try:
+                raw.decode()
+            except UnicodeDecodeError as bad:
+                raise OutcomeDataError(f"{where}: not UTF-8 text (byte 0x{raw[bad.start]:02x} at column {bad.start + 1}); "
+                                       f"save the file as UTF-8") from None
         raise OutcomeDataError(f"{where}: not valid JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise OutcomeDataError(f"{where}: a row must be a JSON object, got {type(obj).__name__}")
