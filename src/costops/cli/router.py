@@ -6,8 +6,10 @@
     costops router catalog [--config F] [--model M ...] [--json]        # what routing knows of each target
 
 Outcome rows: ``{"id", "prompt", "outcomes": {model: score in [0, 1] or null}, "cost_usd":
-{model: USD}}``; ``choose`` needs only ``id`` and ``prompt``. The gateway's routing policy loads
-the same directory (``costops.routing.Router.load``).
+{model: USD}}``; ``choose`` needs only ``id`` and ``prompt``. Every command takes ``--data``
+repeated, and reads every file whole before it prints anything, so a bad line N stops it with
+nothing half-written; a person's mistake exits 2 with one line that names the file and line.
+The gateway's routing policy loads the same directory (``costops.routing.Router.load``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,32 @@ from costops.cli.options import config_option
 from costops.errors import CostopsError
 
 
+class _InputError(click.ClickException):
+    """Exit 2, as click's own usage errors do: the input is at fault, not costops."""
+
+    exit_code = 2
+
+
 def _fail(exc: CostopsError) -> click.ClickException:
-    return click.ClickException(exc.message)
+    return _InputError(exc.message)
+
+
+def _read(paths: tuple[str, ...]) -> list[Any]:
+    """Every row of every file; an empty file is a mistake (a wrong path, an export that failed)."""
+    from costops.routing import read_outcomes
+    from costops.routing.errors import OutcomeDataError
+
+    rows = []
+    for path in paths:
+        got = read_outcomes(path)
+        if not got:
+            raise OutcomeDataError(f"{path}: no rows (the file is empty); each line is one JSON row with 'id' and 'prompt'")
+        rows += got
+    return rows
+
+
+_data = click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
+                     help="Outcome JSONL (repeat for several files).")
 
 
 @click.group("router")
@@ -33,8 +59,7 @@ def router_group() -> None:
 
 
 @router_group.command("train")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Outcome JSONL (repeat for several files).")
+@_data
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Router directory to write.")
 @click.option("--models", default=None, help="Comma-separated models it may choose (default: every model in the data).")
 @click.option("--prices", "prices_path", default=None, type=click.Path(dir_okay=False),
@@ -47,13 +72,15 @@ def router_group() -> None:
 def train_cmd(data: tuple[str, ...], out: str, models: str | None, prices_path: str | None,
               output_tokens: int | None, rule: str) -> None:
     """Train a router from outcome files and write it to DIR."""
-    from costops.routing import read_outcomes, train
+    from costops.routing import train
     from costops.routing.costs import DEFAULT_OUTPUT_TOKENS, read_price_file
 
     started = time.perf_counter()
-    wanted = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    wanted = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
+    if wanted == []:
+        raise click.UsageError(f"--models names no model ({models!r}): give them comma-separated, e.g. gpt-4o,gpt-4o-mini")
     try:
-        rows = read_outcomes(data)
+        rows = _read(data)
         prices = read_price_file(prices_path) if prices_path else None
         router = train(rows, models=wanted, rule=rule, prices=prices, sources=list(data),
                        output_tokens=DEFAULT_OUTPUT_TOKENS if output_tokens is None else output_tokens)
@@ -67,50 +94,51 @@ def train_cmd(data: tuple[str, ...], out: str, models: str | None, prices_path: 
                f"output assumed {router.costs.output_tokens} tokens per call where no cost_usd")
     for e in router.costs.entries:
         rates = f"${e.input_usd_per_mtok}/${e.output_usd_per_mtok} per MTok" if e.input_usd_per_mtok else "per call"
-        score = t["per_model"][e.model]["mean_score"]
-        click.echo(f"  {e.model}: mean score {score:.3f}, {rates}, {e.source}")
+        seen = t["per_model"][e.model]
+        click.echo(f"  {e.model}: mean score {seen['mean_score']:.3f} on {seen['rows']} rows, {rates}, {e.source}")
 
 
 @router_group.command("choose")
 @click.option("--router", "router_dir", required=True, type=click.Path(file_okay=False), help="Router directory.")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="JSONL rows with id and prompt.")
+@_data
 @click.option("--threshold", required=True, type=click.FloatRange(0.0, 1.0), help="The knob, 0 (cheapest) to 1 (best).")
-def choose_cmd(router_dir: str, data: str, threshold: float) -> None:
-    """Print {"id": ..., "model": ...} for each row of a prompt file."""
+def choose_cmd(router_dir: str, data: tuple[str, ...], threshold: float) -> None:
+    """Print {"id": ..., "model": ...} for each row of a prompt file (rows need only id and prompt)."""
     from costops.routing import Router
-    from costops.routing.outcomes import iter_outcomes
 
     try:
         router = Router.load(router_dir)
-        out = sys.stdout
-        for row in iter_outcomes(data):
-            out.write(json.dumps({"id": row.id, "model": router.choose(row.prompt, threshold).model}) + "\n")
+        rows = _read(data)
     except CostopsError as exc:
         raise _fail(exc) from None
+    out = sys.stdout
+    for row in rows:
+        out.write(json.dumps({"id": row.id, "model": router.choose(row.prompt, threshold).model}) + "\n")
 
 
 @router_group.command("eval")
 @click.option("--router", "router_dir", required=True, type=click.Path(file_okay=False), help="Router directory.")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Outcome JSONL (or prompts only).")
+@_data
 @click.option("--threshold", default=None, type=click.FloatRange(0.0, 1.0), help="One threshold.")
 @click.option("--sweep", is_flag=True, help="Thresholds across the whole curve.")
 @click.option("--json", "as_json", is_flag=True, help='{"points": [...], "baselines": {...}}')
-def eval_cmd(router_dir: str, data: str, threshold: float | None, sweep: bool, as_json: bool) -> None:
-    """Quality, cost and mix per threshold, against always-strongest, always-cheapest, random and oracle."""
-    from costops.routing import Router, read_outcomes
+def eval_cmd(router_dir: str, data: tuple[str, ...], threshold: float | None, sweep: bool, as_json: bool) -> None:
+    """Quality, cost and mix per threshold, against always-strongest, always-cheapest, random and oracle
+    (rows with prompts only: the mix per threshold)."""
+    from costops.routing import Router
     from costops.routing.evaluate import evaluate
 
     if (threshold is None) == (not sweep):
         raise click.UsageError("give exactly one of --threshold T or --sweep")
     try:
         router = Router.load(router_dir)
-        rows = read_outcomes(data)
+        rows = _read(data)
     except CostopsError as exc:
         raise _fail(exc) from None
     thresholds = router.sweep_thresholds() if threshold is None else [threshold]
     result = evaluate(router, rows, thresholds)
-    if as_json:
-        click.echo(json.dumps(result))
+    if as_json:  # the issue's shape exactly; the row counts are in the text form
+        click.echo(json.dumps({"points": result["points"], "baselines": result["baselines"]}))
     else:
         click.echo(_render(result))
 

@@ -263,7 +263,8 @@ def train(
                 f"a model is good enough without its scores (models in the data: {', '.join(sorted(seen)) or 'none'})"
             )
     if not models:
-        raise OutcomeDataError("the training data has no outcomes: every row needs 'outcomes' {model: score}")
+        where = f"{', '.join(map(str, sources))}: " if sources else ""
+        raise OutcomeDataError(f"{where}the training data has no outcomes: every row needs 'outcomes' {{model: score}}")
     keep = np.array([any(m in r.outcomes for m in models) for r in rows], dtype=bool)
     used = [r for r, k in zip(rows, keep, strict=True) if k]
     featurizer = featurizer or Featurizer()
