@@ -89,6 +89,30 @@ def test_a_missing_or_foreign_directory_says_how_to_fix_it(tmp_path) -> None:  #
         Router.load(tmp_path)
 
 
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"cost_scale_usd": None}, r"incomplete or damaged router \(cost_scale_usd"),
+    ({"cost_scale_usd": "x"}, r"incomplete or damaged router \(cost_scale_usd"),
+    ({"rule": "magic"}, r"rule 'magic' is not one this costops knows \(utility, threshold\)"),
+])
+def test_a_damaged_router_json_is_a_router_file_error(trained: Router, tmp_path, edit, message) -> None:  # noqa: ANN001
+    d = trained.save(tmp_path / "r")
+    doc = json.loads((d / "router.json").read_text())
+    doc.update({k: v for k, v in edit.items() if v is not None})
+    for k in [k for k, v in edit.items() if v is None]:
+        del doc[k]
+    (d / "router.json").write_text(json.dumps(doc))
+    with pytest.raises(RouterFileError, match=message):
+        Router.load(d)
+
+
+def test_weights_that_are_not_a_routers_say_so_without_advice_to_unpickle(trained: Router, tmp_path) -> None:  # noqa: ANN001
+    d = trained.save(tmp_path / "r")
+    (d / "heads.npz").write_bytes(b"garbage")
+    with pytest.raises(RouterFileError, match=r"heads.npz is damaged or not one `costops router train` wrote") as err:
+        Router.load(d)
+    assert "pickle" not in str(err.value)
+
+
 def test_decide_utility_weighs_the_gain_against_the_cost() -> None:
     P = np.array([[0.50, 0.90], [0.85, 0.90], [0.20, 0.30]])
     C = np.array([[1.0, 10.0]] * 3)

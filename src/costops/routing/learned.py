@@ -215,17 +215,29 @@ class Router:
                     f"{d}: trained on features {key}={want.get(key)!r}, this costops computes {have[key]!r}; "
                     f"retrain with `costops router train`"
                 )
+        retrain = "retrain with `costops router train`"
         try:
-            with np.load(d / "heads.npz") as z:
+            weights = np.load(d / "heads.npz")  # allow_pickle stays False: loading never runs code
+        except FileNotFoundError:
+            raise RouterFileError(f"{d}: no heads.npz beside router.json; {retrain}") from None
+        except (OSError, ValueError):  # numpy's message would suggest unpickling: not advice to pass on
+            raise RouterFileError(f"{d}/heads.npz is damaged or not one `costops router train` wrote; {retrain}") from None
+        try:
+            with weights as z:
                 heads = Heads.from_arrays({k: z[k] for k in z.files})
             models = [str(m) for m in doc["models"]]
             costs = CostModel.from_json(doc["prices"], models)
         except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise RouterFileError(f"{d}: incomplete or damaged router ({exc}); retrain with `costops router train`") from None
+            raise RouterFileError(f"{d}: incomplete or damaged router ({exc}); {retrain}") from None
+        scale, rule = doc.get("cost_scale_usd"), doc.get("rule", "utility")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+            raise RouterFileError(f"{d}: incomplete or damaged router (cost_scale_usd = {scale!r}, not a positive number); {retrain}")
+        if rule not in RULES:
+            raise RouterFileError(f"{d}/router.json: rule {rule!r} is not one this costops knows ({', '.join(RULES)}); {retrain}")
         if heads.models != len(models) or heads.W.shape[0] != featurizer.dims:
-            raise RouterFileError(f"{d}: heads.npz does not match router.json; retrain with `costops router train`")
+            raise RouterFileError(f"{d}: heads.npz does not match router.json; {retrain}")
         meta = {k: v for k, v in doc.items() if k not in ("format", "models", "rule", "cost_scale_usd", "prices", "features")}
-        return cls(models, heads, costs, str(doc.get("rule", "utility")), float(doc["cost_scale_usd"]), meta, featurizer)
+        return cls(models, heads, costs, rule, float(scale), meta, featurizer)
 
 
 def train(
