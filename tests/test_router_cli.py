@@ -143,6 +143,9 @@ def test_usage_errors(files: dict[str, Path], tmp_path: Path) -> None:
     assert "give exactly one of --threshold T or --sweep" in both
     assert "0<=x<=1" in run("router", "choose", "--router", str(files["router"]), "--data", str(files["test"]),
                             "--threshold", "2", ok=False)
+    for command in ("choose", "eval"):
+        assert "'--threshold': nan is not a number from 0 to 1" in run(
+            "router", command, "--router", str(files["router"]), "--data", str(files["test"]), "--threshold", "nan", ok=False)
     missing = run("router", "choose", "--router", str(tmp_path / "nope"), "--data", str(files["test"]),
                   "--threshold", "0.5", ok=False)
     assert "no router.json; write a router there with `costops router train" in missing

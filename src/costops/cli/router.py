@@ -49,6 +49,13 @@ def _read(paths: tuple[str, ...]) -> list[Any]:
     return rows
 
 
+def _knob(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets NaN through (every comparison with it is false)."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number from 0 to 1", ctx, param)
+    return value
+
+
 _data = click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
                      help="Outcome JSONL (repeat for several files).")
 
@@ -101,7 +108,7 @@ def train_cmd(data: tuple[str, ...], out: str, models: str | None, prices_path: 
 @router_group.command("choose")
 @click.option("--router", "router_dir", required=True, type=click.Path(file_okay=False), help="Router directory.")
 @_data
-@click.option("--threshold", required=True, type=click.FloatRange(0.0, 1.0), help="The knob, 0 (cheapest) to 1 (best).")
+@click.option("--threshold", required=True, type=click.FloatRange(0.0, 1.0), callback=_knob, help="The knob, 0 (cheapest) to 1 (best).")
 def choose_cmd(router_dir: str, data: tuple[str, ...], threshold: float) -> None:
     """Print {"id": ..., "model": ...} for each row of a prompt file (rows need only id and prompt)."""
     from costops.routing import Router
@@ -119,7 +126,7 @@ def choose_cmd(router_dir: str, data: tuple[str, ...], threshold: float) -> None
 @router_group.command("eval")
 @click.option("--router", "router_dir", required=True, type=click.Path(file_okay=False), help="Router directory.")
 @_data
-@click.option("--threshold", default=None, type=click.FloatRange(0.0, 1.0), help="One threshold.")
+@click.option("--threshold", default=None, type=click.FloatRange(0.0, 1.0), callback=_knob, help="One threshold.")
 @click.option("--sweep", is_flag=True, help="Thresholds across the whole curve.")
 @click.option("--json", "as_json", is_flag=True, help='{"points": [...], "baselines": {...}}')
 def eval_cmd(router_dir: str, data: tuple[str, ...], threshold: float | None, sweep: bool, as_json: bool) -> None:
