@@ -41,6 +41,9 @@ def test_auto_sends_hard_prompts_to_the_strong_model(make_gateway, router_dir) -
 def test_a_learned_policy_is_checked_at_start(make_gateway, router_dir, tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"routing.policies.auto.router"):
         make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{tmp_path}/none'}}\n")
+    with pytest.raises(ConfigError, match=r"models.big: 'big': model 'big' is not served.*; the router's names are "
+                                          r"served as they are unless you map them: models: \{big: <a served model>"):
+        make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{router_dir}'}}\n")
     with pytest.raises(ConfigError, match=r"'medium' is not one of the router's models"):
         make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{router_dir}', models: [medium]}}\n")
     with pytest.raises(ConfigError, match=r"routing.policies.auto.models.big: 'nope-1'"):

@@ -74,5 +74,7 @@ def parse_learned(name: str, spec: Mapping[str, Any], config: Config, where: str
         try:
             resolve_model(config, target)
         except CostopsError as exc:
-            raise ConfigError(f"{where}.models.{model}: {target!r}: {exc.message}") from None
+            hint = "" if isinstance(models, Mapping) else (
+                f"; the router's names are served as they are unless you map them: models: {{{model}: <a served model>}}")
+            raise ConfigError(f"{where}.models.{model}: {target!r}: {exc.message}{hint}") from None
     return LearnedPolicy(name, router, float(threshold), targets)
