@@ -47,7 +47,7 @@ def test_choose_prints_one_line_per_row_from_prompts_alone(files: dict[str, Path
     ])
     out = run("router", "choose", "--router", str(files["router"]), "--data", str(prompts), "--threshold", "0.9")
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines[:2] == [{"id": "a", "model": "big"}, {"id": "7", "model": "small"}]
+    assert lines[:2] == [{"id": "a", "model": "big"}, {"id": 7, "model": "small"}]  # the id as the row spells it
     assert lines[2]["id"] == "empty" and lines[2]["model"] in ("big", "small") and len(lines) == 3
 
 
@@ -121,7 +121,7 @@ def result_cost_of_small(files: dict[str, Path], prompt: str) -> float:
         ('[1, 2]\n', "bad.jsonl:1: a row must be a JSON object"),
         ('{"id": 1, "prompt": "a", "cost_usd": {"big": -1}}\n', "cost_usd['big'] = -1: must be a number >= 0"),
         ('{"id": 1, "prompt": "a"}\n\n{"id": 2, "prompt": "b"}\n{"id": 1, "prompt": "c"}\n',
-         "bad.jsonl:4: id '1' repeats line 1"),
+         "bad.jsonl:4: id 1 repeats line 1"),
         ('{"id": 1, "prompt": "caf\xe9"}\n'.encode("latin-1"), "bad.jsonl:1: not UTF-8 text"),
         ("", "bad.jsonl: no rows"),
         ("\n  \n", "bad.jsonl: no rows"),

@@ -185,7 +185,7 @@ def test_models_without_outcomes_cannot_be_trained_for(tmp_path) -> None:  # noq
 
 def test_the_reader_skips_a_bom_and_names_repeated_ids_and_non_utf8_lines(tmp_path) -> None:  # noqa: ANN001
     (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1, "prompt": "hi"}\n{"id": 2, "prompt": "\xc3\xa9"}\n')
-    assert [(r.id, r.prompt) for r in read_outcomes(tmp_path / "bom.jsonl")] == [("1", "hi"), ("2", "é")]
+    assert [(r.id, r.prompt) for r in read_outcomes(tmp_path / "bom.jsonl")] == [(1, "hi"), (2, "é")]
     (tmp_path / "dup.jsonl").write_text('{"id": "a", "prompt": "x"}\n\n{"id": "a", "prompt": "y"}\n')
     with pytest.raises(OutcomeDataError, match=r"dup.jsonl:3: id 'a' repeats line 1; give each row its own id"):
         read_outcomes(tmp_path / "dup.jsonl")

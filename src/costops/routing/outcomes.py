@@ -25,7 +25,8 @@ from costops.routing.errors import OutcomeDataError
 
 @dataclass(frozen=True, slots=True)
 class OutcomeRow:
-    id: str
+    id: str | int | float
+    """As the file spells it (a string or a number), so ``choose`` prints back the id it was given."""
     prompt: str
     outcomes: Mapping[str, float] = field(default_factory=dict)
     """Measured scores only: models whose score was null are left out."""
@@ -49,7 +50,7 @@ def iter_outcomes(path: str | Path) -> Iterator[OutcomeRow]:
         handle = path.open("rb")
     except OSError as exc:
         raise OutcomeDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    seen: dict[str, int] = {}
+    seen: dict[str | int | float, int] = {}
     with handle:
         for lineno, raw in enumerate(handle, 1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -82,7 +83,7 @@ def parse_row(raw: bytes | str, *, where: str) -> OutcomeRow:
     if not isinstance(prompt, str):
         raise OutcomeDataError(f"{where}: 'prompt' must be a string (the full prompt text), got {_kind(prompt)}")
     return OutcomeRow(
-        id=str(obj["id"]),
+        id=obj["id"],
         prompt=prompt,
         outcomes=_scores(obj.get("outcomes"), where=f"{where}: outcomes", low=0.0, high=1.0),
         cost_usd=_scores(obj.get("cost_usd"), where=f"{where}: cost_usd", low=0.0, high=math.inf),
