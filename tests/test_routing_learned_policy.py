@@ -48,3 +48,26 @@ def test_a_learned_policy_is_checked_at_start(make_gateway, router_dir, tmp_path
         make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{router_dir}', models: [medium]}}\n")
     with pytest.raises(ConfigError, match=r"routing.policies.auto.models.big: 'nope-1'"):
         make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{router_dir}', models: {{small: gpt-4o-mini, big: nope-1}}}}\n")
+
+
+def test_a_router_trained_by_the_cli_on_served_names_needs_no_mapping(make_gateway, tmp_path) -> None:  # noqa: ANN001
+    """What a user does first: `costops router train` on their own outcome file whose models the
+    gateway serves under those names and whose rows carry cost_usd (so no --prices), then
+    `kind: learned` with no `models:` at all."""
+    from click.testing import CliRunner
+
+    from costops.cli import main
+
+    rows = [{**r, "outcomes": {"gpt-4o-mini": r["outcomes"]["small"], "gpt-4o": r["outcomes"]["big"]},
+             "cost_usd": {"gpt-4o-mini": 0.0001, "gpt-4o": 0.01}} for r in router_data.rows(600, seed=4)]
+    data = router_data.write(tmp_path / "mine.jsonl", rows)
+    trained = CliRunner().invoke(main, ["router", "train", "--data", str(data), "--out", str(tmp_path / "r")])
+    assert trained.exit_code == 0 and "gpt-4o: mean score 1.000 on 600 rows, per call, learned from 600 rows' cost_usd" \
+        in trained.output, trained.output
+    gw = make_gateway(f"routing:\n  policies:\n    auto: {{kind: learned, router: '{tmp_path / 'r'}', threshold: 0.9}}\n")
+    oa = openai.OpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+    hard = oa.chat.completions.create(model="auto", messages=[{"role": "user", "content": "Prove the theorem: 9 is odd."}])
+    easy = oa.chat.completions.create(model="auto", messages=[{"role": "user", "content": "What is the capital of Spain?"}])
+    assert [(r.model_requested, r.model, r.route) for r in gw.records(2)] == [
+        ("auto", "gpt-4o", "learned"), ("auto", "gpt-4o-mini", "learned")]
+    assert hard.model.startswith("gpt-4o") and easy.model.startswith("gpt-4o-mini")
