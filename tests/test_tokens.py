@@ -1,5 +1,5 @@
 """Token counting shortcuts: known roles without the tokenizer, long repeated texts from a
-bounded LRU; both must give exactly the tokenizer's own counts."""
+bounded LRU, short repeated texts from a bounded memo; all must give exactly the tokenizer's own counts."""
 
 from __future__ import annotations
 
@@ -57,12 +57,31 @@ def test_a_long_repeated_text_is_tokenized_once():
     assert first == second == 3 + 3 + 1 + len(encoding("o200k_base").encode_ordinary(system)) + 3 + 1 + 1
 
 
-def test_short_texts_are_not_remembered():
+def test_a_short_text_is_remembered_once_seen_twice():
     tc, spy = spied("gpt-4o-mini")
-    tc.count("short")
-    tc.count("short")
-    assert spy.seen == ["short", "short"]
-    assert len(tc._long) == 0
+    assert [tc.count("short") for _ in range(4)] == [1, 1, 1, 1]
+    assert spy.seen == ["short", "short"]  # seen twice, then read from the memo
+    assert len(tc._long) == 0 and tc._short.counts == {"short": 1}
+    system = {"role": "system", "content": "You are a concise assistant for a cost-ops team."}
+    counts = [tc.count_messages([system, {"role": "user", "content": f"question {i}"}]) for i in range(5)]
+    assert spy.seen.count(system["content"]) == 2  # the system prompt: twice, then remembered
+    assert [m for m in spy.seen if m.startswith("question")] == [f"question {i}" for i in range(5)]
+    ref = TokenCounter("gpt-4o-mini")._count  # the tokenizer itself, no memo
+    assert counts == [count_framed(ref, [system, {"role": "user", "content": f"question {i}"}]) for i in range(5)]
+
+
+def test_unique_short_texts_leave_the_memo_bounded_and_empty():
+    tc, _ = spied("gpt-4o-mini")
+    memo = tc._short
+    for i in range(10 * memo.max_entries):
+        tc.count_messages([{"role": "user", "content": f"unique turn {i}"}])
+    assert memo.counts == {}  # seen once each: only their hashes were noted
+    assert len(memo.once) <= 4 * memo.max_entries
+    for i in range(3 * memo.max_entries):  # each seen twice: kept, and the memo stays bounded
+        tc.count(f"twice {i}")
+        tc.count(f"twice {i}")
+    assert 0 < len(memo.counts) <= memo.max_entries
+    assert all(n == len(encoding("o200k_base").encode_ordinary(t)) for t, n in memo.counts.items())
 
 
 def test_the_count_cache_is_bounded_by_characters_and_entries():

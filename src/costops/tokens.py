@@ -34,7 +34,8 @@ counted without running the tokenizer on every message (tests/test_tokens.py che
 LONG_TEXT = 512
 """Texts at least this long (system prompts, tool schemas) have their counts remembered: most
 traffic repeats its system prompt and tools verbatim, and hashing a string is far cheaper than
-tokenizing it. Shorter texts are counted each time (the user's own turn rarely repeats)."""
+tokenizing it. Shorter texts repeat too (a short system prompt, few-shot examples): those are
+remembered by :class:`ShortCounts` once seen twice."""
 
 
 @cache
@@ -87,6 +88,7 @@ class TokenCounter:
         bare = model.rsplit("/", 1)[-1].lower()
         self._factor = next((f for prefix, f in _ESTIMATE_FACTOR.items() if bare.startswith(prefix)), 1.0)
         self._long = CountCache()
+        self._short = ShortCounts()
         self.alike = (name or "o200k_base", 1.0 if self.exact else self._factor)
         """Two counters with the same ``alike`` give every text the same count (one encoding, one factor)."""
 
@@ -96,7 +98,11 @@ class TokenCounter:
             if n is None:
                 n = self._long.put(text, self._count(text))
             return n
-        return self._count(text)
+        short = self._short
+        n = short.counts.get(text)
+        if n is None:
+            n = short.counted(text, self._count(text))
+        return n
 
     def _count(self, text: str) -> int:
         n = len(self._enc.encode_ordinary(text))
@@ -118,12 +124,17 @@ class TokenCounter:
         try:
             total = 3
             count, core, short = self.count, self._core, LONG_TEXT if self.exact else 0
+            memo = self._short
+            seen = memo.counts.get
             for message in messages:
                 if len(message) == 2:  # {"role": ..., "content": ...}: the commonest message
                     role, content = message.get("role"), message.get("content")
                     if (type(role) is str and type(content) is str and len(content) < short
                             and (known := ROLE_TOKENS.get(role)) is not None):
-                        total += 3 + known + len(core(content))
+                        n = seen(content)  # count(), inlined: a short text, an exact tokenizer
+                        if n is None:
+                            n = memo.counted(content, len(core(content)))
+                        total += 3 + known + n
                         continue
                 total += 3
                 for key, value in message.items():
@@ -167,6 +178,36 @@ def _field_tokens(count: Callable[[str], int], key: str, value: Any) -> int:
         known = ROLE_TOKENS.get(value) if key == "role" else None
         total += known if known is not None else count(value)
     return total
+
+
+class ShortCounts:
+    """Counts of short texts seen at least twice: a repeated system prompt or few-shot example
+    is tokenized twice, then read from a dict (the tokenizer costs ~2-4 us a text when hot and
+    ~8 between requests, a lookup ~0.1). A text seen once leaves only its hash in ``once``, so
+    unique user turns neither fill ``counts`` nor are kept alive by it; both are cleared when
+    full (a repeated text is then counted twice again). Unlocked: each step is one dict or set
+    operation, and a lost entry under threads only costs a recount."""
+
+    __slots__ = ("counts", "once", "max_entries")
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self.counts: dict[str, int] = {}
+        self.once: set[int] = set()
+        self.max_entries = max_entries
+
+    def counted(self, text: str, n: int) -> int:
+        """Note that ``text`` (not in ``counts``) counts ``n``: kept when seen before."""
+        once, h = self.once, hash(text)
+        if h not in once:
+            if len(once) >= 4 * self.max_entries:
+                once.clear()
+            once.add(h)
+        else:
+            counts = self.counts
+            if len(counts) >= self.max_entries:
+                counts.clear()
+            counts[text] = n
+        return n
 
 
 class CountCache:
