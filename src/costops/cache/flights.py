@@ -56,10 +56,12 @@ return 0
 
 
 class Flights:
-    """The leaders in flight in this process, by key; each holds a future its followers await."""
+    """The leaders in flight in this process, by key. A leader's slot holds None until a follower
+    arrives, which puts there the future it and later followers await: a leader nobody follows
+    (nearly every miss) costs one dict insert and one pop, no future."""
 
     def __init__(self) -> None:
-        self._leaders: dict[str, asyncio.Future[Any]] = {}
+        self._leaders: dict[str, asyncio.Future[Any] | None] = {}
         self.waiting = 0
         """Followers waiting right now (the stage's stats show it)."""
 
@@ -70,7 +72,15 @@ class Flights:
         """Make the caller the leader for ``key``; nothing may be awaited between the check
         that no one leads and this call, so two requests never both lead in one process."""
         assert key not in self._leaders, key
-        self._leaders[key] = asyncio.get_running_loop().create_future()
+        self._leaders[key] = None
+
+    def try_lead(self, key: str) -> bool:
+        """Lead for ``key`` unless someone here already does: the check and :meth:`lead` in one step."""
+        leaders = self._leaders
+        if key in leaders:
+            return False
+        leaders[key] = None
+        return True
 
     def land(self, key: str, answer: Any) -> None:
         """The leader is done: its followers get ``answer`` (None: go upstream yourselves)."""
@@ -81,6 +91,8 @@ class Flights:
     async def follow(self, key: str, wait_s: float) -> Any:
         """The leader's answer, or None after ``wait_s`` or when the leader failed."""
         future = self._leaders[key]
+        if future is None:  # the first follower: the future every follower of this leader awaits
+            future = self._leaders[key] = asyncio.get_running_loop().create_future()
         try:
             return await self.waiting_for(asyncio.wait_for(asyncio.shield(future), wait_s))
         except asyncio.TimeoutError:

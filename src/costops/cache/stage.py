@@ -85,6 +85,7 @@ class ExactCacheStage:
             self.claims = Claims(lambda: client, self.l2.prefix + "flight:")
         self._ttl_cfg: ExactCacheConfig | None = None
         self._ttls: dict[tuple[str, str], int] = {}
+        self._prefixes: dict[tuple[str, str], str] = {}
         self.also_invalidate: list[Callable[[Selector], Awaitable[int]]] = []
         """Other caches one invalidation must clear too (the semantic cache), wired in build_stages."""
         self.admin_routes = {
@@ -118,16 +119,14 @@ class ExactCacheStage:
         model = str(call.body.get("model"))
         ttl = self._ttl(control, call.record.tags, model, call.endpoint)
         decision = decide(call.endpoint, call.body, control, self.cfg, ttl)
-        if decision.bypass:
+        if not decision.read and not decision.store:  # decision.bypass
             self._mark(call, "bypass")
             return None
-        namespace = choose_namespace(self.cfg, control, call.key.tenant)
-        key = entry_key(namespace, model, request_hash(call.api, call.endpoint, call.body))
+        key = self._prefix(control, call.key.tenant, model) + request_hash(call.api, call.endpoint, call.body)
         if decision.read:
             entry = self._lookup_l1(key) if self.l2 is None else await self._lookup(key)
             if entry is None and decision.store and self.cfg.single_flight_wait_s > 0:
-                if self.claims is None and key not in self.flights:  # lead here, with no await in between
-                    self.flights.lead(key)
+                if self.claims is None and self.flights.try_lead(key):  # lead here, with no await in between
                     call.state[FLIGHT] = (key, None)
                 else:
                     started = time.perf_counter()
@@ -161,6 +160,18 @@ class ExactCacheStage:
                 self._ttls.clear()
             ttl = self._ttls[model, endpoint] = choose_ttl(cfg, control, tags, model, endpoint)
         return ttl
+
+    def _prefix(self, control: CacheControl, tenant: str, model: str) -> str:
+        """``namespace|model|`` of the key (:func:`entry_key` less the digest), remembered per
+        (tenant, model) for a request that names no namespace (then nothing else decides it)."""
+        if control.namespace is not None:
+            return entry_key(choose_namespace(self.cfg, control, tenant), model, "")
+        prefix = self._prefixes.get((tenant, model))
+        if prefix is None:
+            if len(self._prefixes) >= 1024:  # model names come from clients: keep the memo small
+                self._prefixes.clear()
+            prefix = self._prefixes[tenant, model] = entry_key(choose_namespace(self.cfg, control, tenant), model, "")
+        return prefix
 
     async def _follow_or_lead(self, call: Call, key: str) -> Entry | None:
         """The answer of the request for ``key`` already in flight (here, or on another replica
@@ -255,9 +266,12 @@ class ExactCacheStage:
             return entry.body
         options = call.body.get("stream_options")
         include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
-        replay = entry.sse.get(include_usage)
+        replays = entry.sse
+        if replays is None:
+            replays = entry.sse = {}
+        replay = replays.get(include_usage)
         if replay is None:
-            replay = entry.sse[include_usage] = sse_from_json(entry.api, entry.body, include_usage=include_usage)
+            replay = replays[include_usage] = sse_from_json(entry.api, entry.body, include_usage=include_usage)
         return replay
 
     def _mark(self, call: Call, kind: str) -> None:

@@ -14,7 +14,7 @@ import fnmatch
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -35,8 +35,9 @@ class Entry:
     usage: Usage
     stored_at: float
     expires_at: float = 0.0
-    sse: dict[bool, bytes] = field(default_factory=dict)
-    """Replays already rendered, by ``include_usage``: a hot entry is rendered once."""
+    sse: dict[bool, bytes] | None = None
+    """Replays already rendered, by ``include_usage``: a hot entry is rendered once (None until
+    one is: most stored answers are never replayed as a stream)."""
 
     def encode(self) -> bytes:
         head = {"api": self.api, "usage": [getattr(self.usage, n) for n in _USAGE_FIELDS], "at": self.stored_at}
@@ -113,12 +114,14 @@ class MemoryTier:
         return entry
 
     def put(self, key: str, entry: Entry) -> None:
-        if entry.size > self.max_bytes:
+        size = len(entry.body) + _OVERHEAD  # entry.size, inlined
+        if size > self.max_bytes:
             return
-        if key in self._entries:
+        entries = self._entries
+        if key in entries:
             self._drop(key)
-        self._entries[key] = entry
-        self.bytes += entry.size + len(key)
+        entries[key] = entry
+        self.bytes += size + len(key)
         while self.bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
             self.evictions += 1
