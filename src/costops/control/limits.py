@@ -133,7 +133,12 @@ class LimitsStage:
     # -- before: steer, take, else queue or refuse --------------------------------------------------
 
     async def before(self, call: Call) -> Reply | None:
-        verdict = await self._try(call, queued=False)
+        if self.health:
+            verdict = await self._try(call, queued=False)
+        else:  # _try() with no deployment to steer away from, inlined: one coroutine fewer
+            verdict = await self._take(call, queued=False)
+            if not verdict.ok and verdict.scope == "deployment" and call.deployment is not None:
+                verdict = await self._on_siblings(call, verdict, queued=False)
         if verdict.ok:
             return None
         if self.queue is None:
@@ -154,7 +159,11 @@ class LimitsStage:
         verdict = await self._take(call, queued=queued)
         if verdict.ok or verdict.scope != "deployment" or call.deployment is None:
             return verdict
-        # the deployment's own limit is spent: a sibling may have room
+        return await self._on_siblings(call, verdict, queued=queued)
+
+    async def _on_siblings(self, call: Call, verdict: Verdict, *, queued: bool) -> Verdict:
+        """The deployment's own limit is spent (``verdict``): a sibling may have room."""
+        assert call.deployment is not None
         original, now = call.deployment, self.clock()
         for name in self._sibling_names(call):
             if self.adaptive is not None and share_at(self.health.get(name, HEALTHY), now, self.adaptive) <= 0:
@@ -181,14 +190,24 @@ class LimitsStage:
         return ADMITTED
 
     async def _take(self, call: Call, *, queued: bool) -> Verdict:
-        plan = self._plan(call)
+        deployment = call.deployment
+        try:  # _plan(), its memo hit inlined
+            plan = self._plans[call.key.id, call.record.model_requested, call.model,
+                               deployment.name if deployment is not None else ""]
+        except KeyError:
+            plan = self._plan(call)
         if plan is None:
             return ADMITTED
         if not queued and self.queue is not None and self.queue.lines:
             line = self.queue.busy(plan.idents)
             if line is not None:  # others already wait for this limit: queue behind them, don't overtake
                 return Verdict(False, line, _label(plan, line), "", 0.0)
-        tokens = self._estimate(call) if plan.token_buckets else 0
+        if plan.token_buckets:  # the prompt counted exactly (estimated for families without an
+            # offline tokenizer) plus the most the reply may use: the request's cap or the default
+            _, cap, n = call_cap(call)  # output_tokens(), from the body's cap read once per request
+            tokens = call_input_tokens(call) + (self.settings.default_output_tokens if cap is None else cap) * n
+        else:
+            tokens = 0
         lease = uuid.uuid4().hex if plan.slots else ""
         now = self.clock()
         shared = self.shared is not None and now >= self._redis_down_until
@@ -234,12 +253,6 @@ class LimitsStage:
             self._siblings[memo] = names
         return names
 
-    def _estimate(self, call: Call) -> int:
-        """Prompt tokens counted exactly (estimated for families without an offline tokenizer)
-        plus the most the reply may use: the request's cap or the configured default."""
-        _, cap, n = call_cap(call)  # output_tokens(), from the body's cap read once per request
-        return call_input_tokens(call) + (self.settings.default_output_tokens if cap is None else cap) * n
-
     async def readmit(self, call: Call) -> None:
         """Admit the call's next attempt at its new target: release what the earlier one took
         (settled at the tokens used so far), then take for the new target's limits (steered and
@@ -257,7 +270,9 @@ class LimitsStage:
         if record.status in THROTTLE_STATUSES and record.deployment and self.adaptive is not None and (
                 UPSTREAM_RETRY_AFTER in call.state):  # the provider's 429, not one costops gave (a budget's)
             await self._throttled(record.deployment, call.state[UPSTREAM_RETRY_AFTER])
-        await self._release(call)
+        pending = self._settle(call, True)  # _release(), with no coroutine of its own when local
+        if pending is not None:
+            await self._settle_shared(*pending)
 
     async def giveback(self, call: Call) -> None:
         """A later admission (the budgets) refused the target this stage just took for: that
@@ -266,9 +281,16 @@ class LimitsStage:
         await self._release(call, ran=False)
 
     async def _release(self, call: Call, *, ran: bool = True) -> None:
+        pending = self._settle(call, ran)
+        if pending is not None:
+            await self._settle_shared(*pending)
+
+    def _settle(self, call: Call, ran: bool) -> tuple[Taken, float, float, float] | None:
+        """Settle what the call took, in this process; what Redis must settle instead is returned
+        for :meth:`_settle_shared` (taken, extra tokens, request units, now)."""
         taken: Taken | None = call.state.pop("limits", None)
         if taken is None:
-            return
+            return None
         plan = taken.plan
         if not ran:
             extra, requests = -taken.tokens, -1.0
@@ -283,17 +305,27 @@ class LimitsStage:
             requests = 0.0
         now = self.clock()
         if taken.shared and self.shared is not None:
-            self._leases.pop(taken.lease, None)
-            try:
-                await self.shared.settle(now, plan, extra, taken.lease, requests)
-            except Exception as exc:  # the lease lapses by itself; the token difference is lost
-                self._redis_failed(exc)
-        else:
-            self.local.settle(now, plan, extra, requests)
+            return taken, extra, requests, now
+        self.local.settle(now, plan, extra, requests)
         if self.queue is not None and self.queue.lines:
-            for line in plan.idents:
-                if line in self.queue.lines:
-                    self.queue.wake(line, now)
+            self._wake(plan, now)
+        return None
+
+    async def _settle_shared(self, taken: Taken, extra: float, requests: float, now: float) -> None:
+        assert self.shared is not None
+        self._leases.pop(taken.lease, None)
+        try:
+            await self.shared.settle(now, taken.plan, extra, taken.lease, requests)
+        except Exception as exc:  # the lease lapses by itself; the token difference is lost
+            self._redis_failed(exc)
+        if self.queue is not None and self.queue.lines:
+            self._wake(taken.plan, now)
+
+    def _wake(self, plan: Plan, now: float) -> None:
+        assert self.queue is not None
+        for line in plan.idents:
+            if line in self.queue.lines:
+                self.queue.wake(line, now)
 
     async def _throttled(self, deployment: str, retry_after: float | None) -> None:
         assert self.adaptive is not None
