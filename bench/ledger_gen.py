@@ -49,7 +49,7 @@ def generate(path: str, rows: int, days: int = 90) -> float:
     """Write ``rows`` calls into a fresh ledger at ``path``; returns seconds taken."""
     import duckdb
 
-    from costops.analysis.duck import _extension
+    from costops.analysis.duck_ingest import _extension
     from costops.ledger.store import open_store
 
     started = time.perf_counter()

@@ -23,29 +23,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from costops.analysis.rollup import CUBES, TAGS, Cube, Plan, answer, cube_ddl, fill_sql, plan, worth
+from costops.analysis.answers import Answers, check_columns
+from costops.analysis.rollup import CUBES, TAGS, cube_ddl, fill_sql
 from costops.analysis.sql import (
     CLICKHOUSE,
     COLUMNS,
     INT_COLUMNS,
     MONEY_COLUMNS,
-    Dialect,
-    aggregate_sets_sql,
     aggregate_sql,
-    arms_sql,
     shape,
-    split_sets,
     tag_keys_sql,
-    top_rows,
-    tops_rows,
     where_sql,
 )
-from costops.ledger.arms import shape as shape_arm
 from costops.ledger.query import TOKEN_KINDS, Filters
 from costops.ledger.record import UsageRecord
 from costops.ledger.store import LedgerStore
@@ -218,7 +212,7 @@ def record_values(r: UsageRecord) -> list[Any]:
     return [row[c] for c in INSERTED]
 
 
-class ClickHouseEngine:
+class ClickHouseEngine(Answers):
     name = "clickhouse"
 
     def __init__(
@@ -244,6 +238,7 @@ class ClickHouseEngine:
         if not name.replace("_", "").isalnum():
             raise ValueError(f"ClickHouse database {name!r}: use letters, digits and underscores")
         self.db = name
+        self._prefix = f"{name}."
         self.d = replace(CLICKHOUSE, table=f"{name}.usage AS u FINAL", feedback=f"{name}.feedback AS f FINAL")
         if url.startswith("chdb://"):
             self._client.command(f"CREATE DATABASE IF NOT EXISTS {name}")
@@ -286,21 +281,6 @@ class ClickHouseEngine:
         tables = ["usage", *(cube.table for cube in (*CUBES, TAGS))]
         counts = self._client.rows("SELECT " + ", ".join(f"(SELECT count() FROM {self.db}.{t})" for t in tables))[0]
         return {t: int(n) for t, n in zip(tables, counts, strict=True)}
-
-    def _usable(self, cube: Cube) -> bool:
-        if self.rollups is not None:
-            return self.rollups
-        return worth(self._sizes.get(cube.table, 0), self._sizes.get("usage", 0))
-
-    def _plan(self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> Plan | None:
-        return plan(group_by, filters, extra, self._usable)
-
-    def scans(self, group_by: Sequence[str], filters: Filters) -> bool:
-        """Whether :meth:`aggregate` reads the calls for this question (no cube holds it)."""
-        return self._plan(group_by, filters) is None
-
-    def _answer(self, p: Plan, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = ()) -> list[list[Any]]:
-        return answer(self._client.rows, p, group_by, filters, self.d, extra, f"{self.db}.")
 
     def sync(self, *, force: bool = False) -> int:
         """Backfill from the ledger; returns the rows the engine holds now and did not before."""
@@ -414,6 +394,9 @@ class ClickHouseEngine:
 
     # -- questions ---------------------------------------------------------------------------
 
+    def _all(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._client.rows(sql)
+
     def aggregate(
         self, group_by: Sequence[str], filters: Filters, extra: Sequence[str] = (), good_score: float = 0.5
     ) -> list[dict[str, Any]]:
@@ -422,59 +405,15 @@ class ClickHouseEngine:
         rows = (
             self._answer(p, group_by, filters, extra)
             if p is not None
-            else self._client.rows(aggregate_sql(group_by, filters, self.d, extra, good_score))
+            else self._all(aggregate_sql(group_by, filters, self.d, extra, good_score))
         )
         return [shape(row, group_by, extra) for row in rows]
 
-    def aggregate_sets(
-        self, groupings: Sequence[Sequence[str]], filters: Filters, extra: Sequence[str] = ()
-    ) -> list[list[dict[str, Any]]]:
-        """Several breakdowns: each from its cube, and those no cube holds in one scan of the calls."""
-        plans = [self._plan(g, filters, extra) for g in groupings]
-        raw = [g for g, p in zip(groupings, plans, strict=True) if p is None]
-        scanned: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        if raw:
-            sql, dims, masks = aggregate_sets_sql(raw, filters, self.d, extra)
-            split = split_sets(self._client.rows(sql), raw, dims, masks, extra)
-            scanned = {tuple(g): rows for g, rows in zip(raw, split, strict=True)}
-        return [
-            scanned[tuple(g)] if p is None else [shape(r, g, extra) for r in self._answer(p, g, filters, extra)]
-            for g, p in zip(groupings, plans, strict=True)
-        ]
-
-    def top(self, dim: str, filters: Filters, n: int) -> tuple[list[dict[str, Any]], int]:
-        """The ``n`` costliest values of ``dim`` (rows as :meth:`aggregate`'s), and how many values there are."""
-        if self._plan([dim], filters) is not None:
-            rows = self.aggregate([dim], filters)
-            rows.sort(key=lambda r: (-r["cost_nanos"], -r["requests"], r[dim] is not None, r[dim]))
-            return rows[:n], len(rows)
-        return top_rows(self._client.rows, dim, filters, self.d, n)
-
-    def tops(self, dims: Sequence[str], filters: Filters, n: int) -> dict[str, tuple[list[dict[str, Any]], int]]:
-        """:meth:`top` for each of ``dims``; those the cubes cannot answer are ranked in one shared scan."""
-        raw = [dim for dim in dims if self._plan([dim], filters) is None]
-        out = tops_rows(self._client.rows, raw, filters, self.d, n) if raw else {}
-        return {dim: out[dim] if dim in out else self.top(dim, filters, n) for dim in dims}
-
-    def totals(self, filters: Filters) -> dict[str, Any]:
-        return self.aggregate((), filters)[0]
-
-    def arms(self, filters: Filters, policy: str | None = None) -> list[dict[str, Any]]:
-        """Per (policy, arm, task): what experiments and bandits served (:func:`costops.analysis.sql.arms_sql`)."""
-        return [shape_arm(row) for row in self._client.rows(arms_sql(filters, self.d, policy))]
-
-    def select(self, make: Callable[[Dialect], str]) -> list[tuple[Any, ...]]:
-        """The rows of a query written for this engine's SQL (``make(dialect)``), over ``usage u``
-        and ``feedback f`` (read ``FINAL``)."""
-        return self._client.rows(make(self.d))
-
     def tag_keys(self, filters: Filters) -> list[str]:
-        return [row[0] for row in self._client.rows(tag_keys_sql(filters, self.d))]
+        return [row[0] for row in self._all(tag_keys_sql(filters, self.d))]
 
     def rows(self, filters: Filters, columns: Sequence[str], batch_size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
-        unknown = [c for c in columns if c not in COLUMNS]
-        if unknown:
-            raise ValueError(f"unknown column(s) {', '.join(unknown)}: use any of {', '.join(COLUMNS)}")
+        check_columns(columns)
         select = ", ".join(["u.ts", "u.request_id", *(f"u.{c}" for c in columns)])
         base = where_sql(filters, self.d)
         after: tuple[float, str] | None = None

@@ -48,7 +48,7 @@ class Prefetched:
     rows of those days: a call's day is its ``ts`` floored, so the slice is exact. ``wide``: the
     period is wider than the questions' (several questions' periods at once), so only what the
     reader would scan the calls for is prefetched (sharing the scan); what it answers from its
-    cubes (:meth:`~costops.analysis.duck.DuckEngine.scans`) is asked for its own period, not read
+    cubes (:meth:`~costops.analysis.answers.Answers.scans`) is asked for its own period, not read
     wider for nothing."""
 
     def __init__(self, reader: Reader, groupings: Sequence[Sequence[str]], filters: Filters, *, wide: bool = False) -> None:

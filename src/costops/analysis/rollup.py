@@ -19,7 +19,8 @@ A logical request counts once and its attempts' costs all add up, as in
 :data:`costops.ledger.query.MEASURES`: a cube row holds the same sums, over fewer rows.
 
 This module is the pure half (what each cube holds, which cube answers a question, the SQL);
-the engine (:mod:`costops.analysis.duck`) runs it and keeps the cubes in step with its calls.
+the engines run it (:mod:`costops.analysis.answers`) and keep the cubes in step with their calls
+(:mod:`costops.analysis.duck_ingest`, :mod:`costops.analysis.clickhouse`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ report`` can never disagree. The questions share passes
 (:class:`~costops.analysis.engine.Prefetched`): the breakdowns, the series over time and the
 rejections in one scan (or a cube read each); the forecast's history and the anomalies'
 baselines in one pass over whole days; the top users' and keys' sums in one
-(:meth:`~costops.analysis.duck.DuckEngine.tops`); the experiments' arms in one query of
-their own (:meth:`~costops.analysis.duck.DuckEngine.arms`). Budgets come from the gateway's budgets (or
+(:meth:`~costops.analysis.answers.Answers.tops`); the experiments' arms in one query of
+their own (:meth:`~costops.analysis.answers.Answers.arms`). Budgets come from the gateway's budgets (or
 the config's, for ``costops dashboard``), their spend from the reader: a burn-down of the
 current window, day by day, against the limit and the budgets' own forecast.
 """
