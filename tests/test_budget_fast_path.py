@@ -143,3 +143,22 @@ def test_alerts_fire_exactly_at_each_threshold_and_nothing_is_checked_between(tm
     stage.alerts.version += 1
     stage._observe(plan, (Level(limit * 2, 0, -1), quiet))
     assert len(checked) == 1 and len(raised()) == 9
+
+
+def test_the_snapshot_is_the_latest_level_of_each_budget_across_plans(tmp_path) -> None:
+    """``_observe`` keeps the latest levels as they came and writes them per budget only when
+    the plan changes or the snapshot is read: the snapshot is the same as if written each time."""
+    stage, config = _stage(tmp_path, CONFIG)
+    both = stage._plan(_call(config, 0, "gpt-4o-mini"), NOW)  # acme and mini
+    mini = stage._plan(_call(config, 1, "gpt-4o-mini"), NOW)  # mini alone
+    assert both is not None and mini is not None
+    limit = both.active[0][0].limit_nanos
+    stage._observe(both, (Level(1, 2, -1), Level(3, 4, limit)))
+    stage._observe(both, (Level(5, 6, -1), Level(7, 8, limit)))
+    stage._observe(mini, (Level(9, 10, limit),))  # another plan: both's levels are written first
+    assert stage.last == {"acme": (both.active[0][1].id, Level(5, 6, limit)), "mini": (mini.active[0][1].id, Level(9, 10, limit))}
+    stage._observe(both, (Level(11, 12, -1), Level(13, 14, limit)))
+    assert stage.last["mini"][1] == Level(13, 14, limit) and stage.last["acme"][1] == Level(11, 12, limit)
+    stage._observe(mini, (Level(15, 16, limit),))
+    assert stage._last_level(*mini.active[0]) == Level(15, 16, limit)  # what the downgrade check reads
+    assert stage.last["acme"][1] == Level(11, 12, limit)

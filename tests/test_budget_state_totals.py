@@ -69,3 +69,19 @@ def test_a_hold_is_released_in_the_claims_it_was_made_in_and_levels_read_the_win
     admission = state.reserve_now("r4", claims, 2000, 2.0, 60.0, least=10)
     assert admission.held == 910 and [tuple(lv) for lv in admission.levels] == [(90, 910, 1000), (40, 910, 1000)]
     assert not state.reserve_now("r5", claims, 100, 2.0, 60.0).admitted
+
+
+def test_a_refusal_by_a_later_claim_holds_nothing_in_the_earlier_ones() -> None:
+    """The hold is taken claim by claim as each fits; a claim that does not fit gives back what
+    the ones before it took, so the refused request leaves every level as it found it."""
+    state = MemoryState()
+    roomy, third = Claim("roomy", 1000, ("m",), "m", 60), Claim("t", 1000, ("x",), "x", 60)
+    tight = Claim("tight", 100, ("d",), "d", 60)
+    refused = state.reserve_now("r1", [roomy, third, tight], 150, 0.0, 60.0)
+    assert not refused.admitted and refused.refused_by == 2
+    assert [tuple(lv) for lv in refused.levels] == [(0, 0, 1000), (0, 0, 1000), (0, 0, 100)]
+    assert (state.reserved["roomy"], state.reserved["t"], state.reserved["tight"]) == (0, 0, 0)
+    assert "r1" not in state.holds and state._expiry == []
+    admitted = state.reserve_now("r2", [roomy, tight], 100, 0.0, 60.0)  # exactly the room left
+    assert admitted.admitted and [tuple(lv) for lv in admitted.levels] == [(0, 100, 1000), (0, 100, 100)]
+

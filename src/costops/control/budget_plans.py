@@ -20,7 +20,7 @@ class Plan:
     """What every request matching the same budgets reserves against in the windows in force
     from ``built`` until ``until`` (the first of them to turn): see :meth:`Plans.plan`."""
 
-    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades", "observed", "by_name")
+    __slots__ = ("active", "claims", "limits", "built", "until", "hard", "paced", "downgrades", "observed", "lowest", "by_name")
 
     def __init__(self, active: list[tuple[Budget, Window]], claims: list[Claim], built: float) -> None:
         self.active, self.claims, self.built = active, claims, built
@@ -28,6 +28,8 @@ class Plan:
         self.observed = tuple((b.name, w.id, b.limit_nanos, lowest_threshold(b)) for b, w in active)
         """Per budget, what the stage's ``_observe`` reads after every reservation and settle:
         (name, window id, limit, nanos of its lowest threshold)."""
+        self.lowest = tuple(o[3] for o in self.observed)
+        """Per budget, the nanos of its lowest threshold: the one comparison ``_observe`` makes per level."""
         self.by_name = {b.name: (b, w) for b, w in active}
         self.until = min(w.end for _, w in active)
         self.hard = any(b.hard for b, _ in active)

@@ -48,7 +48,7 @@ from costops.control.estimate import Hold, call_cap, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.recovery import Recovery
-from costops.control.reservations import BudgetState, Claim, MemoryState, StateLost, new_level
+from costops.control.reservations import Admission, BudgetState, Claim, MemoryState, StateLost, new_level
 from costops.control.windows import Window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
@@ -108,13 +108,17 @@ class BudgetsStage:
         self.state: BudgetState = state or _state_for(config, self.settings, self.shared)
         self._memory = self.state if type(self.state) is MemoryState else None
         """The in-process state, called without a coroutine (its operations never await)."""
+        self._ttl = self.settings.reservation_ttl_s
         self.alerts = AlertDispatcher(self.alerts_config, lambda key, ttl: self.state.once(key, ttl))
         queue_config = parse_queue(config.sections.get("queue"))
         self.queue = WaitQueue(queue_config) if queue_config else None
         """Requests a paced budget holds back wait here (this stage's own queue, from the same
         ``queue:`` settings as the limits stage's)."""
-        self.last: dict[str, tuple[str, Level]] = {}
-        """Last level seen per budget and its window id: the snapshot soft decisions read."""
+        self._last: dict[str, tuple[str, Level]] = {}
+        """Last level seen per budget and its window id, up to the pending observation: :attr:`last`."""
+        self._seen_plan: Plan | None = None
+        self._seen_levels: tuple[Level, ...] | None = None
+        """The latest observation, not yet written into ``_last``: see :meth:`_observe`."""
         self.history: dict[str, list[int]] = {}
         """Recent full days' spend per budget, from the ledger."""
         self.seeded: set[tuple[str, str]] = set()
@@ -137,6 +141,13 @@ class BudgetsStage:
         self._renewer: asyncio.Task[None] | None = None
         self.recovery = Recovery(self)
         self.admin_routes = admin_routes(self)
+
+    @property
+    def last(self) -> dict[str, tuple[str, Level]]:
+        """Last level seen per budget and its window id: the snapshot soft decisions read."""
+        if self._seen_levels is not None:
+            self._flush()
+        return self._last
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -241,7 +252,16 @@ class BudgetsStage:
         if not hold.priced and call.model not in self.unpriced:
             self.unpriced.add(call.model)
             log.warning("model %s has no price: its requests reserve nothing against budgets", call.model)
-        verdict, detail = await self._admit(call, hold, now, plan, queued=False)
+        if self._memory is not None and not plan.paced:  # in process, at each budget's limit: _admit() without its coroutine
+            rid = call.record.request_id
+            try:
+                admission = self._memory.reserve_now(rid, plan.claims, hold.most, now, now + self._ttl, hold.least)
+            except Exception as exc:
+                verdict, detail = self._unchecked(call, hold, plan, rid, plan.claims, exc)
+            else:
+                verdict, detail = self._outcome(call, hold, now, plan, rid, plan.claims, admission, [], plan.limits)
+        else:
+            verdict, detail = await self._admit(call, hold, now, plan, queued=False)
         if verdict.ok:
             return None
         if self.queue is None:
@@ -322,8 +342,7 @@ class BudgetsStage:
         else:  # at each budget's limit: the plan's claims, made once per window
             allowed, claims = plan.limits, plan.claims
         rid = rid or call.record.request_id
-        estimate = hold.least
-        expires = now + self.settings.reservation_ttl_s
+        expires = now + self._ttl
         try:
             try:
                 if self._memory is not None:
@@ -335,14 +354,27 @@ class BudgetsStage:
                     raise
                 admission = await self.state.reserve(rid, claims, hold.most, now, expires, hold.least)
         except Exception as exc:
-            self._state_failed(exc)  # block: 503; allow: go in, holding the least in flight
-            call.state["budgets"] = (rid, claims, plan, estimate)
-            if estimate:
-                self.in_flight[rid] = (rid, claims, estimate)
-                self.recovery.restore_needed = True
-            if hold.cap is not None:
-                self._set_cap(call, hold.cap_for(estimate))
-            return ADMITTED, ""
+            return self._unchecked(call, hold, plan, rid, claims, exc)
+        return self._outcome(call, hold, now, plan, rid, claims, admission, paced, allowed)
+
+    def _unchecked(self, call: Call, hold: Hold, plan: Plan, rid: str, claims: list[Claim], exc: Exception) -> tuple[Verdict, str]:
+        """The state failed: block (503), or go in holding the least in flight (``on_state_error``)."""
+        self._state_failed(exc)
+        estimate = hold.least
+        call.state["budgets"] = (rid, claims, plan, estimate)
+        if estimate:
+            self.in_flight[rid] = (rid, claims, estimate)
+            self.recovery.restore_needed = True
+        if hold.cap is not None:
+            self._set_cap(call, hold.cap_for(estimate))
+        return ADMITTED, ""
+
+    def _outcome(
+        self, call: Call, hold: Hold, now: float, plan: Plan, rid: str, claims: list[Claim], admission: Admission,
+        paced: list[tuple[int, Budget, Window]], allowed: list[int],
+    ) -> tuple[Verdict, str]:
+        """What a reservation's answer means: admitted (the hold in ``call.state``), 429
+        budget_exceeded at a hard limit, or a wait verdict for the pacing."""
         self._observe(plan, admission.levels)
         if admission.admitted:
             call.state["budgets"] = (rid, claims, plan, admission.held)
@@ -351,6 +383,7 @@ class BudgetsStage:
             if hold.cap is not None:
                 self._set_cap(call, hold.cap_for(admission.held))
             return ADMITTED, ""
+        active, estimate = plan.active, hold.least
         levels = [Level(lv.spent, lv.reserved, b.limit_nanos) for (b, _), lv in zip(active, admission.levels, strict=True)]
         for (budget, window), level in zip(active, levels, strict=True):
             if budget.hard and not fits(level, estimate):  # the hard limit wins over any pacing
@@ -478,15 +511,39 @@ class BudgetsStage:
         """Remember the levels and raise the alerts of every threshold they cross, once per window
         each: ``threshold`` when the settled spend reached it, ``projected`` when only spend plus
         the holds of calls in flight did (those calls may yet cost less). Runs after every
-        reservation and settle: below a budget's lowest threshold (nanos, precomputed with the
-        plan) it only remembers the level."""
-        last = self.last
-        for (name, window_id, limit, lowest), level in zip(plan.observed, levels, strict=True):
-            if level[2] != limit:  # a budget that only alerts reserves against "no limit", a paced one its allowance
+        reservation and settle, so it does per request only what it must: it keeps the levels
+        as they came (written per budget into :attr:`last` when the plan changes or the snapshot
+        is read, in the order they were seen) and compares each budget's spend plus holds with
+        its lowest threshold (nanos, precomputed with the plan); only a level that reaches it is
+        checked further."""
+        if self._seen_plan is not plan:
+            if self._seen_levels is not None:
+                self._flush()
+            self._seen_plan = plan
+        self._seen_levels = levels
+        for lowest, level in zip(plan.lowest, levels, strict=True):
+            if level[0] + level[1] >= lowest:
+                break
+        else:
+            return
+        self._flush()
+        for (name, _, _, lowest), level in zip(plan.observed, levels, strict=True):
+            if level[0] + level[1] >= lowest:
+                budget, window = plan.by_name[name]
+                self._cross(budget, window, self._last[name][1])
+
+    def _flush(self) -> None:
+        """Write the pending observation into ``_last``, each level at its budget's own limit
+        (a budget that only alerts reserves against "no limit", a paced one its allowance)."""
+        plan, levels = self._seen_plan, self._seen_levels
+        self._seen_levels = None
+        if plan is None or levels is None:
+            return
+        last = self._last
+        for (name, window_id, limit, _), level in zip(plan.observed, levels, strict=True):
+            if level[2] != limit:
                 level = new_level(Level, (level[0], level[1], limit))
             last[name] = (window_id, level)
-            if level[0] + level[1] >= lowest:
-                self._cross(*plan.by_name[name], level)
 
     def _cross(self, budget: Budget, window: Window, level: Level) -> None:
         """The alerts of the thresholds ``level`` reaches that this process has not raised yet.

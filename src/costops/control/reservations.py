@@ -178,7 +178,8 @@ class MemoryState:
         if least is None:
             least = estimate
         # one pass: read each claim's spend and holds once, check it fits (fits(), inlined), find
-        # the room; when the hold is the estimate (least == estimate), each level after it too
+        # the room; when the hold is the estimate (least == estimate), hold it there and then
+        # (taken back from the claims before, should a later one not fit) and make its level
         reserved, spent = self.reserved, self.spent
         fixed = estimate == least
         add = estimate if fixed and estimate > 0 else 0
@@ -192,22 +193,28 @@ class MemoryState:
             limit = c.ceiling
             committed = total + held_now
             if committed >= limit or committed + least > limit:
+                if add:
+                    for taken in claims[: len(levels)]:
+                        reserved[taken.name] -= add
                 return Admission(False, tuple([self._level(c) for c in claims]), len(levels))
             if limit - committed < room:
                 room = limit - committed
-            levels.append(new_level(Level, (total, held_now + add, limit)))
+            if add:
+                held_now += add
+                reserved[name] = held_now
+            levels.append(new_level(Level, (total, held_now, limit)))
         if fixed:
             held = estimate
         else:  # costops sets the cap: as much as the smallest room pays for, never below least
             held = max(least, room)
             if held > 0:
                 levels = [new_level(Level, (t, r + held, lim)) for t, r, lim in levels]
+                for c in claims:
+                    reserved[c.name] += held
         if held <= 0:
             return new_admission(Admission, (True, tuple(levels), None, held))
         self.holds[rid] = (held, claims, expires_at)
         heapq.heappush(expiry, (expires_at, rid))
-        for c in claims:
-            reserved[c.name] += held
         return new_admission(Admission, (True, tuple(levels), None, held))
 
     async def settle(self, rid: str, claims: list[Claim], actual: int, now: float) -> tuple[Level, ...]:
