@@ -85,3 +85,25 @@ def test_a_refusal_by_a_later_claim_holds_nothing_in_the_earlier_ones() -> None:
     admitted = state.reserve_now("r2", [roomy, tight], 100, 0.0, 60.0)  # exactly the room left
     assert admitted.admitted and [tuple(lv) for lv in admitted.levels] == [(0, 100, 1000), (0, 100, 100)]
 
+
+def test_the_expiry_heap_keeps_only_the_holds_still_held_and_they_expire_as_before(monkeypatch) -> None:
+    """Settled holds leave their heap entry behind; once the heap has doubled it is rebuilt from
+    the holds still held (at their latest renewal), so it stays bounded by the calls in flight,
+    and a hold still expires exactly at its expiry."""
+    import costops.control.reservations as reservations
+
+    monkeypatch.setattr(reservations, "_COMPACT_MIN", 8)
+    state = MemoryState()
+    state._compact_at = 8
+    claim = Claim("busy", 10**9, ("d",), "d", 3600)
+    assert state.reserve_now("slow", [claim], 7, 0.0, 100.0).held == 7  # never settled: expires at 100
+    asyncio.run(state.renew([("slow", [claim], 7)], 130.0))  # renewed: its first entry is stale
+    for i in range(200):  # each settled at once: 200 entries of holds that are gone
+        state.reserve_now(f"r{i}", [claim], 5, 1.0 + i * 0.1, 110.0 + i * 0.1)
+        state.settle_now(f"r{i}", [claim], 3, 1.0 + i * 0.1)
+        assert len(state._expiry) <= 2 * (len(state.holds) + 1) + 8  # the holds at the last rebuild, r{i} among them
+    assert state.reserved["busy"] == 7 and set(state.holds) == {"slow"}
+    assert state.reserve_now("late", [claim], 1, 129.0, 200.0).held == 1 and state.reserved["busy"] == 8  # "slow" held at 129
+    state.settle_now("late", [claim], 0, 129.0)
+    assert state.reserve_now("after", [claim], 1, 130.0, 200.0).levels[0].reserved == 1  # "slow" expired at 130
+    assert "slow" not in state.holds
