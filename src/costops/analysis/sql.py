@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from costops.ledger.query import DIMENSIONS, MEASURES, TOKEN_KINDS, Filters
+from costops.ledger.query import check_dimension as ledger_dimension
 from costops.ledger.sql_store import COST_COLUMNS, LIST_PART_COLUMNS
 
 MONEY_COLUMNS = (*COST_COLUMNS, "avoided_cost_nanos", *LIST_PART_COLUMNS)
@@ -111,9 +112,8 @@ def measure_sql(name: str, sql: str, d: Dialect) -> str:
 
 
 def check_dimension(dim: str) -> None:
-    if dim in ENGINE_DIMENSIONS or (dim.startswith("tag:") and len(dim) > 4):
-        return
-    raise ValueError(f"cannot group by {dim!r}: use one of {', '.join([*ENGINE_DIMENSIONS, 'tag:<name>'])}")
+    """A dimension the engines group by: :data:`ENGINE_DIMENSIONS` or a ``tag:<name>``."""
+    ledger_dimension(dim, ENGINE_DIMENSIONS)
 
 
 def dimension_sql(dim: str, d: Dialect) -> str:

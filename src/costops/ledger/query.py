@@ -10,7 +10,7 @@ total.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,11 +99,12 @@ MEASURES: dict[str, str] = {
 """Every aggregate row carries these; all are exact integers except ``avg_latency_ms``."""
 
 
-def check_dimension(dim: str) -> None:
-    if dim in DIMENSIONS or (dim.startswith("tag:") and len(dim) > 4):
+def check_dimension(dim: str, known: Collection[str] = DIMENSIONS) -> None:
+    """``dim`` is one of ``known`` (the ledger's, or the analytics engines' wider set) or a
+    ``tag:<name>``; else the error lists what can be asked, in one wording for every reader."""
+    if dim in known or (dim.startswith("tag:") and len(dim) > 4):
         return
-    known = ", ".join([*DIMENSIONS, "tag:<name>"])
-    raise ValueError(f"cannot group by {dim!r}: use one of {known}")
+    raise ValueError(f"cannot group by {dim!r}: use one of {', '.join([*known, 'tag:<name>'])}")
 
 
 def where(filters: Filters, d: Dialect) -> tuple[str, list[Any]]:
