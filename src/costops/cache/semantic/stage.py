@@ -49,6 +49,7 @@ from costops.cache.semantic.index import Entry, Neighbour, SemanticIndex
 from costops.cache.semantic.judge import Scorer, vetoed
 from costops.cache.semantic.llm_check import HEADER as CHECK_HEADER
 from costops.cache.semantic.llm_check import LLMCheck, LLMCheckSettings, target
+from costops.cache.semantic.profiles import Profiles
 from costops.cache.semantic.scope import Lookup, prepare
 from costops.cache.semantic.verify import facts, verify
 from costops.cache.stage import INVALIDATED_SCHEMA, SELECTOR_SCHEMA
@@ -99,6 +100,8 @@ class SemanticCacheStage:
             Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge"
             else CrossJudge(self.embedder) if cfg.verifier == "cross-encoder" else None)
         self._profiles: dict[str, Any] = {}
+        self.profiles = Profiles()
+        """The feature judge's Profiles of queries and neighbours, by text (:mod:`.profiles`)."""
         self._verdicts: dict[tuple[LLMCheckSettings, str, str], str] = {}
         """(check settings, candidate id, new text) -> the check's yes or no (see :meth:`_confirm`)."""
         """The last few query texts' profiles: a lookup judges up to NEIGHBOURS neighbours against one."""
@@ -357,6 +360,8 @@ class SemanticCacheStage:
         """The judge's P(the neighbour's answer answers ``text``): what ``costops cache calibrate`` calibrates."""
         scorer = self.scorer
         assert scorer is not None, "only with the judge"
+        if isinstance(scorer, Scorer):
+            return self._feature_score(scorer, text, neighbour)
         profile: Any = self._profiles.get(text)  # a CrossJudge's Query or the feature judge's Profile
         if profile is None:
             profile = self._profiles[text] = scorer.query(text) if isinstance(scorer, CrossJudge) else scorer.profile(text)
@@ -367,10 +372,15 @@ class SemanticCacheStage:
             if entry.judged is None:  # tokenized once per entry, not once per lookup
                 entry.judged = scorer.query(entry.text, self.index.facts_of(entry))
             return scorer.score(profile, entry.judged)
+        raise AssertionError(f"not a judge: {scorer!r}")
+
+    def _feature_score(self, scorer: Scorer, text: str, neighbour: Neighbour) -> float:
+        """The feature judge's score, from Profiles read once per text while they stay in :attr:`profiles`."""
+        profile = self.profiles.get(text, lambda: scorer.profile(text))
         cached_facts = self.index.facts_of(neighbour.entry)
         if text != neighbour.entry.text and vetoed(profile.facts, cached_facts):
             return 0.0  # numbers, negation, periods or units differ: not worth profiling the cached text
-        cached = scorer.profile(neighbour.entry.text, cached_facts)
+        cached = self.profiles.get(neighbour.entry.text, lambda: scorer.profile(neighbour.entry.text, cached_facts))
         return scorer.score(profile, cached, neighbour.similarity)
 
     def _word_vector(self, word: str) -> Any:
