@@ -278,9 +278,10 @@ def _alignment(a: Profile, b: Profile) -> tuple[np.ndarray, np.ndarray]:
     """Each word's best match on the other side, in [0, 1] (an exact, stem or typo match is 1)."""
     if not a.words or not b.words:
         return np.zeros(len(a.words), np.float32), np.zeros(len(b.words), np.float32)
-    sim = np.clip(a.vectors @ b.vectors.T, 0.0, 1.0)
-    best_a = np.minimum(sim.max(axis=1), 1.0)
-    best_b = np.minimum(sim.max(axis=0), 1.0)
+    sim = a.vectors @ b.vectors.T
+    # clipping each row's best is clipping the matrix first (clip is monotone), at two rows' cost
+    best_a = np.clip(sim.max(axis=1), 0.0, 1.0)
+    best_b = np.clip(sim.max(axis=0), 0.0, 1.0)
     best_a[best_a >= SAME] = 1.0
     best_b[best_b >= SAME] = 1.0
     for best, p, other in ((best_a, a, b), (best_b, b, a)):
@@ -342,13 +343,14 @@ def _opposites(a: Profile, b: Profile) -> bool:
     return any(o in tb and o not in ta and w not in tb for w in ta - tb for o in _OPPOSITE_OF.get(w, ()))
 
 
+def _misses(best: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each word's weighted miss: its sum is how much goes unmatched, its max the one word that
+    matches worst (a single changed word is not diluted by a long text)."""
+    return _importance(weights) * (1.0 - best)
+
+
 def _unmatched(best: np.ndarray, weights: np.ndarray) -> float:
-    return float((_importance(weights) * (1.0 - best)).sum()) if len(best) else 0.0
-
-
-def _top(best: np.ndarray, weights: np.ndarray) -> float:
-    """The one word that matches worst, by its weight: a single changed word is not diluted by a long text."""
-    return float((_importance(weights) * (1.0 - best)).max()) if len(best) else 0.0
+    return float(_misses(best, weights).sum()) if len(best) else 0.0
 
 
 def _mean_vector(p: Profile) -> np.ndarray:
@@ -363,7 +365,9 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
              synonym_min: float = 0.75) -> dict[str, float]:
     """The pair's features by name (:data:`FEATURES`); symmetric in q and c but for the cosine's source."""
     best_q, best_c = _alignment(q, c)
-    un_q, un_c = _unmatched(best_q, q.weights), _unmatched(best_c, c.weights)
+    miss_q, miss_c = _misses(best_q, q.weights), _misses(best_c, c.weights)
+    un_q = float(miss_q.sum()) if len(best_q) else 0.0
+    un_c = float(miss_c.sum()) if len(best_c) else 0.0
     worst = min([float(best_q.min()) if len(best_q) else 1.0, float(best_c.min()) if len(best_c) else 1.0])
     iq, ic = _differing(q, c)
     dq, dc = _sub(q, iq), _sub(c, ic)
@@ -389,7 +393,7 @@ def features(q: Profile, c: Profile, cosine: float, word_vector: Callable[[str],
         "cosine": cosine,
         "unmatched_max": max(un_q, un_c),
         "unmatched_sum": un_q + un_c,
-        "unmatched_top": max(_top(best_q, q.weights), _top(best_c, c.weights)),
+        "unmatched_top": max(float(miss_q.max()) if len(best_q) else 0.0, float(miss_c.max()) if len(best_c) else 0.0),
         "worst_match": worst,
         "unmatched_words": float((best_q < 0.6).sum() + (best_c < 0.6).sum()),
         "swaps": float(min(_swaps(q, c), 3)),
