@@ -39,6 +39,11 @@ class Profiles:
     def __len__(self) -> int:
         return len(self._held)
 
+    def held(self, text: str) -> Profile | None:
+        """The Profile of ``text`` if held (not counted as a use)."""
+        held = self._held.get(text)
+        return None if held is None else held[0]
+
     def get(self, text: str, make: Callable[[], Profile]) -> Profile:
         held = self._held.get(text)
         if held is not None:

@@ -428,10 +428,12 @@ class SemanticCacheStage:
             return None
         now = self.clock()
         usage = call.record.usage
+        read = self.profiles.held(lookup.text)  # its facts were read for the lookup: not read again when judged
         entry = Entry(
             id=f"{self.origin}-{next(self._ids)}", scope=lookup.scope, text=lookup.text, body=body,
             usage={name: getattr(usage, name) for name in usage.__dataclass_fields__},
             created=now, expires=now + ttl, namespace=namespace, model=call.record.model_requested,
+            facts=None if read is None else read.facts,
         )
         self.index.add(entry, vector)
         self.counts["stores"] += 1
