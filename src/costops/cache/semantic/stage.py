@@ -99,12 +99,12 @@ class SemanticCacheStage:
         self.scorer: Scorer | CrossJudge | None = (
             Scorer(self.embedder, synonym_min=cfg.synonym_min) if cfg.verifier == "judge"
             else CrossJudge(self.embedder) if cfg.verifier == "cross-encoder" else None)
-        self._profiles: dict[str, Any] = {}
+        self._queries: dict[str, Any] = {}
+        """The cross-encoder's last few queries: a lookup judges up to NEIGHBOURS neighbours against one."""
         self.profiles = Profiles()
         """The feature judge's Profiles of queries and neighbours, by text (:mod:`.profiles`)."""
         self._verdicts: dict[tuple[LLMCheckSettings, str, str], str] = {}
         """(check settings, candidate id, new text) -> the check's yes or no (see :meth:`_confirm`)."""
-        """The last few query texts' profiles: a lookup judges up to NEIGHBOURS neighbours against one."""
         self.admin_routes = {
             ("GET", "/admin/cache/semantic/stats"): self.admin_stats,
             ("POST", "/admin/cache/semantic/invalidate"): self.admin_invalidate,
@@ -362,17 +362,15 @@ class SemanticCacheStage:
         assert scorer is not None, "only with the judge"
         if isinstance(scorer, Scorer):
             return self._feature_score(scorer, text, neighbour)
-        profile: Any = self._profiles.get(text)  # a CrossJudge's Query or the feature judge's Profile
-        if profile is None:
-            profile = self._profiles[text] = scorer.query(text) if isinstance(scorer, CrossJudge) else scorer.profile(text)
-            if len(self._profiles) > 8:
-                self._profiles.pop(next(iter(self._profiles)))
-        if isinstance(scorer, CrossJudge):  # its own vetoes, then the model
-            entry = neighbour.entry
-            if entry.judged is None:  # tokenized once per entry, not once per lookup
-                entry.judged = scorer.query(entry.text, self.index.facts_of(entry))
-            return scorer.score(profile, entry.judged)
-        raise AssertionError(f"not a judge: {scorer!r}")
+        query = self._queries.get(text)  # the cross-encoder: its own vetoes, then the model
+        if query is None:
+            query = self._queries[text] = scorer.query(text)
+            if len(self._queries) > 8:
+                self._queries.pop(next(iter(self._queries)))
+        entry = neighbour.entry
+        if entry.judged is None:  # tokenized once per entry, not once per lookup
+            entry.judged = scorer.query(entry.text, self.index.facts_of(entry))
+        return scorer.score(query, entry.judged)
 
     def _feature_score(self, scorer: Scorer, text: str, neighbour: Neighbour) -> float:
         """The feature judge's score, from Profiles read once per text while they stay in :attr:`profiles`."""
