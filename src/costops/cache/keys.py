@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
 from typing import Any
@@ -124,10 +124,12 @@ class Decision:
     store: bool
     reason: str
     """Why not, for logs and tests; ``"ok"`` when both read and store."""
+    bypass: bool = field(init=False)
+    """Neither read nor store: no lookup at all. A field set once (the few Decisions are shared
+    constants), so the request path reads it without a property's call."""
 
-    @property
-    def bypass(self) -> bool:
-        return not self.read and not self.store
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bypass", not self.read and not self.store)
 
 
 _SEVERAL = Decision(False, False, "n>1 asks for several different answers")

@@ -45,6 +45,8 @@ from costops.pipeline.contract import Call, Reply
 
 log = logging.getLogger("costops.cache")
 STATE = "exact"
+MEMO_MAX = 1024
+"""Entries each per-(model, ...) memo keeps before it starts over: model names come from clients."""
 FLIGHT = "exact-flight"
 SELECTOR_SCHEMA = {
     "type": "object",
@@ -119,7 +121,7 @@ class ExactCacheStage:
         model = str(call.body.get("model"))
         ttl = self._ttl(control, call.record.tags, model, call.endpoint)
         decision = decide(call.endpoint, call.body, control, self.cfg, ttl)
-        if not decision.read and not decision.store:  # decision.bypass
+        if decision.bypass:
             self._mark(call, "bypass")
             return None
         key = self._prefix(control, call.key.tenant, model) + request_hash(call.api, call.endpoint, call.body)
@@ -156,19 +158,20 @@ class ExactCacheStage:
             self._ttl_cfg, self._ttls = cfg, {}
         ttl = self._ttls.get((model, endpoint))
         if ttl is None:
-            if len(self._ttls) >= 1024:  # model names come from clients: keep the memo small
+            if len(self._ttls) >= MEMO_MAX:
                 self._ttls.clear()
             ttl = self._ttls[model, endpoint] = choose_ttl(cfg, control, tags, model, endpoint)
         return ttl
 
     def _prefix(self, control: CacheControl, tenant: str, model: str) -> str:
         """``namespace|model|`` of the key (:func:`entry_key` less the digest), remembered per
-        (tenant, model) for a request that names no namespace (then nothing else decides it)."""
+        (tenant, model) for a request that names no namespace (then nothing else decides it: the
+        namespace is the tenant's own, whatever the config says)."""
         if control.namespace is not None:
             return entry_key(choose_namespace(self.cfg, control, tenant), model, "")
         prefix = self._prefixes.get((tenant, model))
         if prefix is None:
-            if len(self._prefixes) >= 1024:  # model names come from clients: keep the memo small
+            if len(self._prefixes) >= MEMO_MAX:
                 self._prefixes.clear()
             prefix = self._prefixes[tenant, model] = entry_key(choose_namespace(self.cfg, control, tenant), model, "")
         return prefix

@@ -114,7 +114,7 @@ class MemoryTier:
         return entry
 
     def put(self, key: str, entry: Entry) -> None:
-        size = len(entry.body) + _OVERHEAD  # entry.size, inlined
+        size = entry.size
         if size > self.max_bytes:
             return
         entries = self._entries
