@@ -133,12 +133,7 @@ class LimitsStage:
     # -- before: steer, take, else queue or refuse --------------------------------------------------
 
     async def before(self, call: Call) -> Reply | None:
-        if self.health:
-            verdict = await self._try(call, queued=False)
-        else:  # _try() with no deployment to steer away from, inlined: one coroutine fewer
-            verdict = await self._take(call, queued=False)
-            if not verdict.ok and verdict.scope == "deployment" and call.deployment is not None:
-                verdict = await self._on_siblings(call, verdict, queued=False)
+        verdict = await self._try(call, queued=False)
         if verdict.ok:
             return None
         if self.queue is None:
@@ -190,12 +185,7 @@ class LimitsStage:
         return ADMITTED
 
     async def _take(self, call: Call, *, queued: bool) -> Verdict:
-        deployment = call.deployment
-        try:  # _plan(), its memo hit inlined
-            plan = self._plans[call.key.id, call.record.model_requested, call.model,
-                               deployment.name if deployment is not None else ""]
-        except KeyError:
-            plan = self._plan(call)
+        plan = self._plan(call)
         if plan is None:
             return ADMITTED
         if not queued and self.queue is not None and self.queue.lines:
