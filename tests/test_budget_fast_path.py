@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 import costops.control.budget_plans as plans_mod
-import costops.control.budgets as budgets_mod
+import costops.control.budget_watch as budget_watch
 from costops.config import load_config
 from costops.control.admission import Level
 from costops.control.budgets import BudgetsStage
@@ -90,10 +90,10 @@ def test_with_a_tag_scoped_budget_every_request_is_matched_on_its_tags(tmp_path,
 def test_no_threshold_check_below_the_lowest_threshold(tmp_path, monkeypatch) -> None:
     stage, config = _stage(tmp_path, CONFIG)
     seen: list[Level] = []
-    real = budgets_mod.crossed
-    monkeypatch.setattr(budgets_mod, "crossed", lambda thresholds, level: seen.append(level) or real(thresholds, level))
+    real = budget_watch.crossed
+    monkeypatch.setattr(budget_watch, "crossed", lambda thresholds, level: seen.append(level) or real(thresholds, level))
     emitted: list[str] = []
-    monkeypatch.setattr(stage, "_emit", lambda budget, window, event, key, text, **data: emitted.append(key))
+    monkeypatch.setattr(stage.watch, "emit", lambda budget, window, event, key, text, **data: emitted.append(key))
     plan = stage._plan(_call(config, 0, "gpt-4o-mini"), NOW)
     assert plan is not None
     active = plan.active
@@ -110,8 +110,8 @@ def test_alerts_fire_exactly_at_each_threshold_and_nothing_is_checked_between(tm
     nothing, the first nano that reaches it raises it (projected with the holds, then settled)."""
     stage, config = _stage(tmp_path, CONFIG)
     checked: list[Level] = []
-    real = budgets_mod.crossed
-    monkeypatch.setattr(budgets_mod, "crossed", lambda thresholds, level: checked.append(level) or real(thresholds, level))
+    real = budget_watch.crossed
+    monkeypatch.setattr(budget_watch, "crossed", lambda thresholds, level: checked.append(level) or real(thresholds, level))
     plan = stage._plan(_call(config, 0, "gpt-4o-mini"), NOW)
     assert plan is not None
     window = plan.active[0][1].id

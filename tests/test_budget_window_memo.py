@@ -81,7 +81,7 @@ def test_a_threshold_alert_is_built_once_not_on_every_request(tmp_path):
     assert plan is not None
     active = plan.active
     emitted: list[str] = []
-    stage._emit = lambda budget, window, event, key, text, **data: emitted.append(key)  # type: ignore[method-assign]
+    stage.watch.emit = lambda budget, window, event, key, text, **data: emitted.append(key)  # type: ignore[method-assign]
     at_80_pct = tuple(Level(8 * 10**9, 0, b.limit_nanos) for b, _ in active)  # $8 of $10
     for _request in range(3):
         stage._observe(plan, at_80_pct)

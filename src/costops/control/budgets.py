@@ -34,21 +34,21 @@ from costops.control import monitor
 from costops.control.admission import (
     Level,
     choose_downgrade,
-    crossed,
     fits,
     refusal,
     retry_after,
 )
-from costops.control.alerts import Alert, AlertDispatcher, parse_alerts
+from costops.control.alerts import AlertDispatcher, parse_alerts
 from costops.control.bucket import ADMITTED, Verdict
 from costops.control.budget_admin import admin_routes
-from costops.control.budget_plans import NEVER, Plan, Plans, claims_for, threshold_nanos
+from costops.control.budget_plans import Plan, Plans, claims_for
 from costops.control.budget_spec import Budget, BudgetsConfig, parse_budgets
+from costops.control.budget_watch import BudgetWatch
 from costops.control.estimate import Hold, call_cap, call_input_tokens, hold_for
 from costops.control.pacing import allowance, wait_s
 from costops.control.queue import WaitQueue, parse_queue
 from costops.control.recovery import Recovery
-from costops.control.reservations import Admission, BudgetState, Claim, MemoryState, StateLost, new_level
+from costops.control.reservations import Admission, BudgetState, Claim, MemoryState, StateLost
 from costops.control.windows import Window, iso
 from costops.errors import CostopsError, RateLimited
 from costops.gateway.resolve import resolve_model
@@ -114,11 +114,10 @@ class BudgetsStage:
         self.queue = WaitQueue(queue_config) if queue_config else None
         """Requests a paced budget holds back wait here (this stage's own queue, from the same
         ``queue:`` settings as the limits stage's)."""
-        self._last: dict[str, tuple[str, Level]] = {}
-        """Last level seen per budget and its window id, up to the pending observation: :attr:`last`."""
-        self._seen_plan: Plan | None = None
-        self._seen_levels: tuple[Level, ...] | None = None
-        """The latest observation, not yet written into ``_last``: see :meth:`_observe`."""
+        self.watch = BudgetWatch(self.alerts)
+        """The levels seen and the alerts they raise (:mod:`costops.control.budget_watch`)."""
+        self._observe = self.watch.observe
+        self._last_level = self.watch.level
         self.history: dict[str, list[int]] = {}
         """Recent full days' spend per budget, from the ledger."""
         self.seeded: set[tuple[str, str]] = set()
@@ -130,9 +129,6 @@ class BudgetsStage:
         self._task: asyncio.Task[None] | None = None
         self.prompt_cache: Any = None
         """The prompt-cache stage, when one runs after this one: the writes its breakpoints cause are priced here."""
-        self._pending: dict[str, tuple[Window, int, int, tuple[int, ...]]] = {}
-        """Per budget: (its window, the alerts' version, and what is left to raise in nanos:
-        :func:`_unraised`): see :meth:`_cross`."""
         self._counters: dict[str, Any] = {}
         self._max_outputs: dict[tuple[str, str | None], int] = {}
         self.in_flight: dict[str, tuple[str, list[Claim], int]] = {}
@@ -145,9 +141,7 @@ class BudgetsStage:
     @property
     def last(self) -> dict[str, tuple[str, Level]]:
         """Last level seen per budget and its window id: the snapshot soft decisions read."""
-        if self._seen_levels is not None:
-            self._flush()
-        return self._last
+        return self.watch.last
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -228,7 +222,7 @@ class BudgetsStage:
         pct = f"{downgrade.pct:.0f}"
         call.response_headers.append((b"x-costops-budget", f"{downgrade.budget}={pct}%".encode()))
         budget, window = next((b, w) for b, w in active if b.name == downgrade.budget)
-        self._emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
+        self.watch.emit(budget, window, "downgrade", f"downgrade:{budget.name}:{window.id}",
                    f"budget '{budget.name}' is at {pct}% of ${usd_str(from_nanos(budget.limit_nanos))}: sending "
                    f"requests to cheaper models (first: {call.record.model_requested} -> {downgrade.model})")
 
@@ -390,11 +384,11 @@ class BudgetsStage:
                 message = refusal(budget, window, level, estimate)
                 key = f"threshold:{budget.name}:{window.id}:100"
                 if 100 in budget.thresholds and key not in self.alerts.seen:  # admission stops short of 100 %
-                    self._emit(budget, window, "threshold", key,
+                    self.watch.emit(budget, window, "threshold", key,
                                f"budget '{budget.name}' ({budget.scope.describe()}) reached 100% of "
                                f"${usd_str(from_nanos(budget.limit_nanos))}: it refuses requests from now on: {message}",
                                threshold=100, basis="refused")
-                self._emit(budget, window, "blocked", f"blocked:{budget.name}:{window.id}", f"blocking requests: {message}")
+                self.watch.emit(budget, window, "blocked", f"blocked:{budget.name}:{window.id}", f"blocking requests: {message}")
                 raise BudgetExceeded(message, retry_after=retry_after(window, now))
         worst: tuple[float, int] | None = None
         for i, budget, window in paced:
@@ -501,97 +495,6 @@ class BudgetsStage:
         if planned is not None and planned[0] is old:  # the cap moves no breakpoint: keep the plan
             call.state[PLAN] = (call.body, *planned[1:])
 
-    def _last_level(self, budget: Budget, window: Window) -> Level:
-        seen = self.last.get(budget.name)
-        if seen is None or seen[0] != window.id:
-            return Level(0, 0, budget.limit_nanos)
-        return seen[1]
-
-    def _observe(self, plan: Plan, levels: tuple[Level, ...]) -> None:
-        """Remember the levels and raise the alerts of every threshold they cross, once per window
-        each: ``threshold`` when the settled spend reached it, ``projected`` when only spend plus
-        the holds of calls in flight did (those calls may yet cost less). Runs after every
-        reservation and settle, so it does per request only what it must: it keeps the levels
-        as they came (written per budget into :attr:`last` when the plan changes or the snapshot
-        is read, in the order they were seen) and compares each budget's spend plus holds with
-        its lowest threshold (nanos, precomputed with the plan); only a level that reaches it is
-        checked further."""
-        if self._seen_plan is not plan:
-            if self._seen_levels is not None:
-                self._flush()
-            self._seen_plan = plan
-        self._seen_levels = levels
-        for lowest, level in zip(plan.lowest, levels, strict=True):
-            if level[0] + level[1] >= lowest:
-                break
-        else:
-            return
-        self._flush()
-        for (name, _, _, lowest), level in zip(plan.observed, levels, strict=True):
-            if level[0] + level[1] >= lowest:
-                budget, window = plan.by_name[name]
-                self._cross(budget, window, self._last[name][1])
-
-    def _flush(self) -> None:
-        """Write the pending observation into ``_last``, each level at its budget's own limit
-        (a budget that only alerts reserves against "no limit", a paced one its allowance)."""
-        plan, levels = self._seen_plan, self._seen_levels
-        self._seen_levels = None
-        if plan is None or levels is None:
-            return
-        last = self._last
-        for (name, window_id, limit, _), level in zip(plan.observed, levels, strict=True):
-            if level[2] != limit:
-                level = new_level(Level, (level[0], level[1], limit))
-            last[name] = (window_id, level)
-
-    def _cross(self, budget: Budget, window: Window, level: Level) -> None:
-        """The alerts of the thresholds ``level`` reaches that this process has not raised yet.
-        Nothing is checked when none of them can be due (:func:`_unraised`: nanos, found again
-        when an alert is raised or the window turns)."""
-        alerts = self.alerts
-        seen = alerts.seen
-        pending = self._pending.get(budget.name)
-        if pending is None or pending[0] is not window or pending[1] != alerts.version:
-            pending = (window, alerts.version, *_unraised(budget, window, seen))
-            self._pending[budget.name] = pending
-        spent = level[0]
-        if spent < pending[2]:  # no settled threshold due; a projected one only with spent < it <= committed
-            committed = spent + level[1]
-            for nanos in pending[3]:  # ascending
-                if nanos > committed:
-                    return
-                if nanos > spent:
-                    break
-            else:
-                return
-        for t, settled in crossed(budget.thresholds, level):
-            key = f"{'threshold' if settled else 'projected'}:{budget.name}:{window.id}:{t}"
-            if key in seen:  # handed on already: skip building its text
-                continue
-            self._emit(budget, window, "threshold" if settled else "projected", key,
-                       self._threshold_text(budget, window, level, t, settled), threshold=t,
-                       basis="settled" if settled else "projected")
-
-    def _threshold_text(self, budget: Budget, window: Window, level: Level, t: int, settled: bool) -> str:
-        head = f"budget '{budget.name}' ({budget.scope.describe()}) "
-        limit = f"${usd_str(from_nanos(budget.limit_nanos))}"
-        flight = f"${usd_str(from_nanos(level.reserved))} held by requests in flight"
-        tail = f"; resets {iso(window.end, budget.window.timezone)}"
-        if settled:
-            return (f"{head}reached {t}% of {limit} this {budget.window.describe()} window: spent "
-                    f"${usd_str(from_nanos(level.spent))}, {flight}{tail}")
-        return (f"{head}is projected at {t}% of {limit} this {budget.window.describe()} window: spent "
-                f"${usd_str(from_nanos(level.spent))} so far, plus {flight} (they may cost less){tail}")
-
-    def _emit(self, budget: Budget, window: Window, event: str, key: str, text: str, **data: Any) -> None:
-        level = self._last_level(budget, window)
-        self.alerts.emit(Alert(event, key, budget.name, text, {
-            "scope": budget.scope.to_dict(), "window": window.id, "resets_at": iso(window.end, budget.window.timezone),
-            "limit_usd": usd_str(from_nanos(budget.limit_nanos)), "spent_usd": usd_str(from_nanos(level.spent)),
-            "reserved_usd": usd_str(from_nanos(level.reserved)), **data,
-        }, ttl_s=window.keep_s))
-
     def _state_failed(self, exc: Exception) -> None:
         if self.settings.on_state_error == "block":
             raise BudgetStateUnavailable(
@@ -600,21 +503,6 @@ class BudgetsStage:
             ) from None
         log.error("budget state unreachable, admitting without a budget check: %s", exc)
         return None
-
-
-def _unraised(budget: Budget, window: Window, seen: set[str]) -> tuple[int, tuple[int, ...]]:
-    """What ``seen`` leaves to raise in this window, in nanos: the lowest threshold whose
-    ``threshold`` alert is not raised (:data:`NEVER`: all are), and those whose ``projected``
-    alert is not, ascending. A level raises something new only when its settled spend reaches
-    the first, or when one of the others lies above its settled spend and within spend plus holds."""
-    settled, projected = NEVER, []
-    for t in budget.thresholds:
-        key = f"{budget.name}:{window.id}:{t}"
-        if settled == NEVER and f"threshold:{key}" not in seen:
-            settled = threshold_nanos(t, budget.limit_nanos)
-        if f"projected:{key}" not in seen:
-            projected.append(threshold_nanos(t, budget.limit_nanos))
-    return settled, tuple(projected)
 
 
 def _line(budget: Budget) -> str:
